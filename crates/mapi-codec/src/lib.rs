@@ -22,3 +22,5 @@ pub mod oxcdata;
 
 pub use cursor::{CountWidth, Reader, Writer};
 pub use error::{Error, Result};
+pub mod rpc;
+pub use rpc::{aux, lz77};
