@@ -597,8 +597,9 @@ def seed(st):
                 cmd(m, "SETACL", "INBOX", "bob", "lrs")
         finally:
             m.logout()
-    out.append("all: Sent(1,\\Seen), Drafts(1,\\Draft), Projects(1)+Projects/Gateway; INBOX #1 \\Seen\\Flagged; "
-               "alice shares Projects with bob (lrs); 'shared' INBOX granted to alice (all) and bob (lrs)")
+    if todo:
+        out.append(f"{' '.join(todo)}: Sent(1,\\Seen), Drafts(1,\\Draft), Projects(1)+Projects/Gateway; INBOX #1 \\Seen\\Flagged; "
+                   "alice shares Projects with bob (lrs); 'shared' INBOX granted to alice (all) and bob (lrs)")
     # 3. sieve: an inactive vacation script for alice
     sv = Sieve(st)
     try:
