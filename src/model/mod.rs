@@ -1,0 +1,5 @@
+//! The internal model that sits between the front-ends (EWS, MAPI, Autodiscover) and the back-ends (IMAP, DAV,
+//! SMTP, Sieve, LDAP). Front-ends translate their wire types into these and back; back-ends fill them from
+//! their servers. Nothing here knows a wire format.
+
+pub mod directory;
