@@ -709,6 +709,34 @@ def verify(st, quick=False):
         return "ManageSieve + Radicale accept alice@example.test; Radicale rejects a bad password (401)"
     c.run("auth: user@domain logins on ManageSieve and Radicale", full_address_logins)
 
+    def starttls_everywhere():
+        done = []
+        for name, port in (("submission", st.submission_port), ("postfix", st.smtp_port)):
+            with smtplib.SMTP(HOST, port, timeout=20) as s:
+                s.starttls(context=TLS)
+                s.ehlo("client.test")
+                done.append(f"{name} {s.sock.version()}")
+        raw = socket.create_connection((HOST, st.sieve_port), timeout=20)
+        f = raw.makefile("rb")
+        while not f.readline().startswith(b"OK"):
+            pass
+        raw.sendall(b"STARTTLS\r\n")
+        line = f.readline()
+        need(line.startswith(b"OK"), f"ManageSieve STARTTLS: {line!r}")
+        tls = TLS.wrap_socket(raw, server_hostname=HOST)
+        tf = tls.makefile("rb")
+        caps = []
+        while True:
+            line = tf.readline()
+            if not line or line.startswith(b"OK"):
+                break
+            caps.append(line)
+        need(any(b"SASL" in x for x in caps), f"no SASL after STARTTLS: {caps}")
+        done.append(f"managesieve {tls.version()}")
+        tls.close()
+        return ", ".join(done) + " (all verified against the CA)"
+    c.run("tls: STARTTLS on submission, Postfix and ManageSieve with the stack CA", starttls_everywhere)
+
     if st.master[0]:
         def master():
             m = imap_login(st, f"alice*{st.master[0]}", pw=st.master[1], tls=None)
