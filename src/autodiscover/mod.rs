@@ -1,22 +1,157 @@
 //! Autodiscover: tells Outlook, Thunderbird and EWS clients where the mailbox services are.
-//! (Being written: POX, SOAP and JSON flavours.)
+//!
+//! Three flavours, each split into sans-IO parsing/rendering (unit-tested against the fixtures in
+//! `protocol-fixtures/autodiscover/`) and a thin async wrapper here that only looks addresses up:
+//! - [`pox`]: POX Autodiscover (MS-OXDSCLI), `/autodiscover/autodiscover.xml`, authenticated.
+//! - [`soap`]: SOAP Autodiscover (MS-OXWSADISC), `/autodiscover/autodiscover.svc`, authenticated.
+//! - [`json`]: Autodiscover v2, `/autodiscover/autodiscover.json...`, anonymous.
+//!
+//! [`settings`] computes what is handed out for a mailbox; every value derives from the configuration and the
+//! address, so all instances of a deployment answer alike.
+
+pub mod json;
+pub mod pox;
+pub mod settings;
+pub mod soap;
+pub mod xml;
+
+use std::time::SystemTime;
 
 use http::{Response, StatusCode};
 
 use crate::auth::Principal;
-use crate::server::{Body, Gateway, HttpRequest, text};
+use crate::model::directory::{EntryKind, legacy_dn};
+use crate::server::{Body, Gateway, HttpRequest, full};
+pub use settings::UserSettings;
 
-/// POX Autodiscover (MS-OXDSCLI), `/autodiscover/autodiscover.xml`.
-pub async fn pox(_gw: &Gateway, _req: &HttpRequest, _principal: &Principal) -> Response<Body> {
-    text(StatusCode::NOT_IMPLEMENTED, "not yet\n")
+/// What is known about a requested mailbox address.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Lookup {
+    /// A mailbox of this deployment.
+    Found(UserSettings),
+    /// Not in a served domain, or unknown to the directory (or, without a directory, not the caller).
+    NotFound,
+    /// Known, but a distribution list or contact: no mailbox to configure.
+    NotMailbox,
+    /// The directory could not be asked.
+    Failed,
 }
 
-/// SOAP Autodiscover (MS-OXWSADISC), `/autodiscover/autodiscover.svc`.
-pub async fn soap(_gw: &Gateway, _req: &HttpRequest, _principal: &Principal) -> Response<Body> {
-    text(StatusCode::NOT_IMPLEMENTED, "not yet\n")
+/// Finds the mailbox `mail` (lower-cased address) is, on behalf of `principal`:
+/// - outside the served domains: not found;
+/// - the caller's own address: the caller (their directory entry when there is one);
+/// - any other address: the directory's entry for it (a shared mailbox, a colleague), when a directory is
+///   configured; without one only the caller can be answered for.
+pub async fn resolve(gw: &Gateway, principal: &Principal, mail: &str) -> Lookup {
+    let config = &gw.config;
+    let mail = mail.trim().to_ascii_lowercase();
+    let Some((_, domain)) = mail.rsplit_once('@') else { return Lookup::NotFound };
+    if !config.serves_domain(domain) {
+        return Lookup::NotFound;
+    }
+    if mail == principal.mail {
+        let name = principal.entry.as_ref().map(|e| e.display_name.as_str()).unwrap_or(&principal.display_name);
+        return Lookup::Found(UserSettings::new(config, &principal.mail, name));
+    }
+    let Some(directory) = &gw.directory else { return Lookup::NotFound };
+    match directory.find_by_mail(&mail).await {
+        Ok(Some(entry)) if entry.kind == EntryKind::Mailbox => {
+            Lookup::Found(UserSettings::new(config, &entry.mail, &entry.display_name))
+        }
+        Ok(Some(_)) => Lookup::NotMailbox,
+        Ok(None) => Lookup::NotFound,
+        Err(e) => {
+            gw.metrics.backend_error("ldap");
+            tracing::warn!(error = %e.message, "autodiscover: directory lookup failed");
+            Lookup::Failed
+        }
+    }
+}
+
+/// Finds the mailbox a POX `LegacyDN` names: the caller's, or an entry with that local part in a served domain.
+async fn resolve_legacy_dn(gw: &Gateway, principal: &Principal, dn: &str) -> Lookup {
+    let org = &gw.config.mail.organization;
+    if legacy_dn(org, &principal.mail).eq_ignore_ascii_case(dn) {
+        return resolve(gw, principal, &principal.mail.clone()).await;
+    }
+    let Some(local) = dn.rsplit_once("/cn=").or_else(|| dn.rsplit_once("/CN=")).map(|(_, l)| l.to_string()) else {
+        return Lookup::NotFound;
+    };
+    for domain in &gw.config.mail.domains {
+        let candidate = format!("{}@{domain}", local.to_ascii_lowercase());
+        if !legacy_dn(org, &candidate).eq_ignore_ascii_case(dn) {
+            continue;
+        }
+        match resolve(gw, principal, &candidate).await {
+            Lookup::NotFound => continue,
+            other => return other,
+        }
+    }
+    Lookup::NotFound
+}
+
+const XML_CONTENT_TYPE: &str = "text/xml; charset=utf-8";
+
+/// POX Autodiscover (MS-OXDSCLI), `/autodiscover/autodiscover.xml`. Always HTTP 200 with either the settings or an
+/// `Error` element (section 2.2.4.1.1.3), as Exchange answers.
+pub async fn pox(gw: &Gateway, req: &HttpRequest, principal: &Principal) -> Response<Body> {
+    let ctx = pox::Context {
+        mapi_http: pox::mapi_http_version(req.header("x-mapihttpcapability")),
+        time: pox::time_of_day(SystemTime::now()),
+        server_id: settings::server_id(&gw.config),
+    };
+    let failure = |code| pox::PoxFailure { code, mobilesync: false, debug: String::new() };
+    let body = match pox::parse_request(&req.body) {
+        Ok(request) => {
+            let lookup = match &request.target {
+                pox::Target::Email(mail) => resolve(gw, principal, mail).await,
+                pox::Target::LegacyDn(dn) => resolve_legacy_dn(gw, principal, dn).await,
+            };
+            match lookup {
+                Lookup::Found(s) => pox::render_settings(&s, &ctx),
+                Lookup::NotFound => pox::render_error(&failure(pox::ErrorCode::AddressNotFound), &ctx),
+                Lookup::NotMailbox => pox::render_error(&failure(pox::ErrorCode::BadAddress), &ctx),
+                Lookup::Failed => pox::render_error(&failure(pox::ErrorCode::InternalError), &ctx),
+            }
+        }
+        Err(f) => {
+            tracing::debug!(code = f.code.number(), debug = %f.debug, "autodiscover: POX request refused");
+            pox::render_error(&f, &ctx)
+        }
+    };
+    full(StatusCode::OK, XML_CONTENT_TYPE, body)
+}
+
+/// SOAP Autodiscover (MS-OXWSADISC), `/autodiscover/autodiscover.svc`. HTTP 200 for every well-formed envelope
+/// (errors are in the response's `ErrorCode`s); HTTP 500 with a SOAP fault for anything else.
+pub async fn soap(gw: &Gateway, req: &HttpRequest, principal: &Principal) -> Response<Body> {
+    let request = match soap::parse_request(&req.body) {
+        Ok(r) => r,
+        Err(fault) => {
+            tracing::debug!(reason = %fault.message, "autodiscover: SOAP request refused");
+            return full(StatusCode::INTERNAL_SERVER_ERROR, fault.version.content_type(), soap::render_fault(&fault));
+        }
+    };
+    let body = match &request.op {
+        soap::Operation::GetUserSettings { users, settings } => {
+            let mut answers = Vec::with_capacity(users.len());
+            for user in users {
+                answers.push((user.clone(), resolve(gw, principal, user).await));
+            }
+            soap::render_user_settings(request.version, settings, &answers)
+        }
+        soap::Operation::GetDomainSettings { domains, settings } => {
+            let pairs: Vec<(String, bool)> = domains.iter().map(|d| (d.clone(), gw.config.serves_domain(d))).collect();
+            let ews = format!("{}/EWS/Exchange.asmx", gw.config.server.public_url.trim_end_matches('/'));
+            soap::render_domain_settings(request.version, settings, &pairs, &ews)
+        }
+        soap::Operation::Invalid { name, reason } => soap::render_invalid_request(request.version, name, reason),
+    };
+    full(StatusCode::OK, request.version.content_type(), body)
 }
 
 /// JSON Autodiscover v2, `/autodiscover/autodiscover.json/v1.0/{address}?Protocol=...` (anonymous).
-pub async fn json(_gw: &Gateway, _req: &HttpRequest) -> Response<Body> {
-    text(StatusCode::NOT_IMPLEMENTED, "not yet\n")
+pub async fn json(gw: &Gateway, req: &HttpRequest) -> Response<Body> {
+    let (status, body) = json::respond(&gw.config, &req.method, &req.path, req.query.as_deref());
+    full(status, "application/json; charset=utf-8", body)
 }
