@@ -24,3 +24,4 @@ pub use cursor::{CountWidth, Reader, Writer};
 pub use error::{Error, Result};
 pub mod rpc;
 pub use rpc::{aux, lz77};
+pub mod rops;
