@@ -27,7 +27,12 @@ impl Stack {
         let mut ports = HashMap::new();
         for line in env.lines() {
             let line = line.trim().trim_start_matches("export ");
+            if line.starts_with('#') {
+                continue;
+            }
             if let Some((k, v)) = line.split_once('=') {
+                // Values may be followed by a shell comment.
+                let v = v.split(" #").next().unwrap_or(v).split("\t#").next().unwrap_or(v);
                 ports.insert(k.trim().to_string(), v.trim().trim_matches('"').trim_matches('\'').to_string());
             }
         }
