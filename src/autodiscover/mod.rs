@@ -155,3 +155,142 @@ pub async fn json(gw: &Gateway, req: &HttpRequest) -> Response<Body> {
     let (status, body) = json::respond(&gw.config, &req.method, &req.path, req.query.as_deref());
     full(status, "application/json; charset=utf-8", body)
 }
+
+/// The stored request/response pairs of `protocol-fixtures/autodiscover/`: each request is run through the
+/// sans-IO code with the configuration of [`settings::tests::config`] and the output compared with the stored
+/// response, after normalising the only volatile part (the POX `Error Time` attribute). Set
+/// `VIADUC_UPDATE_FIXTURES=1` to rewrite the stored responses after an intended change.
+#[cfg(test)]
+mod fixture_tests {
+    use std::path::PathBuf;
+
+    use http::Method;
+
+    use super::settings::tests::config;
+    use super::*;
+
+    fn dir() -> PathBuf {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("protocol-fixtures/autodiscover")
+    }
+
+    fn read(name: &str) -> String {
+        std::fs::read_to_string(dir().join(name)).unwrap_or_else(|e| panic!("{name}: {e}"))
+    }
+
+    /// Replaces the value of every `Time="..."` attribute.
+    fn normalise(s: &str) -> String {
+        let mut out = String::new();
+        let mut rest = s;
+        while let Some(i) = rest.find(" Time=\"") {
+            out.push_str(&rest[..i + 7]);
+            rest = &rest[i + 7..];
+            let end = rest.find('"').unwrap_or(rest.len());
+            out.push_str("TIME");
+            rest = &rest[end..];
+        }
+        out.push_str(rest);
+        out
+    }
+
+    fn check(name: &str, live: &str) {
+        if std::env::var_os("VIADUC_UPDATE_FIXTURES").is_some() {
+            std::fs::write(dir().join(name), live).unwrap();
+        }
+        let stored = read(name);
+        assert_eq!(normalise(live), normalise(&stored), "{name} differs from the live output");
+    }
+
+    fn ctx(mapi: Option<&str>) -> pox::Context {
+        pox::Context {
+            mapi_http: pox::mapi_http_version(mapi),
+            time: pox::time_of_day(SystemTime::now()),
+            server_id: settings::server_id(&config()),
+        }
+    }
+
+    /// The directory of the fixtures: alice is a mailbox, team@ a list, everything else unknown.
+    fn lookup(mail: &str) -> Lookup {
+        let c = config();
+        match mail {
+            "alice@example.test" => Lookup::Found(UserSettings::new(&c, mail, "Alice Anderson")),
+            "team@example.test" => Lookup::NotMailbox,
+            _ => Lookup::NotFound,
+        }
+    }
+
+    fn pox_answer(request: &str, mapi: Option<&str>) -> String {
+        let ctx = ctx(mapi);
+        match pox::parse_request(request.as_bytes()) {
+            Ok(r) => {
+                let pox::Target::Email(mail) = r.target else { panic!("fixtures ask by address") };
+                match lookup(&mail) {
+                    Lookup::Found(s) => pox::render_settings(&s, &ctx),
+                    Lookup::NotMailbox => pox::render_error(
+                        &pox::PoxFailure { code: pox::ErrorCode::BadAddress, mobilesync: false, debug: String::new() },
+                        &ctx,
+                    ),
+                    _ => pox::render_error(
+                        &pox::PoxFailure { code: pox::ErrorCode::AddressNotFound, mobilesync: false, debug: String::new() },
+                        &ctx,
+                    ),
+                }
+            }
+            Err(f) => pox::render_error(&f, &ctx),
+        }
+    }
+
+    fn soap_answer(request: &str) -> String {
+        let c = config();
+        match soap::parse_request(request.as_bytes()) {
+            Ok(r) => match &r.op {
+                soap::Operation::GetUserSettings { users, settings } => {
+                    let answers: Vec<(String, Lookup)> = users.iter().map(|u| (u.clone(), lookup(u))).collect();
+                    soap::render_user_settings(r.version, settings, &answers)
+                }
+                soap::Operation::GetDomainSettings { domains, settings } => {
+                    let pairs: Vec<(String, bool)> = domains.iter().map(|d| (d.clone(), c.serves_domain(d))).collect();
+                    soap::render_domain_settings(r.version, settings, &pairs, "https://mail.example.test/EWS/Exchange.asmx")
+                }
+                soap::Operation::Invalid { name, reason } => soap::render_invalid_request(r.version, name, reason),
+            },
+            Err(f) => soap::render_fault(&f),
+        }
+    }
+
+    #[test]
+    fn pox_pairs() {
+        let outlook = read("pox-outlook-request.xml");
+        check("pox-outlook-response.xml", &pox_answer(&outlook, None));
+        check("pox-outlook-mapihttp-response.xml", &pox_answer(&outlook, Some("1")));
+        let unknown = outlook.replace("alice@example.test", "nobody@example.test");
+        check("pox-unknown-user-response.xml", &pox_answer(&unknown, None));
+        check("pox-mobilesync-response.xml", &pox_answer(&read("pox-mobilesync-request.xml"), None));
+        check("pox-malformed-response.xml", &pox_answer("<Autodiscover><Request>", None));
+    }
+
+    #[test]
+    fn soap_pairs() {
+        check(
+            "soap-getusersettings-exchangelib-response.xml",
+            &soap_answer(&read("soap-getusersettings-exchangelib-request.xml")),
+        );
+        check("soap-getdomainsettings-response.xml", &soap_answer(&read("soap-getdomainsettings-request.xml")));
+    }
+
+    #[test]
+    fn json_pairs() {
+        let c = config();
+        let (status, body) =
+            json::respond(&c, &Method::GET, "/autodiscover/autodiscover.json/v1.0/alice@example.test", Some("Protocol=EWS"));
+        assert_eq!(status, StatusCode::OK);
+        check("json-ews-response.json", &format!("{body}\n"));
+        let (status, body) = json::respond(
+            &c,
+            &Method::GET,
+            "/autodiscover/autodiscover.json/v1.0/alice@example.test",
+            Some("Protocol=ActiveSync"),
+        );
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        check("json-activesync-response.json", &format!("{body}\n"));
+    }
+}
