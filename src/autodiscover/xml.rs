@@ -161,7 +161,7 @@ pub fn parse(input: &[u8]) -> Result<Element, XmlError> {
                     }
                     let (ans, local) = reader.resolver().resolve_attribute(a.key);
                     let ans = bound_ns(&ans)?;
-                    let value = a.unescape_value().map_err(|e| err(format!("bad attribute value: {e}")))?;
+                    let value = a.normalized_value(quick_xml::XmlVersion::Implicit1_0).map_err(|e| err(format!("bad attribute value: {e}")))?;
                     attrs.push((ans, local.as_ref().to_string(), value.into_owned()));
                 }
                 let el = Element { ns, name, attrs, children: Vec::new(), text: String::new() };
@@ -332,6 +332,7 @@ mod tests {
     fn refuses_dtd_entities_and_garbage() {
         assert!(parse(b"<!DOCTYPE x [<!ENTITY e \"boom\">]><x>&e;</x>").is_err());
         assert!(parse(b"<x>&e;</x>").is_err());
+        assert!(parse(b"<x a=\"&e;\"/>").is_err());
         assert!(parse(b"<x><y></x>").is_err());
         assert!(parse(b"<x>").is_err());
         assert!(parse(b"").is_err());
