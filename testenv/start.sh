@@ -163,6 +163,10 @@ mail_plugins = \$mail_plugins acl quota notify
 mailbox_list_index = yes
 mail_attribute_dict = file:%h/dovecot-attributes
 mail_max_userip_connections = 200
+# tests open many connections at once: more headroom than the defaults (100 processes per service;
+# when a limit is reached Dovecot drops new connections, which clients see as "connection reset")
+default_process_limit = 500
+default_client_limit = 4000
 
 namespace inbox {
   type = private
