@@ -25,3 +25,4 @@ pub use error::{Error, Result};
 pub mod rpc;
 pub use rpc::{aux, lz77};
 pub mod rops;
+pub mod mapihttp;

@@ -291,3 +291,203 @@ macro_rules! wire_struct {
     };
 }
 pub(crate) use wire_struct;
+
+// ---- codecs for the MAPI/HTTP address book bodies ----
+
+use crate::mapihttp::ab::{decode_ab_value_list, encode_ab_value_list, AbRowSet, AbTaggedValue, Stat};
+
+pub mod stat {
+    use super::*;
+    pub fn dec(r: &mut Reader) -> Result<Stat> {
+        Stat::decode(r)
+    }
+    pub fn enc(v: &Stat, w: &mut Writer) -> Result<()> {
+        v.encode(w);
+        Ok(())
+    }
+}
+
+/// LargePropertyTagArray (MS-OXCMAPIHTTP 2.2.1.8): 4-byte count.
+pub mod tags32 {
+    use super::*;
+    pub fn dec(r: &mut Reader) -> Result<Vec<PropTag>> {
+        crate::oxcdata::decode_tag_array_w(r, CountWidth::U32)
+    }
+    pub fn enc(v: &Vec<PropTag>, w: &mut Writer) -> Result<()> {
+        crate::oxcdata::encode_tag_array_w(w, v, CountWidth::U32)
+    }
+}
+
+/// Count (4) + 32-bit values (minimal ids, explicit tables).
+pub mod u32s32 {
+    use super::*;
+    pub fn dec(r: &mut Reader) -> Result<Vec<u32>> {
+        let n = r.u32()? as usize;
+        r.check_count("u32 array", n, 4)?;
+        (0..n).map(|_| r.u32()).collect()
+    }
+    pub fn enc(v: &Vec<u32>, w: &mut Writer) -> Result<()> {
+        w.len32(v.len(), "u32 array")?;
+        v.iter().for_each(|x| w.u32(*x));
+        Ok(())
+    }
+}
+
+/// StringArray_r: Count (4) + NUL-terminated 8-bit strings.
+pub mod strings8 {
+    use super::*;
+    pub fn dec(r: &mut Reader) -> Result<Vec<String>> {
+        let n = r.u32()? as usize;
+        r.check_count("StringArray", n, 1)?;
+        (0..n).map(|_| r.asciiz()).collect()
+    }
+    pub fn enc(v: &Vec<String>, w: &mut Writer) -> Result<()> {
+        w.len32(v.len(), "StringArray")?;
+        for s in v {
+            asciiz::enc(s, w)?;
+        }
+        Ok(())
+    }
+}
+
+/// WStringArray_r: Count (4) + NUL-terminated UTF-16LE strings.
+pub mod wstrings {
+    use super::*;
+    pub fn dec(r: &mut Reader) -> Result<Vec<String>> {
+        let n = r.u32()? as usize;
+        r.check_count("WStringArray", n, 2)?;
+        (0..n).map(|_| r.utf16z()).collect()
+    }
+    pub fn enc(v: &Vec<String>, w: &mut Writer) -> Result<()> {
+        w.len32(v.len(), "WStringArray")?;
+        v.iter().for_each(|s| w.utf16z(s));
+        Ok(())
+    }
+}
+
+/// AddressBookPropertyValueList.
+pub mod ab_values {
+    use super::*;
+    pub fn dec(r: &mut Reader) -> Result<Vec<AbTaggedValue>> {
+        decode_ab_value_list(r)
+    }
+    pub fn enc(v: &Vec<AbTaggedValue>, w: &mut Writer) -> Result<()> {
+        encode_ab_value_list(w, v)
+    }
+}
+
+pub mod ab_tagged {
+    use super::*;
+    pub fn dec(r: &mut Reader) -> Result<AbTaggedValue> {
+        AbTaggedValue::decode(r)
+    }
+    pub fn enc(v: &AbTaggedValue, w: &mut Writer) -> Result<()> {
+        v.encode(w)
+    }
+}
+
+pub mod ab_rowset {
+    use super::*;
+    pub fn dec(r: &mut Reader) -> Result<AbRowSet> {
+        AbRowSet::decode(r)
+    }
+    pub fn enc(v: &AbRowSet, w: &mut Writer) -> Result<()> {
+        v.encode(w)
+    }
+}
+
+/// RowsCount (4) + AddressBookPropertyValueList per row (GetSpecialTable).
+pub mod ab_value_lists {
+    use super::*;
+    pub fn dec(r: &mut Reader) -> Result<Vec<Vec<AbTaggedValue>>> {
+        let n = r.u32()? as usize;
+        r.check_count("RowsCount", n, 4)?;
+        (0..n).map(|_| decode_ab_value_list(r)).collect()
+    }
+    pub fn enc(v: &Vec<Vec<AbTaggedValue>>, w: &mut Writer) -> Result<()> {
+        w.len32(v.len(), "RowsCount")?;
+        for x in v {
+            encode_ab_value_list(w, x)?;
+        }
+        Ok(())
+    }
+}
+
+/// EntryIdCount (4) + (size (4) + bytes) per EntryID (ModLinkAtt).
+pub mod entry_ids32 {
+    use super::*;
+    pub fn dec(r: &mut Reader) -> Result<Vec<Vec<u8>>> {
+        let n = r.u32()? as usize;
+        r.check_count("EntryIdCount", n, 4)?;
+        (0..n).map(|_| bytes32::dec(r)).collect()
+    }
+    pub fn enc(v: &Vec<Vec<u8>>, w: &mut Writer) -> Result<()> {
+        w.len32(v.len(), "EntryIdCount")?;
+        for x in v {
+            bytes32::enc(x, w)?;
+        }
+        Ok(())
+    }
+}
+
+/// A restriction with 4-byte counts (NSPI GetMatches Filter).
+pub mod restriction32 {
+    use super::*;
+    pub fn dec(r: &mut Reader) -> Result<Restriction> {
+        Restriction::decode(r, CountWidth::U32)
+    }
+    pub fn enc(v: &Restriction, w: &mut Writer) -> Result<()> {
+        v.encode(w, CountWidth::U32)
+    }
+}
+
+/// PropertyName_r of GetMatches: GUID (16) + ID (4).
+pub mod guid_id {
+    use super::*;
+    pub fn dec(r: &mut Reader) -> Result<(Guid, u32)> {
+        Ok((Guid(r.array()?), r.u32()?))
+    }
+    pub fn enc(v: &(Guid, u32), w: &mut Writer) -> Result<()> {
+        w.bytes(&v.0 .0);
+        w.u32(v.1);
+        Ok(())
+    }
+}
+
+/// Builds `opt_x`: a one-byte Has* flag (non-zero = present) followed by `x`.
+macro_rules! opt_codec {
+    ($name:ident, $t:ty, $inner:ident) => {
+        pub mod $name {
+            use super::*;
+            pub fn dec(r: &mut Reader) -> Result<Option<$t>> {
+                Ok(if r.u8()? != 0 { Some($inner::dec(r)?) } else { None })
+            }
+            pub fn enc(v: &Option<$t>, w: &mut Writer) -> Result<()> {
+                match v {
+                    Some(x) => {
+                        w.u8(0xFF);
+                        $inner::enc(x, w)
+                    }
+                    None => {
+                        w.u8(0);
+                        Ok(())
+                    }
+                }
+            }
+        }
+    };
+}
+opt_codec!(opt_stat, Stat, stat);
+opt_codec!(opt_tags32, Vec<PropTag>, tags32);
+opt_codec!(opt_u32s32, Vec<u32>, u32s32);
+opt_codec!(opt_u32, u32, u32);
+opt_codec!(opt_strings8, Vec<String>, strings8);
+opt_codec!(opt_wstrings, Vec<String>, wstrings);
+opt_codec!(opt_ab_values, Vec<AbTaggedValue>, ab_values);
+opt_codec!(opt_ab_tagged, AbTaggedValue, ab_tagged);
+opt_codec!(opt_ab_rowset, AbRowSet, ab_rowset);
+opt_codec!(opt_ab_value_lists, Vec<Vec<AbTaggedValue>>, ab_value_lists);
+opt_codec!(opt_entry_ids32, Vec<Vec<u8>>, entry_ids32);
+opt_codec!(opt_restriction32, Restriction, restriction32);
+opt_codec!(opt_guid_id, (Guid, u32), guid_id);
+opt_codec!(opt_asciiz, String, asciiz);
