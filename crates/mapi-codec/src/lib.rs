@@ -26,3 +26,4 @@ pub mod rpc;
 pub use rpc::{aux, lz77};
 pub mod rops;
 pub mod mapihttp;
+pub mod idset;
