@@ -3,3 +3,5 @@
 //! their servers. Nothing here knows a wire format.
 
 pub mod directory;
+pub mod folder;
+pub mod message;

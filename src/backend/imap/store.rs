@@ -1,0 +1,1 @@
+//! Typed mail store operations over the IMAP pool (in progress).
