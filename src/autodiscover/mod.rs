@@ -68,20 +68,31 @@ pub async fn resolve(gw: &Gateway, principal: &Principal, mail: &str) -> Lookup 
     }
 }
 
-/// Finds the mailbox a POX `LegacyDN` names: the caller's, or an entry with that local part in a served domain.
-async fn resolve_legacy_dn(gw: &Gateway, principal: &Principal, dn: &str) -> Lookup {
-    let org = &gw.config.mail.organization;
-    if legacy_dn(org, &principal.mail).eq_ignore_ascii_case(dn) {
-        return resolve(gw, principal, &principal.mail.clone()).await;
+/// The addresses a POX `LegacyDN` (MS-OXDSCLI 2.2.3.1.1.2) may stand for: `<last cn>@<domain>` for each served
+/// domain, kept only when its legacy DN is exactly the one asked for.
+pub fn legacy_dn_candidates(config: &crate::config::Config, dn: &str) -> Vec<String> {
+    let dn = dn.trim();
+    let lower = dn.to_ascii_lowercase();
+    let Some(i) = lower.rfind("/cn=") else { return Vec::new() };
+    let local = lower[i + 4..].to_string();
+    if local.is_empty() || local.contains('@') {
+        return Vec::new();
     }
-    let Some(local) = dn.rsplit_once("/cn=").or_else(|| dn.rsplit_once("/CN=")).map(|(_, l)| l.to_string()) else {
-        return Lookup::NotFound;
-    };
-    for domain in &gw.config.mail.domains {
-        let candidate = format!("{}@{domain}", local.to_ascii_lowercase());
-        if !legacy_dn(org, &candidate).eq_ignore_ascii_case(dn) {
-            continue;
-        }
+    config
+        .mail
+        .domains
+        .iter()
+        .map(|d| format!("{local}@{d}"))
+        .filter(|m| legacy_dn(&config.mail.organization, m).eq_ignore_ascii_case(dn))
+        .collect()
+}
+
+/// Finds the mailbox a POX `LegacyDN` names: the caller's, or the first served domain's entry with that local part.
+async fn resolve_legacy_dn(gw: &Gateway, principal: &Principal, dn: &str) -> Lookup {
+    if legacy_dn(&gw.config.mail.organization, &principal.mail).eq_ignore_ascii_case(dn.trim()) {
+        return resolve(gw, principal, &principal.mail).await;
+    }
+    for candidate in legacy_dn_candidates(&gw.config, dn) {
         match resolve(gw, principal, &candidate).await {
             Lookup::NotFound => continue,
             other => return other,
@@ -292,5 +303,15 @@ mod fixture_tests {
         );
         assert_eq!(status, StatusCode::BAD_REQUEST);
         check("json-activesync-response.json", &format!("{body}\n"));
+    }
+
+    #[test]
+    fn legacy_dn_names_an_address_per_served_domain() {
+        let c = config();
+        let dn = "/o=Viaduc Demo/ou=Exchange Administrative Group (FYDIBOHF23SPDLT)/cn=Recipients/cn=Alice";
+        assert_eq!(legacy_dn_candidates(&c, dn), ["alice@example.test", "alice@other.example"]);
+        assert!(legacy_dn_candidates(&c, "/o=Other Org/ou=x/cn=Recipients/cn=alice").is_empty());
+        assert!(legacy_dn_candidates(&c, "no dn at all").is_empty());
+        assert!(legacy_dn_candidates(&c, "/o=Viaduc Demo/cn=").is_empty());
     }
 }
