@@ -237,6 +237,8 @@ rop_requests! {
     0x91 HardDeleteMessages(rq::DeleteMessages): decode,
     0x92 HardDeleteMessagesAndSubfolders(rq::EmptyFolder): decode,
     0x93 SetLocalReplicaMidsetDeleted(rq::SetLocalReplicaMidsetDeleted): decode,
+    0x9D FastTransferDestinationPutBufferExtended(rq::FastTransferDestinationPutBuffer): decode,
+    0xA3 WriteStreamExtended(rq::WriteStream): decode,
     0xFE Logon(rq::Logon): decode,
 }
 

@@ -15,7 +15,7 @@ wire_struct! {
 
 wire_struct! {
     /// Request shape: LogonId, InputHandleIndex, OutputHandleIndex (e.g. MS-OXCROPS
-    /// 2.2.6.14.1 RopCreateAttachment, 2.2.9.7.1 RopCloneStream, 2.2.13.12.1 RopSynchronizationGetTransferState).
+    /// 2.2.6.13.1 RopCreateAttachment, 2.2.9.13.1 RopCloneStream, 2.2.13.8.1 RopSynchronizationGetTransferState).
     BasicOut { logon_id: u8 => u8, input_handle_index: u8 => u8, output_handle_index: u8 => u8 }
 }
 
@@ -547,14 +547,14 @@ wire_struct! {
     OptionsData { logon_id: u8 => u8, input_handle_index: u8 => u8, address_type: String => asciiz, want_win32: bool => bool8 }
 }
 wire_struct! {
-    /// MS-OXCROPS 2.2.8.1.1 RopGetPropertiesSpecific request.
+    /// MS-OXCROPS 2.2.8.3.1 RopGetPropertiesSpecific request.
     GetPropertiesSpecific {
         logon_id: u8 => u8, input_handle_index: u8 => u8, property_size_limit: u16 => u16,
         want_unicode: u16 => u16, property_tags: Vec<PropTag> => tags16,
     }
 }
 wire_struct! {
-    /// MS-OXCROPS 2.2.8.2.1 RopGetPropertiesAll request.
+    /// MS-OXCROPS 2.2.8.4.1 RopGetPropertiesAll request.
     GetPropertiesAll { logon_id: u8 => u8, input_handle_index: u8 => u8, property_size_limit: u16 => u16, want_unicode: u16 => u16 }
 }
 wire_struct! {
@@ -612,14 +612,14 @@ wire_struct! {
     }
 }
 wire_struct! {
-    /// MS-OXCROPS 2.2.8.13.1 RopGetPropertyIdsFromNames request.
+    /// MS-OXCROPS 2.2.8.1.1 RopGetPropertyIdsFromNames request.
     GetPropertyIdsFromNames {
         logon_id: u8 => u8, input_handle_index: u8 => u8, flags: u8 => u8,
         property_names: Vec<crate::oxcdata::PropertyName> => names16,
     }
 }
 wire_struct! {
-    /// MS-OXCROPS 2.2.8.14.1 RopGetNamesFromPropertyIds request.
+    /// MS-OXCROPS 2.2.8.2.1 RopGetNamesFromPropertyIds request.
     GetNamesFromPropertyIds { logon_id: u8 => u8, input_handle_index: u8 => u8, property_ids: Vec<u16> => prop_ids16 }
 }
 wire_struct! {
@@ -660,7 +660,7 @@ impl ReadStream {
 }
 
 wire_struct! {
-    /// MS-OXCROPS 2.2.9.3.1 RopWriteStream request (also 2.2.9.4.1 RopWriteAndCommitStream).
+    /// MS-OXCROPS 2.2.9.3.1 RopWriteStream request (also 2.2.9.4.1 RopWriteStreamExtended and 2.2.9.12.1 RopWriteAndCommitStream).
     WriteStream { logon_id: u8 => u8, input_handle_index: u8 => u8, data: Vec<u8> => bytes16 }
 }
 wire_struct! {
@@ -740,11 +740,11 @@ wire_struct! {
     }
 }
 wire_struct! {
-    /// MS-OXCROPS 2.2.12.2.1 RopFastTransferDestinationPutBuffer request.
+    /// MS-OXCROPS 2.2.12.2.1 RopFastTransferDestinationPutBuffer request (also 2.2.12.3.1 RopFastTransferDestinationPutBufferExtended).
     FastTransferDestinationPutBuffer { logon_id: u8 => u8, input_handle_index: u8 => u8, transfer_data: Vec<u8> => bytes16 }
 }
 
-/// MS-OXCROPS 2.2.12.3.1 RopFastTransferSourceGetBuffer request: BufferSize,
+/// MS-OXCROPS 2.2.12.4.1 RopFastTransferSourceGetBuffer request: BufferSize,
 /// then MaximumBufferSize (2 bytes) only when BufferSize is 0xBABE.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FastTransferSourceGetBuffer {
@@ -774,35 +774,35 @@ impl FastTransferSourceGetBuffer {
 }
 
 wire_struct! {
-    /// MS-OXCROPS 2.2.12.4.1 RopFastTransferSourceCopyFolder request.
+    /// MS-OXCROPS 2.2.12.5.1 RopFastTransferSourceCopyFolder request.
     FastTransferSourceCopyFolder {
         logon_id: u8 => u8, input_handle_index: u8 => u8, output_handle_index: u8 => u8,
         copy_flags: u8 => u8, send_options: u8 => u8,
     }
 }
 wire_struct! {
-    /// MS-OXCROPS 2.2.12.5.1 RopFastTransferSourceCopyMessages request.
+    /// MS-OXCROPS 2.2.12.6.1 RopFastTransferSourceCopyMessages request.
     FastTransferSourceCopyMessages {
         logon_id: u8 => u8, input_handle_index: u8 => u8, output_handle_index: u8 => u8,
         message_ids: Vec<ObjectId> => oids16, copy_flags: u8 => u8, send_options: u8 => u8,
     }
 }
 wire_struct! {
-    /// MS-OXCROPS 2.2.12.6.1 RopFastTransferSourceCopyTo request.
+    /// MS-OXCROPS 2.2.12.7.1 RopFastTransferSourceCopyTo request.
     FastTransferSourceCopyTo {
         logon_id: u8 => u8, input_handle_index: u8 => u8, output_handle_index: u8 => u8, level: u8 => u8,
         copy_flags: u32 => u32, send_options: u8 => u8, property_tags: Vec<PropTag> => tags16,
     }
 }
 wire_struct! {
-    /// MS-OXCROPS 2.2.12.7.1 RopFastTransferSourceCopyProperties request.
+    /// MS-OXCROPS 2.2.12.8.1 RopFastTransferSourceCopyProperties request.
     FastTransferSourceCopyProperties {
         logon_id: u8 => u8, input_handle_index: u8 => u8, output_handle_index: u8 => u8, level: u8 => u8,
         copy_flags: u8 => u8, send_options: u8 => u8, property_tags: Vec<PropTag> => tags16,
     }
 }
 wire_struct! {
-    /// MS-OXCROPS 2.2.12.8.1 RopTellVersion request.
+    /// MS-OXCROPS 2.2.12.9.1 RopTellVersion request.
     TellVersion { logon_id: u8 => u8, input_handle_index: u8 => u8, version: [u16; 3] => ver6 }
 }
 wire_struct! {
@@ -978,6 +978,6 @@ impl RegisterNotification {
 }
 
 wire_struct! {
-    /// MS-OXCROPS 2.2.15.1.1 RopProgress request.
+    /// MS-OXCROPS 2.2.8.13.1 RopProgress request.
     Progress { logon_id: u8 => u8, input_handle_index: u8 => u8, want_cancel: bool => bool8 }
 }

@@ -364,14 +364,20 @@ wire_struct! { /// RopFastTransferDestinationPutBuffer response (MS-OXCROPS 2.2.
         transfer_status: u16 => u16, in_progress_count: u16 => u16, total_step_count: u16 => u16,
         reserved: u8 => u8, buffer_used_size: u16 => u16,
     } }
-wire_struct! { /// RopFastTransferSourceGetBuffer response (MS-OXCROPS 2.2.12.4.2).
+wire_struct! { /// RopFastTransferDestinationPutBufferExtended response (MS-OXCROPS 2.2.12.3.2):
+    /// InProgressCount and TotalStepCount are 4 bytes here.
+    PutBufferExtended {
+        transfer_status: u16 => u16, in_progress_count: u32 => u32, total_step_count: u32 => u32,
+        reserved: u8 => u8, buffer_used_size: u16 => u16,
+    } }
+wire_struct! { /// RopFastTransferSourceGetBuffer success response fields (MS-OXCROPS 2.2.12.4.2).
     GetBuffer {
         transfer_status: u16 => u16, in_progress_count: u16 => u16, total_step_count: u16 => u16,
         reserved: u8 => u8, transfer_buffer: Vec<u8> => bytes16,
     } }
 wire_struct! { /// RopGetLocalReplicaIds response (MS-OXCROPS 2.2.13.13.2).
     GetLocalReplicaIds { repl_guid: Guid => guid, global_count: [u8; 6] => gc6 } }
-wire_struct! { /// RopProgress response (MS-OXCROPS 2.2.15.1.2 area).
+wire_struct! { /// RopProgress response (MS-OXCROPS 2.2.8.13.2).
     Progress { logon_id: u8 => u8, completed_task_count: u32 => u32, total_task_count: u32 => u32 } }
 wire_struct! { /// RopSetCollapseState response / RopCreateBookmark response: a bookmark.
     Bookmark { bookmark: Vec<u8> => bytes16 } }
@@ -467,7 +473,10 @@ pub enum Body {
     SeekStream(u64),
     CopyToStream(CopyToStream),
     PutBuffer(PutBuffer),
+    PutBufferExtended(PutBufferExtended),
     GetBuffer(GetBuffer),
+    /// RopWriteStreamExtended WrittenSize (4 bytes).
+    WrittenSizeExtended(u32),
     /// MessageId of RopSynchronizationImportMessageChange / ImportMessageMove.
     MessageId(u8, ObjectId),
     /// RopSynchronizationImportHierarchyChange FolderId.
@@ -656,6 +665,8 @@ impl Body {
             id::SeekStream => B::SeekStream(r.u64()?),
             id::CopyToStream => B::CopyToStream(CopyToStream::decode(r)?),
             id::FastTransferDestinationPutBuffer => B::PutBuffer(PutBuffer::decode(r)?),
+            id::FastTransferDestinationPutBufferExtended => B::PutBufferExtended(PutBufferExtended::decode(r)?),
+            id::WriteStreamExtended => B::WrittenSizeExtended(r.u32()?),
             id::FastTransferSourceGetBuffer => B::GetBuffer(GetBuffer::decode(r)?),
             id::SynchronizationImportMessageChange | id::SynchronizationImportMessageMove => B::MessageId(rop, ObjectId::decode(r)?),
             id::SynchronizationImportHierarchyChange => B::ImportHierarchyChange(ObjectId::decode(r)?),
@@ -722,6 +733,8 @@ impl Body {
             B::SeekStream(_) => id::SeekStream,
             B::CopyToStream(_) => id::CopyToStream,
             B::PutBuffer(_) => id::FastTransferDestinationPutBuffer,
+            B::PutBufferExtended(_) => id::FastTransferDestinationPutBufferExtended,
+            B::WrittenSizeExtended(_) => id::WriteStreamExtended,
             B::GetBuffer(_) => id::FastTransferSourceGetBuffer,
             B::ImportHierarchyChange(_) => id::SynchronizationImportHierarchyChange,
             B::GetLocalReplicaIds(_) => id::GetLocalReplicaIds,
@@ -872,6 +885,8 @@ impl Body {
             B::SeekStream(p) => w.u64(*p),
             B::CopyToStream(x) => x.encode(w)?,
             B::PutBuffer(x) => x.encode(w)?,
+            B::PutBufferExtended(x) => x.encode(w)?,
+            B::WrittenSizeExtended(n) => w.u32(*n),
             B::GetBuffer(x) => x.encode(w)?,
             B::GetLocalReplicaIds(x) => x.encode(w)?,
             B::Progress(x) => x.encode(w)?,
