@@ -91,7 +91,13 @@ fn pox_answers_outlook_with_and_without_mapi_http() {
     assert_eq!(text(expr, &["EwsUrl"]), ews);
 
     // With X-MapiHttpCapability: the mapiHttp section with the MailStore and AddressBook URLs.
-    let r = post(&v, "/autodiscover/autodiscover.xml", Some(ALICE), &["X-MapiHttpCapability: 1"], &pox_body("alice@example.test"));
+    let r = post(
+        &v,
+        "/autodiscover/autodiscover.xml",
+        Some(ALICE),
+        &["X-MapiHttpCapability: 1"],
+        &pox_body("alice@example.test"),
+    );
     let root = xml(&r);
     let account = root.path(&[(R, "Response"), (R, "Account")]).unwrap_or_else(|| panic!("{r:?}"));
     let mapi = account
@@ -99,9 +105,18 @@ fn pox_answers_outlook_with_and_without_mapi_http() {
         .find(|p| p.attr("Type") == Some("mapiHttp"))
         .unwrap_or_else(|| panic!("no mapiHttp: {r:?}"));
     assert_eq!(mapi.attr("Version"), Some("1"));
-    assert_eq!(text(mapi, &["MailStore", "InternalUrl"]), format!("{}/mapi/emsmdb/?MailboxId={guid}@example.test", v.url));
-    assert_eq!(text(mapi, &["MailStore", "ExternalUrl"]), format!("{}/mapi/emsmdb/?MailboxId={guid}@example.test", v.url));
-    assert_eq!(text(mapi, &["AddressBook", "ExternalUrl"]), format!("{}/mapi/nspi/?MailboxId={guid}@example.test", v.url));
+    assert_eq!(
+        text(mapi, &["MailStore", "InternalUrl"]),
+        format!("{}/mapi/emsmdb/?MailboxId={guid}@example.test", v.url)
+    );
+    assert_eq!(
+        text(mapi, &["MailStore", "ExternalUrl"]),
+        format!("{}/mapi/emsmdb/?MailboxId={guid}@example.test", v.url)
+    );
+    assert_eq!(
+        text(mapi, &["AddressBook", "ExternalUrl"]),
+        format!("{}/mapi/nspi/?MailboxId={guid}@example.test", v.url)
+    );
 }
 
 #[test]
@@ -133,7 +148,8 @@ fn pox_answers_for_other_mailboxes_and_errors() {
 fn soap_user_responses(r: &Response) -> Vec<Element> {
     assert_eq!(r.status, 200, "{r:?}");
     let root = xml(r);
-    let msg = root.path(&[(SOAP11_NS, "Body"), (A, "GetUserSettingsResponseMessage")]).unwrap_or_else(|| panic!("{r:?}"));
+    let msg =
+        root.path(&[(SOAP11_NS, "Body"), (A, "GetUserSettingsResponseMessage")]).unwrap_or_else(|| panic!("{r:?}"));
     let info = root.path(&[(SOAP11_NS, "Header"), (A, "ServerVersionInfo")]).expect("ServerVersionInfo header");
     assert_eq!(text(info, &["MajorVersion"]), "15");
     assert_eq!(text(msg, &["Response", "ErrorCode"]), "NoError");
@@ -181,7 +197,10 @@ fn soap_get_user_settings_and_domain_settings() {
     assert_eq!(setting(&urs[1], "UserDisplayName").as_deref(), Some("Bob Brown"));
 
     // GetDomainSettings.
-    let dom = std::fs::read_to_string(common::repo_root().join("protocol-fixtures/autodiscover/soap-getdomainsettings-request.xml")).unwrap();
+    let dom = std::fs::read_to_string(
+        common::repo_root().join("protocol-fixtures/autodiscover/soap-getdomainsettings-request.xml"),
+    )
+    .unwrap();
     let r = post(&v, "/autodiscover/autodiscover.svc", Some(ALICE), &[], &dom);
     assert_eq!(r.status, 200, "{r:?}");
     let root = xml(&r);
@@ -195,7 +214,13 @@ fn soap_get_user_settings_and_domain_settings() {
     assert_eq!(text(drs[1], &["ErrorCode"]), "InvalidDomain");
 
     // Malformed XML: a SOAP fault, never a crash; the server still answers afterwards.
-    let r = post(&v, "/autodiscover/autodiscover.svc", Some(ALICE), &[], "<s:Envelope xmlns:s=\"http://schemas.xmlsoap.org/soap/envelope/\"><s:Body>");
+    let r = post(
+        &v,
+        "/autodiscover/autodiscover.svc",
+        Some(ALICE),
+        &[],
+        "<s:Envelope xmlns:s=\"http://schemas.xmlsoap.org/soap/envelope/\"><s:Body>",
+    );
     assert_eq!(r.status, 500, "{r:?}");
     assert!(xml(&r).path(&[(SOAP11_NS, "Body"), (SOAP11_NS, "Fault")]).is_some(), "{r:?}");
     let r = post(&v, "/autodiscover/autodiscover.svc", None, &[], &request);

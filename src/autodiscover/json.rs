@@ -21,9 +21,27 @@ use crate::config::Config;
 
 /// Protocol names Exchange's Autodiscover v2 knows that Viaduc has no endpoint for.
 const NOT_SUPPORTED: &[&str] = &[
-    "ActiveSync", "Rest", "Substrate", "SubstrateSearchService", "SubstrateNotificationService", "OutlookMeetingScheduler",
-    "OutlookPay", "Actions", "Connectors", "ConnectorsProcessors", "ConnectorsWebhook", "NotesClient", "OwaPoweredExperience",
-    "OutlookTailoredExperiences", "OutlookLocationsService", "MapiHttp", "Owa", "Ecp", "OAB", "XrmApi", "AutodiscoverV2",
+    "ActiveSync",
+    "Rest",
+    "Substrate",
+    "SubstrateSearchService",
+    "SubstrateNotificationService",
+    "OutlookMeetingScheduler",
+    "OutlookPay",
+    "Actions",
+    "Connectors",
+    "ConnectorsProcessors",
+    "ConnectorsWebhook",
+    "NotesClient",
+    "OwaPoweredExperience",
+    "OutlookTailoredExperiences",
+    "OutlookLocationsService",
+    "MapiHttp",
+    "Owa",
+    "Ecp",
+    "OAB",
+    "XrmApi",
+    "AutodiscoverV2",
 ];
 
 /// Decodes `%XX` escapes (and `+` as a space when `plus_is_space`); `None` for a malformed escape or non-UTF-8.
@@ -67,7 +85,11 @@ fn error(status: StatusCode, code: &str, message: String) -> (StatusCode, String
 /// Answers one Autodiscover v2 request: the status and the JSON body.
 pub fn respond(config: &Config, method: &Method, path: &str, query: Option<&str>) -> (StatusCode, String) {
     if method != Method::GET && method != Method::HEAD {
-        return error(StatusCode::METHOD_NOT_ALLOWED, "MethodNotAllowed", format!("{method} is not supported; use GET"));
+        return error(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "MethodNotAllowed",
+            format!("{method} is not supported; use GET"),
+        );
     }
     const PREFIX: &str = "/autodiscover/autodiscover.json";
     let rest = match path.get(..PREFIX.len()) {
@@ -80,13 +102,17 @@ pub fn respond(config: &Config, method: &Method, path: &str, query: Option<&str>
     } else {
         match rest.get(..5) {
             Some(v) if v.eq_ignore_ascii_case("/v1.0") && rest[5..].is_empty() => None,
-            Some(v) if v.eq_ignore_ascii_case("/v1.0") && rest[5..].starts_with('/') => percent_decode(&rest[6..], false),
+            Some(v) if v.eq_ignore_ascii_case("/v1.0") && rest[5..].starts_with('/') => {
+                percent_decode(&rest[6..], false)
+            }
             _ => return error(StatusCode::NOT_FOUND, "NotFound", "no such resource".into()),
         }
     };
     let address = address.map(|a| a.trim().to_ascii_lowercase()).unwrap_or_default();
     let domain = match address.split_once('@') {
-        Some((local, domain)) if !local.is_empty() && !domain.is_empty() && !domain.contains('@') && address.len() <= 320 => {
+        Some((local, domain))
+            if !local.is_empty() && !domain.is_empty() && !domain.contains('@') && address.len() <= 320 =>
+        {
             domain.to_string()
         }
         _ => return error(StatusCode::BAD_REQUEST, "InvalidRequest", "an e-mail address is required".into()),
@@ -102,7 +128,9 @@ pub fn respond(config: &Config, method: &Method, path: &str, query: Option<&str>
         return error(
             StatusCode::BAD_REQUEST,
             "ProtocolNotSupported",
-            format!("The protocol '{known}' is not supported by this server. Supported values are 'EWS,AutodiscoverV1'."),
+            format!(
+                "The protocol '{known}' is not supported by this server. Supported values are 'EWS,AutodiscoverV1'."
+            ),
         );
     } else {
         let shown: String = protocol.chars().filter(|c| !c.is_control()).take(64).collect();
@@ -138,22 +166,58 @@ mod tests {
         assert_eq!(v, json!({"Protocol": "EWS", "Url": "https://mail.example.test/EWS/Exchange.asmx"}));
         let (s, v) = get("/AutoDiscover/AutoDiscover.json/V1.0/Alice%40Example.Test/", Some("protocol=ews"));
         assert_eq!((s, &v["Url"]), (StatusCode::OK, &json!("https://mail.example.test/EWS/Exchange.asmx")));
-        let (s, v) = get("/autodiscover/autodiscover.json", Some("Email=alice%40other.example&Protocol=AutodiscoverV1&RedirectCount=1"));
+        let (s, v) = get(
+            "/autodiscover/autodiscover.json",
+            Some("Email=alice%40other.example&Protocol=AutodiscoverV1&RedirectCount=1"),
+        );
         assert_eq!(s, StatusCode::OK);
-        assert_eq!(v, json!({"Protocol": "AutodiscoverV1", "Url": "https://mail.example.test/autodiscover/autodiscover.xml"}));
+        assert_eq!(
+            v,
+            json!({"Protocol": "AutodiscoverV1", "Url": "https://mail.example.test/autodiscover/autodiscover.xml"})
+        );
     }
 
     #[test]
     fn errors_are_json_with_code_and_message() {
         let cases = [
-            ("/autodiscover/autodiscover.json/v1.0/alice@example.test", Some("Protocol=ActiveSync"), StatusCode::BAD_REQUEST, "ProtocolNotSupported"),
-            ("/autodiscover/autodiscover.json/v1.0/alice@example.test", Some("Protocol=Bogus"), StatusCode::BAD_REQUEST, "InvalidProtocol"),
-            ("/autodiscover/autodiscover.json/v1.0/alice@example.test", None, StatusCode::BAD_REQUEST, "InvalidProtocol"),
-            ("/autodiscover/autodiscover.json/v1.0/eve@foreign.example", Some("Protocol=EWS"), StatusCode::NOT_FOUND, "InvalidDomain"),
+            (
+                "/autodiscover/autodiscover.json/v1.0/alice@example.test",
+                Some("Protocol=ActiveSync"),
+                StatusCode::BAD_REQUEST,
+                "ProtocolNotSupported",
+            ),
+            (
+                "/autodiscover/autodiscover.json/v1.0/alice@example.test",
+                Some("Protocol=Bogus"),
+                StatusCode::BAD_REQUEST,
+                "InvalidProtocol",
+            ),
+            (
+                "/autodiscover/autodiscover.json/v1.0/alice@example.test",
+                None,
+                StatusCode::BAD_REQUEST,
+                "InvalidProtocol",
+            ),
+            (
+                "/autodiscover/autodiscover.json/v1.0/eve@foreign.example",
+                Some("Protocol=EWS"),
+                StatusCode::NOT_FOUND,
+                "InvalidDomain",
+            ),
             ("/autodiscover/autodiscover.json/v1.0/", Some("Protocol=EWS"), StatusCode::BAD_REQUEST, "InvalidRequest"),
-            ("/autodiscover/autodiscover.json/v1.0/%zz", Some("Protocol=EWS"), StatusCode::BAD_REQUEST, "InvalidRequest"),
+            (
+                "/autodiscover/autodiscover.json/v1.0/%zz",
+                Some("Protocol=EWS"),
+                StatusCode::BAD_REQUEST,
+                "InvalidRequest",
+            ),
             ("/autodiscover/autodiscover.json", Some("Protocol=EWS"), StatusCode::BAD_REQUEST, "InvalidRequest"),
-            ("/autodiscover/autodiscover.json/v2.0/alice@example.test", Some("Protocol=EWS"), StatusCode::NOT_FOUND, "NotFound"),
+            (
+                "/autodiscover/autodiscover.json/v2.0/alice@example.test",
+                Some("Protocol=EWS"),
+                StatusCode::NOT_FOUND,
+                "NotFound",
+            ),
             ("/autodiscover/autodiscover.jsonx", Some("Protocol=EWS"), StatusCode::NOT_FOUND, "NotFound"),
         ];
         for (path, query, status, code) in cases {

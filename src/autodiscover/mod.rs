@@ -28,7 +28,7 @@ pub use settings::UserSettings;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Lookup {
     /// A mailbox of this deployment.
-    Found(UserSettings),
+    Found(Box<UserSettings>),
     /// Not in a served domain, or unknown to the directory (or, without a directory, not the caller).
     NotFound,
     /// Known, but a distribution list or contact: no mailbox to configure.
@@ -51,12 +51,12 @@ pub async fn resolve(gw: &Gateway, principal: &Principal, mail: &str) -> Lookup 
     }
     if mail == principal.mail {
         let name = principal.entry.as_ref().map(|e| e.display_name.as_str()).unwrap_or(&principal.display_name);
-        return Lookup::Found(UserSettings::new(config, &principal.mail, name));
+        return Lookup::Found(Box::new(UserSettings::new(config, &principal.mail, name)));
     }
     let Some(directory) = &gw.directory else { return Lookup::NotFound };
     match directory.find_by_mail(&mail).await {
         Ok(Some(entry)) if entry.kind == EntryKind::Mailbox => {
-            Lookup::Found(UserSettings::new(config, &entry.mail, &entry.display_name))
+            Lookup::Found(Box::new(UserSettings::new(config, &entry.mail, &entry.display_name)))
         }
         Ok(Some(_)) => Lookup::NotMailbox,
         Ok(None) => Lookup::NotFound,
@@ -223,7 +223,7 @@ mod fixture_tests {
     fn lookup(mail: &str) -> Lookup {
         let c = config();
         match mail {
-            "alice@example.test" => Lookup::Found(UserSettings::new(&c, mail, "Alice Anderson")),
+            "alice@example.test" => Lookup::Found(Box::new(UserSettings::new(&c, mail, "Alice Anderson"))),
             "team@example.test" => Lookup::NotMailbox,
             _ => Lookup::NotFound,
         }
@@ -241,7 +241,11 @@ mod fixture_tests {
                         &ctx,
                     ),
                     _ => pox::render_error(
-                        &pox::PoxFailure { code: pox::ErrorCode::AddressNotFound, mobilesync: false, debug: String::new() },
+                        &pox::PoxFailure {
+                            code: pox::ErrorCode::AddressNotFound,
+                            mobilesync: false,
+                            debug: String::new(),
+                        },
                         &ctx,
                     ),
                 }
@@ -260,7 +264,12 @@ mod fixture_tests {
                 }
                 soap::Operation::GetDomainSettings { domains, settings } => {
                     let pairs: Vec<(String, bool)> = domains.iter().map(|d| (d.clone(), c.serves_domain(d))).collect();
-                    soap::render_domain_settings(r.version, settings, &pairs, "https://mail.example.test/EWS/Exchange.asmx")
+                    soap::render_domain_settings(
+                        r.version,
+                        settings,
+                        &pairs,
+                        "https://mail.example.test/EWS/Exchange.asmx",
+                    )
                 }
                 soap::Operation::Invalid { name, reason } => soap::render_invalid_request(r.version, name, reason),
             },
@@ -291,8 +300,12 @@ mod fixture_tests {
     #[test]
     fn json_pairs() {
         let c = config();
-        let (status, body) =
-            json::respond(&c, &Method::GET, "/autodiscover/autodiscover.json/v1.0/alice@example.test", Some("Protocol=EWS"));
+        let (status, body) = json::respond(
+            &c,
+            &Method::GET,
+            "/autodiscover/autodiscover.json/v1.0/alice@example.test",
+            Some("Protocol=EWS"),
+        );
         assert_eq!(status, StatusCode::OK);
         check("json-ews-response.json", &format!("{body}\n"));
         let (status, body) = json::respond(

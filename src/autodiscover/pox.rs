@@ -15,8 +15,7 @@ pub const MOBILESYNC_REQUEST_NS: &str =
 /// Namespace of the outer `Autodiscover` element of every response (MS-OXDSCLI 2.2.4.1).
 pub const RESPONSE_NS: &str = "http://schemas.microsoft.com/exchange/autodiscover/responseschema/2006";
 /// The Outlook response schema, the only one served (MS-OXDSCLI 2.2.4.1.1).
-pub const OUTLOOK_RESPONSE_NS: &str =
-    "http://schemas.microsoft.com/exchange/autodiscover/outlook/responseschema/2006a";
+pub const OUTLOOK_RESPONSE_NS: &str = "http://schemas.microsoft.com/exchange/autodiscover/outlook/responseschema/2006a";
 /// The ActiveSync response schema (MS-ASCMD 2.2.3.1), refused with error 601.
 pub const MOBILESYNC_RESPONSE_NS: &str =
     "http://schemas.microsoft.com/exchange/autodiscover/mobilesync/responseschema/2006";
@@ -113,7 +112,8 @@ pub fn parse_request(body: &[u8]) -> Result<PoxRequest, PoxFailure> {
     let schema = field("AcceptableResponseSchema").unwrap_or_default();
     if !same_ns(&schema, OUTLOOK_RESPONSE_NS) {
         let mobilesync = mobilesync_request || same_ns(&schema, MOBILESYNC_RESPONSE_NS);
-        let code = if schema.is_empty() && !mobilesync { ErrorCode::InvalidRequest } else { ErrorCode::ProviderUnavailable };
+        let code =
+            if schema.is_empty() && !mobilesync { ErrorCode::InvalidRequest } else { ErrorCode::ProviderUnavailable };
         return Err(PoxFailure { code, mobilesync, debug: String::new() });
     }
     if mobilesync_request {
@@ -364,7 +364,12 @@ mod tests {
         assert_eq!(text(expr, &["CertPrincipalName"]), "none");
         let web = protos[2];
         assert_eq!(text(web, &["Internal", "OWAUrl"]), "https://mail.example.test/owa/");
-        assert_eq!(web.path(&[(OUTLOOK_RESPONSE_NS, "External"), (OUTLOOK_RESPONSE_NS, "OWAUrl")]).unwrap().attr("AuthenticationMethod"), Some("Basic"));
+        assert_eq!(
+            web.path(&[(OUTLOOK_RESPONSE_NS, "External"), (OUTLOOK_RESPONSE_NS, "OWAUrl")])
+                .unwrap()
+                .attr("AuthenticationMethod"),
+            Some("Basic")
+        );
     }
 
     #[test]

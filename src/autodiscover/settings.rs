@@ -75,7 +75,8 @@ impl UserSettings {
     /// The settings of the mailbox `mail` (any case) shown as `display_name`.
     pub fn new(config: &Config, mail: &str, display_name: &str) -> UserSettings {
         let mail = mail.trim().to_ascii_lowercase();
-        let domain = mail.rsplit_once('@').map(|(_, d)| d.to_string()).unwrap_or_else(|| config.mail.domains[0].clone());
+        let domain =
+            mail.rsplit_once('@').map(|(_, d)| d.to_string()).unwrap_or_else(|| config.mail.domains[0].clone());
         let org = &config.mail.organization;
         let mailbox_server = format!("{}@{}", mailbox_guid(&mail), domain);
         let server_dn = server_legacy_dn(org, &mailbox_server);
@@ -191,7 +192,9 @@ port = 143
         );
         assert_eq!(
             s.server_dn,
-            format!("/o=Viaduc Demo/ou=Exchange Administrative Group (FYDIBOHF23SPDLT)/cn=Configuration/cn=Servers/cn={guid}@example.test")
+            format!(
+                "/o=Viaduc Demo/ou=Exchange Administrative Group (FYDIBOHF23SPDLT)/cn=Configuration/cn=Servers/cn={guid}@example.test"
+            )
         );
         assert!(s.mdb_dn.ends_with("/cn=Microsoft Private MDB"));
         assert_eq!(s.public_host, "mail.example.test");

@@ -139,31 +139,101 @@ pub fn parse_request(body: &[u8]) -> Result<SoapRequest, Fault> {
 /// A known name Viaduc has no value for is left out of the response, as Exchange does; any other name gets an
 /// `InvalidSetting` error.
 pub const KNOWN_USER_SETTINGS: &[&str] = &[
-    "UserDisplayName", "UserDN", "UserDeploymentId", "InternalMailboxServer", "InternalRpcClientServer",
-    "InternalMailboxServerDN", "InternalEcpUrl", "InternalEcpVoicemailUrl", "InternalEcpEmailSubscriptionsUrl",
-    "InternalEcpTextMessagingUrl", "InternalEcpDeliveryReportUrl", "InternalEcpRetentionPolicyTagsUrl",
-    "InternalEcpPublishingUrl", "InternalEcpPhotoUrl", "InternalEcpConnectUrl", "InternalEcpTeamMailboxUrl",
-    "InternalEcpTeamMailboxCreatingUrl", "InternalEcpTeamMailboxEditingUrl", "InternalEcpTeamMailboxHidingUrl",
-    "InternalEcpExtensionInstallationUrl", "InternalEwsUrl", "InternalEmwsUrl", "InternalOABUrl", "InternalPhotosUrl",
-    "InternalUMUrl", "InternalWebClientUrls", "MailboxDN", "PublicFolderServer", "ActiveDirectoryServer",
-    "ExternalMailboxServer", "ExternalMailboxServerRequiresSSL", "ExternalMailboxServerAuthenticationMethods",
-    "EcpVoicemailUrlFragment", "EcpEmailSubscriptionsUrlFragment", "EcpTextMessagingUrlFragment",
-    "EcpDeliveryReportUrlFragment", "EcpRetentionPolicyTagsUrlFragment", "EcpPublishingUrlFragment",
-    "EcpPhotoUrlFragment", "EcpConnectUrlFragment", "EcpTeamMailboxUrlFragment", "EcpTeamMailboxCreatingUrlFragment",
-    "EcpTeamMailboxEditingUrlFragment", "EcpTeamMailboxHidingUrlFragment", "EcpExtensionInstallationUrlFragment",
-    "ExternalEcpUrl", "ExternalEcpVoicemailUrl", "ExternalEcpEmailSubscriptionsUrl", "ExternalEcpTextMessagingUrl",
-    "ExternalEcpDeliveryReportUrl", "ExternalEcpRetentionPolicyTagsUrl", "ExternalEcpPublishingUrl",
-    "ExternalEcpPhotoUrl", "ExternalEcpConnectUrl", "ExternalEcpTeamMailboxUrl", "ExternalEcpTeamMailboxCreatingUrl",
-    "ExternalEcpTeamMailboxEditingUrl", "ExternalEcpTeamMailboxHidingUrl", "ExternalEcpExtensionInstallationUrl",
-    "ExternalEwsUrl", "ExternalEmwsUrl", "ExternalOABUrl", "ExternalPhotosUrl", "ExternalUMUrl",
-    "ExternalWebClientUrls", "CrossOrganizationSharingEnabled", "AlternateMailboxes", "CasVersion",
-    "EwsSupportedSchemas", "InternalPop3Connections", "ExternalPop3Connections", "InternalImap4Connections",
-    "ExternalImap4Connections", "InternalSmtpConnections", "ExternalSmtpConnections",
-    "InternalServerExclusiveConnect", "ExternalEwsVersion", "ExternalServerExclusiveConnect", "ExchangeRpcUrl",
-    "ShowGalAsDefaultView", "AutoDiscoverSMTPAddress", "InteropExternalEwsUrl", "InteropExternalEwsVersion",
-    "PublicFolderInformation", "RedirectUrl", "EwsPartnerUrl", "CertPrincipalName", "GroupingInformation",
-    "MapiHttpEnabled", "MobileMailboxPolicyInterop", "UserMSOnline", "InternalRpcHttpServer",
-    "ExternalRpcHttpServer", "InternalRpcHttpAuthenticationMethods", "ExternalRpcHttpAuthenticationMethods",
+    "UserDisplayName",
+    "UserDN",
+    "UserDeploymentId",
+    "InternalMailboxServer",
+    "InternalRpcClientServer",
+    "InternalMailboxServerDN",
+    "InternalEcpUrl",
+    "InternalEcpVoicemailUrl",
+    "InternalEcpEmailSubscriptionsUrl",
+    "InternalEcpTextMessagingUrl",
+    "InternalEcpDeliveryReportUrl",
+    "InternalEcpRetentionPolicyTagsUrl",
+    "InternalEcpPublishingUrl",
+    "InternalEcpPhotoUrl",
+    "InternalEcpConnectUrl",
+    "InternalEcpTeamMailboxUrl",
+    "InternalEcpTeamMailboxCreatingUrl",
+    "InternalEcpTeamMailboxEditingUrl",
+    "InternalEcpTeamMailboxHidingUrl",
+    "InternalEcpExtensionInstallationUrl",
+    "InternalEwsUrl",
+    "InternalEmwsUrl",
+    "InternalOABUrl",
+    "InternalPhotosUrl",
+    "InternalUMUrl",
+    "InternalWebClientUrls",
+    "MailboxDN",
+    "PublicFolderServer",
+    "ActiveDirectoryServer",
+    "ExternalMailboxServer",
+    "ExternalMailboxServerRequiresSSL",
+    "ExternalMailboxServerAuthenticationMethods",
+    "EcpVoicemailUrlFragment",
+    "EcpEmailSubscriptionsUrlFragment",
+    "EcpTextMessagingUrlFragment",
+    "EcpDeliveryReportUrlFragment",
+    "EcpRetentionPolicyTagsUrlFragment",
+    "EcpPublishingUrlFragment",
+    "EcpPhotoUrlFragment",
+    "EcpConnectUrlFragment",
+    "EcpTeamMailboxUrlFragment",
+    "EcpTeamMailboxCreatingUrlFragment",
+    "EcpTeamMailboxEditingUrlFragment",
+    "EcpTeamMailboxHidingUrlFragment",
+    "EcpExtensionInstallationUrlFragment",
+    "ExternalEcpUrl",
+    "ExternalEcpVoicemailUrl",
+    "ExternalEcpEmailSubscriptionsUrl",
+    "ExternalEcpTextMessagingUrl",
+    "ExternalEcpDeliveryReportUrl",
+    "ExternalEcpRetentionPolicyTagsUrl",
+    "ExternalEcpPublishingUrl",
+    "ExternalEcpPhotoUrl",
+    "ExternalEcpConnectUrl",
+    "ExternalEcpTeamMailboxUrl",
+    "ExternalEcpTeamMailboxCreatingUrl",
+    "ExternalEcpTeamMailboxEditingUrl",
+    "ExternalEcpTeamMailboxHidingUrl",
+    "ExternalEcpExtensionInstallationUrl",
+    "ExternalEwsUrl",
+    "ExternalEmwsUrl",
+    "ExternalOABUrl",
+    "ExternalPhotosUrl",
+    "ExternalUMUrl",
+    "ExternalWebClientUrls",
+    "CrossOrganizationSharingEnabled",
+    "AlternateMailboxes",
+    "CasVersion",
+    "EwsSupportedSchemas",
+    "InternalPop3Connections",
+    "ExternalPop3Connections",
+    "InternalImap4Connections",
+    "ExternalImap4Connections",
+    "InternalSmtpConnections",
+    "ExternalSmtpConnections",
+    "InternalServerExclusiveConnect",
+    "ExternalEwsVersion",
+    "ExternalServerExclusiveConnect",
+    "ExchangeRpcUrl",
+    "ShowGalAsDefaultView",
+    "AutoDiscoverSMTPAddress",
+    "InteropExternalEwsUrl",
+    "InteropExternalEwsVersion",
+    "PublicFolderInformation",
+    "RedirectUrl",
+    "EwsPartnerUrl",
+    "CertPrincipalName",
+    "GroupingInformation",
+    "MapiHttpEnabled",
+    "MobileMailboxPolicyInterop",
+    "UserMSOnline",
+    "InternalRpcHttpServer",
+    "ExternalRpcHttpServer",
+    "InternalRpcHttpAuthenticationMethods",
+    "ExternalRpcHttpAuthenticationMethods",
 ];
 
 /// The value of one user setting.
@@ -299,7 +369,12 @@ pub fn render_user_settings(version: SoapVersion, settings: &[String], users: &[
 /// `GetDomainSettingsResponseMessage` (MS-OXWSADISC 3.1.4.1.2.2): `ExternalEwsUrl` and `ExternalEwsVersion`
 /// for a served domain, `InvalidDomain` for any other. `domains` pairs each requested domain with whether it is
 /// served; `ews_url` is the EWS endpoint.
-pub fn render_domain_settings(version: SoapVersion, settings: &[String], domains: &[(String, bool)], ews_url: &str) -> String {
+pub fn render_domain_settings(
+    version: SoapVersion,
+    settings: &[String],
+    domains: &[(String, bool)],
+    ews_url: &str,
+) -> String {
     let mut w = XmlOut::new();
     envelope(&mut w, version, "GetDomainSettingsResponse");
     w.start("GetDomainSettingsResponseMessage", &[("xmlns", AUTODISCOVER_NS)]);
@@ -377,14 +452,22 @@ pub fn render_fault(fault: &Fault) -> String {
     match fault.version {
         SoapVersion::V11 => {
             w.leaf("faultcode", "s:Client");
-            w.leaf_with("faultstring", &[("xml:lang", "en-US")], &format!("The request is not a valid Autodiscover SOAP request: {}", fault.message));
+            w.leaf_with(
+                "faultstring",
+                &[("xml:lang", "en-US")],
+                &format!("The request is not a valid Autodiscover SOAP request: {}", fault.message),
+            );
         }
         SoapVersion::V12 => {
             w.start("s:Code", &[]);
             w.leaf("s:Value", "s:Sender");
             w.end();
             w.start("s:Reason", &[]);
-            w.leaf_with("s:Text", &[("xml:lang", "en-US")], &format!("The request is not a valid Autodiscover SOAP request: {}", fault.message));
+            w.leaf_with(
+                "s:Text",
+                &[("xml:lang", "en-US")],
+                &format!("The request is not a valid Autodiscover SOAP request: {}", fault.message),
+            );
             w.end();
         }
     }
@@ -393,8 +476,8 @@ pub fn render_fault(fault: &Fault) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::super::settings::tests::config;
     use super::super::settings::mailbox_guid;
+    use super::super::settings::tests::config;
     use super::*;
     use crate::autodiscover::xml::parse;
 
@@ -440,7 +523,10 @@ mod tests {
         let Operation::GetUserSettings { users, settings } = r.op else { panic!("{:?}", r.op) };
         assert_eq!(users, ["alice@example.test"]);
         assert_eq!(settings.len(), 62);
-        assert!(settings.iter().all(|s| KNOWN_USER_SETTINGS.contains(&s.as_str())), "exchangelib asks only known names");
+        assert!(
+            settings.iter().all(|s| KNOWN_USER_SETTINGS.contains(&s.as_str())),
+            "exchangelib asks only known names"
+        );
     }
 
     #[test]
@@ -451,7 +537,11 @@ mod tests {
         let Operation::GetUserSettings { settings, .. } = parse_request(EXCHANGELIB_REQ.as_bytes()).unwrap().op else {
             panic!()
         };
-        let doc = render_user_settings(SoapVersion::V11, &settings, &[("alice@example.test".into(), Lookup::Found(s.clone()))]);
+        let doc = render_user_settings(
+            SoapVersion::V11,
+            &settings,
+            &[("alice@example.test".into(), Lookup::Found(Box::new(s.clone())))],
+        );
         let msg = body_message(&doc, SoapVersion::V11);
         assert!(msg.is(A, "GetUserSettingsResponseMessage"));
         let resp = msg.child(A, "Response").unwrap();
@@ -501,12 +591,17 @@ mod tests {
     fn only_requested_settings_and_invalid_names_reported() {
         let s = UserSettings::new(&config(), "alice@example.test", "Alice");
         let settings = vec!["ExternalEwsUrl".to_string(), "NoSuchSetting".to_string()];
-        let doc = render_user_settings(SoapVersion::V11, &settings, &[("alice@example.test".into(), Lookup::Found(s))]);
+        let doc = render_user_settings(
+            SoapVersion::V11,
+            &settings,
+            &[("alice@example.test".into(), Lookup::Found(Box::new(s)))],
+        );
         let msg = body_message(&doc, SoapVersion::V11);
         let ur = msg.path(&[(A, "Response"), (A, "UserResponses"), (A, "UserResponse")]).unwrap();
         let got = settings_of(ur);
         assert_eq!(got.keys().collect::<Vec<_>>(), ["ExternalEwsUrl"]);
-        let errs: Vec<&Element> = ur.child(A, "UserSettingErrors").unwrap().children_named(A, "UserSettingError").collect();
+        let errs: Vec<&Element> =
+            ur.child(A, "UserSettingErrors").unwrap().children_named(A, "UserSettingError").collect();
         assert_eq!(errs.len(), 1);
         assert_eq!(errs[0].child(A, "ErrorCode").unwrap().trimmed(), "InvalidSetting");
         assert_eq!(errs[0].child(A, "SettingName").unwrap().trimmed(), "NoSuchSetting");
@@ -517,7 +612,7 @@ mod tests {
         let s = UserSettings::new(&config(), "alice@example.test", "Alice");
         let users = vec![
             ("nobody@example.test".to_string(), Lookup::NotFound),
-            ("alice@example.test".to_string(), Lookup::Found(s)),
+            ("alice@example.test".to_string(), Lookup::Found(Box::new(s))),
             ("x@foreign.example".to_string(), Lookup::NotFound),
         ];
         let doc = render_user_settings(SoapVersion::V12, &["UserDisplayName".into()], &users);
@@ -562,8 +657,7 @@ mod tests {
 
     #[test]
     fn other_operations_and_faults() {
-        let other = EXCHANGELIB_REQ
-            .replace("GetUserSettingsRequestMessage", "GetFederationInformationRequestMessage");
+        let other = EXCHANGELIB_REQ.replace("GetUserSettingsRequestMessage", "GetFederationInformationRequestMessage");
         let r = parse_request(other.as_bytes()).unwrap();
         let Operation::Invalid { name, reason } = &r.op else { panic!() };
         assert_eq!(name, "GetFederationInformationRequestMessage");
