@@ -365,6 +365,10 @@ impl Command {
         self.text(s);
         self
     }
+    /// In-place form of [`Command::raw`].
+    pub fn push_raw(&mut self, s: &str) {
+        self.text(s);
+    }
     /// Appends a space and a string argument: a quoted string when it is short printable ASCII, a literal
     /// otherwise (8-bit, CR, LF, NUL or long).
     pub fn string(mut self, s: impl AsRef<[u8]>) -> Command {

@@ -1,1 +1,1344 @@
-//! Typed mail store operations over the IMAP pool (in progress).
+//! The mail store: typed IMAP operations the EWS and MAPI front-ends call, on pooled sessions of the user.
+//!
+//! Server features used (Dovecot 2.3 has them all): LIST-STATUS + SPECIAL-USE (RFC 5819, 6154) for the folder
+//! list in one round trip, Dovecot's `X-GUID` status item as a rename-proof mailbox id, SORT (RFC 5256),
+//! CONDSTORE/QRESYNC (RFC 7162) for modification sequences, conditional STORE and VANISHED, UIDPLUS (RFC 4315)
+//! for APPENDUID/COPYUID, MOVE (RFC 6851), METADATA (RFC 5464), PREVIEW (RFC 8970).
+//!
+//! Every operation SELECTs or EXAMINEs the mailbox it needs: a pooled session may have any mailbox selected.
+//! Mailbox names are UTF-8 here and modified UTF-7 on the wire; user text is always quoted or sent as a literal.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use bytes::Bytes;
+use mail_parser::MessageParser;
+
+use super::codec::{self, Command, Value};
+use super::pool::{Completed, ImapPool, PooledSession};
+use super::utf7;
+use crate::auth::Principal;
+use crate::error::{Backend, Error, Kind, Result};
+use crate::model::message::{Date, DateTime, Importance, Recipient, recipients};
+
+/// Mailbox roles (RFC 6154), plus the INBOX.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SpecialUse {
+    Inbox,
+    Drafts,
+    Sent,
+    Trash,
+    Junk,
+    Archive,
+    All,
+    Flagged,
+}
+
+impl SpecialUse {
+    /// The role of a LIST attribute (`\Sent`), if it names one.
+    pub fn from_attribute(attr: &str) -> Option<SpecialUse> {
+        Some(match attr.to_ascii_lowercase().as_str() {
+            "\\drafts" => SpecialUse::Drafts,
+            "\\sent" => SpecialUse::Sent,
+            "\\trash" => SpecialUse::Trash,
+            "\\junk" => SpecialUse::Junk,
+            "\\archive" => SpecialUse::Archive,
+            "\\all" => SpecialUse::All,
+            "\\flagged" => SpecialUse::Flagged,
+            _ => return None,
+        })
+    }
+    /// The LIST attribute (`\Drafts`); `None` for the INBOX, which has none.
+    pub fn attribute(self) -> Option<&'static str> {
+        Some(match self {
+            SpecialUse::Inbox => return None,
+            SpecialUse::Drafts => "\\Drafts",
+            SpecialUse::Sent => "\\Sent",
+            SpecialUse::Trash => "\\Trash",
+            SpecialUse::Junk => "\\Junk",
+            SpecialUse::Archive => "\\Archive",
+            SpecialUse::All => "\\All",
+            SpecialUse::Flagged => "\\Flagged",
+        })
+    }
+}
+
+/// One mailbox of the user.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct MailboxInfo {
+    /// Full IMAP name, UTF-8 (decoded from modified UTF-7). `INBOX` is always spelled `INBOX`.
+    pub name: String,
+    pub delimiter: Option<char>,
+    pub special_use: Option<SpecialUse>,
+    /// Every LIST attribute as sent (`\HasChildren`, `\Noselect`, `\Sent`, ...).
+    pub attributes: Vec<String>,
+    pub messages: u32,
+    pub unseen: u32,
+    pub uid_validity: u32,
+    pub uid_next: u32,
+    pub highest_modseq: u64,
+    /// Dovecot's mailbox GUID (`STATUS (X-GUID)`): survives renames.
+    pub guid: Option<String>,
+    pub has_children: bool,
+    /// False for `\Noselect` / `\NonExistent` entries (hierarchy placeholders): no counts, no messages.
+    pub selectable: bool,
+}
+
+impl MailboxInfo {
+    /// The parent's full name, if any.
+    pub fn parent(&self) -> Option<&str> {
+        let d = self.delimiter?;
+        self.name.rsplit_once(d).map(|(p, _)| p).filter(|p| !p.is_empty())
+    }
+    /// The last segment of the name.
+    pub fn leaf_name(&self) -> &str {
+        match self.delimiter.and_then(|d| self.name.rsplit_once(d)) {
+            Some((_, leaf)) => leaf,
+            None => &self.name,
+        }
+    }
+}
+
+/// What a SELECT/EXAMINE reported.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct SelectedMailbox {
+    pub exists: u32,
+    pub uid_validity: u32,
+    pub uid_next: u32,
+    /// 0 when the mailbox has no mod-sequences (NOMODSEQ).
+    pub highest_modseq: u64,
+    pub read_only: bool,
+}
+
+/// What a message list shows, from one FETCH: flags, sizes, the address headers (decoded), a preview.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct MessageSummary {
+    pub uid: u32,
+    pub modseq: u64,
+    pub flags: Vec<String>,
+    pub size: u32,
+    pub internal_date: Option<DateTime>,
+    pub subject: Option<String>,
+    pub from: Option<Recipient>,
+    pub sender: Option<Recipient>,
+    pub to: Vec<Recipient>,
+    pub cc: Vec<Recipient>,
+    pub bcc: Vec<Recipient>,
+    pub reply_to: Vec<Recipient>,
+    /// The Date header.
+    pub date: Option<DateTime>,
+    /// Without angle brackets.
+    pub message_id: Option<String>,
+    pub in_reply_to: Option<String>,
+    pub references: Vec<String>,
+    pub importance: Importance,
+    /// From BODYSTRUCTURE: a part is an attachment (not a body text, not an inline cid image).
+    pub has_attachments: bool,
+    /// Server-made text preview (RFC 8970), when the server has PREVIEW.
+    pub preview: Option<String>,
+}
+
+impl MessageSummary {
+    pub fn has_flag(&self, flag: &str) -> bool {
+        self.flags.iter().any(|f| f.eq_ignore_ascii_case(flag))
+    }
+    pub fn is_read(&self) -> bool {
+        self.has_flag("\\Seen")
+    }
+    pub fn is_flagged(&self) -> bool {
+        self.has_flag("\\Flagged")
+    }
+    pub fn is_draft(&self) -> bool {
+        self.has_flag("\\Draft")
+    }
+    /// Keywords that are categories (see [`crate::model::message::categories_from_flags`]).
+    pub fn categories(&self) -> Vec<String> {
+        crate::model::message::categories_from_flags(&self.flags)
+    }
+}
+
+/// A whole message.
+#[derive(Debug, Clone)]
+pub struct FetchedMessage {
+    pub summary: MessageSummary,
+    /// The MIME bytes (`BODY.PEEK[]`: fetching does not set `\Seen`).
+    pub raw: Bytes,
+}
+
+/// Sort keys (RFC 5256 SORT; From/To by display name where the server has SORT=DISPLAY).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SortKey {
+    /// INTERNALDATE (when the message arrived in the mailbox).
+    #[default]
+    Arrival,
+    /// The Date header.
+    Date,
+    Subject,
+    From,
+    To,
+    Cc,
+    Size,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Sort {
+    pub key: SortKey,
+    pub descending: bool,
+}
+
+impl Sort {
+    /// Newest first: what a mail client shows by default.
+    pub fn newest_first() -> Sort {
+        Sort { key: SortKey::Arrival, descending: true }
+    }
+}
+
+/// Search criteria (RFC 3501 6.4.4). Strings match as case-insensitive substrings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Criteria {
+    All,
+    Seen(bool),
+    Flagged(bool),
+    Answered(bool),
+    Draft(bool),
+    Deleted(bool),
+    /// A keyword (category) is set (true) or not.
+    Keyword(String, bool),
+    /// Arrival (INTERNALDATE) on or after the date.
+    Since(Date),
+    /// Arrival before the date.
+    Before(Date),
+    /// Date header on or after / before.
+    SentSince(Date),
+    SentBefore(Date),
+    Larger(u32),
+    Smaller(u32),
+    SubjectContains(String),
+    FromContains(String),
+    ToContains(String),
+    CcContains(String),
+    BodyContains(String),
+    /// Headers or body.
+    TextContains(String),
+    /// Header `name` contains the text (an empty text: the header exists).
+    Header(String, String),
+    Uids(Vec<u32>),
+    /// MODSEQ at least this value (CONDSTORE).
+    ModSeqAtLeast(u64),
+    And(Vec<Criteria>),
+    Or(Vec<Criteria>),
+    Not(Box<Criteria>),
+}
+
+/// What changed in a mailbox since a mod-sequence.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Changes {
+    pub uid_validity: u32,
+    /// The new synchronisation point.
+    pub highest_modseq: u64,
+    /// New and changed messages (flags, modseq and the summary fields).
+    pub changed: Vec<MessageSummary>,
+    /// UIDs expunged since (may include UIDs the caller never saw).
+    pub vanished: Vec<u32>,
+}
+
+/// Prefix of the message of the `Kind::Conflict` error [`MailStore::changes_since`] returns when the mailbox's
+/// UIDVALIDITY changed: every UID the caller holds is void, it must resynchronise from scratch.
+pub const UIDVALIDITY_CHANGED: &str = "UIDVALIDITY changed";
+
+/// Whether `e` says the mailbox was recreated (UIDVALIDITY changed): resync fully.
+pub fn is_uidvalidity_changed(e: &Error) -> bool {
+    e.kind == Kind::Conflict && e.message.starts_with(UIDVALIDITY_CHANGED)
+}
+
+/// The IMAP mail store of every user, over the session pool.
+pub struct MailStore {
+    pool: ImapPool,
+    /// Set once the server refused `STATUS (X-GUID)` (not Dovecot).
+    no_xguid: AtomicBool,
+}
+
+const HEADER_FIELDS: &str =
+    "DATE SUBJECT FROM SENDER REPLY-TO TO CC BCC MESSAGE-ID IN-REPLY-TO REFERENCES IMPORTANCE X-PRIORITY PRIORITY";
+const STATUS_ITEMS: &str = "MESSAGES UNSEEN UIDVALIDITY UIDNEXT HIGHESTMODSEQ";
+
+fn imap_err(kind: Kind, msg: impl Into<String>) -> Error {
+    Error::backend(Backend::Imap, kind, msg)
+}
+
+/// A mailbox name from the server: modified UTF-7 decoded, INBOX normalised.
+fn mailbox_name(v: &Value) -> Option<String> {
+    let raw = v.as_text()?;
+    if raw.eq_ignore_ascii_case("INBOX") {
+        return Some("INBOX".to_string());
+    }
+    Some(utf7::decode_lossy(&raw))
+}
+
+fn is_inbox(name: &str) -> bool {
+    name.eq_ignore_ascii_case("INBOX")
+}
+
+/// A flag or keyword that may be stored: a system flag, or a keyword made of atom characters.
+fn valid_flag(flag: &str) -> bool {
+    const SYSTEM: &[&str] = &["\\seen", "\\answered", "\\flagged", "\\deleted", "\\draft"];
+    if flag.starts_with('\\') {
+        return SYSTEM.contains(&flag.to_ascii_lowercase().as_str());
+    }
+    !flag.is_empty()
+        && flag.len() <= 200
+        && flag.bytes().all(|b| b > 0x20 && b < 0x7f && !b"(){%*\"\\]".contains(&b))
+}
+
+fn flag_list(flags: &[&str]) -> Result<String> {
+    for f in flags {
+        if !valid_flag(f) {
+            return Err(Error::client(Kind::Malformed, format!("{f:?} is not a valid IMAP flag or keyword")));
+        }
+    }
+    Ok(format!("({})", flags.join(" ")))
+}
+
+fn date_arg(d: &Date) -> String {
+    codec::imap_date(d.year, d.month, d.day)
+}
+
+fn needs_utf8(c: &Criteria) -> bool {
+    match c {
+        Criteria::SubjectContains(s)
+        | Criteria::FromContains(s)
+        | Criteria::ToContains(s)
+        | Criteria::CcContains(s)
+        | Criteria::BodyContains(s)
+        | Criteria::TextContains(s) => !s.is_ascii(),
+        Criteria::Header(n, v) => !n.is_ascii() || !v.is_ascii(),
+        Criteria::And(v) | Criteria::Or(v) => v.iter().any(needs_utf8),
+        Criteria::Not(c) => needs_utf8(c),
+        _ => false,
+    }
+}
+
+fn push_criteria(cmd: &mut Command, c: &Criteria, depth: usize) -> Result<()> {
+    if depth > 32 {
+        return Err(Error::client(Kind::TooLarge, "search criteria nested too deeply"));
+    }
+    let flag = |cmd: &mut Command, yes: &str, no: &str, v: bool| cmd.push_raw(if v { yes } else { no });
+    match c {
+        Criteria::All => cmd.push_raw(" ALL"),
+        Criteria::Seen(v) => flag(cmd, " SEEN", " UNSEEN", *v),
+        Criteria::Flagged(v) => flag(cmd, " FLAGGED", " UNFLAGGED", *v),
+        Criteria::Answered(v) => flag(cmd, " ANSWERED", " UNANSWERED", *v),
+        Criteria::Draft(v) => flag(cmd, " DRAFT", " UNDRAFT", *v),
+        Criteria::Deleted(v) => flag(cmd, " DELETED", " UNDELETED", *v),
+        Criteria::Keyword(k, v) => {
+            if k.starts_with('\\') || !valid_flag(k) {
+                return Err(Error::client(Kind::Malformed, format!("{k:?} is not a valid IMAP keyword")));
+            }
+            cmd.push_raw(if *v { " KEYWORD " } else { " UNKEYWORD " });
+            cmd.push_raw(k);
+        }
+        Criteria::Since(d) => cmd.push_raw(&format!(" SINCE {}", date_arg(d))),
+        Criteria::Before(d) => cmd.push_raw(&format!(" BEFORE {}", date_arg(d))),
+        Criteria::SentSince(d) => cmd.push_raw(&format!(" SENTSINCE {}", date_arg(d))),
+        Criteria::SentBefore(d) => cmd.push_raw(&format!(" SENTBEFORE {}", date_arg(d))),
+        Criteria::Larger(n) => cmd.push_raw(&format!(" LARGER {n}")),
+        Criteria::Smaller(n) => cmd.push_raw(&format!(" SMALLER {n}")),
+        Criteria::SubjectContains(s) => {
+            cmd.push_raw(" SUBJECT");
+            cmd.push_string(s.as_bytes());
+        }
+        Criteria::FromContains(s) => {
+            cmd.push_raw(" FROM");
+            cmd.push_string(s.as_bytes());
+        }
+        Criteria::ToContains(s) => {
+            cmd.push_raw(" TO");
+            cmd.push_string(s.as_bytes());
+        }
+        Criteria::CcContains(s) => {
+            cmd.push_raw(" CC");
+            cmd.push_string(s.as_bytes());
+        }
+        Criteria::BodyContains(s) => {
+            cmd.push_raw(" BODY");
+            cmd.push_string(s.as_bytes());
+        }
+        Criteria::TextContains(s) => {
+            cmd.push_raw(" TEXT");
+            cmd.push_string(s.as_bytes());
+        }
+        Criteria::Header(n, v) => {
+            cmd.push_raw(" HEADER");
+            cmd.push_string(n.as_bytes());
+            cmd.push_string(v.as_bytes());
+        }
+        Criteria::Uids(uids) => {
+            let set = codec::sequence_set(uids);
+            if set.is_empty() {
+                cmd.push_raw(" NOT ALL");
+            } else {
+                cmd.push_raw(&format!(" UID {set}"));
+            }
+        }
+        Criteria::ModSeqAtLeast(m) => cmd.push_raw(&format!(" MODSEQ {m}")),
+        Criteria::And(items) => {
+            if items.is_empty() {
+                cmd.push_raw(" ALL");
+            } else {
+                cmd.push_raw(" (");
+                for (i, item) in items.iter().enumerate() {
+                    let mut sub = Command::default();
+                    push_criteria(&mut sub, item, depth + 1)?;
+                    append_trimmed(cmd, sub, i == 0);
+                }
+                cmd.push_raw(")");
+            }
+        }
+        Criteria::Or(items) => match items.as_slice() {
+            [] => cmd.push_raw(" NOT ALL"),
+            [one] => push_criteria(cmd, one, depth + 1)?,
+            [first, rest @ ..] => {
+                cmd.push_raw(" OR");
+                push_criteria(cmd, first, depth + 1)?;
+                let rest = if rest.len() == 1 { rest[0].clone() } else { Criteria::Or(rest.to_vec()) };
+                push_criteria(cmd, &rest, depth + 1)?;
+            }
+        },
+        Criteria::Not(inner) => {
+            cmd.push_raw(" NOT");
+            push_criteria(cmd, inner, depth + 1)?;
+        }
+    }
+    Ok(())
+}
+
+/// Appends `sub`'s parts to `cmd`, dropping the leading space of the first item inside parentheses.
+fn append_trimmed(cmd: &mut Command, sub: Command, first: bool) {
+    for (i, part) in sub.parts.into_iter().enumerate() {
+        match part {
+            codec::Part::Text(t) if i == 0 && first => cmd.push_raw(t.strip_prefix(' ').unwrap_or(&t)),
+            codec::Part::Text(t) => cmd.push_raw(&t),
+            lit @ codec::Part::Literal(_) => cmd.parts.push(lit),
+        }
+    }
+}
+
+/// Builds `UID SEARCH [CHARSET UTF-8] <criteria>`, or the same program after `prefix` (for SORT).
+pub fn search_command(prefix: &str, criteria: &Criteria, charset_in_prefix: bool) -> Result<Command> {
+    let mut cmd = Command::new(prefix);
+    let utf8 = needs_utf8(criteria);
+    if utf8 && !charset_in_prefix {
+        cmd.push_raw(" CHARSET UTF-8");
+    }
+    push_criteria(&mut cmd, criteria, 0)?;
+    Ok(cmd)
+}
+
+/// The items of one `* n FETCH (...)` response.
+#[derive(Default)]
+struct FetchItems {
+    uid: Option<u32>,
+    modseq: u64,
+    flags: Vec<String>,
+    size: u32,
+    internal_date: Option<DateTime>,
+    bodystructure: Option<Value>,
+    headers: Option<Vec<u8>>,
+    body: Option<Vec<u8>>,
+    preview: Option<String>,
+}
+
+fn fetch_items(data: &[Value]) -> Option<FetchItems> {
+    if data.len() < 3 || !data[1].is("FETCH") {
+        return None;
+    }
+    let list = data[2].as_list()?;
+    let mut f = FetchItems::default();
+    let mut i = 0;
+    while i + 1 < list.len() {
+        let name = list[i].as_atom().unwrap_or("").to_ascii_uppercase();
+        let v = &list[i + 1];
+        match name.as_str() {
+            "UID" => f.uid = v.as_u32(),
+            "MODSEQ" => f.modseq = v.as_list().and_then(|l| l.first()).and_then(Value::as_u64).unwrap_or(0),
+            "FLAGS" => {
+                f.flags = v.as_list().unwrap_or(&[]).iter().filter_map(Value::as_text).collect();
+            }
+            "RFC822.SIZE" => f.size = v.as_u32().unwrap_or(0),
+            "INTERNALDATE" => {
+                f.internal_date = v
+                    .as_text()
+                    .and_then(|t| codec::parse_internal_date(&t))
+                    .map(|(unix, offset_minutes)| DateTime { unix, offset_minutes })
+            }
+            "BODYSTRUCTURE" => f.bodystructure = Some(v.clone()),
+            "PREVIEW" | "SNIPPET" => f.preview = v.as_text().map(|t| t.trim().to_string()).filter(|t| !t.is_empty()),
+            "BODY[]" | "BINARY[]" => f.body = v.as_bytes().map(<[u8]>::to_vec),
+            n if n.starts_with("BODY[HEADER.FIELDS") => f.headers = v.as_bytes().map(<[u8]>::to_vec),
+            _ => {}
+        }
+        i += 2;
+    }
+    Some(f)
+}
+
+fn param_has(params: Option<&Value>, names: &[&str]) -> bool {
+    let Some(list) = params.and_then(Value::as_list) else { return false };
+    list.chunks(2).any(|kv| kv[0].as_text().is_some_and(|k| names.iter().any(|n| k.eq_ignore_ascii_case(n))))
+}
+
+/// Whether a BODYSTRUCTURE (RFC 3501 7.4.2) has an attachment: a part with disposition `attachment`, an
+/// attached message, or a named non-body part that is not an inline `cid:` image.
+pub fn bodystructure_has_attachment(v: &Value) -> bool {
+    fn walk(v: &Value, depth: usize) -> bool {
+        let Some(items) = v.as_list() else { return false };
+        if depth > 32 {
+            return false;
+        }
+        if matches!(items.first(), Some(Value::List(_))) {
+            return items.iter().take_while(|i| matches!(i, Value::List(_))).any(|c| walk(c, depth + 1));
+        }
+        let text = |i: usize| items.get(i).and_then(Value::as_text).map(|s| s.to_ascii_lowercase());
+        let (ty, sub) = (text(0).unwrap_or_default(), text(1).unwrap_or_default());
+        if ty == "message" && (sub == "rfc822" || sub == "global") {
+            return true;
+        }
+        let ext = match ty.as_str() {
+            "text" => 8,
+            "message" => 10,
+            _ => 7,
+        };
+        let disposition = items.get(ext + 1).and_then(Value::as_list);
+        let disp_type = disposition.and_then(|d| d.first()).and_then(Value::as_text).map(|s| s.to_ascii_lowercase());
+        let named = param_has(items.get(2), &["name"]) || param_has(disposition.and_then(|d| d.get(1)), &["filename"]);
+        let has_cid = !matches!(items.get(3), None | Some(Value::Nil));
+        if disp_type.as_deref() == Some("attachment") {
+            return true;
+        }
+        if has_cid {
+            return false;
+        }
+        if ty == "text" {
+            return named;
+        }
+        true
+    }
+    walk(v, 0)
+}
+
+fn summary_from(f: FetchItems) -> Option<MessageSummary> {
+    let uid = f.uid?;
+    let mut s = MessageSummary {
+        uid,
+        modseq: f.modseq,
+        flags: f.flags,
+        size: f.size,
+        internal_date: f.internal_date,
+        has_attachments: f.bodystructure.as_ref().is_some_and(bodystructure_has_attachment),
+        preview: f.preview,
+        ..Default::default()
+    };
+    let header_bytes = f.headers.as_deref().or(f.body.as_deref());
+    if let Some(h) = header_bytes
+        && let Some(msg) = MessageParser::default().parse(h)
+    {
+        s.subject = msg.subject().map(str::to_string);
+        s.from = recipients(msg.from()).into_iter().next();
+        s.sender = recipients(msg.sender()).into_iter().next();
+        s.to = recipients(msg.to());
+        s.cc = recipients(msg.cc());
+        s.bcc = recipients(msg.bcc());
+        s.reply_to = recipients(msg.reply_to());
+        s.date = msg.date().filter(|d| d.is_valid()).map(|d| {
+            let offset = (i32::from(d.tz_hour) * 60 + i32::from(d.tz_minute)) * if d.tz_before_gmt { -1 } else { 1 };
+            DateTime { unix: d.to_timestamp(), offset_minutes: offset }
+        });
+        s.message_id = msg.message_id().map(str::to_string);
+        s.in_reply_to = match msg.in_reply_to() {
+            mail_parser::HeaderValue::Text(t) => Some(t.to_string()),
+            mail_parser::HeaderValue::TextList(l) => l.first().map(|t| t.to_string()),
+            _ => None,
+        };
+        s.references = match msg.references() {
+            mail_parser::HeaderValue::Text(t) => vec![t.to_string()],
+            mail_parser::HeaderValue::TextList(l) => l.iter().map(|t| t.to_string()).collect(),
+            _ => Vec::new(),
+        };
+        s.importance = Importance::from_headers(
+            msg.header_raw("Importance"),
+            msg.header_raw("X-Priority"),
+            msg.header_raw("Priority"),
+        );
+    }
+    Some(s)
+}
+
+fn summaries(done: &Completed) -> Vec<MessageSummary> {
+    done.data().filter_map(fetch_items).filter_map(summary_from).collect()
+}
+
+fn selected_from(done: &Completed) -> SelectedMailbox {
+    let mut sel = SelectedMailbox::default();
+    for data in done.data() {
+        if data.len() >= 2 && data[1].is("EXISTS") {
+            sel.exists = data[0].as_u32().unwrap_or(0);
+        }
+    }
+    for code in done.untagged_codes().chain(done.code()) {
+        let arg = code.args.first();
+        match code.name.as_str() {
+            "UIDVALIDITY" => sel.uid_validity = arg.and_then(Value::as_u32).unwrap_or(0),
+            "UIDNEXT" => sel.uid_next = arg.and_then(Value::as_u32).unwrap_or(0),
+            "HIGHESTMODSEQ" => sel.highest_modseq = arg.and_then(Value::as_u64).unwrap_or(0),
+            "NOMODSEQ" => sel.highest_modseq = 0,
+            "READ-ONLY" => sel.read_only = true,
+            _ => {}
+        }
+    }
+    sel
+}
+
+/// `[COPYUID validity src dst]` → pairs (source uid, new uid).
+fn copyuid_pairs(done: &Completed) -> Option<Vec<(u32, u32)>> {
+    let code = done.untagged_codes().chain(done.code()).find(|c| c.name == "COPYUID")?;
+    let src = codec::parse_sequence_set(&code.args.get(1)?.as_text()?)?;
+    let dst = codec::parse_sequence_set(&code.args.get(2)?.as_text()?)?;
+    (src.len() == dst.len()).then(|| src.into_iter().zip(dst).collect())
+}
+
+fn parse_status_items(list: &[Value], info: &mut MailboxInfo) {
+    for kv in list.chunks(2) {
+        let (Some(k), Some(v)) = (kv[0].as_atom(), kv.get(1)) else { continue };
+        match k.to_ascii_uppercase().as_str() {
+            "MESSAGES" => info.messages = v.as_u32().unwrap_or(0),
+            "UNSEEN" => info.unseen = v.as_u32().unwrap_or(0),
+            "UIDVALIDITY" => info.uid_validity = v.as_u32().unwrap_or(0),
+            "UIDNEXT" => info.uid_next = v.as_u32().unwrap_or(0),
+            "HIGHESTMODSEQ" => info.highest_modseq = v.as_u64().unwrap_or(0),
+            "X-GUID" => info.guid = v.as_text().filter(|g| !g.is_empty()),
+            _ => {}
+        }
+    }
+}
+
+/// Parses `* LIST (attrs) delim name [ext]` into a MailboxInfo without counts.
+fn parse_list(data: &[Value]) -> Option<MailboxInfo> {
+    if data.len() < 4 || !data[0].is("LIST") {
+        return None;
+    }
+    let attributes: Vec<String> = data[1].as_list()?.iter().filter_map(Value::as_text).collect();
+    let delimiter = data[2].as_text().and_then(|d| d.chars().next());
+    let name = mailbox_name(&data[3])?;
+    let has = |a: &str| attributes.iter().any(|x| x.eq_ignore_ascii_case(a));
+    let special_use = if is_inbox(&name) {
+        Some(SpecialUse::Inbox)
+    } else {
+        attributes.iter().find_map(|a| SpecialUse::from_attribute(a))
+    };
+    Some(MailboxInfo {
+        has_children: has("\\HasChildren"),
+        selectable: !has("\\Noselect") && !has("\\NonExistent"),
+        name,
+        delimiter,
+        special_use,
+        attributes,
+        ..Default::default()
+    })
+}
+
+fn metadata_key_ok(key: &str) -> bool {
+    let lower = key.to_ascii_lowercase();
+    (lower.starts_with("/private/") || lower.starts_with("/shared/"))
+        && !key.ends_with('/')
+        && !key.contains("//")
+        && key.len() <= 1024
+        && key.bytes().all(|b| (0x21..0x7f).contains(&b) && !b"*%\"\\".contains(&b))
+}
+
+impl MailStore {
+    pub fn new(pool: ImapPool) -> MailStore {
+        MailStore { pool, no_xguid: AtomicBool::new(false) }
+    }
+
+    pub fn pool(&self) -> &ImapPool {
+        &self.pool
+    }
+
+    /// A pooled session of the user (for operations not wrapped here).
+    pub async fn session(&self, p: &Principal) -> Result<PooledSession> {
+        self.pool.get(p).await
+    }
+
+    /// SELECTs (`write`) or EXAMINEs `mailbox` on `s`.
+    pub async fn open(s: &mut PooledSession, mailbox: &str, write: bool) -> Result<SelectedMailbox> {
+        let cmd = Command::new(if write { "SELECT" } else { "EXAMINE" }).mailbox(mailbox);
+        let done = s.run(&cmd).await?;
+        Ok(selected_from(&done))
+    }
+
+    fn status_items(&self) -> String {
+        if self.no_xguid.load(Ordering::Relaxed) { STATUS_ITEMS.to_string() } else { format!("{STATUS_ITEMS} X-GUID") }
+    }
+
+    /// Runs a command containing the X-GUID status item; when the server rejects it (BAD), remembers that and
+    /// runs the version without it.
+    async fn run_with_xguid(&self, s: &mut PooledSession, build: impl Fn(&str) -> Command) -> Result<Completed> {
+        let items = self.status_items();
+        let done = s.execute(&build(&items)).await?;
+        if done.status == codec::Status::Bad && items.contains("X-GUID") {
+            self.no_xguid.store(true, Ordering::Relaxed);
+            let cmd = build(STATUS_ITEMS);
+            return s.run(&cmd).await;
+        }
+        let cmd = build(&items);
+        super::pool::check(&done, &cmd)?;
+        Ok(done)
+    }
+
+    /// Every mailbox of the user with counts, roles and GUIDs: one `LIST ... RETURN (SPECIAL-USE STATUS ...)`
+    /// where the server has LIST-STATUS, else LIST and one STATUS per mailbox.
+    pub async fn list_mailboxes(&self, p: &Principal) -> Result<Vec<MailboxInfo>> {
+        let mut s = self.pool.get(p).await?;
+        let list_status = s.has_capability("LIST-STATUS");
+        let special = s.has_capability("SPECIAL-USE");
+        let mut ret = Vec::new();
+        if special {
+            ret.push("SPECIAL-USE".to_string());
+        }
+        if s.has_capability("LIST-EXTENDED") || s.has_capability("CHILDREN") {
+            ret.push("CHILDREN".to_string());
+        }
+        let done = if list_status {
+            let ret = ret.clone();
+            self.run_with_xguid(&mut s, move |items| {
+                let mut r = ret.clone();
+                r.push(format!("STATUS ({items})"));
+                Command::new("LIST \"\" \"*\"").raw(&format!(" RETURN ({})", r.join(" ")))
+            })
+            .await?
+        } else {
+            let cmd = if ret.is_empty() {
+                Command::new("LIST \"\" \"*\"")
+            } else {
+                Command::new("LIST \"\" \"*\"").raw(&format!(" RETURN ({})", ret.join(" ")))
+            };
+            s.run(&cmd).await?
+        };
+        let mut out: Vec<MailboxInfo> = done.data().filter_map(parse_list).collect();
+        let mut statuses: HashMap<String, Vec<Value>> = HashMap::new();
+        for data in done.data() {
+            if data.len() >= 3 && data[0].is("STATUS") {
+                if let (Some(name), Some(list)) = (mailbox_name(&data[1]), data[2].as_list()) {
+                    statuses.insert(name, list.to_vec());
+                }
+            }
+        }
+        for info in out.iter_mut() {
+            if let Some(list) = statuses.get(&info.name) {
+                parse_status_items(list, info);
+            } else if !list_status && info.selectable {
+                let name = info.name.clone();
+                let done = self.run_with_xguid(&mut s, |items| Command::new("STATUS").mailbox(&name).raw(&format!(" ({items})"))).await;
+                if let Ok(done) = done {
+                    for data in done.data() {
+                        if data.len() >= 3 && data[0].is("STATUS") {
+                            parse_status_items(data[2].as_list().unwrap_or(&[]), info);
+                        }
+                    }
+                }
+            }
+        }
+        // INBOX first, then by name: a stable order for folder hierarchies.
+        out.sort_by(|a, b| is_inbox(&b.name).cmp(&is_inbox(&a.name)).then_with(|| a.name.cmp(&b.name)));
+        Ok(out)
+    }
+
+    /// One mailbox with its counts. `Kind::NotFound` when it does not exist.
+    pub async fn mailbox_status(&self, p: &Principal, name: &str) -> Result<MailboxInfo> {
+        let mut s = self.pool.get(p).await?;
+        let list_cmd = if s.has_capability("SPECIAL-USE") {
+            Command::new("LIST \"\"").mailbox(name).raw(" RETURN (SPECIAL-USE CHILDREN)")
+        } else {
+            Command::new("LIST \"\"").mailbox(name)
+        };
+        let done = s.run(&list_cmd).await?;
+        let mut info = done
+            .data()
+            .filter_map(parse_list)
+            .find(|i| i.name == name || (is_inbox(name) && is_inbox(&i.name)))
+            .ok_or_else(|| imap_err(Kind::NotFound, format!("mailbox {name:?} does not exist")))?;
+        if info.selectable {
+            let done = self.run_with_xguid(&mut s, |items| Command::new("STATUS").mailbox(name).raw(&format!(" ({items})"))).await?;
+            for data in done.data() {
+                if data.len() >= 3 && data[0].is("STATUS") {
+                    parse_status_items(data[2].as_list().unwrap_or(&[]), &mut info);
+                }
+            }
+        }
+        Ok(info)
+    }
+
+    /// Creates a mailbox (and subscribes to it, so that other IMAP clients show it).
+    pub async fn create_mailbox(&self, p: &Principal, name: &str) -> Result<()> {
+        check_mailbox_name(name)?;
+        let mut s = self.pool.get(p).await?;
+        s.run(&Command::new("CREATE").mailbox(name)).await?;
+        let _ = s.execute(&Command::new("SUBSCRIBE").mailbox(name)).await;
+        Ok(())
+    }
+
+    /// Renames a mailbox (its children follow; Dovecot keeps the X-GUID).
+    pub async fn rename_mailbox(&self, p: &Principal, from: &str, to: &str) -> Result<()> {
+        check_mailbox_name(to)?;
+        let mut s = self.pool.get(p).await?;
+        // A selected mailbox may not be renamed on every server.
+        if s.has_capability("UNSELECT") {
+            let _ = s.execute(&Command::new("UNSELECT")).await;
+        }
+        s.run(&Command::new("RENAME").mailbox(from).mailbox(to)).await?;
+        let _ = s.execute(&Command::new("UNSUBSCRIBE").mailbox(from)).await;
+        let _ = s.execute(&Command::new("SUBSCRIBE").mailbox(to)).await;
+        Ok(())
+    }
+
+    /// Deletes a mailbox.
+    pub async fn delete_mailbox(&self, p: &Principal, name: &str) -> Result<()> {
+        if is_inbox(name) {
+            return Err(Error::client(Kind::AccessDenied, "the INBOX cannot be deleted"));
+        }
+        let mut s = self.pool.get(p).await?;
+        if s.has_capability("UNSELECT") {
+            let _ = s.execute(&Command::new("UNSELECT")).await;
+        }
+        s.run(&Command::new("DELETE").mailbox(name)).await?;
+        let _ = s.execute(&Command::new("UNSUBSCRIBE").mailbox(name)).await;
+        Ok(())
+    }
+
+    fn summary_items(s: &PooledSession) -> String {
+        let mut items = format!("UID FLAGS MODSEQ RFC822.SIZE INTERNALDATE BODYSTRUCTURE BODY.PEEK[HEADER.FIELDS ({HEADER_FIELDS})]");
+        if s.has_capability("PREVIEW") {
+            items.push_str(" PREVIEW");
+        }
+        items
+    }
+
+    async fn fetch_on(s: &mut PooledSession, uids: &[u32]) -> Result<Vec<MessageSummary>> {
+        let mut out = Vec::with_capacity(uids.len());
+        // Bounded commands: a few hundred UIDs per FETCH.
+        for chunk in uids.chunks(500) {
+            let set = codec::sequence_set(chunk);
+            if set.is_empty() {
+                continue;
+            }
+            let cmd = Command::new("UID FETCH").raw(&format!(" {set} ({})", Self::summary_items(s)));
+            let done = s.run(&cmd).await?;
+            out.extend(summaries(&done));
+        }
+        Ok(out)
+    }
+
+    /// Summaries of the messages `uids` of `mailbox`, in the order of `uids` (UIDs that no longer exist are
+    /// left out).
+    pub async fn fetch_summaries(&self, p: &Principal, mailbox: &str, uids: &[u32]) -> Result<Vec<MessageSummary>> {
+        let mut s = self.pool.get(p).await?;
+        Self::open(&mut s, mailbox, false).await?;
+        let mut by_uid: HashMap<u32, MessageSummary> =
+            Self::fetch_on(&mut s, uids).await?.into_iter().map(|m| (m.uid, m)).collect();
+        Ok(uids.iter().filter_map(|u| by_uid.remove(u)).collect())
+    }
+
+    /// A page of the messages of `mailbox` (not marked `\Deleted`), sorted; returns the total count and the
+    /// page `offset..offset+max`.
+    pub async fn list_messages(
+        &self,
+        p: &Principal,
+        mailbox: &str,
+        sort: Sort,
+        offset: u32,
+        max: u32,
+    ) -> Result<(u32, Vec<MessageSummary>)> {
+        self.list_messages_matching(p, mailbox, &Criteria::All, sort, offset, max).await
+    }
+
+    /// Like [`MailStore::list_messages`], restricted to messages matching `criteria`.
+    pub async fn list_messages_matching(
+        &self,
+        p: &Principal,
+        mailbox: &str,
+        criteria: &Criteria,
+        sort: Sort,
+        offset: u32,
+        max: u32,
+    ) -> Result<(u32, Vec<MessageSummary>)> {
+        let mut s = self.pool.get(p).await?;
+        Self::open(&mut s, mailbox, false).await?;
+        let filter = Criteria::And(vec![Criteria::Deleted(false), criteria.clone()]);
+        let uids = if s.has_capability("SORT") {
+            let display = s.has_capability("SORT=DISPLAY");
+            let key = match sort.key {
+                SortKey::Arrival => "ARRIVAL",
+                SortKey::Date => "DATE",
+                SortKey::Subject => "SUBJECT",
+                SortKey::From if display => "DISPLAYFROM",
+                SortKey::From => "FROM",
+                SortKey::To if display => "DISPLAYTO",
+                SortKey::To => "TO",
+                SortKey::Cc => "CC",
+                SortKey::Size => "SIZE",
+            };
+            let program = format!("UID SORT ({}{key}) UTF-8", if sort.descending { "REVERSE " } else { "" });
+            let cmd = search_command(&program, &filter, true)?;
+            let done = s.run(&cmd).await?;
+            let mut uids = Vec::new();
+            for data in done.data() {
+                if data.first().is_some_and(|v| v.is("SORT")) {
+                    uids.extend(data[1..].iter().filter_map(Value::as_u32));
+                }
+            }
+            uids
+        } else {
+            let cmd = search_command("UID SEARCH", &filter, false)?;
+            let done = s.run(&cmd).await?;
+            let mut uids = search_uids_from(&done);
+            if sort.key == SortKey::Arrival {
+                // UIDs grow with arrival: close enough without SORT.
+                uids.sort_unstable();
+            } else {
+                let mut all = Self::fetch_on(&mut s, &uids).await?;
+                sort_summaries(&mut all, sort.key);
+                uids = all.iter().map(|m| m.uid).collect();
+            }
+            if sort.descending {
+                uids.reverse();
+            }
+            uids
+        };
+        let total = uids.len() as u32;
+        let start = (offset as usize).min(uids.len());
+        let end = start.saturating_add(max as usize).min(uids.len());
+        let page = &uids[start..end];
+        let mut by_uid: HashMap<u32, MessageSummary> =
+            Self::fetch_on(&mut s, page).await?.into_iter().map(|m| (m.uid, m)).collect();
+        Ok((total, page.iter().filter_map(|u| by_uid.remove(u)).collect()))
+    }
+
+    /// UIDs of the messages of `mailbox` matching `criteria`, ascending.
+    pub async fn search_uids(&self, p: &Principal, mailbox: &str, criteria: &Criteria) -> Result<Vec<u32>> {
+        let mut s = self.pool.get(p).await?;
+        Self::open(&mut s, mailbox, false).await?;
+        let cmd = search_command("UID SEARCH", criteria, false)?;
+        let done = s.run(&cmd).await?;
+        let mut uids = search_uids_from(&done);
+        uids.sort_unstable();
+        Ok(uids)
+    }
+
+    /// A whole message (`None` when the UID does not exist). Does not set `\Seen`.
+    pub async fn fetch_message(&self, p: &Principal, mailbox: &str, uid: u32) -> Result<Option<FetchedMessage>> {
+        if uid == 0 {
+            return Ok(None);
+        }
+        let mut s = self.pool.get(p).await?;
+        Self::open(&mut s, mailbox, false).await?;
+        let cmd = Command::new("UID FETCH").raw(&format!(" {uid} ({} BODY.PEEK[])", Self::summary_items(&s)));
+        let done = s.run(&cmd).await?;
+        for items in done.data().filter_map(fetch_items) {
+            if items.uid != Some(uid) {
+                continue;
+            }
+            let raw = Bytes::from(items.body.clone().unwrap_or_default());
+            if let Some(summary) = summary_from(items) {
+                return Ok(Some(FetchedMessage { summary, raw }));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Adds and removes flags of one message; returns its new MODSEQ. With `unchanged_since`, the change is
+    /// made only if the message has not changed since that MODSEQ (RFC 7162 3.1.3), else `Kind::Conflict`.
+    pub async fn set_flags(
+        &self,
+        p: &Principal,
+        mailbox: &str,
+        uid: u32,
+        add: &[&str],
+        remove: &[&str],
+        unchanged_since: Option<u64>,
+    ) -> Result<u64> {
+        let add_list = flag_list(add)?;
+        let remove_list = flag_list(remove)?;
+        let mut s = self.pool.get(p).await?;
+        Self::open(&mut s, mailbox, true).await?;
+        let current = |done: &Completed| {
+            done.data().filter_map(fetch_items).find(|f| f.uid == Some(uid)).map(|f| (f.flags, f.modseq))
+        };
+        let not_found = || imap_err(Kind::NotFound, format!("message {uid} not found in {mailbox:?}"));
+        match unchanged_since {
+            None => {
+                let mut last = None;
+                if !add.is_empty() {
+                    let done = s.run(&Command::new("UID STORE").raw(&format!(" {uid} +FLAGS {add_list}"))).await?;
+                    last = current(&done).or(last);
+                }
+                if !remove.is_empty() {
+                    let done = s.run(&Command::new("UID STORE").raw(&format!(" {uid} -FLAGS {remove_list}"))).await?;
+                    last = current(&done).or(last);
+                }
+                match last {
+                    Some((_, m)) if m > 0 => Ok(m),
+                    _ => {
+                        let done = s.run(&Command::new("UID FETCH").raw(&format!(" {uid} (MODSEQ)"))).await?;
+                        current(&done).map(|(_, m)| m).ok_or_else(not_found)
+                    }
+                }
+            }
+            Some(since) => {
+                let done = s.run(&Command::new("UID FETCH").raw(&format!(" {uid} (FLAGS MODSEQ)"))).await?;
+                let (flags, modseq) = current(&done).ok_or_else(not_found)?;
+                if modseq > since {
+                    return Err(imap_err(Kind::Conflict, format!("message {uid} changed since modseq {since} (now {modseq})")));
+                }
+                let mut next: Vec<String> =
+                    flags.into_iter().filter(|f| !f.eq_ignore_ascii_case("\\Recent")).collect();
+                let before = next.clone();
+                for a in add {
+                    if !next.iter().any(|f| f.eq_ignore_ascii_case(a)) {
+                        next.push(a.to_string());
+                    }
+                }
+                next.retain(|f| !remove.iter().any(|r| r.eq_ignore_ascii_case(f)));
+                if next == before {
+                    return Ok(modseq);
+                }
+                let refs: Vec<&str> = next.iter().map(String::as_str).collect();
+                let cmd = Command::new("UID STORE").raw(&format!(" {uid} (UNCHANGEDSINCE {since}) FLAGS {}", flag_list(&refs)?));
+                let done = s.run(&cmd).await?;
+                if done.code().is_some_and(|c| c.name == "MODIFIED") {
+                    return Err(imap_err(Kind::Conflict, format!("message {uid} changed since modseq {since}")));
+                }
+                match current(&done) {
+                    Some((_, m)) if m > 0 => Ok(m),
+                    _ => {
+                        let done = s.run(&Command::new("UID FETCH").raw(&format!(" {uid} (MODSEQ)"))).await?;
+                        current(&done).map(|(_, m)| m).ok_or_else(not_found)
+                    }
+                }
+            }
+        }
+    }
+
+    /// Stores a message in `mailbox` with `flags`; returns (UIDVALIDITY, UID) from APPENDUID.
+    pub async fn append(&self, p: &Principal, mailbox: &str, raw: &[u8], flags: &[&str]) -> Result<(u32, u32)> {
+        let flags = flag_list(flags)?;
+        if raw.is_empty() {
+            return Err(Error::client(Kind::Malformed, "empty message"));
+        }
+        let mut s = self.pool.get(p).await?;
+        let cmd = Command::new("APPEND").mailbox(mailbox).raw(&format!(" {flags}")).literal(raw);
+        let done = s.run(&cmd).await?;
+        let code = done
+            .code()
+            .filter(|c| c.name == "APPENDUID")
+            .ok_or_else(|| imap_err(Kind::NotSupported, "the server did not report APPENDUID (UIDPLUS)"))?;
+        let validity = code.args.first().and_then(Value::as_u32);
+        let uid = code.args.get(1).and_then(|v| v.as_text()).and_then(|t| codec::parse_sequence_set(&t)).and_then(|v| v.last().copied());
+        match (validity, uid) {
+            (Some(v), Some(u)) => Ok((v, u)),
+            _ => Err(imap_err(Kind::Refused, "malformed APPENDUID")),
+        }
+    }
+
+    /// Moves messages (RFC 6851 MOVE); returns (old uid, new uid) pairs from COPYUID.
+    pub async fn move_messages(&self, p: &Principal, from: &str, uids: &[u32], to: &str) -> Result<Vec<(u32, u32)>> {
+        self.transfer(p, from, uids, to, true).await
+    }
+
+    /// Copies messages; returns (old uid, new uid) pairs from COPYUID.
+    pub async fn copy_messages(&self, p: &Principal, from: &str, uids: &[u32], to: &str) -> Result<Vec<(u32, u32)>> {
+        self.transfer(p, from, uids, to, false).await
+    }
+
+    async fn transfer(&self, p: &Principal, from: &str, uids: &[u32], to: &str, mv: bool) -> Result<Vec<(u32, u32)>> {
+        let set = codec::sequence_set(uids);
+        if set.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut s = self.pool.get(p).await?;
+        Self::open(&mut s, from, mv).await?;
+        let verb = if mv && s.has_capability("MOVE") { "UID MOVE" } else { "UID COPY" };
+        let done = s.run(&Command::new(verb).raw(&format!(" {set}")).mailbox(to)).await?;
+        let pairs = copyuid_pairs(&done).unwrap_or_default();
+        if mv && verb == "UID COPY" {
+            s.run(&Command::new("UID STORE").raw(&format!(" {set} +FLAGS.SILENT (\\Deleted)"))).await?;
+            s.run(&Command::new("UID EXPUNGE").raw(&format!(" {set}"))).await?;
+        }
+        Ok(pairs)
+    }
+
+    /// Deletes messages for good: `\Deleted` and `UID EXPUNGE` of exactly these UIDs (UIDPLUS).
+    pub async fn delete_messages(&self, p: &Principal, mailbox: &str, uids: &[u32]) -> Result<()> {
+        let set = codec::sequence_set(uids);
+        if set.is_empty() {
+            return Ok(());
+        }
+        let mut s = self.pool.get(p).await?;
+        Self::open(&mut s, mailbox, true).await?;
+        s.run(&Command::new("UID STORE").raw(&format!(" {set} +FLAGS.SILENT (\\Deleted)"))).await?;
+        if s.has_capability("UIDPLUS") {
+            s.run(&Command::new("UID EXPUNGE").raw(&format!(" {set}"))).await?;
+        } else {
+            return Err(imap_err(Kind::NotSupported, "UID EXPUNGE needs UIDPLUS"));
+        }
+        Ok(())
+    }
+
+    /// New, changed and expunged messages since `modseq` (CONDSTORE/QRESYNC). A changed UIDVALIDITY is a
+    /// `Kind::Conflict` error (see [`is_uidvalidity_changed`]): the caller resyncs from scratch.
+    pub async fn changes_since(&self, p: &Principal, mailbox: &str, uid_validity: u32, modseq: u64) -> Result<Changes> {
+        let mut s = self.pool.get(p).await?;
+        let sel = Self::open(&mut s, mailbox, false).await?;
+        if sel.uid_validity != uid_validity {
+            return Err(imap_err(
+                Kind::Conflict,
+                format!("{UIDVALIDITY_CHANGED}: {mailbox:?} is {} (was {uid_validity})", sel.uid_validity),
+            ));
+        }
+        if sel.highest_modseq == 0 {
+            return Err(imap_err(Kind::NotSupported, format!("{mailbox:?} has no mod-sequences")));
+        }
+        let mut changes = Changes { uid_validity, highest_modseq: sel.highest_modseq, ..Default::default() };
+        if sel.highest_modseq <= modseq {
+            return Ok(changes);
+        }
+        let vanished = if s.has_capability("QRESYNC") { " VANISHED" } else { "" };
+        let cmd = Command::new("UID FETCH")
+            .raw(&format!(" 1:* ({}) (CHANGEDSINCE {modseq}{vanished})", Self::summary_items(&s)));
+        let done = s.run(&cmd).await?;
+        for data in done.data() {
+            if data.first().is_some_and(|v| v.is("VANISHED")) {
+                // `* VANISHED (EARLIER) 3:5,9`
+                if let Some(set) = data.last().and_then(Value::as_text) {
+                    changes.vanished.extend(codec::parse_sequence_set(&set).unwrap_or_default());
+                }
+            }
+        }
+        changes.changed = summaries(&done).into_iter().filter(|m| m.modseq > modseq).collect();
+        changes.changed.sort_by_key(|m| m.uid);
+        changes.vanished.sort_unstable();
+        changes.vanished.dedup();
+        if let Some(max) = changes.changed.iter().map(|m| m.modseq).max() {
+            changes.highest_modseq = changes.highest_modseq.max(max);
+        }
+        Ok(changes)
+    }
+
+    /// Reads a METADATA entry (RFC 5464) of `mailbox` (`""`: the server). `None` when unset.
+    pub async fn get_metadata(&self, p: &Principal, mailbox: &str, key: &str) -> Result<Option<Vec<u8>>> {
+        if !metadata_key_ok(key) {
+            return Err(Error::client(Kind::Malformed, format!("invalid metadata entry name {key:?}")));
+        }
+        let mut s = self.pool.get(p).await?;
+        if !s.has_capability("METADATA") && !(mailbox.is_empty() && s.has_capability("METADATA-SERVER")) {
+            return Err(imap_err(Kind::NotSupported, "the server has no METADATA"));
+        }
+        let done = s.run(&Command::new("GETMETADATA").mailbox(mailbox).string(key)).await?;
+        for data in done.data() {
+            if data.len() >= 3 && data[0].is("METADATA") {
+                let list = data[2].as_list().unwrap_or(&[]);
+                for kv in list.chunks(2) {
+                    if kv[0].as_text().is_some_and(|k| k.eq_ignore_ascii_case(key)) {
+                        return Ok(kv.get(1).and_then(Value::as_bytes).map(<[u8]>::to_vec));
+                    }
+                }
+            }
+        }
+        Ok(None)
+    }
+
+    /// Writes (`Some`) or removes (`None`) a METADATA entry of `mailbox` (`""`: the server).
+    pub async fn set_metadata(&self, p: &Principal, mailbox: &str, key: &str, value: Option<&[u8]>) -> Result<()> {
+        if !metadata_key_ok(key) {
+            return Err(Error::client(Kind::Malformed, format!("invalid metadata entry name {key:?}")));
+        }
+        let mut s = self.pool.get(p).await?;
+        if !s.has_capability("METADATA") && !(mailbox.is_empty() && s.has_capability("METADATA-SERVER")) {
+            return Err(imap_err(Kind::NotSupported, "the server has no METADATA"));
+        }
+        // The key was checked (printable ASCII without quotes or backslashes): it can be quoted as is.
+        let mut cmd = Command::new("SETMETADATA").mailbox(mailbox).raw(&format!(" (\"{key}\""));
+        cmd = match value {
+            // Always a literal: values may be binary or contain anything.
+            Some(v) => cmd.literal(v),
+            None => cmd.raw(" NIL"),
+        };
+        cmd.push_raw(")");
+        s.run(&cmd).await?;
+        Ok(())
+    }
+}
+
+fn check_mailbox_name(name: &str) -> Result<()> {
+    if name.is_empty() || name.len() > 1000 || name.chars().any(|c| c.is_control()) || name.contains(['*', '%']) {
+        return Err(Error::client(Kind::Malformed, format!("invalid mailbox name {name:?}")));
+    }
+    Ok(())
+}
+
+fn search_uids_from(done: &Completed) -> Vec<u32> {
+    let mut uids = Vec::new();
+    for data in done.data() {
+        if data.first().is_some_and(|v| v.is("SEARCH")) {
+            uids.extend(data[1..].iter().filter_map(Value::as_u32));
+        }
+    }
+    uids
+}
+
+fn sort_summaries(all: &mut [MessageSummary], key: SortKey) {
+    let addr = |r: Option<&Recipient>| {
+        r.map(|r| r.name.clone().unwrap_or_else(|| r.address.clone()).to_lowercase()).unwrap_or_default()
+    };
+    match key {
+        SortKey::Arrival => all.sort_by_key(|m| (m.internal_date.map(|d| d.unix), m.uid)),
+        SortKey::Date => all.sort_by_key(|m| (m.date.or(m.internal_date).map(|d| d.unix), m.uid)),
+        SortKey::Subject => all.sort_by_key(|m| (m.subject.clone().unwrap_or_default().to_lowercase(), m.uid)),
+        SortKey::From => all.sort_by_key(|m| (addr(m.from.as_ref()), m.uid)),
+        SortKey::To => all.sort_by_key(|m| (addr(m.to.first()), m.uid)),
+        SortKey::Cc => all.sort_by_key(|m| (addr(m.cc.first()), m.uid)),
+        SortKey::Size => all.sort_by_key(|m| (m.size, m.uid)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn wire(c: &Criteria) -> String {
+        String::from_utf8(search_command("UID SEARCH", c, false).unwrap().to_bytes("V1")).unwrap()
+    }
+
+    #[test]
+    fn criteria_encoding() {
+        let d = Date::new(2024, 3, 5);
+        let c = Criteria::And(vec![
+            Criteria::Seen(false),
+            Criteria::Since(d),
+            Criteria::Or(vec![Criteria::FromContains("bob".into()), Criteria::SubjectContains("report".into()), Criteria::Flagged(true)]),
+            Criteria::Not(Box::new(Criteria::Keyword("$Junk".into(), true))),
+        ]);
+        assert_eq!(
+            wire(&c),
+            "V1 UID SEARCH (UNSEEN SINCE 5-Mar-2024 OR FROM \"bob\" OR SUBJECT \"report\" FLAGGED NOT KEYWORD $Junk)\r\n"
+        );
+        assert_eq!(wire(&Criteria::Or(vec![])), "V1 UID SEARCH NOT ALL\r\n");
+        assert_eq!(wire(&Criteria::Uids(vec![3, 1, 2, 9])), "V1 UID SEARCH UID 1:3,9\r\n");
+        assert_eq!(wire(&Criteria::Uids(vec![])), "V1 UID SEARCH NOT ALL\r\n");
+    }
+
+    #[test]
+    fn criteria_injection_is_literal() {
+        // A quote cannot end the string early.
+        let c = Criteria::SubjectContains("x\" OR ALL \"".into());
+        assert_eq!(wire(&c), "V1 UID SEARCH SUBJECT \"x\\\" OR ALL \\\"\"\r\n");
+        // CR/LF cannot start a new command: the whole text is one literal.
+        let c = Criteria::FromContains("a\r\nV2 DELETE INBOX".into());
+        let cmd = search_command("UID SEARCH", &c, false).unwrap();
+        assert_eq!(cmd.parts.len(), 2);
+        assert_eq!(cmd.parts[1], codec::Part::Literal(b"a\r\nV2 DELETE INBOX".to_vec()));
+        assert_eq!(wire(&c), "V1 UID SEARCH FROM {18+}\r\na\r\nV2 DELETE INBOX\r\n");
+        // Non-ASCII: CHARSET UTF-8 and a literal.
+        let c = Criteria::SubjectContains("Grüße".into());
+        assert_eq!(wire(&c), "V1 UID SEARCH CHARSET UTF-8 SUBJECT {7+}\r\nGrüße\r\n");
+        // Keywords are atoms: anything else is refused rather than quoted.
+        for bad in ["a b", "x)", "\\Seen", "", "a\"b", "k\r\n"] {
+            assert!(search_command("UID SEARCH", &Criteria::Keyword(bad.into(), true), false).is_err(), "{bad:?}");
+        }
+        assert!(flag_list(&["\\Seen", "$label1"]).is_ok());
+        assert!(flag_list(&["\\Seen) (x"]).is_err());
+        assert!(flag_list(&["a b"]).is_err());
+    }
+
+    #[test]
+    fn deep_criteria_are_refused() {
+        let mut c = Criteria::All;
+        for _ in 0..100 {
+            c = Criteria::Not(Box::new(c));
+        }
+        assert!(search_command("UID SEARCH", &c, false).is_err());
+    }
+
+    fn parse_one(line: &str) -> Vec<Value> {
+        match codec::parse_response(line.as_bytes()).unwrap() {
+            codec::Response::Data(v) => v,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn bodystructures() {
+        // Recorded from Dovecot 2.3.19 (seeded messages of the test stack).
+        let plain = parse_one("* 1 FETCH (BODYSTRUCTURE (\"text\" \"plain\" (\"charset\" \"utf-8\") NIL NIL \"7bit\" 64 3 NIL NIL NIL NIL))\r\n");
+        assert!(!bodystructure_has_attachment(&plain[2].as_list().unwrap()[1]));
+        let mixed = parse_one(concat!(
+            "* 2 FETCH (BODYSTRUCTURE (((\"text\" \"plain\" (\"charset\" \"utf-8\") NIL NIL \"7bit\" 44 1 NIL NIL NIL NIL)",
+            "(\"text\" \"html\" (\"charset\" \"utf-8\") NIL NIL \"quoted-printable\" 87 2 NIL NIL NIL NIL) \"alternative\" ",
+            "(\"boundary\" \"b1\") NIL NIL NIL)(\"application\" \"pdf\" (\"name\" \"q.pdf\") NIL NIL \"base64\" 524 NIL ",
+            "(\"attachment\" (\"filename\" \"q.pdf\")) NIL NIL) \"mixed\" (\"boundary\" \"b0\") NIL NIL NIL))\r\n"
+        ));
+        assert!(bodystructure_has_attachment(&mixed[2].as_list().unwrap()[1]));
+        let related = parse_one(concat!(
+            "* 3 FETCH (BODYSTRUCTURE ((\"text\" \"html\" (\"charset\" \"utf-8\") NIL NIL \"7bit\" 10 1 NIL NIL NIL NIL)",
+            "(\"image\" \"png\" NIL \"<logo@x>\" NIL \"base64\" 100 NIL (\"inline\" NIL) NIL NIL) \"related\" NIL NIL NIL NIL))\r\n"
+        ));
+        assert!(!bodystructure_has_attachment(&related[2].as_list().unwrap()[1]));
+    }
+
+    #[test]
+    fn fetch_items_and_summary() {
+        let data = parse_one(concat!(
+            "* 4 FETCH (UID 7 FLAGS (\\Seen $label1) MODSEQ (42) RFC822.SIZE 1234 INTERNALDATE \"05-Mar-2024 09:30:00 +0100\" ",
+            "PREVIEW \"Hello there\" BODY[HEADER.FIELDS (SUBJECT FROM)] {85}\r\n",
+            "Subject: =?UTF-8?Q?Gr=C3=BC=C3=9Fe?=\r\nFrom: Bob <bob@example.test>\r\nX-Priority: 1\r\n\r\n)\r\n"
+        ));
+        let s = summary_from(fetch_items(&data).unwrap()).unwrap();
+        assert_eq!(s.uid, 7);
+        assert_eq!(s.modseq, 42);
+        assert_eq!(s.flags, vec!["\\Seen".to_string(), "$label1".to_string()]);
+        assert!(s.is_read() && !s.is_flagged());
+        assert_eq!(s.size, 1234);
+        assert_eq!(s.internal_date.unwrap().to_rfc3339_utc(), "2024-03-05T08:30:00Z");
+        assert_eq!(s.preview.as_deref(), Some("Hello there"));
+        assert_eq!(s.subject.as_deref(), Some("Grüße"));
+        assert_eq!(s.from, Some(Recipient::new(Some("Bob"), "bob@example.test")));
+        assert_eq!(s.importance, Importance::High);
+        assert_eq!(s.categories(), vec!["$label1".to_string()]);
+    }
+
+    #[test]
+    fn list_lines() {
+        let d = parse_one("* LIST (\\HasNoChildren \\Sent) \"/\" \"Gesendete Objekte\"\r\n");
+        let i = parse_list(&d).unwrap();
+        assert_eq!(i.name, "Gesendete Objekte");
+        assert_eq!(i.special_use, Some(SpecialUse::Sent));
+        assert_eq!(i.delimiter, Some('/'));
+        assert!(i.selectable && !i.has_children);
+        let d = parse_one("* LIST (\\HasChildren) \"/\" Entw&APw-rfe/Alt\r\n");
+        let i = parse_list(&d).unwrap();
+        assert_eq!(i.name, "Entwürfe/Alt");
+        assert_eq!(i.parent(), Some("Entwürfe"));
+        assert_eq!(i.leaf_name(), "Alt");
+        let d = parse_one("* LIST (\\Noselect) NIL inbox\r\n");
+        let i = parse_list(&d).unwrap();
+        assert_eq!((i.name.as_str(), i.special_use, i.selectable, i.delimiter), ("INBOX", Some(SpecialUse::Inbox), false, None));
+    }
+
+    #[test]
+    fn metadata_keys() {
+        assert!(metadata_key_ok("/private/vendor/viaduc/namedprops"));
+        assert!(metadata_key_ok("/shared/comment"));
+        for bad in ["/private/", "comment", "/private/a*", "/private/a\"b", "/private/a\\b", "/private//x", "/private/a b", "/private/x\r\n"] {
+            assert!(!metadata_key_ok(bad), "{bad:?}");
+        }
+    }
+}
