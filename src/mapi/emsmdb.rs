@@ -1,0 +1,419 @@
+//! The EMSMDB endpoint (MS-OXCMAPIHTTP 2.2.4): Connect, Execute (ROP buffers inside RPC_HEADER_EXT extended
+//! buffers, MS-OXCRPC 2.2.2.1), Disconnect and NotificationWait (in [`super::http`]).
+//!
+//! ROPs served so far: RopLogon to the caller's private mailbox (MS-OXCROPS 2.2.3.1, MS-OXCSTOR 2.2.1.1),
+//! RopGetReceiveFolder, RopGetPropertiesSpecific / RopGetPropertiesAll / RopGetPropertiesList on the logon,
+//! RopGetStoreState, RopLongTermIdFromId / RopIdFromLongTermId and RopRelease. Every other ROP gets its
+//! failure response with ecNotSupported inside a well-formed ROP output buffer.
+
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use mapi_codec::oxcdata::{LongTermId, ObjectId, PropTag, PropType, PropValue, PropertyRow, RowValue, TaggedPropertyValue};
+use mapi_codec::rops::response::{Body, GetReceiveFolder, Logon, LogonPrivate, LogonTime, LongTermIdResp, RowSet};
+use mapi_codec::rops::{RopContext, RopRequest, RopRequestBuffer, RopResponse, RopResponseBuffer, rop_id};
+use mapi_codec::rpc::{self, EncodeOptions};
+
+use super::props as p;
+use super::session::{EmsmdbState, Object, SessionRef, State};
+use super::store::{self, StoreInfo, slot};
+use super::wire::{self, ConnectRequest, ConnectResponse, ExecuteRequest, ExecuteResponse};
+use super::Ctx;
+
+/// The DN prefix of the organisation's recipients: the user's legacy DN without its last two components.
+fn dn_prefix(legacy_dn: &str) -> String {
+    match legacy_dn.to_ascii_lowercase().find("/cn=") {
+        Some(i) => legacy_dn[..i].to_string(),
+        None => legacy_dn.to_string(),
+    }
+}
+
+/// Connect (MS-OXCMAPIHTTP 2.2.4.1): checks that the UserDn is the caller's own legacy DN and opens an EMSMDB
+/// session. Returns the response body and, on success, the new session state.
+pub fn connect(ctx: &Ctx, req: &ConnectRequest) -> (Vec<u8>, Option<State>) {
+    let mine = req.user_dn.eq_ignore_ascii_case(&ctx.me.legacy_dn);
+    let response = ConnectResponse {
+        status_code: 0,
+        error_code: if mine { p::EC_SUCCESS } else { p::EC_UNKNOWN_USER },
+        max_polling_interval: 60_000,
+        retry_count: 6,
+        retry_delay: 10_000,
+        dn_prefix: dn_prefix(&ctx.me.legacy_dn),
+        display_name: ctx.me.display_name.clone(),
+        aux: Vec::new(),
+    };
+    if !mine {
+        tracing::info!(user = %ctx.principal.mail, dn = %req.user_dn, "MAPI Connect for another user's DN refused");
+    }
+    let state = mine.then(|| {
+        State::Emsmdb(EmsmdbState::new(req.default_code_page, req.lcid_string))
+    });
+    (response.encode().unwrap_or_default(), state)
+}
+
+/// An Execute request decoded up front (so malformed input answers X-ResponseCode 12 before streaming).
+pub struct PreparedExecute {
+    pub flags: u32,
+    pub max_rop_out: u32,
+    pub buffers: Vec<RopRequestBuffer>,
+}
+
+/// Decodes the Execute body, undoes XOR/LZ77 of every RPC_HEADER_EXT segment and parses each ROP buffer's
+/// framing. ROPs the codec cannot decode do not fail here: they get an error response.
+pub fn prepare_execute(body: &[u8]) -> Result<PreparedExecute, mapi_codec::Error> {
+    let req = ExecuteRequest::decode(body)?;
+    let segments = rpc::decode_chain(&req.rop_buffer)?;
+    let ctx = RopContext::default();
+    let buffers = segments.iter().map(|s| RopRequestBuffer::decode(&s.payload, &ctx)).collect::<Result<Vec<_>, _>>()?;
+    Ok(PreparedExecute { flags: req.flags, max_rop_out: req.max_rop_out, buffers })
+}
+
+/// Runs the ROPs of an Execute request and returns the response body (MS-OXCMAPIHTTP 2.2.4.2.2).
+pub async fn execute(ctx: Arc<Ctx>, session: SessionRef, prepared: PreparedExecute) -> Vec<u8> {
+    let mut state = session.state.lock().await;
+    let State::Emsmdb(es) = &mut *state else {
+        return ExecuteResponse { status_code: 0, error_code: p::EC_GENERAL_FAILURE, flags: 0, rop_buffer: vec![], aux: vec![] }
+            .encode()
+            .unwrap_or_default();
+    };
+    let mut outputs = Vec::new();
+    for buffer in &prepared.buffers {
+        let out = run_buffer(&ctx, es, buffer);
+        match out.encode() {
+            Ok(b) => outputs.push(b),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot encode a ROP response buffer");
+                return ExecuteResponse { status_code: 0, error_code: p::EC_RPC_FORMAT, flags: 0, rop_buffer: vec![], aux: vec![] }
+                    .encode()
+                    .unwrap_or_default();
+            }
+        }
+    }
+    let opts = EncodeOptions {
+        compress: prepared.flags & wire::EXECUTE_NO_COMPRESSION == 0,
+        xor: prepared.flags & wire::EXECUTE_NO_XOR_MAGIC == 0,
+    };
+    let slices: Vec<&[u8]> = outputs.iter().map(Vec::as_slice).collect();
+    let (error_code, rop_buffer) = match rpc::encode_chain(&slices, opts) {
+        Ok(b) if b.len() <= prepared.max_rop_out.max(0x8000) as usize => (p::EC_SUCCESS, b),
+        Ok(_) => (0x0000_047D, Vec::new()), // ecBufferTooSmall (MS-OXCRPC 3.1.4.2)
+        Err(_) => (p::EC_RPC_FORMAT, Vec::new()),
+    };
+    ExecuteResponse { status_code: 0, error_code, flags: 0, rop_buffer, aux: vec![] }.encode().unwrap_or_default()
+}
+
+/// ROPs whose request carries an OutputHandleIndex after the InputHandleIndex (their responses name the
+/// output index).
+fn has_output_handle(id: u8) -> bool {
+    matches!(
+        id,
+        0x02 | 0x03 | 0x04 | 0x05 | 0x06 | 0x1C | 0x21 | 0x22 | 0x23 | 0x29 | 0x2B | 0x3B | 0x3E | 0x3F | 0x46
+            | 0x4B | 0x4C | 0x4D | 0x53 | 0x69 | 0x70 | 0x7E | 0x82
+    )
+}
+
+/// The handle index a response to `rop` carries (MS-OXCROPS 2.2.1: InputHandleIndex, or OutputHandleIndex for
+/// ROPs that create an object; RopLogon's third byte is its OutputHandleIndex).
+fn response_index(rop: &RopRequest) -> (u8, Option<u8>) {
+    let mut w = mapi_codec::Writer::new();
+    let _ = rop.encode(&mut w);
+    let b = w.as_slice();
+    let input = b.get(2).copied().unwrap_or(0);
+    if has_output_handle(rop.rop_id()) {
+        let out = b.get(3).copied().unwrap_or(0);
+        (out, Some(out))
+    } else {
+        (input, None)
+    }
+}
+
+fn store_info(ctx: &Ctx, es: &EmsmdbState) -> StoreInfo {
+    let mail = ctx.principal.mail.clone();
+    StoreInfo {
+        display_name: ctx.me.display_name.clone(),
+        legacy_dn: ctx.me.legacy_dn.clone(),
+        mailbox_guid: store::guid(crate::autodiscover::settings::mailbox_guid(&mail)),
+        replica_guid: store::replica_guid(&mail),
+        code_page: if es.code_page == 0 { 1252 } else { es.code_page },
+        locale: if es.locale == 0 { 1033 } else { es.locale },
+        mail,
+    }
+}
+
+/// Converts a value to the type the client asked for, where MAPI allows it (string flavours).
+fn coerce(v: &PropValue, want: PropTag, unicode: bool) -> Option<PropValue> {
+    let raw = want.type_raw();
+    let to8 = |s: &str| PropValue::String8(s.chars().map(|c| if (c as u32) < 0x100 { c as u8 } else { b'?' }).collect());
+    match v {
+        PropValue::String(s) if raw == PropType::String8.as_u16() => Some(to8(s)),
+        PropValue::String(s) if raw == PropType::Unspecified.as_u16() && !unicode => Some(to8(s)),
+        _ if raw == PropType::Unspecified.as_u16() || raw == v.prop_type().as_u16() => Some(v.clone()),
+        _ => None,
+    }
+}
+
+fn now_filetime() -> u64 {
+    let d = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+    (d.as_secs() + 11_644_473_600) * 10_000_000 + u64::from(d.subsec_nanos() / 100)
+}
+
+/// The current UTC time as a LogonTime (MS-OXCROPS 2.2.3.1.2).
+fn logon_time() -> LogonTime {
+    let secs = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_secs();
+    let days = (secs / 86_400) as i64;
+    let rem = secs % 86_400;
+    // Civil date from days since 1970-01-01 (H. Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    LogonTime {
+        seconds: (rem % 60) as u8,
+        minutes: ((rem / 60) % 60) as u8,
+        hour: (rem / 3600) as u8,
+        day_of_week: ((days + 4).rem_euclid(7)) as u8,
+        day: day as u8,
+        month: month as u8,
+        year: year as u16,
+    }
+}
+
+/// The receive folder of a message class (MS-OXCSTOR 3.2.5.2 defaults): IPC classes go to the root, everything
+/// else to the Inbox. Returns the folder slot and the explicit class that matched.
+fn receive_folder(class: &str) -> (u64, &'static str) {
+    let c = class.to_ascii_uppercase();
+    if c == "IPC" || c.starts_with("IPC.") {
+        (slot::ROOT, "IPC")
+    } else if c == "IPM" || c.starts_with("IPM.") {
+        (slot::INBOX, "IPM")
+    } else if c == "REPORT.IPM" || c.starts_with("REPORT.IPM.") {
+        (slot::INBOX, "REPORT.IPM")
+    } else {
+        (slot::INBOX, "")
+    }
+}
+
+fn run_buffer(ctx: &Ctx, es: &mut EmsmdbState, buffer: &RopRequestBuffer) -> RopResponseBuffer {
+    let mut handles = buffer.handles.clone();
+    let mut out = Vec::new();
+    for rop in &buffer.rops {
+        if let Some(r) = run_rop(ctx, es, &mut handles, rop) {
+            out.push(r);
+        }
+    }
+    if let Some(stop) = &buffer.stopped {
+        tracing::debug!(rop = stop.rop_id, error = %stop.error, "ROP not decodable; answering ecNotSupported and stopping");
+        let index = if has_output_handle(stop.rop_id) { stop.remaining.get(3).copied() } else { stop.handle_index };
+        out.push(RopResponse::error(stop.rop_id, index.unwrap_or(0), p::EC_NOT_SUPPORTED));
+    }
+    RopResponseBuffer { rops: out, handles }
+}
+
+fn object<'a>(es: &'a EmsmdbState, handles: &[u32], index: u8) -> Option<&'a Object> {
+    handles.get(index as usize).and_then(|h| es.handles.get(h))
+}
+
+fn run_rop(ctx: &Ctx, es: &mut EmsmdbState, handles: &mut [u32], rop: &RopRequest) -> Option<RopResponse> {
+    let id = rop.rop_id();
+    let (index, output) = response_index(rop);
+    let err = |code| Some(RopResponse::error(id, index, code));
+    match rop {
+        RopRequest::Release(b) => {
+            if let Some(h) = handles.get(b.input_handle_index as usize) {
+                es.handles.remove(h);
+            }
+            None
+        }
+        RopRequest::Logon(l) => {
+            let out = l.output_handle_index;
+            if l.logon_flags & 0x01 == 0 {
+                // Public folders are not offered.
+                return err(p::EC_NOT_SUPPORTED);
+            }
+            if let Some(dn) = &l.essdn
+                && !dn.is_empty()
+                && !dn.eq_ignore_ascii_case(&ctx.me.legacy_dn)
+            {
+                tracing::info!(user = %ctx.principal.mail, essdn = %dn, "logon to another mailbox refused");
+                return err(p::EC_LOGIN_PERM);
+            }
+            if (out as usize) >= handles.len() {
+                return err(p::EC_INVALID_PARAM);
+            }
+            let info = store_info(ctx, es);
+            let h = es.add(Object::Logon { logon_id: l.logon_id });
+            handles[out as usize] = h;
+            Some(RopResponse::success(
+                out,
+                Body::Logon(Logon::Private(LogonPrivate {
+                    logon_flags: l.logon_flags,
+                    folder_ids: store::logon_folder_ids(),
+                    // Reserved | OwnerRight | SendAsRight (MS-OXCROPS 2.2.3.1.2).
+                    response_flags: 0x07,
+                    mailbox_guid: info.mailbox_guid,
+                    replica_id: store::REPLICA_ID,
+                    replica_guid: info.replica_guid,
+                    logon_time: logon_time(),
+                    gwart_time: now_filetime(),
+                    store_state: 0,
+                })),
+            ))
+        }
+        RopRequest::GetReceiveFolder(g) => {
+            if !matches!(object(es, handles, g.input_handle_index), Some(Object::Logon { .. })) {
+                return err(p::EC_NULL_OBJECT);
+            }
+            let (slot, explicit) = receive_folder(&g.message_class);
+            Some(RopResponse::success(
+                index,
+                Body::GetReceiveFolder(GetReceiveFolder {
+                    folder_id: store::fid(slot),
+                    explicit_message_class: explicit.to_string(),
+                }),
+            ))
+        }
+        RopRequest::GetPropertiesSpecific(g) => {
+            if !matches!(object(es, handles, g.input_handle_index), Some(Object::Logon { .. })) {
+                return err(p::EC_NULL_OBJECT);
+            }
+            let props = store_info(ctx, es).properties();
+            let unicode = g.want_unicode != 0;
+            let values = g
+                .property_tags
+                .iter()
+                .map(|t| {
+                    props
+                        .iter()
+                        .find(|(pt, _)| pt.id() == t.id())
+                        .and_then(|(_, v)| coerce(v, *t, unicode))
+                        .map(RowValue::Value)
+                        .unwrap_or(RowValue::Error(p::EC_NOT_FOUND))
+                })
+                .collect();
+            let row = PropertyRow::from_values(values);
+            Some(RopResponse::success(
+                index,
+                Body::GetPropertiesSpecific(RowSet { columns: g.property_tags.clone(), rows: vec![row] }),
+            ))
+        }
+        RopRequest::GetPropertiesAll(g) => {
+            if !matches!(object(es, handles, g.input_handle_index), Some(Object::Logon { .. })) {
+                return err(p::EC_NULL_OBJECT);
+            }
+            let unicode = g.want_unicode != 0;
+            let values = store_info(ctx, es)
+                .properties()
+                .into_iter()
+                .filter_map(|(t, v)| {
+                    let want = if unicode { t } else { t.with_type(PropType::Unspecified.as_u16()) };
+                    coerce(&v, want, unicode).map(|v| {
+                        let tag = t.with_type(v.prop_type().as_u16());
+                        TaggedPropertyValue::new(tag, v)
+                    })
+                })
+                .collect();
+            Some(RopResponse::success(index, Body::GetPropertiesAll(values)))
+        }
+        RopRequest::GetPropertiesList(b) => {
+            if !matches!(object(es, handles, b.input_handle_index), Some(Object::Logon { .. })) {
+                return err(p::EC_NULL_OBJECT);
+            }
+            let tags = store_info(ctx, es).properties().into_iter().map(|(t, _)| t).collect();
+            Some(RopResponse::success(index, Body::Tags(id, tags)))
+        }
+        RopRequest::GetStoreState(b) => {
+            if !matches!(object(es, handles, b.input_handle_index), Some(Object::Logon { .. })) {
+                return err(p::EC_NULL_OBJECT);
+            }
+            Some(RopResponse::success(index, Body::GetStoreState(0)))
+        }
+        RopRequest::LongTermIdFromId(x) => {
+            if !matches!(object(es, handles, x.input_handle_index), Some(Object::Logon { .. })) {
+                return err(p::EC_NULL_OBJECT);
+            }
+            if x.object_id.replica_id != store::REPLICA_ID {
+                return err(p::EC_NOT_FOUND);
+            }
+            let long_term_id = LongTermId {
+                database_guid: store::replica_guid(&ctx.principal.mail),
+                global_counter: x.object_id.global_counter,
+                pad: 0,
+            };
+            Some(RopResponse::success(index, Body::LongTermIdFromId(LongTermIdResp { long_term_id })))
+        }
+        RopRequest::IdFromLongTermId(x) => {
+            if !matches!(object(es, handles, x.input_handle_index), Some(Object::Logon { .. })) {
+                return err(p::EC_NULL_OBJECT);
+            }
+            if x.long_term_id.database_guid != store::replica_guid(&ctx.principal.mail) {
+                return err(p::EC_NOT_FOUND);
+            }
+            let oid = ObjectId { replica_id: store::REPLICA_ID, global_counter: x.long_term_id.global_counter };
+            Some(RopResponse::success(index, Body::IdFromLongTermId(oid)))
+        }
+        _ => {
+            tracing::debug!(rop = rop.name(), "ROP not implemented; ecNotSupported");
+            if let Some(o) = output
+                && let Some(h) = handles.get_mut(o as usize)
+            {
+                *h = 0xFFFF_FFFF;
+            }
+            err(p::EC_NOT_SUPPORTED)
+        }
+    }
+}
+
+/// RopIds this module answers with something other than ecNotSupported (for docs/protocol-coverage.md).
+pub const IMPLEMENTED_ROPS: &[u8] = &[
+    rop_id::Release,
+    rop_id::Logon,
+    rop_id::GetReceiveFolder,
+    rop_id::GetPropertiesSpecific,
+    rop_id::GetPropertiesAll,
+    rop_id::GetPropertiesList,
+    rop_id::GetStoreState,
+    rop_id::LongTermIdFromId,
+    rop_id::IdFromLongTermId,
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn receive_folders() {
+        assert_eq!(receive_folder(""), (slot::INBOX, ""));
+        assert_eq!(receive_folder("IPM.Note"), (slot::INBOX, "IPM"));
+        assert_eq!(receive_folder("ipc.foo"), (slot::ROOT, "IPC"));
+        assert_eq!(receive_folder("REPORT.IPM.Note.NDR"), (slot::INBOX, "REPORT.IPM"));
+    }
+
+    #[test]
+    fn time_is_sane() {
+        let t = logon_time();
+        assert!(t.year >= 2024 && (1..=12).contains(&t.month) && (1..=31).contains(&t.day) && t.day_of_week < 7);
+        assert!(now_filetime() > 133_000_000_000_000_000);
+    }
+
+    #[test]
+    fn prefix() {
+        assert_eq!(
+            dn_prefix("/o=Viaduc Demo/ou=Exchange Administrative Group (FYDIBOHF23SPDLT)/cn=Recipients/cn=alice"),
+            "/o=Viaduc Demo/ou=Exchange Administrative Group (FYDIBOHF23SPDLT)"
+        );
+    }
+
+    #[test]
+    fn coerce_strings() {
+        let s = PropValue::String("Ab".into());
+        assert_eq!(coerce(&s, p::DISPLAY_NAME, true), Some(s.clone()));
+        assert_eq!(coerce(&s, p::DISPLAY_NAME.with_type(0x1E), true), Some(PropValue::String8(b"Ab".to_vec())));
+        assert_eq!(coerce(&s, p::DISPLAY_NAME.with_type(0), false), Some(PropValue::String8(b"Ab".to_vec())));
+        assert_eq!(coerce(&s, p::DISPLAY_NAME.with_type(3), true), None);
+    }
+}
