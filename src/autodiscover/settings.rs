@@ -33,12 +33,8 @@ pub fn pox_server_version() -> String {
     format!("{v:08X}")
 }
 
-/// The mailbox GUID of an address: a name-based UUID (RFC 9562 version 5) of the `mailto:` URL of the
-/// lower-cased primary address in the URL namespace. Stable on every instance and across restarts; the MAPI/HTTP
-/// `MailboxId` and the X.500 server DN use it.
-pub fn mailbox_guid(mail: &str) -> Uuid {
-    Uuid::new_v5(&Uuid::NAMESPACE_URL, format!("mailto:{}", mail.trim().to_ascii_lowercase()).as_bytes())
-}
+// The mailbox GUID (MAPI/HTTP `MailboxId`, server DN) is defined once, in the model.
+pub use crate::model::directory::mailbox_guid;
 
 /// A stable 32-bit number naming this deployment, for the POX `Error Id` attribute (which Exchange fills with
 /// a hash of the server name).

@@ -56,6 +56,14 @@ pub fn legacy_dn(organization: &str, mail: &str) -> String {
     )
 }
 
+/// The mailbox GUID of an address: a name-based UUID (version 5, URL namespace, `mailto:<lower-cased address>`),
+/// so every instance computes the same value without storing it. Autodiscover hands it out as the MAPI
+/// `MailboxId` and the server name (`<guid>@<domain>`); MAPI uses it for the store. Changing the derivation
+/// would move every mailbox for Outlook: it is pinned by a test.
+pub fn mailbox_guid(mail: &str) -> uuid::Uuid {
+    uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_URL, format!("mailto:{}", mail.trim().to_ascii_lowercase()).as_bytes())
+}
+
 /// The legacy DN of the mailbox server object for a mailbox (used by Outlook as the store's server DN).
 pub fn server_legacy_dn(organization: &str, mailbox_guid: &str) -> String {
     format!(
