@@ -9,6 +9,7 @@ pub mod check;
 pub mod config;
 pub mod error;
 pub mod ews;
+pub mod ids;
 pub mod mapi;
 pub mod model;
 pub mod server;

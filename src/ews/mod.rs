@@ -1,11 +1,134 @@
-//! Exchange Web Services front-end (`/EWS/Exchange.asmx`). (Being written.)
+//! Exchange Web Services front-end (`/EWS/Exchange.asmx`).
+//!
+//! Request flow: [`soap::parse_request`] (bounded, namespace-aware, no DTD) → [`dispatch`] on the operation
+//! element → the operation in [`ops`] runs against a [`store::MailStore`] → [`soap::response_xml`].
+//! Every answer carries `ServerVersionInfo`. A well-formed request for an operation Viaduc does not implement
+//! gets HTTP 200 with an `ErrorInvalidRequest` response message (never a 500, which Outlook takes for an
+//! authentication failure); a body that is not a SOAP envelope gets a SOAP fault (`ErrorSchemaValidation`).
 
-use http::{Response, StatusCode};
+pub mod imap_store;
+pub mod ops;
+pub mod soap;
+pub mod store;
+pub mod types;
+pub mod xml;
+
+use http::{Method, Response, StatusCode};
 
 use crate::auth::Principal;
-use crate::server::{Body, Gateway, HttpRequest, text};
+use crate::ids::IdCodec;
+use crate::server::{Body, Gateway, HttpRequest, full, text};
+use ops::Ctx;
+use soap::{Fault, ResponseMessage};
+use store::MailStore;
+
+const CONTENT_TYPE: &str = "text/xml; charset=utf-8";
+
+/// Operations Viaduc implements (the rest get an `ErrorInvalidRequest` response message).
+pub const IMPLEMENTED: &[&str] = &[
+    "ConvertId",
+    "GetFolder",
+    "FindFolder",
+    "CreateFolder",
+    "UpdateFolder",
+    "DeleteFolder",
+    "MoveFolder",
+    "EmptyFolder",
+    "SyncFolderHierarchy",
+    "FindItem",
+    "GetItem",
+    "UpdateItem",
+    "DeleteItem",
+    "MoveItem",
+    "CopyItem",
+    "CreateItem",
+    "SyncFolderItems",
+    "GetAttachment",
+    "MarkAllItemsAsRead",
+];
 
 /// Handles one EWS SOAP request.
-pub async fn handle(_gw: &Gateway, _req: &HttpRequest, _principal: &Principal) -> Response<Body> {
-    text(StatusCode::NOT_IMPLEMENTED, "not yet\n")
+pub async fn handle(gw: &Gateway, req: &HttpRequest, principal: &Principal) -> Response<Body> {
+    if req.method != Method::POST {
+        return text(StatusCode::OK, "Viaduc Exchange Web Services: POST SOAP requests to this URL.\n");
+    }
+    let request = match soap::parse_request(&req.body) {
+        Ok(r) => r,
+        Err(fault) => return fault_response(&fault),
+    };
+    let op = request.op_name().to_string();
+    tracing::debug!(user = %principal.mail, op = %op, "EWS request");
+    let ids = IdCodec::new(gw.id_key);
+    let version = request.echo_version().to_string();
+    let messages = if IMPLEMENTED.contains(&op.as_str()) && op != "ConvertId" {
+        match imap_store::ImapStore::open(gw, principal).await {
+            Ok(store) => {
+                let mut cx = Ctx::new(ids, &principal.mail, &principal.display_name, &version, store);
+                let out = dispatch(&mut cx, &request).await;
+                cx.store.release();
+                out
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, op = %op, "EWS: mail store unavailable");
+                vec![ResponseMessage::error(types::code_for(&e, "ErrorMailboxStoreUnavailable"), e.message.clone())]
+            }
+        }
+    } else {
+        // ConvertId and unknown operations need no store.
+        let mut cx = Ctx::new(ids, &principal.mail, &principal.display_name, &version, store::MemStore::default());
+        dispatch(&mut cx, &request).await
+    };
+    let body = soap::response_xml(&version, &op, &format!("{op}ResponseMessage"), &messages);
+    full(StatusCode::OK, CONTENT_TYPE, body)
 }
+
+fn fault_response(fault: &Fault) -> Response<Body> {
+    full(StatusCode::INTERNAL_SERVER_ERROR, CONTENT_TYPE, soap::fault_xml(fault))
+}
+
+/// Runs the operation of a parsed request. Unknown operations get one `ErrorInvalidRequest` message.
+pub async fn dispatch<S: MailStore>(cx: &mut Ctx<S>, req: &soap::Request) -> Vec<ResponseMessage> {
+    let op = &req.op;
+    match req.op_name() {
+        "ConvertId" => ops::convert_id::convert_id(cx, op).await,
+        "GetFolder" => ops::folders::get_folder(cx, op).await,
+        "FindFolder" => ops::folders::find_folder(cx, op).await,
+        "CreateFolder" => ops::folders::create_folder(cx, op).await,
+        "UpdateFolder" => ops::folders::update_folder(cx, op).await,
+        "DeleteFolder" => ops::folders::delete_folder(cx, op).await,
+        "MoveFolder" => ops::folders::move_folder(cx, op).await,
+        "EmptyFolder" => ops::folders::empty_folder(cx, op).await,
+        "SyncFolderHierarchy" => ops::sync::sync_folder_hierarchy(cx, op).await,
+        "SyncFolderItems" => ops::sync::sync_folder_items(cx, op).await,
+        "FindItem" => ops::items::find_item(cx, op).await,
+        "GetItem" => ops::items::get_item(cx, op).await,
+        "UpdateItem" => ops::items::update_item(cx, op).await,
+        "DeleteItem" => ops::items::delete_item(cx, op).await,
+        "MoveItem" => ops::items::move_or_copy_item(cx, op, false).await,
+        "CopyItem" => ops::items::move_or_copy_item(cx, op, true).await,
+        "GetAttachment" => ops::items::get_attachment(cx, op).await,
+        "MarkAllItemsAsRead" => ops::items::mark_all_items_as_read(cx, op).await,
+        other => vec![ResponseMessage::error(
+            "ErrorInvalidRequest",
+            format!("The operation '{other}' is not supported by this server (Viaduc)."),
+        )],
+    }
+}
+
+/// Runs a whole request body against a store and returns (HTTP status, response XML): the sans-IO core of
+/// [`handle`], used by the tests.
+pub async fn process<S: MailStore>(ids: IdCodec, mailbox: &str, body: &[u8], store: S) -> (u16, String, S) {
+    match soap::parse_request(body) {
+        Err(f) => (500, soap::fault_xml(&f), store),
+        Ok(req) => {
+            let version = req.echo_version().to_string();
+            let mut cx = Ctx::new(ids, mailbox, mailbox, &version, store);
+            let msgs = dispatch(&mut cx, &req).await;
+            let op = req.op_name();
+            (200, soap::response_xml(&version, op, &format!("{op}ResponseMessage"), &msgs), cx.store)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

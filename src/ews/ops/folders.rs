@@ -1,0 +1,469 @@
+//! Folder operations (MS-OXWSFOLD): GetFolder (3.1.4.6), FindFolder (3.1.4.5), CreateFolder (3.1.4.2),
+//! UpdateFolder (3.1.4.9), DeleteFolder (3.1.4.4), MoveFolder (3.1.4.8), EmptyFolder (3.1.4.10 in
+//! MS-OXWSFOLD; "EmptyFolder"), on the IMAP folder tree (`root` → `msgfolderroot` → mailboxes).
+
+use super::{Ctx, Fail, FolderNode, descendants, parse_paging, write_folder_id};
+use crate::ews::soap::ResponseMessage;
+use crate::ews::store::MailStore;
+use crate::ews::types::{Shape, path_uri};
+use crate::ews::xml::{Element, XmlWriter, parse_bool};
+use crate::ids::FolderRef;
+
+/// Writes one `t:Folder` with the properties the shape asks for (MS-OXWSFOLD 2.2.4.12 FolderType; element
+/// order of BaseFolderType, MS-OXWSCDATA 2.2.4.5).
+pub fn write_folder<S: MailStore>(w: &mut XmlWriter, cx: &Ctx<S>, node: &FolderNode, shape: &Shape) {
+    w.start("t:Folder", &[]);
+    write_folder_id(w, cx, "t:FolderId", node);
+    if shape.wants("folder:ParentFolderId", false) {
+        if let Some(p) = &node.parent {
+            let id = cx.folder_id_text(p);
+            w.empty("t:ParentFolderId", &[("Id", &id), ("ChangeKey", &cx.ids.change_key(0))]);
+        }
+    }
+    if shape.wants("folder:FolderClass", false) && !node.is_virtual() {
+        w.leaf("t:FolderClass", "IPF.Note");
+    }
+    if shape.wants("folder:DisplayName", true) {
+        w.leaf("t:DisplayName", &node.display);
+    }
+    let info = node.info.as_ref();
+    if shape.wants("folder:TotalCount", true) {
+        w.leaf("t:TotalCount", &info.map(|i| i.messages).unwrap_or(0).to_string());
+    }
+    if shape.wants("folder:ChildFolderCount", true) {
+        w.leaf("t:ChildFolderCount", &node.child_count.to_string());
+    }
+    if shape.wants("folder:EffectiveRights", false) {
+        // The owner's rights on her own mailbox (MS-OXWSCDATA 2.2.4.30 EffectiveRightsType).
+        let selectable = info.is_some_and(|i| i.selectable);
+        w.start("t:EffectiveRights", &[]);
+        w.bool_leaf("t:CreateAssociated", selectable);
+        w.bool_leaf("t:CreateContents", selectable);
+        w.bool_leaf("t:CreateHierarchy", true);
+        w.bool_leaf("t:Delete", !node.is_virtual() && node.distinguished.is_none());
+        w.bool_leaf("t:Modify", !node.is_virtual());
+        w.bool_leaf("t:Read", true);
+        w.bool_leaf("t:ViewPrivateItems", true);
+        w.end();
+    }
+    if shape.wants("folder:DistinguishedFolderId", false) {
+        if let Some(d) = node.distinguished {
+            w.leaf("t:DistinguishedFolderId", d);
+        }
+    }
+    if shape.wants("folder:UnreadCount", true) {
+        w.leaf("t:UnreadCount", &info.map(|i| i.unseen).unwrap_or(0).to_string());
+    }
+    w.end();
+}
+
+fn folders_message<S: MailStore>(cx: &Ctx<S>, nodes: &[&FolderNode], shape: &Shape) -> ResponseMessage {
+    let mut w = XmlWriter::new();
+    w.start("m:Folders", &[]);
+    for n in nodes {
+        write_folder(&mut w, cx, n, shape);
+    }
+    w.end();
+    ResponseMessage::ok(w.finish())
+}
+
+/// The folder-id elements (`t:FolderId`, `t:DistinguishedFolderId`) under `el`.
+fn id_elements(el: Option<&Element>) -> Vec<&Element> {
+    el.map(|e| e.children.iter().filter(|c| c.name == "FolderId" || c.name == "DistinguishedFolderId").collect())
+        .unwrap_or_default()
+}
+
+/// GetFolder: one response message per requested folder; a missing one gets its own ErrorFolderNotFound.
+pub async fn get_folder<S: MailStore>(cx: &mut Ctx<S>, op: &Element) -> Vec<ResponseMessage> {
+    let shape = match Shape::parse(op.m("FolderShape")) {
+        Ok(s) => s,
+        Err(e) => return vec![ResponseMessage::error("ErrorInvalidRequest", e)],
+    };
+    let ids = id_elements(op.m("FolderIds"));
+    if ids.is_empty() {
+        return vec![ResponseMessage::error("ErrorInvalidRequest", "FolderIds is empty.")];
+    }
+    let mut out = Vec::with_capacity(ids.len());
+    for el in ids {
+        match cx.resolve_folder(el).await {
+            Ok(node) => out.push(folders_message(cx, &[&node], &shape)),
+            Err(f) => out.push(f.message()),
+        }
+    }
+    out
+}
+
+/// FindFolder: the children (Shallow) or all descendants (Deep) of each parent, paged.
+pub async fn find_folder<S: MailStore>(cx: &mut Ctx<S>, op: &Element) -> Vec<ResponseMessage> {
+    let shape = match Shape::parse(op.m("FolderShape")) {
+        Ok(s) => s,
+        Err(e) => return vec![ResponseMessage::error("ErrorInvalidRequest", e)],
+    };
+    let deep = match op.attr("Traversal") {
+        Some("Deep") => true,
+        Some("Shallow") | None => false,
+        Some(other) => {
+            return vec![ResponseMessage::error("ErrorInvalidRequest", format!("Traversal '{other}' is not supported."))];
+        }
+    };
+    let (max, offset, from_end) = match parse_paging(op.m("IndexedPageFolderView")) {
+        Ok(p) => p,
+        Err(f) => return vec![f.message()],
+    };
+    let parents = id_elements(op.m("ParentFolderIds"));
+    if parents.is_empty() {
+        return vec![ResponseMessage::error("ErrorInvalidRequest", "ParentFolderIds is empty.")];
+    }
+    let mut out = Vec::new();
+    for el in parents {
+        let node = match cx.resolve_folder(el).await {
+            Ok(n) => n,
+            Err(f) => {
+                out.push(f.message());
+                continue;
+            }
+        };
+        let tree = match cx.tree().await {
+            Ok(t) => t.to_vec(),
+            Err(e) => {
+                out.push(Fail::from_error(&e, "ErrorFolderNotFound").message());
+                continue;
+            }
+        };
+        let all: Vec<&FolderNode> = if deep {
+            descendants(&tree, &node.r)
+        } else {
+            tree.iter().filter(|n| n.parent.as_ref() == Some(&node.r)).collect()
+        };
+        let total = all.len() as u32;
+        let (start, end) = page_bounds(total, max, offset, from_end);
+        let page = &all[start as usize..end as usize];
+        let mut w = XmlWriter::new();
+        let (o, t, last) = (end.to_string(), total.to_string(), end >= total);
+        w.start(
+            "m:RootFolder",
+            &[("IndexedPagingOffset", &o), ("TotalItemsInView", &t), ("IncludesLastItemInRange", if last { "true" } else { "false" })],
+        );
+        w.start("t:Folders", &[]);
+        for n in page {
+            write_folder(&mut w, cx, n, &shape);
+        }
+        w.end().end();
+        out.push(ResponseMessage::ok(w.finish()));
+    }
+    out
+}
+
+/// The [start, end) window of an indexed page view (MS-OXWSSRCH 2.2.4.x IndexedPageViewType): `offset`
+/// counted from the beginning or the end.
+pub fn page_bounds(total: u32, max: Option<u32>, offset: u32, from_end: bool) -> (u32, u32) {
+    let max = max.unwrap_or(u32::MAX);
+    if from_end {
+        let end = total.saturating_sub(offset);
+        (end.saturating_sub(max), end)
+    } else {
+        let start = offset.min(total);
+        (start, start.saturating_add(max).min(total))
+    }
+}
+
+fn delimiter<S>(cx: &Ctx<S>, node: &FolderNode) -> char {
+    node.delimiter
+        .or_else(|| cx.folders_ref().iter().find_map(|n| n.delimiter))
+        .unwrap_or('/')
+}
+
+impl<S> Ctx<S> {
+    fn folders_ref(&self) -> &[FolderNode] {
+        self.folders.as_deref().unwrap_or(&[])
+    }
+}
+
+/// The IMAP name of a child called `leaf` under `parent`.
+fn child_name<S>(cx: &Ctx<S>, parent: &FolderNode, leaf: &str) -> String {
+    match &parent.name {
+        Some(p) => format!("{p}{}{leaf}", delimiter(cx, parent)),
+        None => leaf.to_string(),
+    }
+}
+
+fn valid_leaf<S>(cx: &Ctx<S>, parent: &FolderNode, leaf: &str) -> Result<(), Fail> {
+    let d = delimiter(cx, parent);
+    if leaf.trim().is_empty() || leaf.contains(d) || leaf.chars().any(|c| c.is_control()) || leaf.len() > 255 {
+        return Err(Fail::new("ErrorInvalidRequest", "The folder name is empty, too long or contains the hierarchy delimiter."));
+    }
+    Ok(())
+}
+
+/// Finds a node by IMAP name after the tree was re-listed.
+async fn node_by_name<S: MailStore>(cx: &mut Ctx<S>, name: &str) -> Option<FolderNode> {
+    cx.invalidate();
+    cx.tree().await.ok()?.iter().find(|n| n.name.as_deref() == Some(name)).cloned()
+}
+
+fn id_only() -> Shape {
+    Shape { base: crate::ews::types::BaseShape::IdOnly, ..Shape::default() }
+}
+
+/// CreateFolder: creates each `t:Folder` (mail folders only) under the parent.
+pub async fn create_folder<S: MailStore>(cx: &mut Ctx<S>, op: &Element) -> Vec<ResponseMessage> {
+    let Some(parent_el) = op.m("ParentFolderId").and_then(|p| id_elements(Some(p)).into_iter().next()) else {
+        return vec![ResponseMessage::error("ErrorInvalidRequest", "ParentFolderId is required.")];
+    };
+    let parent = match cx.resolve_folder(parent_el).await {
+        Ok(n) => n,
+        Err(f) => return vec![f.message()],
+    };
+    let Some(folders) = op.m("Folders") else {
+        return vec![ResponseMessage::error("ErrorInvalidRequest", "Folders is required.")];
+    };
+    let mut out = Vec::new();
+    for f in &folders.children {
+        let class = f.t_text("FolderClass").unwrap_or("IPF.Note");
+        if f.name != "Folder" || !(class == "IPF.Note" || class.starts_with("IPF.Note.")) {
+            out.push(ResponseMessage::error(
+                "ErrorInvalidFolderTypeForOperation",
+                "Only mail folders can be created in the IMAP store.",
+            ));
+            continue;
+        }
+        let leaf = f.t_text("DisplayName").unwrap_or("");
+        if let Err(e) = valid_leaf(cx, &parent, leaf) {
+            out.push(e.message());
+            continue;
+        }
+        let name = child_name(cx, &parent, leaf);
+        if cx.folders_ref().iter().any(|n| n.name.as_deref().is_some_and(|x| x.eq_ignore_ascii_case(&name))) {
+            out.push(ResponseMessage::error("ErrorFolderExists", "A folder with the specified name already exists."));
+            continue;
+        }
+        match cx.store.create_folder(&name).await {
+            Ok(()) => match node_by_name(cx, &name).await {
+                Some(node) => out.push(folders_message(cx, &[&node], &id_only())),
+                None => out.push(ResponseMessage::error("ErrorFolderSave", "The folder was created but cannot be listed.")),
+            },
+            Err(e) => out.push(Fail::from_error(&e, "ErrorFolderNotFound").message()),
+        }
+        cx.invalidate();
+        let _ = cx.load().await;
+    }
+    out
+}
+
+/// Renames `node` (and its subtree) to `new_name`.
+async fn rename<S: MailStore>(cx: &mut Ctx<S>, node: &FolderNode, new_name: &str) -> Result<FolderNode, Fail> {
+    let Some(old) = node.name.as_deref() else {
+        return Err(Fail::new("ErrorInvalidRequest", "This folder cannot be renamed."));
+    };
+    if node.distinguished.is_some() {
+        return Err(Fail::new("ErrorInvalidRequest", "Distinguished folders cannot be renamed or moved."));
+    }
+    if cx.folders_ref().iter().any(|n| n.name.as_deref().is_some_and(|x| x.eq_ignore_ascii_case(new_name))) {
+        return Err(Fail::new("ErrorFolderExists", "A folder with the specified name already exists."));
+    }
+    cx.store.rename_folder(old, new_name).await.map_err(|e| Fail::from_error(&e, "ErrorFolderNotFound"))?;
+    node_by_name(cx, new_name).await.ok_or_else(|| Fail::new("ErrorFolderNotFound", "The renamed folder cannot be listed."))
+}
+
+/// UpdateFolder: SetFolderField DisplayName renames the folder; other fields are refused per change.
+pub async fn update_folder<S: MailStore>(cx: &mut Ctx<S>, op: &Element) -> Vec<ResponseMessage> {
+    let Some(changes) = op.m("FolderChanges") else {
+        return vec![ResponseMessage::error("ErrorInvalidRequest", "FolderChanges is required.")];
+    };
+    let mut out = Vec::new();
+    for ch in changes.children.iter().filter(|c| c.name == "FolderChange") {
+        let Some(id_el) = ch.children.iter().find(|c| c.name == "FolderId" || c.name == "DistinguishedFolderId") else {
+            out.push(ResponseMessage::error("ErrorInvalidRequest", "FolderChange without a folder id."));
+            continue;
+        };
+        let mut node = match cx.resolve_folder(id_el).await {
+            Ok(n) => n,
+            Err(f) => {
+                out.push(f.message());
+                continue;
+            }
+        };
+        let mut failure = None;
+        for upd in ch.t("Updates").map(|u| u.children.as_slice()).unwrap_or(&[]) {
+            let uri = path_uri(upd).unwrap_or_default();
+            match (upd.name.as_str(), uri.as_str()) {
+                ("SetFolderField", "folder:DisplayName") => {
+                    let new_leaf = upd
+                        .children
+                        .iter()
+                        .find(|c| c.name.ends_with("Folder"))
+                        .and_then(|f| f.t_text("DisplayName"))
+                        .unwrap_or("");
+                    let parent = match &node.parent {
+                        Some(p) => cx.folders_ref().iter().find(|n| &n.r == p).cloned(),
+                        None => None,
+                    };
+                    let Some(parent) = parent else {
+                        failure = Some(Fail::new("ErrorInvalidRequest", "This folder cannot be renamed."));
+                        break;
+                    };
+                    if let Err(f) = valid_leaf(cx, &parent, new_leaf) {
+                        failure = Some(f);
+                        break;
+                    }
+                    if new_leaf == node.display {
+                        continue;
+                    }
+                    let new_name = child_name(cx, &parent, new_leaf);
+                    match rename(cx, &node, &new_name).await {
+                        Ok(n) => node = n,
+                        Err(f) => {
+                            failure = Some(f);
+                            break;
+                        }
+                    }
+                }
+                _ => {
+                    failure = Some(Fail::new(
+                        "ErrorInvalidPropertySet",
+                        format!("Updating '{uri}' on a folder is not supported; only DisplayName can be set."),
+                    ));
+                    break;
+                }
+            }
+        }
+        match failure {
+            Some(f) => out.push(f.message()),
+            None => out.push(folders_message(cx, &[&node], &id_only())),
+        }
+        cx.invalidate();
+    }
+    out
+}
+
+/// MoveFolder: moves each folder under the target (an IMAP RENAME).
+pub async fn move_folder<S: MailStore>(cx: &mut Ctx<S>, op: &Element) -> Vec<ResponseMessage> {
+    let Some(to_el) = op.m("ToFolderId").and_then(|p| id_elements(Some(p)).into_iter().next()) else {
+        return vec![ResponseMessage::error("ErrorInvalidRequest", "ToFolderId is required.")];
+    };
+    let target = match cx.resolve_folder(to_el).await {
+        Ok(n) => n,
+        Err(f) => return vec![f.message()],
+    };
+    let mut out = Vec::new();
+    for el in id_elements(op.m("FolderIds")) {
+        let node = match cx.resolve_folder(el).await {
+            Ok(n) => n,
+            Err(f) => {
+                out.push(f.message());
+                continue;
+            }
+        };
+        let tree = cx.folders_ref().to_vec();
+        if target.r == node.r || descendants(&tree, &node.r).iter().any(|d| d.r == target.r) {
+            out.push(ResponseMessage::error("ErrorMoveCopyFailed", "A folder cannot be moved into itself."));
+            continue;
+        }
+        let new_name = child_name(cx, &target, &node.display);
+        match rename(cx, &node, &new_name).await {
+            Ok(n) => out.push(folders_message(cx, &[&n], &id_only())),
+            Err(f) => out.push(f.message()),
+        }
+        cx.invalidate();
+    }
+    out
+}
+
+/// DeleteFolder: HardDelete and SoftDelete delete the mailbox and its subtree; MoveToDeletedItems moves it
+/// under the Trash folder. Distinguished folders are refused (ErrorDeleteDistinguishedFolder).
+pub async fn delete_folder<S: MailStore>(cx: &mut Ctx<S>, op: &Element) -> Vec<ResponseMessage> {
+    let delete_type = op.attr("DeleteType").unwrap_or("HardDelete").to_string();
+    let mut out = Vec::new();
+    for el in id_elements(op.m("FolderIds")) {
+        let node = match cx.resolve_folder(el).await {
+            Ok(n) => n,
+            Err(f) => {
+                out.push(f.message());
+                continue;
+            }
+        };
+        if node.is_virtual() || node.distinguished.is_some() {
+            out.push(ResponseMessage::error("ErrorDeleteDistinguishedFolder", "Distinguished folders cannot be deleted."));
+            continue;
+        }
+        let tree = cx.folders_ref().to_vec();
+        let trash = tree.iter().find(|n| n.distinguished == Some("deleteditems")).cloned();
+        let in_trash = trash.as_ref().is_some_and(|t| descendants(&tree, &t.r).iter().any(|d| d.r == node.r));
+        let result = if delete_type == "MoveToDeletedItems" && !in_trash && trash.is_some() {
+            let trash = trash.expect("checked");
+            let new_name = child_name(cx, &trash, &node.display);
+            rename(cx, &node, &new_name).await.map(|_| ())
+        } else {
+            delete_subtree(cx, &tree, &node).await
+        };
+        match result {
+            Ok(()) => out.push(ResponseMessage::ok(String::new())),
+            Err(f) => out.push(f.message()),
+        }
+        cx.invalidate();
+    }
+    out
+}
+
+async fn delete_subtree<S: MailStore>(cx: &mut Ctx<S>, tree: &[FolderNode], node: &FolderNode) -> Result<(), Fail> {
+    let mut names: Vec<String> = descendants(tree, &node.r).iter().filter_map(|n| n.name.clone()).collect();
+    names.reverse(); // children before parents
+    names.extend(node.name.clone());
+    for n in names {
+        cx.store.delete_folder(&n).await.map_err(|e| Fail::from_error(&e, "ErrorFolderNotFound"))?;
+    }
+    Ok(())
+}
+
+/// EmptyFolder: deletes every message of each folder (or moves them to Deleted Items), and with
+/// `DeleteSubFolders="true"` its subfolders.
+pub async fn empty_folder<S: MailStore>(cx: &mut Ctx<S>, op: &Element) -> Vec<ResponseMessage> {
+    let delete_type = op.attr("DeleteType").unwrap_or("HardDelete").to_string();
+    let sub = op.attr("DeleteSubFolders").and_then(parse_bool).unwrap_or(false);
+    let mut out = Vec::new();
+    for el in id_elements(op.m("FolderIds")) {
+        let node = match cx.resolve_folder(el).await {
+            Ok(n) => n,
+            Err(f) => {
+                out.push(f.message());
+                continue;
+            }
+        };
+        let tree = cx.folders_ref().to_vec();
+        let trash = tree.iter().find(|n| n.distinguished == Some("deleteditems")).and_then(|n| n.name.clone());
+        let r = async {
+            if let Some(name) = node.name.as_deref() {
+                let uids = cx.store.uids(name).await.map_err(|e| Fail::from_error(&e, "ErrorFolderNotFound"))?;
+                if !uids.is_empty() {
+                    match (&trash, delete_type.as_str()) {
+                        (Some(t), "MoveToDeletedItems") if t != name => {
+                            cx.store.move_messages(name, &uids, t).await.map(|_| ())
+                        }
+                        _ => cx.store.delete_messages(name, &uids).await,
+                    }
+                    .map_err(|e| Fail::from_error(&e, "ErrorFolderNotFound"))?;
+                }
+            }
+            if sub {
+                let children: Vec<FolderNode> =
+                    tree.iter().filter(|n| n.parent.as_ref() == Some(&node.r) && n.distinguished.is_none()).cloned().collect();
+                for c in children {
+                    delete_subtree(cx, &tree, &c).await?;
+                }
+            }
+            Ok::<(), Fail>(())
+        }
+        .await;
+        match r {
+            Ok(()) => out.push(ResponseMessage::ok(String::new())),
+            Err(f) => out.push(f.message()),
+        }
+        cx.invalidate();
+    }
+    out
+}
+
+/// Whether a node is the Inbox or another folder whose moves Viaduc refuses.
+pub fn is_root(r: &FolderRef) -> bool {
+    matches!(r, FolderRef::Root | FolderRef::MsgFolderRoot)
+}

@@ -1,0 +1,872 @@
+//! Item operations on mail (MS-OXWSCORE, MS-OXWSMSG, MS-OXWSSRCH): FindItem (MS-OXWSSRCH 3.1.4.3),
+//! GetItem (MS-OXWSCORE 3.1.4.4), UpdateItem (3.1.4.9), DeleteItem (3.1.4.3), MoveItem (3.1.4.7),
+//! CopyItem (3.1.4.1), CreateItem (3.1.4.2, MS-OXWSMSG 3.1.4.2), MarkAllItemsAsRead (3.1.4.6),
+//! GetAttachment (MS-OXWSATT 3.1.4.3).
+//!
+//! An item is an IMAP message: its id is (folder, UIDVALIDITY, UID), its change key its MODSEQ. Read state,
+//! follow-up flag and categories are IMAP flags (`\Seen`, `\Flagged`, keywords), so they are visible to every
+//! IMAP client at once.
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+
+use super::folders::page_bounds;
+use super::{Ctx, Fail, FolderNode, parse_paging};
+use crate::ews::soap::ResponseMessage;
+use crate::ews::store::{Addr, Filter, ListQuery, MailStore, MsgSummary, SortField};
+use crate::ews::types::{Shape, format_datetime, parse_datetime, path_uri};
+use crate::ews::xml::{Element, NS_T, XmlWriter, parse_bool};
+use crate::ids::{AttachmentId, ItemId};
+use crate::model::message::{Importance, Message, attachment_bytes, categories_from_flags};
+
+/// Most items one FindItem page returns when the client sets no limit.
+pub const MAX_PAGE: u32 = 1000;
+
+/// What is known about one message when its element is written.
+pub struct ItemData<'a> {
+    pub node: &'a FolderNode,
+    pub uid_validity: u32,
+    pub summary: &'a MsgSummary,
+    pub msg: Option<&'a Message>,
+    pub raw: Option<&'a [u8]>,
+}
+
+/// Whether writing the shape needs the whole message (body, MIME, attachments, headers, importance).
+pub fn needs_raw(shape: &Shape, full_default: bool) -> bool {
+    shape.include_mime
+        || shape.wants("item:MimeContent", false)
+        || shape.wants("item:Body", full_default)
+        || shape.wants("item:Attachments", full_default)
+        || shape.wants("item:InternetMessageHeaders", false)
+        || shape.wants("item:Importance", full_default)
+        || shape.wants("item:UniqueBody", false)
+        || shape.wants("item:TextBody", false)
+        || shape.wants("message:References", false)
+}
+
+fn write_mailbox(w: &mut XmlWriter, a: &Addr) {
+    w.start("t:Mailbox", &[]);
+    if let Some(n) = a.name.as_deref().filter(|n| !n.is_empty()) {
+        w.leaf("t:Name", n);
+    } else {
+        w.leaf("t:Name", &a.email);
+    }
+    w.leaf("t:EmailAddress", &a.email);
+    w.leaf("t:RoutingType", "SMTP");
+    w.leaf("t:MailboxType", "OneOff");
+    w.end();
+}
+
+fn write_single(w: &mut XmlWriter, el: &str, a: Option<&Addr>) {
+    if let Some(a) = a {
+        w.start(el, &[]);
+        write_mailbox(w, a);
+        w.end();
+    }
+}
+
+fn write_list(w: &mut XmlWriter, el: &str, list: &[Addr]) {
+    if list.is_empty() {
+        return;
+    }
+    w.start(el, &[]);
+    for a in list {
+        write_mailbox(w, a);
+    }
+    w.end();
+}
+
+fn display_list(list: &[Addr]) -> String {
+    list.iter().map(|a| a.name.clone().filter(|n| !n.is_empty()).unwrap_or_else(|| a.email.clone())).collect::<Vec<_>>().join("; ")
+}
+
+/// PidTagFlagStatus (MS-OXPROPS 2.1125, 0x1090): 2 = flagged, 0 = not flagged. IMAP has no "complete" state.
+fn flag_status(s: &MsgSummary) -> u32 {
+    if s.has_flag("\\Flagged") { 2 } else { 0 }
+}
+
+/// A very small HTML → text conversion for clients that ask for Text when only HTML exists.
+pub fn html_to_text(html: &str) -> String {
+    let mut out = String::with_capacity(html.len());
+    let mut in_tag = false;
+    let mut tag = String::new();
+    let mut skip = false;
+    for c in html.chars() {
+        match (in_tag, c) {
+            (false, '<') => {
+                in_tag = true;
+                tag.clear();
+            }
+            (true, '>') => {
+                in_tag = false;
+                let t = tag.trim_start_matches('/').split_whitespace().next().unwrap_or("").to_ascii_lowercase();
+                if t == "script" || t == "style" {
+                    skip = !tag.starts_with('/');
+                }
+                if matches!(t.as_str(), "br" | "p" | "div" | "tr" | "li" | "h1" | "h2" | "h3") {
+                    out.push('\n');
+                }
+            }
+            (true, c) => tag.push(c),
+            (false, c) if !skip => out.push(c),
+            _ => {}
+        }
+    }
+    out.replace("&nbsp;", " ").replace("&lt;", "<").replace("&gt;", ">").replace("&quot;", "\"").replace("&amp;", "&")
+}
+
+fn text_to_html(text: &str) -> String {
+    format!(
+        "<html><head><meta http-equiv=\"Content-Type\" content=\"text/html; charset=utf-8\"></head><body><pre>{}</pre></body></html>",
+        crate::ews::xml::escape(text)
+    )
+}
+
+/// Writes one `t:Message` (MS-OXWSMSG 2.2.4.1 MessageType; element order of ItemType, MS-OXWSCORE
+/// 2.2.4.24, then MessageType). `full_default` selects GetItem's Default shape (with body, attachments and
+/// recipients) rather than FindItem's.
+pub fn write_message<S: MailStore>(w: &mut XmlWriter, cx: &Ctx<S>, d: &ItemData<'_>, shape: &Shape, full_default: bool) {
+    let s = d.summary;
+    let item_id = ItemId { mailbox: cx.mailbox.clone(), folder: d.node.r.clone(), uid_validity: d.uid_validity, uid: s.uid };
+    w.start("t:Message", &[]);
+    if (shape.include_mime || shape.wants("item:MimeContent", false)) && d.raw.is_some() {
+        let b64 = STANDARD.encode(d.raw.unwrap_or_default());
+        w.start("t:MimeContent", &[("CharacterSet", "UTF-8")]).raw_text(&b64).end();
+    }
+    w.empty("t:ItemId", &[("Id", &cx.ids.item_id(&item_id)), ("ChangeKey", &cx.ids.change_key(s.modseq))]);
+    if shape.wants("item:ParentFolderId", true) {
+        w.empty("t:ParentFolderId", &[("Id", &cx.folder_id_text(&d.node.r)), ("ChangeKey", &cx.ids.change_key(0))]);
+    }
+    if shape.wants("item:ItemClass", true) {
+        w.leaf("t:ItemClass", "IPM.Note");
+    }
+    if shape.wants("item:Subject", true) {
+        w.leaf("t:Subject", s.subject.as_deref().unwrap_or(""));
+    }
+    if shape.wants("item:Sensitivity", true) {
+        w.leaf("t:Sensitivity", "Normal");
+    }
+    if shape.wants("item:Body", full_default) {
+        if let Some(m) = d.msg {
+            let want = shape.body_type.as_deref().unwrap_or("Best");
+            let (kind, body) = match (want, &m.body_html, &m.body_text) {
+                ("Text", _, Some(t)) => ("Text", t.clone()),
+                ("Text", Some(h), None) => ("Text", html_to_text(h)),
+                ("HTML", None, Some(t)) => ("HTML", text_to_html(t)),
+                (_, Some(h), _) => ("HTML", h.clone()),
+                (_, None, Some(t)) => ("Text", t.clone()),
+                (_, None, None) => ("Text", String::new()),
+            };
+            w.leaf_with("t:Body", &[("BodyType", kind), ("IsTruncated", "false")], &body);
+        }
+    }
+    if shape.wants("item:Attachments", full_default) {
+        if let Some(m) = d.msg.filter(|m| !m.attachments.is_empty()) {
+            w.start("t:Attachments", &[]);
+            for a in &m.attachments {
+                let aid = cx.ids.attachment_id(&AttachmentId { item: item_id.clone(), index: a.index as u32 });
+                w.start("t:FileAttachment", &[]);
+                w.empty("t:AttachmentId", &[("Id", &aid)]);
+                w.leaf("t:Name", &a.name);
+                w.leaf("t:ContentType", &a.content_type);
+                if let Some(cid) = &a.content_id {
+                    w.leaf("t:ContentId", cid);
+                }
+                w.leaf("t:Size", &a.size.to_string());
+                w.bool_leaf("t:IsInline", a.is_inline);
+                w.bool_leaf("t:IsContactPhoto", false);
+                w.end();
+            }
+            w.end();
+        }
+    }
+    if shape.wants("item:DateTimeReceived", true) {
+        w.leaf("t:DateTimeReceived", &format_datetime(s.internal_date));
+    }
+    if shape.wants("item:Size", true) {
+        w.leaf("t:Size", &s.size.to_string());
+    }
+    if shape.wants("item:Categories", true) {
+        let cats = categories_from_flags(&s.flags);
+        if !cats.is_empty() {
+            w.start("t:Categories", &[]);
+            for c in cats {
+                w.leaf("t:String", &c);
+            }
+            w.end();
+        }
+    }
+    if shape.wants("item:Importance", true) {
+        let imp = match d.msg.map(|m| m.importance).unwrap_or_default() {
+            Importance::Low => "Low",
+            Importance::Normal => "Normal",
+            Importance::High => "High",
+        };
+        w.leaf("t:Importance", imp);
+    }
+    if shape.wants("item:InReplyTo", false) {
+        if let Some(r) = &s.in_reply_to {
+            w.leaf("t:InReplyTo", r);
+        }
+    }
+    if shape.wants("item:IsSubmitted", true) {
+        w.bool_leaf("t:IsSubmitted", false);
+    }
+    if shape.wants("item:IsDraft", true) {
+        w.bool_leaf("t:IsDraft", s.has_flag("\\Draft"));
+    }
+    if shape.wants("item:IsFromMe", true) {
+        w.bool_leaf("t:IsFromMe", s.from.as_ref().is_some_and(|f| f.email.eq_ignore_ascii_case(&cx.mailbox)));
+    }
+    if shape.wants("item:InternetMessageHeaders", false) {
+        if let Some(m) = d.msg {
+            w.start("t:InternetMessageHeaders", &[]);
+            for (k, v) in &m.headers {
+                w.leaf_with("t:InternetMessageHeader", &[("HeaderName", k)], v);
+            }
+            w.end();
+        }
+    }
+    if shape.wants("item:DateTimeSent", true) {
+        w.leaf("t:DateTimeSent", &format_datetime(s.date.unwrap_or(s.internal_date)));
+    }
+    if shape.wants("item:DateTimeCreated", true) {
+        w.leaf("t:DateTimeCreated", &format_datetime(s.internal_date));
+    }
+    if shape.wants("item:DisplayCc", true) {
+        w.leaf("t:DisplayCc", &display_list(&s.cc));
+    }
+    if shape.wants("item:DisplayTo", true) {
+        w.leaf("t:DisplayTo", &display_list(&s.to));
+    }
+    if shape.wants("item:HasAttachments", true) {
+        let has = d.msg.map(|m| m.attachments.iter().any(|a| !a.is_inline)).unwrap_or(s.has_attachments);
+        w.bool_leaf("t:HasAttachments", has);
+    }
+    if shape.wants_ext("0x1090") || matches!(shape.base, crate::ews::types::BaseShape::AllProperties) {
+        let st = flag_status(s);
+        if st != 0 {
+            w.start("t:ExtendedProperty", &[]);
+            w.empty("t:ExtendedFieldURI", &[("PropertyTag", "0x1090"), ("PropertyType", "Integer")]);
+            w.leaf("t:Value", &st.to_string());
+            w.end();
+        }
+    }
+    if shape.wants("item:LastModifiedTime", true) {
+        w.leaf("t:LastModifiedTime", &format_datetime(s.internal_date));
+    }
+    if shape.wants("item:Flag", true) {
+        w.start("t:Flag", &[]);
+        w.leaf("t:FlagStatus", if flag_status(s) == 2 { "Flagged" } else { "NotFlagged" });
+        w.end();
+    }
+    // MessageType
+    if shape.wants("message:Sender", true) {
+        write_single(w, "t:Sender", s.sender.as_ref().or(s.from.as_ref()));
+    }
+    if shape.wants("message:ToRecipients", full_default) {
+        write_list(w, "t:ToRecipients", &s.to);
+    }
+    if shape.wants("message:CcRecipients", full_default) {
+        write_list(w, "t:CcRecipients", &s.cc);
+    }
+    if shape.wants("message:BccRecipients", full_default) {
+        write_list(w, "t:BccRecipients", &s.bcc);
+    }
+    if shape.wants("message:IsReadReceiptRequested", full_default) {
+        w.bool_leaf("t:IsReadReceiptRequested", false);
+    }
+    if shape.wants("message:IsDeliveryReceiptRequested", full_default) {
+        w.bool_leaf("t:IsDeliveryReceiptRequested", false);
+    }
+    if shape.wants("message:ConversationTopic", true) {
+        let topic = s.subject.as_deref().unwrap_or("");
+        w.leaf("t:ConversationTopic", strip_prefixes(topic));
+    }
+    if shape.wants("message:From", true) {
+        write_single(w, "t:From", s.from.as_ref());
+    }
+    if shape.wants("message:InternetMessageId", true) {
+        if let Some(id) = &s.message_id {
+            let id = if id.starts_with('<') { id.clone() } else { format!("<{id}>") };
+            w.leaf("t:InternetMessageId", &id);
+        }
+    }
+    if shape.wants("message:IsRead", true) {
+        w.bool_leaf("t:IsRead", s.has_flag("\\Seen"));
+    }
+    if shape.wants("message:References", false) {
+        if let Some(m) = d.msg.filter(|m| !m.references.is_empty()) {
+            w.leaf("t:References", &m.references.iter().map(|r| format!("<{}>", r.trim_matches(['<', '>']))).collect::<Vec<_>>().join(" "));
+        }
+    }
+    if shape.wants("message:ReplyTo", false) {
+        write_list(w, "t:ReplyTo", &s.reply_to);
+    }
+    w.end();
+}
+
+fn strip_prefixes(subject: &str) -> &str {
+    let mut s = subject.trim();
+    loop {
+        let lower = s.to_ascii_lowercase();
+        let cut = ["re:", "fw:", "fwd:", "aw:", "wg:"].iter().find(|p| lower.starts_with(**p)).map(|p| p.len());
+        match cut {
+            Some(n) => s = s[n..].trim_start(),
+            None => return s,
+        }
+    }
+}
+
+/// Resolves a `t:ItemId` element to its id and folder, checking ownership and UIDVALIDITY.
+pub async fn resolve_item<S: MailStore>(cx: &mut Ctx<S>, el: &Element) -> Result<(ItemId, FolderNode), Fail> {
+    if el.name != "ItemId" {
+        return Err(Fail::new("ErrorInvalidIdMalformed", format!("'{}' ids are not supported.", el.name)));
+    }
+    let id = cx.ids.parse_item_id(el.attr("Id").unwrap_or("")).map_err(Fail::id)?;
+    cx.check_mailbox(&id.mailbox)?;
+    let node = match cx.node(&id.folder).await {
+        Ok(Some(n)) => n,
+        Ok(None) => return Err(item_not_found()),
+        Err(e) => return Err(Fail::from_error(&e, "ErrorItemNotFound")),
+    };
+    let valid = node.info.as_ref().map(|i| i.uid_validity);
+    if valid != Some(id.uid_validity) {
+        return Err(item_not_found());
+    }
+    Ok((id, node))
+}
+
+fn item_not_found() -> Fail {
+    Fail::new("ErrorItemNotFound", "The specified object was not found in the store.")
+}
+
+fn item_ids(op: &Element, container: &str) -> Vec<Element> {
+    op.m(container).map(|c| c.children.clone()).unwrap_or_default()
+}
+
+/// Loads what an item element needs: its summary, and the parsed message when the shape asks for it.
+async fn load_item<S: MailStore>(
+    cx: &mut Ctx<S>,
+    node: &FolderNode,
+    uid: u32,
+    need_raw: bool,
+) -> Result<(MsgSummary, Option<Vec<u8>>, Option<Message>), Fail> {
+    let name = node.name.clone().ok_or_else(item_not_found)?;
+    let mut sums = cx.store.summaries(&name, &[uid]).await.map_err(|e| Fail::from_error(&e, "ErrorItemNotFound"))?;
+    let Some(summary) = sums.pop() else { return Err(item_not_found()) };
+    if !need_raw {
+        return Ok((summary, None, None));
+    }
+    let raw = cx.store.fetch_raw(&name, uid).await.map_err(|e| Fail::from_error(&e, "ErrorItemNotFound"))?;
+    let Some(raw) = raw else { return Err(item_not_found()) };
+    let msg = Message::from_mime(&raw).ok();
+    Ok((summary, Some(raw), msg))
+}
+
+// ------------------------------------------------------------------------------------------------ GetItem
+
+pub async fn get_item<S: MailStore>(cx: &mut Ctx<S>, op: &Element) -> Vec<ResponseMessage> {
+    let shape = match Shape::parse(op.m("ItemShape")) {
+        Ok(s) => s,
+        Err(e) => return vec![ResponseMessage::error("ErrorInvalidRequest", e)],
+    };
+    if let Err(f) = cx.load().await {
+        return vec![f.message()];
+    }
+    let need = needs_raw(&shape, true);
+    let mut out = Vec::new();
+    for el in item_ids(op, "ItemIds") {
+        let r = async {
+            let (id, node) = resolve_item(cx, &el).await?;
+            let (summary, raw, msg) = load_item(cx, &node, id.uid, need).await?;
+            let mut w = XmlWriter::new();
+            w.start("m:Items", &[]);
+            let d = ItemData { node: &node, uid_validity: id.uid_validity, summary: &summary, msg: msg.as_ref(), raw: raw.as_deref() };
+            write_message(&mut w, cx, &d, &shape, true);
+            w.end();
+            Ok::<_, Fail>(w.finish())
+        }
+        .await;
+        out.push(match r {
+            Ok(c) => ResponseMessage::ok(c),
+            Err(f) => f.message(),
+        });
+    }
+    if out.is_empty() {
+        out.push(ResponseMessage::error("ErrorInvalidRequest", "ItemIds is empty."));
+    }
+    out
+}
+
+// ------------------------------------------------------------------------------------------------ FindItem
+
+/// Parses a restriction (MS-OXWSSRCH 2.2.4.x RestrictionType) into a store filter. Unsupported paths or
+/// operators are an error (`ErrorUnsupportedPathForQuery` / `ErrorUnsupportedQueryFilter`), never ignored.
+pub fn parse_restriction(el: &Element) -> Result<Filter, Fail> {
+    let unsupported = |what: &str| Fail::new("ErrorUnsupportedQueryFilter", format!("The restriction '{what}' is not supported."));
+    let constant = |e: &Element| -> Option<String> {
+        e.t("FieldURIOrConstant").and_then(|c| c.t("Constant")).and_then(|c| c.attr("Value")).map(str::to_string)
+    };
+    match el.name.as_str() {
+        "Restriction" => {
+            let inner = el.children.first().ok_or_else(|| unsupported("empty"))?;
+            parse_restriction(inner)
+        }
+        "And" => Ok(Filter::And(el.children.iter().map(parse_restriction).collect::<Result<_, _>>()?)),
+        "Or" => Ok(Filter::Or(el.children.iter().map(parse_restriction).collect::<Result<_, _>>()?)),
+        "Not" => Ok(Filter::Not(Box::new(parse_restriction(el.children.first().ok_or_else(|| unsupported("Not"))?)?))),
+        "Contains" => {
+            let uri = path_uri(el).unwrap_or_default();
+            let v = el.t("Constant").and_then(|c| c.attr("Value")).unwrap_or("").to_string();
+            match uri.as_str() {
+                "item:Subject" | "message:ConversationTopic" => Ok(Filter::Subject(v)),
+                "message:From" | "message:Sender" => Ok(Filter::From(v)),
+                "item:Body" => Ok(Filter::Body(v)),
+                _ => Err(Fail::new("ErrorUnsupportedPathForQuery", format!("Searching '{uri}' is not supported."))),
+            }
+        }
+        "IsEqualTo" | "IsNotEqualTo" | "IsGreaterThan" | "IsGreaterThanOrEqualTo" | "IsLessThan" | "IsLessThanOrEqualTo" => {
+            let uri = path_uri(el).unwrap_or_default();
+            let v = constant(el).ok_or_else(|| unsupported("comparison without a constant"))?;
+            let op = el.name.as_str();
+            let f = match (uri.as_str(), op) {
+                ("message:IsRead", "IsEqualTo" | "IsNotEqualTo") => {
+                    let b = parse_bool(&v).ok_or_else(|| unsupported("IsRead value"))?;
+                    Filter::Seen(b)
+                }
+                ("ext:0x1090", "IsEqualTo" | "IsNotEqualTo") => Filter::Flagged(v.trim() == "2"),
+                ("item:Flag" | "item:FlagStatus", "IsEqualTo" | "IsNotEqualTo") => Filter::Flagged(v == "Flagged"),
+                ("item:Subject", "IsEqualTo" | "IsNotEqualTo") => Filter::Subject(v),
+                ("item:DateTimeReceived", "IsGreaterThan" | "IsGreaterThanOrEqualTo") => {
+                    Filter::ReceivedSince(parse_datetime(&v).ok_or_else(|| unsupported("date value"))?)
+                }
+                ("item:DateTimeReceived", "IsLessThan" | "IsLessThanOrEqualTo") => {
+                    Filter::ReceivedBefore(parse_datetime(&v).ok_or_else(|| unsupported("date value"))?)
+                }
+                _ => {
+                    return Err(Fail::new(
+                        "ErrorUnsupportedPathForQuery",
+                        format!("Comparing '{uri}' with {op} is not supported."),
+                    ));
+                }
+            };
+            Ok(if op == "IsNotEqualTo" { Filter::Not(Box::new(f)) } else { f })
+        }
+        other => Err(unsupported(other)),
+    }
+}
+
+fn parse_sort(op: &Element) -> Result<(SortField, bool), Fail> {
+    let Some(fo) = op.m("SortOrder").and_then(|s| s.t("FieldOrder")) else {
+        return Ok((SortField::Received, true));
+    };
+    let desc = fo.attr("Order") != Some("Ascending");
+    let field = match path_uri(fo).as_deref() {
+        Some("item:DateTimeReceived") | Some("item:DateTimeCreated") => SortField::Received,
+        Some("item:DateTimeSent") => SortField::Sent,
+        Some("item:Subject") | Some("message:ConversationTopic") => SortField::Subject,
+        Some("message:From") | Some("message:Sender") => SortField::From,
+        Some("item:Size") => SortField::Size,
+        other => {
+            return Err(Fail::new("ErrorUnsupportedPathForSortGroup", format!("Sorting by '{}' is not supported.", other.unwrap_or(""))));
+        }
+    };
+    Ok((field, desc))
+}
+
+pub async fn find_item<S: MailStore>(cx: &mut Ctx<S>, op: &Element) -> Vec<ResponseMessage> {
+    let shape = match Shape::parse(op.m("ItemShape")) {
+        Ok(s) => s,
+        Err(e) => return vec![ResponseMessage::error("ErrorInvalidRequest", e)],
+    };
+    let traversal = op.attr("Traversal").unwrap_or("Shallow");
+    let filter = match op.m("Restriction") {
+        Some(r) => match parse_restriction(r) {
+            Ok(f) => Some(f),
+            Err(f) => return vec![f.message()],
+        },
+        None => None,
+    };
+    let (sort, descending) = match parse_sort(op) {
+        Ok(s) => s,
+        Err(f) => return vec![f.message()],
+    };
+    if op.m("FractionalPageItemView").is_some() || op.m("CalendarView").is_some() || op.m("ContactsView").is_some() {
+        return vec![ResponseMessage::error("ErrorInvalidRequest", "Only IndexedPageItemView (or no view) is supported.")];
+    }
+    let (max, offset, from_end) = match parse_paging(op.m("IndexedPageItemView")) {
+        Ok(p) => p,
+        Err(f) => return vec![f.message()],
+    };
+    let max = max.unwrap_or(MAX_PAGE).min(MAX_PAGE);
+    let need = needs_raw(&shape, false);
+    let parents: Vec<Element> = item_ids(op, "ParentFolderIds");
+    if parents.is_empty() {
+        return vec![ResponseMessage::error("ErrorInvalidRequest", "ParentFolderIds is empty.")];
+    }
+    let mut out = Vec::new();
+    for el in parents {
+        let r = async {
+            let node = cx.resolve_folder(&el).await?;
+            let mut w = XmlWriter::new();
+            // Virtual roots and associated (FAI) items hold no messages.
+            let Some(name) = node.name.clone().filter(|_| traversal == "Shallow" && node.info.as_ref().is_some_and(|i| i.selectable))
+            else {
+                w.start("m:RootFolder", &[("IndexedPagingOffset", "0"), ("TotalItemsInView", "0"), ("IncludesLastItemInRange", "true")]);
+                w.empty("t:Items", &[]);
+                w.end();
+                return Ok::<_, Fail>(w.finish());
+            };
+            // BasePoint=End: the page counted from the end of the view is the first page of the reversed view.
+            let q = ListQuery { offset, limit: max, sort, descending: descending ^ from_end, filter: filter.clone() };
+            let (total, mut page) = cx.store.list_messages(&name, &q).await.map_err(|e| Fail::from_error(&e, "ErrorFolderNotFound"))?;
+            if from_end {
+                page.reverse();
+            }
+            let (_, end) = page_bounds(total, Some(max), offset, from_end);
+            let next = if from_end { end.saturating_sub(page.len() as u32) } else { offset.saturating_add(page.len() as u32) };
+            let last = if from_end { next == 0 } else { next >= total };
+            let uv = node.info.as_ref().map(|i| i.uid_validity).unwrap_or(0);
+            w.start(
+                "m:RootFolder",
+                &[
+                    ("IndexedPagingOffset", &next.to_string()),
+                    ("TotalItemsInView", &total.to_string()),
+                    ("IncludesLastItemInRange", if last { "true" } else { "false" }),
+                ],
+            );
+            w.start("t:Items", &[]);
+            for s in &page {
+                let (raw, msg) = if need {
+                    match cx.store.fetch_raw(&name, s.uid).await {
+                        Ok(Some(raw)) => {
+                            let m = Message::from_mime(&raw).ok();
+                            (Some(raw), m)
+                        }
+                        _ => (None, None),
+                    }
+                } else {
+                    (None, None)
+                };
+                let d = ItemData { node: &node, uid_validity: uv, summary: s, msg: msg.as_ref(), raw: raw.as_deref() };
+                write_message(&mut w, cx, &d, &shape, false);
+            }
+            w.end().end();
+            Ok(w.finish())
+        }
+        .await;
+        out.push(match r {
+            Ok(c) => ResponseMessage::ok(c),
+            Err(f) => f.message(),
+        });
+    }
+    out
+}
+
+// ------------------------------------------------------------------------------------------------ UpdateItem
+
+/// Flag changes one UpdateItem change asks for.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct FlagChange {
+    pub add: Vec<String>,
+    pub remove: Vec<String>,
+    /// Replace every category keyword with these.
+    pub categories: Option<Vec<String>>,
+}
+
+/// Whether a category can be an IMAP keyword (RFC 3501 flag-keyword = atom).
+fn keyword_ok(k: &str) -> bool {
+    !k.is_empty()
+        && k.len() <= 128
+        && !k.starts_with('\\')
+        && k.bytes().all(|b| b > 0x20 && b < 0x7f && !b"(){%*\"\\]".contains(&b))
+}
+
+/// Parses the `t:Updates` of one `t:ItemChange` into flag changes (MS-OXWSCORE 2.2.4.x SetItemField,
+/// AppendToItemField, DeleteItemField).
+pub fn parse_updates(updates: &Element) -> Result<FlagChange, Fail> {
+    let mut ch = FlagChange::default();
+    let set = |ch: &mut FlagChange, flag: &str, on: bool| {
+        let f = flag.to_string();
+        ch.add.retain(|x| x != &f);
+        ch.remove.retain(|x| x != &f);
+        if on { ch.add.push(f) } else { ch.remove.push(f) }
+    };
+    for u in &updates.children {
+        let uri = path_uri(u).unwrap_or_default();
+        let item = u.children.iter().find(|c| c.ns.as_deref() == Some(NS_T) && matches!(c.name.as_str(), "Message" | "Item"));
+        let kind = u.name.as_str();
+        match (kind, uri.as_str()) {
+            ("SetItemField", "message:IsRead") => {
+                let v = item.and_then(|i| i.t_text("IsRead")).and_then(parse_bool);
+                let v = v.ok_or_else(|| Fail::new("ErrorInvalidPropertySet", "IsRead needs a boolean value."))?;
+                set(&mut ch, "\\Seen", v);
+            }
+            ("DeleteItemField", "message:IsRead") => set(&mut ch, "\\Seen", false),
+            ("SetItemField", "item:Flag") => {
+                let st = item.and_then(|i| i.t("Flag")).and_then(|f| f.t_text("FlagStatus")).unwrap_or("NotFlagged");
+                set(&mut ch, "\\Flagged", st == "Flagged");
+            }
+            ("DeleteItemField", "item:Flag") | ("DeleteItemField", "ext:0x1090") => set(&mut ch, "\\Flagged", false),
+            ("SetItemField", "ext:0x1090") => {
+                let v = item
+                    .and_then(|i| i.t("ExtendedProperty"))
+                    .and_then(|p| p.t_text("Value"))
+                    .ok_or_else(|| Fail::new("ErrorInvalidPropertySet", "PidTagFlagStatus needs a value."))?;
+                set(&mut ch, "\\Flagged", v.trim() == "2");
+            }
+            ("SetItemField" | "AppendToItemField", "item:Categories") => {
+                let cats: Vec<String> = item
+                    .and_then(|i| i.t("Categories"))
+                    .map(|c| c.children.iter().map(|s| s.trimmed().to_string()).filter(|s| !s.is_empty()).collect())
+                    .unwrap_or_default();
+                if let Some(bad) = cats.iter().find(|c| !keyword_ok(c)) {
+                    return Err(Fail::new(
+                        "ErrorInvalidPropertySet",
+                        format!("The category '{bad}' cannot be stored as an IMAP keyword (no spaces or special characters)."),
+                    ));
+                }
+                if kind == "AppendToItemField" {
+                    ch.add.extend(cats);
+                } else {
+                    ch.categories = Some(cats);
+                }
+            }
+            ("DeleteItemField", "item:Categories") => ch.categories = Some(Vec::new()),
+            _ => {
+                return Err(Fail::new(
+                    "ErrorInvalidPropertySet",
+                    format!("{kind} of '{uri}' is not supported on mail items (IsRead, Flag, PidTagFlagStatus and Categories are)."),
+                ));
+            }
+        }
+    }
+    Ok(ch)
+}
+
+pub async fn update_item<S: MailStore>(cx: &mut Ctx<S>, op: &Element) -> Vec<ResponseMessage> {
+    let resolution = op.attr("ConflictResolution").unwrap_or("AutoResolve").to_string();
+    if let Err(f) = cx.load().await {
+        return vec![f.message()];
+    }
+    let changes: Vec<Element> = item_ids(op, "ItemChanges");
+    let mut out = Vec::new();
+    for ch in changes.iter().filter(|c| c.name == "ItemChange") {
+        let r = async {
+            let id_el = ch.t("ItemId").ok_or_else(|| Fail::new("ErrorInvalidRequest", "ItemChange without an ItemId."))?;
+            let (id, node) = resolve_item(cx, id_el).await?;
+            let upd = parse_updates(ch.t("Updates").ok_or_else(|| Fail::new("ErrorInvalidRequest", "ItemChange without Updates."))?)?;
+            let name = node.name.clone().ok_or_else(item_not_found)?;
+            let (summary, _, _) = load_item(cx, &node, id.uid, false).await?;
+            let unchanged_since = match (resolution.as_str(), id_el.attr("ChangeKey")) {
+                ("NeverOverwrite", Some(ck)) => Some(cx.ids.parse_change_key(ck).map_err(Fail::id)?),
+                _ => None,
+            };
+            let mut add = upd.add.clone();
+            let mut remove = upd.remove.clone();
+            if let Some(cats) = &upd.categories {
+                remove.extend(categories_from_flags(&summary.flags).into_iter().filter(|c| !cats.contains(c)));
+                add.extend(cats.iter().cloned());
+            }
+            let failed = cx
+                .store
+                .set_flags(&name, &[id.uid], &add, &remove, unchanged_since)
+                .await
+                .map_err(|e| Fail::from_error(&e, "ErrorItemNotFound"))?;
+            if !failed.is_empty() {
+                return Err(Fail::new("ErrorIrresolvableConflict", "The item was changed since the client last read it."));
+            }
+            let (after, _, _) = load_item(cx, &node, id.uid, false).await?;
+            let mut w = XmlWriter::new();
+            w.start("m:Items", &[]).start("t:Message", &[]);
+            w.empty("t:ItemId", &[("Id", &cx.ids.item_id(&id)), ("ChangeKey", &cx.ids.change_key(after.modseq))]);
+            w.end().end();
+            w.start("m:ConflictResults", &[]).leaf("t:Count", "0").end();
+            Ok::<_, Fail>(w.finish())
+        }
+        .await;
+        out.push(match r {
+            Ok(c) => ResponseMessage::ok(c),
+            Err(f) => f.message(),
+        });
+    }
+    if out.is_empty() {
+        out.push(ResponseMessage::error("ErrorInvalidRequest", "ItemChanges is empty."));
+    }
+    out
+}
+
+// ------------------------------------------------------------------------------------------------ Delete / Move / Copy
+
+pub async fn delete_item<S: MailStore>(cx: &mut Ctx<S>, op: &Element) -> Vec<ResponseMessage> {
+    let delete_type = op.attr("DeleteType").unwrap_or("MoveToDeletedItems").to_string();
+    if let Err(f) = cx.load().await {
+        return vec![f.message()];
+    }
+    let trash = cx.tree().await.ok().and_then(|t| t.iter().find(|n| n.distinguished == Some("deleteditems")).and_then(|n| n.name.clone()));
+    let mut out = Vec::new();
+    for el in item_ids(op, "ItemIds") {
+        let r = async {
+            let (id, node) = resolve_item(cx, &el).await?;
+            let name = node.name.clone().ok_or_else(item_not_found)?;
+            if cx.store.summaries(&name, &[id.uid]).await.map_err(|e| Fail::from_error(&e, "ErrorItemNotFound"))?.is_empty() {
+                return Err(item_not_found());
+            }
+            let res = match (&trash, delete_type.as_str()) {
+                (Some(t), "MoveToDeletedItems") if *t != name => cx.store.move_messages(&name, &[id.uid], t).await.map(|_| ()),
+                _ => cx.store.delete_messages(&name, &[id.uid]).await,
+            };
+            res.map_err(|e| Fail::from_error(&e, "ErrorItemNotFound"))
+        }
+        .await;
+        out.push(match r {
+            Ok(()) => ResponseMessage::ok(String::new()),
+            Err(f) => f.message(),
+        });
+    }
+    if out.is_empty() {
+        out.push(ResponseMessage::error("ErrorInvalidRequest", "ItemIds is empty."));
+    }
+    out
+}
+
+/// MoveItem and CopyItem: each item gets a response message with its new id (from COPYUID).
+pub async fn move_or_copy_item<S: MailStore>(cx: &mut Ctx<S>, op: &Element, copy: bool) -> Vec<ResponseMessage> {
+    let Some(to_el) = op.m("ToFolderId").and_then(|t| t.children.first()) else {
+        return vec![ResponseMessage::error("ErrorInvalidRequest", "ToFolderId is required.")];
+    };
+    let target = match cx.resolve_folder(to_el).await {
+        Ok(n) => n,
+        Err(f) => return vec![f.message()],
+    };
+    let Some(target_name) = target.name.clone() else {
+        return vec![ResponseMessage::error("ErrorInvalidRequest", "Items cannot be placed in this folder.")];
+    };
+    let mut out = Vec::new();
+    for el in item_ids(op, "ItemIds") {
+        let r = async {
+            let (id, node) = resolve_item(cx, &el).await?;
+            let name = node.name.clone().ok_or_else(item_not_found)?;
+            if cx.store.summaries(&name, &[id.uid]).await.map_err(|e| Fail::from_error(&e, "ErrorItemNotFound"))?.is_empty() {
+                return Err(item_not_found());
+            }
+            let (uv, map) = if copy {
+                cx.store.copy_messages(&name, &[id.uid], &target_name).await
+            } else {
+                cx.store.move_messages(&name, &[id.uid], &target_name).await
+            }
+            .map_err(|e| Fail::from_error(&e, "ErrorItemNotFound"))?;
+            let mut w = XmlWriter::new();
+            w.start("m:Items", &[]);
+            if let Some((_, new_uid)) = map.iter().find(|(o, _)| *o == id.uid) {
+                let nid = ItemId { mailbox: cx.mailbox.clone(), folder: target.r.clone(), uid_validity: uv, uid: *new_uid };
+                let modseq = cx.store.summaries(&target_name, &[*new_uid]).await.ok().and_then(|v| v.first().map(|s| s.modseq)).unwrap_or(0);
+                w.start("t:Message", &[]);
+                w.empty("t:ItemId", &[("Id", &cx.ids.item_id(&nid)), ("ChangeKey", &cx.ids.change_key(modseq))]);
+                w.end();
+            }
+            w.end();
+            Ok::<_, Fail>(w.finish())
+        }
+        .await;
+        out.push(match r {
+            Ok(c) => ResponseMessage::ok(c),
+            Err(f) => f.message(),
+        });
+    }
+    if out.is_empty() {
+        out.push(ResponseMessage::error("ErrorInvalidRequest", "ItemIds is empty."));
+    }
+    out
+}
+
+// ------------------------------------------------------------------------------------------------ MarkAllItemsAsRead
+
+pub async fn mark_all_items_as_read<S: MailStore>(cx: &mut Ctx<S>, op: &Element) -> Vec<ResponseMessage> {
+    let read = op.m("ReadFlag").and_then(|r| parse_bool(&r.text)).unwrap_or(true);
+    let ids: Vec<Element> = item_ids(op, "FolderIds");
+    let mut out = Vec::new();
+    for el in ids {
+        let r = async {
+            let node = cx.resolve_folder(&el).await?;
+            let Some(name) = node.name.clone() else { return Ok(()) };
+            let uids = cx.store.uids(&name).await.map_err(|e| Fail::from_error(&e, "ErrorFolderNotFound"))?;
+            if !uids.is_empty() {
+                let seen = vec!["\\Seen".to_string()];
+                let (add, remove) = if read { (seen, Vec::new()) } else { (Vec::new(), seen) };
+                cx.store.set_flags(&name, &uids, &add, &remove, None).await.map_err(|e| Fail::from_error(&e, "ErrorFolderNotFound"))?;
+            }
+            Ok::<(), Fail>(())
+        }
+        .await;
+        out.push(match r {
+            Ok(()) => ResponseMessage::ok(String::new()),
+            Err(f) => f.message(),
+        });
+    }
+    if out.is_empty() {
+        out.push(ResponseMessage::error("ErrorInvalidRequest", "FolderIds is empty."));
+    }
+    out
+}
+
+// ------------------------------------------------------------------------------------------------ GetAttachment
+
+pub async fn get_attachment<S: MailStore>(cx: &mut Ctx<S>, op: &Element) -> Vec<ResponseMessage> {
+    if let Err(f) = cx.load().await {
+        return vec![f.message()];
+    }
+    let mut out = Vec::new();
+    for el in item_ids(op, "AttachmentIds") {
+        let r = async {
+            let aid = cx.ids.parse_attachment_id(el.attr("Id").unwrap_or("")).map_err(Fail::id)?;
+            cx.check_mailbox(&aid.item.mailbox)?;
+            let node = cx.node(&aid.item.folder).await.ok().flatten().ok_or_else(item_not_found)?;
+            if node.info.as_ref().map(|i| i.uid_validity) != Some(aid.item.uid_validity) {
+                return Err(item_not_found());
+            }
+            let name = node.name.clone().ok_or_else(item_not_found)?;
+            let raw = cx.store.fetch_raw(&name, aid.item.uid).await.map_err(|e| Fail::from_error(&e, "ErrorItemNotFound"))?;
+            let raw = raw.ok_or_else(item_not_found)?;
+            let (info, bytes) = attachment_bytes(&raw, aid.index as usize)
+                .ok_or_else(|| Fail::new("ErrorInvalidAttachmentId", "The attachment does not exist."))?;
+            let mut w = XmlWriter::new();
+            w.start("m:Attachments", &[]).start("t:FileAttachment", &[]);
+            w.empty("t:AttachmentId", &[("Id", &cx.ids.attachment_id(&aid))]);
+            w.leaf("t:Name", &info.name);
+            w.leaf("t:ContentType", &info.content_type);
+            if let Some(cid) = &info.content_id {
+                w.leaf("t:ContentId", cid);
+            }
+            w.leaf("t:Size", &bytes.len().to_string());
+            w.bool_leaf("t:IsInline", info.is_inline);
+            w.bool_leaf("t:IsContactPhoto", false);
+            w.start("t:Content", &[]).raw_text(&STANDARD.encode(&bytes)).end();
+            w.end().end();
+            Ok::<_, Fail>(w.finish())
+        }
+        .await;
+        out.push(match r {
+            Ok(c) => ResponseMessage::ok(c),
+            Err(f) => f.message(),
+        });
+    }
+    if out.is_empty() {
+        out.push(ResponseMessage::error("ErrorInvalidRequest", "AttachmentIds is empty."));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn html_to_text_strips_tags() {
+        assert_eq!(html_to_text("<p>A <b>b</b> &amp; c</p><style>x{}</style>d"), "\nA b & c\nd");
+        assert_eq!(strip_prefixes("Re: Fwd: hello"), "hello");
+        assert!(keyword_ok("Work"));
+        assert!(!keyword_ok("Red category"));
+    }
+}

@@ -1,0 +1,587 @@
+//! Stable, opaque, authenticated ids handed to clients, derived from back-end identifiers (no database).
+//! Design and trade-offs: docs/adr/0001-ews-ids.md.
+//!
+//! Every id is `base64(version ‖ kind ‖ payload ‖ tag)` where `tag` is the first 16 bytes of
+//! HMAC-SHA256(key, version ‖ kind ‖ payload) and `key` is the deployment's id key (`Gateway::id_key`, the same
+//! on every instance). The payload always starts with the mailbox address the object belongs to, so an id names
+//! its owner and cannot be replayed against another mailbox or another deployment.
+//!
+//! - Folder id: mailbox + folder reference ([`FolderRef`]: the two virtual roots, the IMAP server's folder
+//!   object id (Dovecot `X-GUID`, RFC 8474 `MAILBOXID`) when it has one, else the IMAP mailbox name).
+//! - Item id: mailbox + folder reference + UIDVALIDITY + UID (RFC 3501 2.3.1.1: the pair is unique and stable
+//!   for the life of the message in that folder).
+//! - Change key: the MODSEQ of the object (RFC 7162 3.1.1), so a change key changes whenever the message does.
+//! - Item sync state: mailbox + folder + UIDVALIDITY + HIGHESTMODSEQ + the UIDs the client knows, as ranges.
+//! - Folder-hierarchy sync state: mailbox + (folder reference, property hash) for each folder the client knows.
+//! - Attachment id: the item id's fields + the attachment's index.
+
+use base64::Engine;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+
+/// Encoding version. Bump it when the layout changes; old versions stay decodable as long as clients may
+/// hold them.
+pub const VERSION: u8 = 1;
+const TAG_LEN: usize = 16;
+/// Longest id text accepted for decoding (a sync state of a large, fragmented folder is the largest).
+pub const MAX_ID_LEN: usize = 256 * 1024;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+enum IdKind {
+    Folder = 1,
+    Item = 2,
+    ChangeKey = 3,
+    ItemSync = 4,
+    FolderSync = 5,
+    Attachment = 6,
+}
+
+/// Why an id was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IdError {
+    /// Not base64, wrong version, truncated, wrong kind, or the tag does not verify (tampered, or issued by
+    /// another deployment): `ErrorInvalidIdMalformed`.
+    Malformed,
+}
+
+/// Which folder an id points to.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum FolderRef {
+    /// The mailbox root (`root`), above the IPM subtree.
+    Root,
+    /// The top of the message store (`msgfolderroot`); its children are the IMAP top-level mailboxes.
+    MsgFolderRoot,
+    /// An IMAP mailbox by name (used when the server has no folder object id).
+    Name(String),
+    /// An IMAP mailbox by the server's object id (X-GUID or MAILBOXID): survives renames.
+    Object(String),
+}
+
+/// A decoded folder id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FolderId {
+    pub mailbox: String,
+    pub folder: FolderRef,
+}
+
+/// A decoded item id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ItemId {
+    pub mailbox: String,
+    pub folder: FolderRef,
+    pub uid_validity: u32,
+    pub uid: u32,
+}
+
+/// A decoded attachment id: the item and the attachment's position among its attachments (0-based).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AttachmentId {
+    pub item: ItemId,
+    pub index: u32,
+}
+
+/// A decoded item sync state (SyncFolderItems).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ItemSyncState {
+    pub mailbox: String,
+    pub folder: Option<FolderRef>,
+    pub uid_validity: u32,
+    pub modseq: u64,
+    /// The UIDs the client has, as sorted, non-overlapping, non-adjacent inclusive ranges.
+    pub known: Vec<(u32, u32)>,
+}
+
+/// A decoded folder-hierarchy sync state (SyncFolderHierarchy): each known folder and a hash of the
+/// properties the client saw (display name, parent, class).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct FolderSyncState {
+    pub mailbox: String,
+    pub folders: Vec<(FolderRef, u32)>,
+}
+
+/// Encodes and verifies ids with one deployment key.
+#[derive(Clone)]
+pub struct IdCodec {
+    key: [u8; 32],
+}
+
+impl std::fmt::Debug for IdCodec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("IdCodec(..)")
+    }
+}
+
+// ---------------------------------------------------------------- byte helpers
+
+struct Out(Vec<u8>);
+
+impl Out {
+    fn u8(&mut self, v: u8) {
+        self.0.push(v);
+    }
+    fn u32(&mut self, v: u32) {
+        self.0.extend_from_slice(&v.to_be_bytes());
+    }
+    fn u64(&mut self, v: u64) {
+        self.0.extend_from_slice(&v.to_be_bytes());
+    }
+    fn varint(&mut self, mut v: u64) {
+        loop {
+            let b = (v & 0x7f) as u8;
+            v >>= 7;
+            if v == 0 {
+                self.0.push(b);
+                return;
+            }
+            self.0.push(b | 0x80);
+        }
+    }
+    fn str(&mut self, s: &str) {
+        self.varint(s.len() as u64);
+        self.0.extend_from_slice(s.as_bytes());
+    }
+    fn folder(&mut self, f: &FolderRef) {
+        match f {
+            FolderRef::Root => self.u8(0),
+            FolderRef::MsgFolderRoot => self.u8(1),
+            FolderRef::Name(n) => {
+                self.u8(2);
+                self.str(n);
+            }
+            FolderRef::Object(o) => {
+                self.u8(3);
+                self.str(o);
+            }
+        }
+    }
+}
+
+struct In<'a>(&'a [u8]);
+
+impl<'a> In<'a> {
+    fn take(&mut self, n: usize) -> Result<&'a [u8], IdError> {
+        if self.0.len() < n {
+            return Err(IdError::Malformed);
+        }
+        let (a, b) = self.0.split_at(n);
+        self.0 = b;
+        Ok(a)
+    }
+    fn u8(&mut self) -> Result<u8, IdError> {
+        Ok(self.take(1)?[0])
+    }
+    fn u32(&mut self) -> Result<u32, IdError> {
+        Ok(u32::from_be_bytes(self.take(4)?.try_into().map_err(|_| IdError::Malformed)?))
+    }
+    fn u64(&mut self) -> Result<u64, IdError> {
+        Ok(u64::from_be_bytes(self.take(8)?.try_into().map_err(|_| IdError::Malformed)?))
+    }
+    fn varint(&mut self) -> Result<u64, IdError> {
+        let mut v = 0u64;
+        for shift in (0..64).step_by(7) {
+            let b = self.u8()?;
+            v |= u64::from(b & 0x7f) << shift;
+            if b & 0x80 == 0 {
+                return Ok(v);
+            }
+        }
+        Err(IdError::Malformed)
+    }
+    fn str(&mut self) -> Result<String, IdError> {
+        let n = self.varint()?;
+        if n > 4096 {
+            return Err(IdError::Malformed);
+        }
+        String::from_utf8(self.take(n as usize)?.to_vec()).map_err(|_| IdError::Malformed)
+    }
+    fn folder(&mut self) -> Result<FolderRef, IdError> {
+        Ok(match self.u8()? {
+            0 => FolderRef::Root,
+            1 => FolderRef::MsgFolderRoot,
+            2 => FolderRef::Name(self.str()?),
+            3 => FolderRef::Object(self.str()?),
+            _ => return Err(IdError::Malformed),
+        })
+    }
+    fn end(&self) -> Result<(), IdError> {
+        if self.0.is_empty() { Ok(()) } else { Err(IdError::Malformed) }
+    }
+}
+
+/// Normalises a set of UIDs into sorted, merged inclusive ranges.
+pub fn uid_ranges(uids: impl IntoIterator<Item = u32>) -> Vec<(u32, u32)> {
+    let mut v: Vec<u32> = uids.into_iter().collect();
+    v.sort_unstable();
+    v.dedup();
+    let mut out: Vec<(u32, u32)> = Vec::new();
+    for u in v {
+        match out.last_mut() {
+            Some((_, hi)) if hi.checked_add(1) == Some(u) => *hi = u,
+            _ => out.push((u, u)),
+        }
+    }
+    out
+}
+
+/// Whether `uid` is in the ranges.
+pub fn ranges_contain(ranges: &[(u32, u32)], uid: u32) -> bool {
+    ranges
+        .binary_search_by(|(lo, hi)| {
+            if *hi < uid {
+                std::cmp::Ordering::Less
+            } else if *lo > uid {
+                std::cmp::Ordering::Greater
+            } else {
+                std::cmp::Ordering::Equal
+            }
+        })
+        .is_ok()
+}
+
+/// Iterates the UIDs in the ranges.
+pub fn ranges_iter(ranges: &[(u32, u32)]) -> impl Iterator<Item = u32> + '_ {
+    ranges.iter().flat_map(|(lo, hi)| *lo..=*hi)
+}
+
+impl IdCodec {
+    pub fn new(key: [u8; 32]) -> IdCodec {
+        IdCodec { key }
+    }
+
+    fn tag(&self, data: &[u8]) -> [u8; TAG_LEN] {
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.key).expect("HMAC accepts any key length");
+        mac.update(data);
+        let full = mac.finalize().into_bytes();
+        let mut t = [0u8; TAG_LEN];
+        t.copy_from_slice(&full[..TAG_LEN]);
+        t
+    }
+
+    fn seal(&self, kind: IdKind, payload: impl FnOnce(&mut Out)) -> Vec<u8> {
+        let mut out = Out(vec![VERSION, kind as u8]);
+        payload(&mut out);
+        let tag = self.tag(&out.0);
+        out.0.extend_from_slice(&tag);
+        out.0
+    }
+
+    fn text(bytes: &[u8]) -> String {
+        STANDARD.encode(bytes)
+    }
+
+    /// Verifies raw id bytes and returns the payload reader for the expected kind.
+    fn open_bytes<'a>(&self, raw: &'a [u8], kind: IdKind) -> Result<In<'a>, IdError> {
+        if raw.len() < 2 + TAG_LEN || raw[0] != VERSION || raw[1] != kind as u8 {
+            return Err(IdError::Malformed);
+        }
+        let (data, tag) = raw.split_at(raw.len() - TAG_LEN);
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.key).expect("HMAC accepts any key length");
+        mac.update(data);
+        mac.verify_truncated_left(tag).map_err(|_| IdError::Malformed)?;
+        Ok(In(&data[2..]))
+    }
+
+    /// Decodes the text form of an id (standard base64; URL-safe base64 is accepted too, for OwaId).
+    pub fn raw(text: &str) -> Result<Vec<u8>, IdError> {
+        let t = text.trim();
+        if t.is_empty() || t.len() > MAX_ID_LEN {
+            return Err(IdError::Malformed);
+        }
+        STANDARD
+            .decode(t)
+            .or_else(|_| URL_SAFE_NO_PAD.decode(t.trim_end_matches('=')))
+            .map_err(|_| IdError::Malformed)
+    }
+
+    fn open<'a>(&self, raw: &'a [u8], kind: IdKind) -> Result<In<'a>, IdError> {
+        self.open_bytes(raw, kind)
+    }
+
+    // ------------------------------------------------------------ folders
+
+    pub fn folder_id(&self, id: &FolderId) -> String {
+        Self::text(&self.seal(IdKind::Folder, |o| {
+            o.str(&id.mailbox);
+            o.folder(&id.folder);
+        }))
+    }
+
+    pub fn parse_folder_id(&self, text: &str) -> Result<FolderId, IdError> {
+        let raw = Self::raw(text)?;
+        let mut r = self.open(&raw, IdKind::Folder)?;
+        let mailbox = r.str()?;
+        let folder = r.folder()?;
+        r.end()?;
+        Ok(FolderId { mailbox, folder })
+    }
+
+    // ------------------------------------------------------------ items
+
+    pub fn item_id(&self, id: &ItemId) -> String {
+        Self::text(&self.seal(IdKind::Item, |o| {
+            o.str(&id.mailbox);
+            o.folder(&id.folder);
+            o.u32(id.uid_validity);
+            o.u32(id.uid);
+        }))
+    }
+
+    pub fn parse_item_id(&self, text: &str) -> Result<ItemId, IdError> {
+        let raw = Self::raw(text)?;
+        let mut r = self.open(&raw, IdKind::Item)?;
+        let id = ItemId { mailbox: r.str()?, folder: r.folder()?, uid_validity: r.u32()?, uid: r.u32()? };
+        r.end()?;
+        Ok(id)
+    }
+
+    pub fn attachment_id(&self, id: &AttachmentId) -> String {
+        Self::text(&self.seal(IdKind::Attachment, |o| {
+            o.str(&id.item.mailbox);
+            o.folder(&id.item.folder);
+            o.u32(id.item.uid_validity);
+            o.u32(id.item.uid);
+            o.u32(id.index);
+        }))
+    }
+
+    pub fn parse_attachment_id(&self, text: &str) -> Result<AttachmentId, IdError> {
+        let raw = Self::raw(text)?;
+        let mut r = self.open(&raw, IdKind::Attachment)?;
+        let item = ItemId { mailbox: r.str()?, folder: r.folder()?, uid_validity: r.u32()?, uid: r.u32()? };
+        let index = r.u32()?;
+        r.end()?;
+        Ok(AttachmentId { item, index })
+    }
+
+    // ------------------------------------------------------------ change keys
+
+    /// A change key from a MODSEQ (the message's, or a folder's HIGHESTMODSEQ).
+    pub fn change_key(&self, modseq: u64) -> String {
+        Self::text(&self.seal(IdKind::ChangeKey, |o| o.u64(modseq)))
+    }
+
+    pub fn parse_change_key(&self, text: &str) -> Result<u64, IdError> {
+        let raw = Self::raw(text)?;
+        let mut r = self.open(&raw, IdKind::ChangeKey)?;
+        let m = r.u64()?;
+        r.end()?;
+        Ok(m)
+    }
+
+    // ------------------------------------------------------------ sync states
+
+    pub fn item_sync_state(&self, s: &ItemSyncState) -> String {
+        Self::text(&self.seal(IdKind::ItemSync, |o| {
+            o.str(&s.mailbox);
+            match &s.folder {
+                Some(f) => {
+                    o.u8(1);
+                    o.folder(f);
+                }
+                None => o.u8(0),
+            }
+            o.u32(s.uid_validity);
+            o.u64(s.modseq);
+            // Ranges as deltas: gap from the previous range's end, then length.
+            o.varint(s.known.len() as u64);
+            let mut prev = 0u32;
+            for (lo, hi) in &s.known {
+                o.varint(u64::from(lo.wrapping_sub(prev)));
+                o.varint(u64::from(hi - lo));
+                prev = *hi;
+            }
+        }))
+    }
+
+    pub fn parse_item_sync_state(&self, text: &str) -> Result<ItemSyncState, IdError> {
+        let raw = Self::raw(text)?;
+        let mut r = self.open(&raw, IdKind::ItemSync)?;
+        let mailbox = r.str()?;
+        let folder = match r.u8()? {
+            0 => None,
+            1 => Some(r.folder()?),
+            _ => return Err(IdError::Malformed),
+        };
+        let uid_validity = r.u32()?;
+        let modseq = r.u64()?;
+        let n = r.varint()?;
+        if n > 1 << 22 {
+            return Err(IdError::Malformed);
+        }
+        let mut known = Vec::with_capacity(n as usize);
+        let mut prev = 0u32;
+        for _ in 0..n {
+            let lo = u32::try_from(u64::from(prev) + r.varint()?).map_err(|_| IdError::Malformed)?;
+            let hi = u32::try_from(u64::from(lo) + r.varint()?).map_err(|_| IdError::Malformed)?;
+            known.push((lo, hi));
+            prev = hi;
+        }
+        r.end()?;
+        Ok(ItemSyncState { mailbox, folder, uid_validity, modseq, known })
+    }
+
+    pub fn folder_sync_state(&self, s: &FolderSyncState) -> String {
+        Self::text(&self.seal(IdKind::FolderSync, |o| {
+            o.str(&s.mailbox);
+            o.varint(s.folders.len() as u64);
+            for (f, h) in &s.folders {
+                o.folder(f);
+                o.u32(*h);
+            }
+        }))
+    }
+
+    pub fn parse_folder_sync_state(&self, text: &str) -> Result<FolderSyncState, IdError> {
+        let raw = Self::raw(text)?;
+        let mut r = self.open(&raw, IdKind::FolderSync)?;
+        let mailbox = r.str()?;
+        let n = r.varint()?;
+        if n > 100_000 {
+            return Err(IdError::Malformed);
+        }
+        let mut folders = Vec::with_capacity(n as usize);
+        for _ in 0..n {
+            let f = r.folder()?;
+            let h = r.u32()?;
+            folders.push((f, h));
+        }
+        r.end()?;
+        Ok(FolderSyncState { mailbox, folders })
+    }
+
+    /// What kind of object an id's text names, if it verifies: used by ConvertId, which accepts any id.
+    pub fn classify(&self, raw: &[u8]) -> Option<AnyId> {
+        if raw.len() < 2 {
+            return None;
+        }
+        let text = STANDARD.encode(raw);
+        match raw[1] {
+            1 => self.parse_folder_id(&text).ok().map(AnyId::Folder),
+            2 => self.parse_item_id(&text).ok().map(AnyId::Item),
+            6 => self.parse_attachment_id(&text).ok().map(AnyId::Attachment),
+            _ => None,
+        }
+    }
+}
+
+/// Any id that names an object of a mailbox.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AnyId {
+    Folder(FolderId),
+    Item(ItemId),
+    Attachment(AttachmentId),
+}
+
+impl AnyId {
+    pub fn mailbox(&self) -> &str {
+        match self {
+            AnyId::Folder(f) => &f.mailbox,
+            AnyId::Item(i) => &i.mailbox,
+            AnyId::Attachment(a) => &a.item.mailbox,
+        }
+    }
+}
+
+/// A 32-bit FNV-1a hash, used for the property hashes of folder sync states (not a security boundary: the
+/// whole state is authenticated).
+pub fn fnv32(parts: &[&str]) -> u32 {
+    let mut h: u32 = 0x811c_9dc5;
+    for p in parts {
+        for b in p.as_bytes().iter().chain(std::iter::once(&0u8)) {
+            h ^= u32::from(*b);
+            h = h.wrapping_mul(0x0100_0193);
+        }
+    }
+    h
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn codec() -> IdCodec {
+        IdCodec::new([7u8; 32])
+    }
+
+    #[test]
+    fn folder_ids_round_trip_and_are_stable() {
+        let c = codec();
+        for f in [
+            FolderRef::Root,
+            FolderRef::MsgFolderRoot,
+            FolderRef::Name("INBOX/Über".into()),
+            FolderRef::Object("0f3c2a".into()),
+        ] {
+            let id = FolderId { mailbox: "alice@example.test".into(), folder: f };
+            let text = c.folder_id(&id);
+            assert_eq!(text, codec().folder_id(&id), "same key, same id (every instance agrees)");
+            assert_eq!(c.parse_folder_id(&text).unwrap(), id);
+            assert!(c.parse_item_id(&text).is_err(), "a folder id is not an item id");
+        }
+    }
+
+    #[test]
+    fn item_ids_and_change_keys() {
+        let c = codec();
+        let id = ItemId {
+            mailbox: "alice@example.test".into(),
+            folder: FolderRef::Name("INBOX".into()),
+            uid_validity: 1700000000,
+            uid: 42,
+        };
+        let t = c.item_id(&id);
+        assert_eq!(c.parse_item_id(&t).unwrap(), id);
+        let ck = c.change_key(123456789);
+        assert_eq!(c.parse_change_key(&ck).unwrap(), 123456789);
+        let a = AttachmentId { item: id.clone(), index: 2 };
+        assert_eq!(c.parse_attachment_id(&c.attachment_id(&a)).unwrap(), a);
+        assert_eq!(c.classify(&IdCodec::raw(&t).unwrap()), Some(AnyId::Item(id)));
+    }
+
+    #[test]
+    fn tampering_garbage_and_foreign_keys_are_refused() {
+        let c = codec();
+        let id = FolderId { mailbox: "alice@example.test".into(), folder: FolderRef::Name("INBOX".into()) };
+        let text = c.folder_id(&id);
+        let mut raw = IdCodec::raw(&text).unwrap();
+        raw[5] ^= 1;
+        assert_eq!(c.parse_folder_id(&STANDARD.encode(&raw)), Err(IdError::Malformed));
+        assert_eq!(c.parse_folder_id("DUMMY"), Err(IdError::Malformed));
+        assert_eq!(c.parse_folder_id(""), Err(IdError::Malformed));
+        assert_eq!(c.parse_folder_id("!!!!"), Err(IdError::Malformed));
+        assert_eq!(IdCodec::new([8u8; 32]).parse_folder_id(&text), Err(IdError::Malformed));
+        // Truncation
+        let raw = IdCodec::raw(&text).unwrap();
+        for n in 0..raw.len() {
+            assert!(c.parse_folder_id(&STANDARD.encode(&raw[..n])).is_err());
+        }
+    }
+
+    #[test]
+    fn sync_states_compress_ranges() {
+        let c = codec();
+        let known = uid_ranges([5, 1, 2, 3, 9, 10, 11, 12, 100, 4]);
+        assert_eq!(known, vec![(1, 5), (9, 12), (100, 100)]);
+        assert!(ranges_contain(&known, 10));
+        assert!(!ranges_contain(&known, 13));
+        assert_eq!(ranges_iter(&known).count(), 10);
+        let s = ItemSyncState {
+            mailbox: "bob@example.test".into(),
+            folder: Some(FolderRef::Name("INBOX".into())),
+            uid_validity: 9,
+            modseq: 77,
+            known,
+        };
+        let t = c.item_sync_state(&s);
+        assert_eq!(c.parse_item_sync_state(&t).unwrap(), s);
+        let big = ItemSyncState { known: uid_ranges((1..100_000u32).filter(|u| u % 2 == 0)), ..s.clone() };
+        assert!(c.item_sync_state(&big).len() < 200_000);
+        let fs = FolderSyncState {
+            mailbox: "bob@example.test".into(),
+            folders: vec![(FolderRef::MsgFolderRoot, 1), (FolderRef::Name("INBOX".into()), fnv32(&["Inbox"]))],
+        };
+        assert_eq!(c.parse_folder_sync_state(&c.folder_sync_state(&fs)).unwrap(), fs);
+    }
+}
