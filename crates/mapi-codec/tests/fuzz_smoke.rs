@@ -100,6 +100,7 @@ fn oxcdata_decoders_never_panic() {
         let _ = ServerId::from_bytes(b);
         let _ = Xid::decode(&mut Reader::new(b), b.len().min(24));
         let _ = LongTermId::decode(&mut Reader::new(b));
+        let _ = RecipientRow::from_bytes(b, &Cols.columns(0, 0).unwrap_or_default());
     });
 }
 

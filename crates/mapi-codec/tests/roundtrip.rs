@@ -454,3 +454,24 @@ fn rpc_chains_and_aux_round_trip() {
         assert_eq!(aux::decode_aux_buffer(&b).unwrap(), blocks);
     }
 }
+
+#[test]
+fn recipient_rows_round_trip() {
+    let mut rng = Rng::new(14);
+    let cols = [PropTag(0x0C150003), PropTag(0x3001001F), PropTag(0x0FFF0102)];
+    let mut ok = 0;
+    for _ in 0..20000 {
+        let mut b = rng.biased_bytes(48);
+        if b.len() >= 2 && rng.below(2) == 0 {
+            // Give the flags a realistic shape: a type plus a few presence bits.
+            let flags = (rng.below(8) as u16) | [0u16, 0x0008, 0x0010, 0x0218, 0x0400, 0x8000][rng.below(6)];
+            b[..2].copy_from_slice(&flags.to_le_bytes());
+        }
+        let Ok(row) = RecipientRow::from_bytes(&b, &cols) else { continue };
+        let first = row.to_bytes(&cols).unwrap();
+        let again = RecipientRow::from_bytes(&first, &cols).unwrap();
+        assert_eq!(first, again.to_bytes(&cols).unwrap());
+        ok += 1;
+    }
+    assert!(ok > 50, "{ok}");
+}

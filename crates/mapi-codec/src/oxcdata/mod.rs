@@ -1,13 +1,15 @@
 //! MS-OXCDATA data structures: property tags and values, property rows,
-//! named-property names, restrictions, sort orders and identifiers (folder and
-//! message ids, long-term ids, entry ids).
+//! named-property names, recipient rows, restrictions, sort orders and
+//! identifiers (folder and message ids, long-term ids, entry ids).
 
 pub mod ids;
 pub mod prop;
+pub mod recipient;
 pub mod restriction;
 
 pub use ids::*;
 pub use prop::*;
+pub use recipient::{RecipientRow, RecipientString, RecipientX500};
 pub use restriction::*;
 
 use core::fmt;

@@ -406,6 +406,13 @@ pub struct ModifyRecipientRow {
     pub recipient_row: Vec<u8>,
 }
 
+impl ModifyRecipientRow {
+    /// Parses `recipient_row` against the RecipientColumns of the request.
+    pub fn row(&self, columns: &[PropTag]) -> Result<crate::oxcdata::RecipientRow> {
+        crate::oxcdata::RecipientRow::from_bytes(&self.recipient_row, columns)
+    }
+}
+
 /// MS-OXCROPS 2.2.6.5.1 RopModifyRecipients request.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ModifyRecipients {

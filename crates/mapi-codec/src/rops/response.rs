@@ -253,6 +253,13 @@ pub struct OpenRecipientRow {
     pub recipient_row: Vec<u8>,
 }
 
+impl OpenRecipientRow {
+    /// Parses `recipient_row` against the RecipientColumns of the response.
+    pub fn row(&self, columns: &[PropTag]) -> Result<crate::oxcdata::RecipientRow> {
+        crate::oxcdata::RecipientRow::from_bytes(&self.recipient_row, columns)
+    }
+}
+
 /// The message part shared by RopOpenMessage, RopOpenEmbeddedMessage and
 /// RopReloadCachedInformation responses.
 #[derive(Debug, Clone, PartialEq)]
@@ -310,6 +317,13 @@ pub struct ReadRecipientRow {
     pub code_page_id: u16,
     pub reserved: u16,
     pub recipient_row: Vec<u8>,
+}
+
+impl ReadRecipientRow {
+    /// Parses `recipient_row` against the recipient columns of the message.
+    pub fn row(&self, columns: &[PropTag]) -> Result<crate::oxcdata::RecipientRow> {
+        crate::oxcdata::RecipientRow::from_bytes(&self.recipient_row, columns)
+    }
 }
 
 /// Rows decoded against a column set. `columns` is not on the wire.
