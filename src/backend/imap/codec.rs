@@ -490,6 +490,25 @@ pub fn imap_date(year: i32, month: u32, day: u32) -> String {
     format!("{day}-{}-{year}", MONTHS[(month.clamp(1, 12) - 1) as usize])
 }
 
+/// Formats an INTERNALDATE (`05-Mar-2024 09:30:00 +0100`) for APPEND.
+pub fn format_internal_date(unix: i64, offset_minutes: i32) -> String {
+    let offset_minutes = offset_minutes.clamp(-(23 * 60 + 59), 23 * 60 + 59);
+    let local = unix + i64::from(offset_minutes) * 60;
+    let (y, m, d) = crate::model::message::civil_from_days(local.div_euclid(86_400));
+    let secs = local.rem_euclid(86_400);
+    let sign = if offset_minutes < 0 { '-' } else { '+' };
+    let off = offset_minutes.abs();
+    format!(
+        "{d:02}-{}-{y:04} {:02}:{:02}:{:02} {sign}{:02}{:02}",
+        MONTHS[(m - 1) as usize],
+        secs / 3600,
+        (secs / 60) % 60,
+        secs % 60,
+        off / 60,
+        off % 60
+    )
+}
+
 /// Parses an INTERNALDATE (`29-Nov-2026 07:00:03 +0000`) into unix seconds and the zone offset in minutes.
 pub fn parse_internal_date(s: &str) -> Option<(i64, i32)> {
     let s = s.trim();
@@ -630,6 +649,9 @@ mod tests {
     #[test]
     fn dates() {
         assert_eq!(imap_date(1994, 2, 1), "1-Feb-1994");
+        let (t0, off0) = parse_internal_date("05-Mar-2024 09:30:00 -0130").unwrap();
+        assert_eq!(format_internal_date(t0, off0), "05-Mar-2024 09:30:00 -0130");
+        assert_eq!(format_internal_date(0, 0), "01-Jan-1970 00:00:00 +0000");
         let (t, off) = parse_internal_date("29-Nov-2026 07:00:03 +0100").unwrap();
         assert_eq!(off, 60);
         assert_eq!(t, days_from_civil(2026, 11, 29) * 86400 + 6 * 3600 + 3);

@@ -1030,12 +1030,28 @@ impl MailStore {
 
     /// Stores a message in `mailbox` with `flags`; returns (UIDVALIDITY, UID) from APPENDUID.
     pub async fn append(&self, p: &Principal, mailbox: &str, raw: &[u8], flags: &[&str]) -> Result<(u32, u32)> {
+        self.append_with_date(p, mailbox, raw, flags, None).await
+    }
+
+    /// Like [`MailStore::append`], with the INTERNALDATE (received time) to give the message; `None`: now.
+    pub async fn append_with_date(
+        &self,
+        p: &Principal,
+        mailbox: &str,
+        raw: &[u8],
+        flags: &[&str],
+        internal_date: Option<DateTime>,
+    ) -> Result<(u32, u32)> {
         let flags = flag_list(flags)?;
         if raw.is_empty() {
             return Err(Error::client(Kind::Malformed, "empty message"));
         }
         let mut s = self.pool.get(p).await?;
-        let cmd = Command::new("APPEND").mailbox(mailbox).raw(&format!(" {flags}")).literal(raw);
+        let mut cmd = Command::new("APPEND").mailbox(mailbox).raw(&format!(" {flags}"));
+        if let Some(d) = internal_date {
+            cmd = cmd.raw(&format!(" \"{}\"", codec::format_internal_date(d.unix, d.offset_minutes)));
+        }
+        let cmd = cmd.literal(raw);
         let done = s.run(&cmd).await?;
         let code = done
             .code()

@@ -1,0 +1,502 @@
+//! The mail store against the real Dovecot of the test stack (`scripts/test` starts it and exports
+//! `VIADUC_TEST_STACK`; without it these tests print a note and pass without doing anything).
+//!
+//! Every test works in mailboxes of its own with names unique per run, and removes them at the end.
+
+use std::net::{IpAddr, Ipv4Addr};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use base64::Engine;
+use viaduc::auth::{Authenticator, Principal};
+use viaduc::backend::imap::pool::ImapPool;
+use viaduc::backend::imap::store::{Criteria, MailStore, Sort, SortKey, SpecialUse, is_uidvalidity_changed};
+use viaduc::config::{AuthConfig, ImapConfig, SmtpConfig, TlsMode};
+use viaduc::error::{Backend, Kind};
+use viaduc::model::message::{
+    Date, DateTime, Message, OutgoingAttachment, OutgoingMessage, Recipient, attachment_bytes, build_mime,
+};
+
+struct Stack {
+    vars: std::collections::HashMap<String, String>,
+}
+
+impl Stack {
+    fn get() -> Option<Stack> {
+        let dir = std::env::var("VIADUC_TEST_STACK").ok()?;
+        let text = std::fs::read_to_string(PathBuf::from(&dir).join("ports.env")).ok()?;
+        let mut vars = std::collections::HashMap::new();
+        for line in text.lines() {
+            let line = line.split(" #").next().unwrap_or("").trim();
+            if let Some((k, v)) = line.split_once('=') {
+                vars.insert(k.trim().to_string(), v.trim().trim_matches('"').to_string());
+            }
+        }
+        Some(Stack { vars })
+    }
+    fn var(&self, k: &str) -> &str {
+        self.vars.get(k).map(String::as_str).unwrap_or_else(|| panic!("{k} missing in ports.env"))
+    }
+    fn imap_config(&self) -> ImapConfig {
+        ImapConfig {
+            host: "127.0.0.1".into(),
+            port: self.var("IMAP_PORT").parse().unwrap(),
+            tls: TlsMode::Starttls,
+            ca_file: Some(PathBuf::from(self.var("CA_FILE"))),
+            master_user: None,
+            master_password: None,
+            master_separator: "*".into(),
+            timeout_secs: 20,
+        }
+    }
+    fn smtp_config(&self) -> SmtpConfig {
+        SmtpConfig {
+            host: "127.0.0.1".into(),
+            port: self.var("SUBMISSION_PORT").parse().unwrap(),
+            tls: TlsMode::Starttls,
+            ca_file: Some(PathBuf::from(self.var("CA_FILE"))),
+            timeout_secs: 20,
+        }
+    }
+    fn tls(&self) -> Arc<rustls::ClientConfig> {
+        viaduc::backend::tls::client_config(Backend::Imap, Some(&PathBuf::from(self.var("CA_FILE")))).unwrap()
+    }
+    fn pool(&self) -> ImapPool {
+        ImapPool::new(self.imap_config(), self.tls())
+    }
+    /// A principal as the authenticator makes it (a real IMAP login).
+    async fn principal(&self, user: &str) -> Principal {
+        let auth = Authenticator::new(self.imap_config(), self.tls(), None, "example.test".into(), AuthConfig::default());
+        let header = format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(format!("{user}@example.test:{}", self.var("PASSWORD")))
+        );
+        match auth.authenticate(Some(&header), IpAddr::V4(Ipv4Addr::LOCALHOST)).await {
+            Ok(p) => p,
+            Err(e) => panic!("login as {user}: {e:?}"),
+        }
+    }
+}
+
+macro_rules! stack_or_skip {
+    () => {
+        match Stack::get() {
+            Some(s) => s,
+            None => {
+                eprintln!("VIADUC_TEST_STACK not set: skipping (run scripts/test)");
+                return;
+            }
+        }
+    };
+}
+
+fn unique(tag: &str) -> String {
+    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos();
+    format!("vtest-{tag}-{}-{nanos}", std::process::id())
+}
+
+fn outgoing(subject: &str, body: &str, date: i64) -> OutgoingMessage {
+    OutgoingMessage {
+        from: Recipient::new(Some("Bob Example"), "bob@example.test"),
+        to: vec![Recipient::new(Some("Alice"), "alice@example.test")],
+        subject: subject.into(),
+        date: Some(DateTime::from_unix(date)),
+        body_text: Some(body.into()),
+        ..Default::default()
+    }
+}
+
+#[tokio::test]
+async fn lists_inbox_and_special_use_mailboxes() {
+    let stack = stack_or_skip!();
+    let p = stack.principal("alice").await;
+    let store = MailStore::new(stack.pool());
+    let boxes = store.list_mailboxes(&p).await.unwrap();
+    let inbox = boxes.iter().find(|b| b.name == "INBOX").expect("INBOX listed");
+    assert_eq!(boxes[0].name, "INBOX", "INBOX first");
+    assert_eq!(inbox.special_use, Some(SpecialUse::Inbox));
+    assert!(inbox.uid_validity > 0 && inbox.uid_next > 0 && inbox.highest_modseq > 0, "{inbox:?}");
+    assert!(inbox.guid.as_deref().is_some_and(|g| g.len() == 32), "X-GUID: {inbox:?}");
+    for role in [SpecialUse::Drafts, SpecialUse::Sent, SpecialUse::Trash] {
+        let b = boxes.iter().find(|b| b.special_use == Some(role)).unwrap_or_else(|| panic!("{role:?} missing: {boxes:?}"));
+        assert!(b.selectable);
+    }
+    // Seeded hierarchy: Projects/Gateway.
+    let projects = boxes.iter().find(|b| b.name == "Projects").expect("Projects");
+    assert!(projects.has_children);
+    let gw = boxes.iter().find(|b| b.name == "Projects/Gateway").expect("Projects/Gateway");
+    assert_eq!(gw.parent(), Some("Projects"));
+    assert_eq!(gw.delimiter, Some('/'));
+    // mailbox_status agrees with the list.
+    let st = store.mailbox_status(&p, "INBOX").await.unwrap();
+    assert_eq!((st.uid_validity, st.guid.clone()), (inbox.uid_validity, inbox.guid.clone()));
+    let err = store.mailbox_status(&p, &unique("missing")).await.unwrap_err();
+    assert_eq!(err.kind, Kind::NotFound, "{err}");
+}
+
+#[tokio::test]
+async fn append_list_sort_page_fetch_and_parse_back() {
+    let stack = stack_or_skip!();
+    let p = stack.principal("alice").await;
+    let store = MailStore::new(stack.pool());
+    let mbox = unique("list");
+    store.create_mailbox(&p, &mbox).await.unwrap();
+
+    let attachment: Vec<u8> = (0..5000u32).map(|i| (i * 7 % 251) as u8).collect();
+    let mut with_att = outgoing("Beta: Grüße mit Anhang", "Der Bericht ist angehängt.\nZeile 2 ünïcödé", 1_700_000_200);
+    with_att.body_html = Some("<p>Der <b>Bericht</b></p>".into());
+    with_att.cc = vec![Recipient::new(None, "carol@example.test")];
+    with_att.attachments = vec![OutgoingAttachment {
+        name: "Bericht März.bin".into(),
+        content_type: "application/octet-stream".into(),
+        data: attachment.clone(),
+        content_id: None,
+    }];
+    let raw_att = build_mime(&with_att);
+    let received = |t: i64| Some(DateTime { unix: t, offset_minutes: 60 });
+    let (v1, uid_b) = store.append_with_date(&p, &mbox, &raw_att, &["\\Seen"], received(1_700_100_000)).await.unwrap();
+    let alpha = build_mime(&outgoing("Alpha", "first body", 1_700_000_300));
+    let (v2, uid_a) = store.append_with_date(&p, &mbox, &alpha, &[], received(1_700_100_100)).await.unwrap();
+    let big = "x".repeat(20_000);
+    let (_, uid_c) = store.append(&p, &mbox, &build_mime(&outgoing("Gamma", &big, 1_700_000_100)), &["$label1"]).await.unwrap();
+    assert_eq!(v1, v2);
+    assert!(uid_b < uid_a && uid_a < uid_c);
+
+    // Sorting and paging.
+    let by_subject = Sort { key: SortKey::Subject, descending: false };
+    let (total, page) = store.list_messages(&p, &mbox, by_subject, 0, 10).await.unwrap();
+    assert_eq!(total, 3);
+    assert_eq!(page.iter().map(|m| m.uid).collect::<Vec<_>>(), vec![uid_a, uid_b, uid_c]);
+    let (total, page) = store.list_messages(&p, &mbox, Sort { key: SortKey::Subject, descending: true }, 1, 1).await.unwrap();
+    assert_eq!((total, page.len(), page[0].uid), (3, 1, uid_b));
+    let (_, page) = store.list_messages(&p, &mbox, Sort { key: SortKey::Date, descending: false }, 0, 10).await.unwrap();
+    assert_eq!(page.iter().map(|m| m.uid).collect::<Vec<_>>(), vec![uid_c, uid_b, uid_a]);
+    let (_, page) = store.list_messages(&p, &mbox, Sort { key: SortKey::Size, descending: true }, 0, 1).await.unwrap();
+    assert_eq!(page[0].uid, uid_c);
+    let (_, page) = store.list_messages(&p, &mbox, Sort::newest_first(), 0, 10).await.unwrap();
+    assert_eq!(page.iter().map(|m| m.uid).collect::<Vec<_>>(), vec![uid_c, uid_a, uid_b]);
+    let (total, page) = store.list_messages(&p, &mbox, by_subject, 5, 10).await.unwrap();
+    assert_eq!((total, page.len()), (3, 0));
+
+    // Summary fields.
+    let b = store.fetch_summaries(&p, &mbox, &[uid_b]).await.unwrap().remove(0);
+    assert_eq!(b.subject.as_deref(), Some("Beta: Grüße mit Anhang"));
+    assert_eq!(b.from, Some(Recipient::new(Some("Bob Example"), "bob@example.test")));
+    assert_eq!(b.cc, vec![Recipient::new(None, "carol@example.test")]);
+    assert_eq!(b.date.unwrap().unix, 1_700_000_200);
+    assert!(b.has_attachments && b.is_read() && b.modseq > 0 && b.size as usize == raw_att.len());
+    assert_eq!(b.internal_date.map(|d| d.unix), Some(1_700_100_000)); // Dovecot keeps the instant, not the zone
+    assert!(b.preview.as_deref().is_some_and(|t| t.contains("Bericht")), "{:?}", b.preview);
+    let a = store.fetch_summaries(&p, &mbox, &[uid_a, 999_999, uid_c]).await.unwrap();
+    assert_eq!(a.iter().map(|m| m.uid).collect::<Vec<_>>(), vec![uid_a, uid_c]);
+    assert!(!a[0].has_attachments && !a[0].is_read());
+    assert_eq!(a[1].categories(), vec!["$label1".to_string()]);
+
+    // Whole message, parsed back.
+    let fetched = store.fetch_message(&p, &mbox, uid_b).await.unwrap().expect("message");
+    assert_eq!(&fetched.raw[..], &raw_att[..]);
+    let m = Message::from_mime(&fetched.raw).unwrap();
+    assert_eq!(m.subject.as_deref(), Some("Beta: Grüße mit Anhang"));
+    assert_eq!(m.body_text.as_deref(), Some("Der Bericht ist angehängt.\nZeile 2 ünïcödé"));
+    assert!(m.body_html.as_deref().unwrap().contains("<b>Bericht</b>"));
+    assert_eq!(m.attachments.len(), 1);
+    assert_eq!(m.attachments[0].name, "Bericht März.bin");
+    let (_, bytes) = attachment_bytes(&fetched.raw, 0).unwrap();
+    assert_eq!(bytes, attachment);
+    assert!(store.fetch_message(&p, &mbox, 999_999).await.unwrap().is_none());
+    // BODY.PEEK: fetching did not mark it read.
+    let a_again = store.fetch_message(&p, &mbox, uid_a).await.unwrap().unwrap();
+    assert!(!a_again.summary.is_read());
+    assert!(!store.fetch_summaries(&p, &mbox, &[uid_a]).await.unwrap()[0].is_read());
+
+    // Search.
+    assert_eq!(store.search_uids(&p, &mbox, &Criteria::All).await.unwrap(), vec![uid_b, uid_a, uid_c]);
+    assert_eq!(store.search_uids(&p, &mbox, &Criteria::Seen(false)).await.unwrap(), vec![uid_a, uid_c]);
+    assert_eq!(store.search_uids(&p, &mbox, &Criteria::SubjectContains("grüße".into())).await.unwrap(), vec![uid_b]);
+    let either = Criteria::Or(vec![Criteria::SubjectContains("alpha".into()), Criteria::Keyword("$label1".into(), true)]);
+    assert_eq!(store.search_uids(&p, &mbox, &either).await.unwrap(), vec![uid_a, uid_c]);
+    let not = Criteria::And(vec![Criteria::Not(Box::new(Criteria::Seen(true))), Criteria::Larger(10_000)]);
+    assert_eq!(store.search_uids(&p, &mbox, &not).await.unwrap(), vec![uid_c]);
+    assert_eq!(store.search_uids(&p, &mbox, &Criteria::Since(Date::new(2000, 1, 1))).await.unwrap().len(), 3);
+    // Date headers are all on 14-Nov-2023 (SENTBEFORE/SENTSINCE compare dates only).
+    assert_eq!(store.search_uids(&p, &mbox, &Criteria::SentBefore(Date::new(2023, 11, 15))).await.unwrap().len(), 3);
+    assert!(store.search_uids(&p, &mbox, &Criteria::SentBefore(Date::new(2023, 11, 14))).await.unwrap().is_empty());
+    assert!(store.search_uids(&p, &mbox, &Criteria::SentSince(Date::new(2023, 11, 15))).await.unwrap().is_empty());
+    // Injection attempts are searched for literally and leave the session usable.
+    for evil in ["\" OR ALL \"", "x\r\nV99 DELETE INBOX", "\\\"", "{5}\r\nabc"] {
+        assert!(store.search_uids(&p, &mbox, &Criteria::SubjectContains(evil.into())).await.unwrap().is_empty(), "{evil:?}");
+    }
+    let (total, filtered) = store
+        .list_messages_matching(&p, &mbox, &Criteria::FromContains("bob".into()), by_subject, 0, 2)
+        .await
+        .unwrap();
+    assert_eq!((total, filtered.len()), (3, 2));
+    assert!(store.list_mailboxes(&p).await.unwrap().iter().any(|b| b.name == "INBOX"));
+
+    // Deleted messages are gone from lists.
+    store.delete_messages(&p, &mbox, &[uid_a]).await.unwrap();
+    let (total, _) = store.list_messages(&p, &mbox, by_subject, 0, 10).await.unwrap();
+    assert_eq!(total, 2);
+    store.delete_mailbox(&p, &mbox).await.unwrap();
+}
+
+#[tokio::test]
+async fn conditional_flag_changes() {
+    let stack = stack_or_skip!();
+    let p = stack.principal("alice").await;
+    let store = MailStore::new(stack.pool());
+    let mbox = unique("flags");
+    store.create_mailbox(&p, &mbox).await.unwrap();
+    let (_, uid) = store.append(&p, &mbox, &build_mime(&outgoing("Flags", "x", 1_700_000_000)), &[]).await.unwrap();
+    let m0 = store.fetch_summaries(&p, &mbox, &[uid]).await.unwrap()[0].modseq;
+
+    let m1 = store.set_flags(&p, &mbox, uid, &["\\Seen", "Project-X"], &[], Some(m0)).await.unwrap();
+    assert!(m1 > m0);
+    let s = store.fetch_summaries(&p, &mbox, &[uid]).await.unwrap().remove(0);
+    assert!(s.is_read() && s.has_flag("Project-X"));
+    assert_eq!(s.modseq, m1);
+
+    // A second change based on the old modseq conflicts and changes nothing.
+    let err = store.set_flags(&p, &mbox, uid, &["\\Flagged"], &[], Some(m0)).await.unwrap_err();
+    assert_eq!(err.kind, Kind::Conflict, "{err}");
+    let s = store.fetch_summaries(&p, &mbox, &[uid]).await.unwrap().remove(0);
+    assert!(!s.is_flagged());
+    assert_eq!(s.modseq, m1);
+
+    // With the current modseq it goes through; removing works too.
+    let m2 = store.set_flags(&p, &mbox, uid, &["\\Flagged"], &["\\Seen"], Some(m1)).await.unwrap();
+    assert!(m2 > m1);
+    let s = store.fetch_summaries(&p, &mbox, &[uid]).await.unwrap().remove(0);
+    assert!(s.is_flagged() && !s.is_read() && s.has_flag("Project-X"));
+    // Unconditional.
+    let m3 = store.set_flags(&p, &mbox, uid, &[], &["Project-X", "\\Flagged"], None).await.unwrap();
+    assert!(m3 > m2);
+    let s = store.fetch_summaries(&p, &mbox, &[uid]).await.unwrap().remove(0);
+    assert!(!s.is_flagged() && s.categories().is_empty());
+    // A no-op keeps the modseq.
+    assert_eq!(store.set_flags(&p, &mbox, uid, &[], &["\\Flagged"], Some(m3)).await.unwrap(), m3);
+
+    // Bad flags never reach the server; missing messages are NotFound.
+    let err = store.set_flags(&p, &mbox, uid, &["a b"], &[], None).await.unwrap_err();
+    assert_eq!(err.kind, Kind::Malformed);
+    let err = store.set_flags(&p, &mbox, uid, &["\\Bogus"], &[], None).await.unwrap_err();
+    assert_eq!(err.kind, Kind::Malformed);
+    let err = store.set_flags(&p, &mbox, 999_999, &["\\Seen"], &[], Some(m3)).await.unwrap_err();
+    assert_eq!(err.kind, Kind::NotFound, "{err}");
+    let err = store.set_flags(&p, &mbox, 999_999, &["\\Seen"], &[], None).await.unwrap_err();
+    assert_eq!(err.kind, Kind::NotFound, "{err}");
+    store.delete_mailbox(&p, &mbox).await.unwrap();
+}
+
+#[tokio::test]
+async fn move_and_copy_map_uids() {
+    let stack = stack_or_skip!();
+    let p = stack.principal("alice").await;
+    let store = MailStore::new(stack.pool());
+    let (src, dst) = (unique("src"), unique("dst"));
+    store.create_mailbox(&p, &src).await.unwrap();
+    store.create_mailbox(&p, &dst).await.unwrap();
+    let mut uids = Vec::new();
+    for i in 0..3 {
+        let (_, uid) = store.append(&p, &src, &build_mime(&outgoing(&format!("msg {i}"), "b", 1_700_000_000 + i)), &[]).await.unwrap();
+        uids.push(uid);
+    }
+    let copied = store.copy_messages(&p, &src, &uids[..2], &dst).await.unwrap();
+    assert_eq!(copied.iter().map(|(o, _)| *o).collect::<Vec<_>>(), uids[..2].to_vec());
+    for (old, new) in &copied {
+        let a = store.fetch_summaries(&p, &src, &[*old]).await.unwrap().remove(0);
+        let b = store.fetch_summaries(&p, &dst, &[*new]).await.unwrap().remove(0);
+        assert_eq!(a.subject, b.subject);
+    }
+    let moved = store.move_messages(&p, &src, &[uids[2], uids[0]], &dst).await.unwrap();
+    assert_eq!(moved.len(), 2);
+    let m = moved.iter().find(|(o, _)| *o == uids[2]).unwrap();
+    assert_eq!(store.fetch_summaries(&p, &dst, &[m.1]).await.unwrap()[0].subject.as_deref(), Some("msg 2"));
+    assert_eq!(store.search_uids(&p, &src, &Criteria::All).await.unwrap(), vec![uids[1]]);
+    assert_eq!(store.search_uids(&p, &dst, &Criteria::All).await.unwrap().len(), 4);
+    let err = store.copy_messages(&p, &src, &[uids[1]], &unique("nowhere")).await.unwrap_err();
+    assert_eq!(err.kind, Kind::NotFound, "{err}");
+    store.delete_mailbox(&p, &src).await.unwrap();
+    store.delete_mailbox(&p, &dst).await.unwrap();
+}
+
+#[tokio::test]
+async fn changes_since_sees_other_sessions() {
+    let stack = stack_or_skip!();
+    let p = stack.principal("alice").await;
+    let store = MailStore::new(stack.pool());
+    let other = MailStore::new(stack.pool()); // a second pool: a different IMAP session
+    let mbox = unique("sync");
+    store.create_mailbox(&p, &mbox).await.unwrap();
+    let (_, u1) = store.append(&p, &mbox, &build_mime(&outgoing("one", "1", 1_700_000_001)), &[]).await.unwrap();
+    let (_, u2) = store.append(&p, &mbox, &build_mime(&outgoing("two", "2", 1_700_000_002)), &[]).await.unwrap();
+    let (_, u3) = store.append(&p, &mbox, &build_mime(&outgoing("three", "3", 1_700_000_003)), &[]).await.unwrap();
+    let st = store.mailbox_status(&p, &mbox).await.unwrap();
+    let base = st.highest_modseq;
+
+    let nothing = store.changes_since(&p, &mbox, st.uid_validity, base).await.unwrap();
+    assert!(nothing.changed.is_empty() && nothing.vanished.is_empty());
+    assert_eq!(nothing.highest_modseq, base);
+
+    other.set_flags(&p, &mbox, u1, &["\\Flagged"], &[], None).await.unwrap();
+    other.delete_messages(&p, &mbox, &[u2]).await.unwrap();
+    let (_, u4) = other.append(&p, &mbox, &build_mime(&outgoing("four", "4", 1_700_000_004)), &[]).await.unwrap();
+
+    let ch = store.changes_since(&p, &mbox, st.uid_validity, base).await.unwrap();
+    assert_eq!(ch.uid_validity, st.uid_validity);
+    assert!(ch.highest_modseq > base);
+    let changed: Vec<u32> = ch.changed.iter().map(|m| m.uid).collect();
+    assert_eq!(changed, vec![u1, u4], "{ch:?}");
+    assert!(ch.changed[0].is_flagged());
+    assert_eq!(ch.changed[1].subject.as_deref(), Some("four"));
+    assert!(ch.vanished.contains(&u2), "{ch:?}");
+    assert!(!ch.vanished.contains(&u3));
+
+    // Syncing from the new point: nothing more.
+    let again = store.changes_since(&p, &mbox, st.uid_validity, ch.highest_modseq).await.unwrap();
+    assert!(again.changed.is_empty() && again.vanished.is_empty(), "{again:?}");
+
+    let err = store.changes_since(&p, &mbox, st.uid_validity.wrapping_add(1), base).await.unwrap_err();
+    assert!(is_uidvalidity_changed(&err), "{err}");
+    store.delete_mailbox(&p, &mbox).await.unwrap();
+}
+
+#[tokio::test]
+async fn mailbox_lifecycle_with_non_ascii_names() {
+    let stack = stack_or_skip!();
+    let p = stack.principal("alice").await;
+    let store = MailStore::new(stack.pool());
+    let base = unique("utf7");
+    let parent = format!("Entwürfe & Pläne {base}");
+    let child = format!("{parent}/日本語 ✓");
+    store.create_mailbox(&p, &parent).await.unwrap();
+    store.create_mailbox(&p, &child).await.unwrap();
+    let boxes = store.list_mailboxes(&p).await.unwrap();
+    let pa = boxes.iter().find(|b| b.name == parent).unwrap_or_else(|| panic!("{parent} not in {boxes:?}"));
+    let ch = boxes.iter().find(|b| b.name == child).expect("child listed");
+    assert!(pa.has_children);
+    assert_eq!(ch.parent(), Some(parent.as_str()));
+    assert_eq!(ch.leaf_name(), "日本語 ✓");
+    let guid = ch.guid.clone().expect("guid");
+    let (_, _) = store.append(&p, &child, &build_mime(&outgoing("in a UTF-7 box", "x", 1_700_000_000)), &[]).await.unwrap();
+    assert_eq!(store.mailbox_status(&p, &child).await.unwrap().messages, 1);
+
+    let renamed = format!("Корзина {base}");
+    store.rename_mailbox(&p, &parent, &renamed).await.unwrap();
+    let moved_child = format!("{renamed}/日本語 ✓");
+    let st = store.mailbox_status(&p, &moved_child).await.unwrap();
+    assert_eq!(st.guid.as_deref(), Some(guid.as_str()), "X-GUID survives a rename");
+    assert_eq!(st.messages, 1);
+    assert_eq!(store.mailbox_status(&p, &parent).await.unwrap_err().kind, Kind::NotFound);
+    assert_eq!(store.create_mailbox(&p, &renamed).await.unwrap_err().kind, Kind::Conflict);
+
+    store.delete_mailbox(&p, &moved_child).await.unwrap();
+    store.delete_mailbox(&p, &renamed).await.unwrap();
+    let boxes = store.list_mailboxes(&p).await.unwrap();
+    assert!(!boxes.iter().any(|b| b.name.contains(&base)), "{boxes:?}");
+    assert_eq!(store.delete_mailbox(&p, "INBOX").await.unwrap_err().kind, Kind::AccessDenied);
+}
+
+#[tokio::test]
+async fn metadata_round_trip() {
+    let stack = stack_or_skip!();
+    let p = stack.principal("alice").await;
+    let store = MailStore::new(stack.pool());
+    let key = format!("/private/vendor/viaduc/{}", unique("md"));
+    assert_eq!(store.get_metadata(&p, "", &key).await.unwrap(), None);
+    let value = "{\"named\": [1, 2]}\r\nline 2 \u{e4}".as_bytes();
+    store.set_metadata(&p, "", &key, Some(value)).await.unwrap();
+    assert_eq!(store.get_metadata(&p, "", &key).await.unwrap().as_deref(), Some(value));
+    store.set_metadata(&p, "INBOX", &key, Some(b"inbox value")).await.unwrap();
+    assert_eq!(store.get_metadata(&p, "INBOX", &key).await.unwrap().as_deref(), Some(&b"inbox value"[..]));
+    store.set_metadata(&p, "", &key, None).await.unwrap();
+    store.set_metadata(&p, "INBOX", &key, None).await.unwrap();
+    assert_eq!(store.get_metadata(&p, "", &key).await.unwrap(), None);
+    assert_eq!(store.get_metadata(&p, "", "/private/bad key").await.unwrap_err().kind, Kind::Malformed);
+}
+
+#[tokio::test]
+async fn pool_reuses_sessions() {
+    let stack = stack_or_skip!();
+    let alice = stack.principal("alice").await;
+    let bob = stack.principal("bob").await;
+    let pool = stack.pool();
+    let store = MailStore::new(pool.clone());
+    for _ in 0..5 {
+        store.mailbox_status(&alice, "INBOX").await.unwrap();
+    }
+    assert_eq!(pool.logins(), 1, "sequential requests share one session");
+    assert_eq!(pool.reused(), 4);
+    // Concurrent requests get concurrent sessions (at most the per-user limit).
+    let (a, b, c) = tokio::join!(
+        store.list_mailboxes(&alice),
+        store.search_uids(&alice, "INBOX", &Criteria::All),
+        store.mailbox_status(&alice, "INBOX")
+    );
+    a.unwrap();
+    b.unwrap();
+    c.unwrap();
+    assert!(pool.logins() <= 3, "{}", pool.logins());
+    // Another user never gets alice's session.
+    let before = pool.logins();
+    let bob_inbox = store.mailbox_status(&bob, "INBOX").await.unwrap();
+    assert_eq!(pool.logins(), before + 1);
+    assert_ne!(bob_inbox.guid, store.mailbox_status(&alice, "INBOX").await.unwrap().guid);
+    let logins = pool.logins();
+    let idle_before = pool.idle_count();
+    {
+        let s = pool.get(&alice).await.unwrap();
+        assert!(s.has_capability("QRESYNC"));
+        let mut s = s;
+        s.discard();
+    }
+    assert_eq!(pool.idle_count(), idle_before - 1, "a discarded session is not returned");
+    store.mailbox_status(&alice, "INBOX").await.unwrap();
+    assert_eq!(pool.logins(), logins);
+}
+
+#[tokio::test]
+async fn smtp_send_delivers_and_refusals_are_errors() {
+    let stack = stack_or_skip!();
+    let alice = stack.principal("alice").await;
+    let bob = stack.principal("bob").await;
+    let subject = unique("smtp");
+    let msg = OutgoingMessage {
+        from: Recipient::new(Some("Alice"), "alice@example.test"),
+        to: vec![Recipient::new(Some("Bob"), "bob@example.test")],
+        bcc: vec![Recipient::new(None, "carol@example.test")],
+        subject: subject.clone(),
+        body_text: Some("line one\r\n.\r\n.leading dot\r\nend".into()),
+        ..Default::default()
+    };
+    let raw = build_mime(&msg);
+    let smtp = stack.smtp_config();
+    let tls = viaduc::backend::tls::client_config(Backend::Smtp, Some(&PathBuf::from(stack.var("CA_FILE")))).unwrap();
+    viaduc::backend::smtp::send(&smtp, &tls, &alice, &alice.mail, &msg.envelope_recipients(), &raw).await.unwrap();
+
+    let store = MailStore::new(stack.pool());
+    let mut found = Vec::new();
+    for _ in 0..50 {
+        found = store.search_uids(&bob, "INBOX", &Criteria::SubjectContains(subject.clone())).await.unwrap();
+        if !found.is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    assert_eq!(found.len(), 1, "delivered to bob");
+    let m = store.fetch_message(&bob, "INBOX", found[0]).await.unwrap().unwrap();
+    let parsed = Message::from_mime(&m.raw).unwrap();
+    assert_eq!(
+        parsed.body_text.as_deref().map(|b| b.replace("\r\n", "\n").trim_end().to_string()),
+        Some("line one\n.\n.leading dot\nend".to_string())
+    );
+    assert!(parsed.bcc.is_empty());
+    store.delete_messages(&bob, "INBOX", &found).await.unwrap();
+
+    // Bad requests never reach the server.
+    let err = viaduc::backend::smtp::send(&smtp, &tls, &alice, &alice.mail, &[], &raw).await.unwrap_err();
+    assert_eq!(err.kind, Kind::Malformed, "{err}");
+    let err = viaduc::backend::smtp::send(&smtp, &tls, &alice, &alice.mail, &["not an address".into()], &raw).await.unwrap_err();
+    assert!(matches!(err.kind, Kind::Refused | Kind::Malformed), "{err}");
+}
