@@ -494,6 +494,11 @@ async fn smtp_send_delivers_and_refusals_are_errors() {
     assert!(parsed.bcc.is_empty());
     store.delete_messages(&bob, "INBOX", &found).await.unwrap();
 
+    // A recipient the server refuses (550 5.1.1): Refused with the server's text, nothing is sent.
+    let rcpts = vec!["bob@example.test".to_string(), "nosuchuser@example.test".to_string()];
+    let err = viaduc::backend::smtp::send(&smtp, &tls, &alice, &alice.mail, &rcpts, &raw).await.unwrap_err();
+    assert_eq!(err.kind, Kind::Refused, "{err}");
+    assert!(err.message.contains("550") && err.message.contains("nosuchuser@example.test"), "{err}");
     // Bad requests never reach the server.
     let err = viaduc::backend::smtp::send(&smtp, &tls, &alice, &alice.mail, &[], &raw).await.unwrap_err();
     assert_eq!(err.kind, Kind::Malformed, "{err}");

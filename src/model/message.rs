@@ -333,12 +333,13 @@ fn rfc2231_name(raw: &[u8], part: &mail_parser::MessagePart<'_>) -> Option<Strin
                     let b = v.as_bytes();
                     let mut j = 0;
                     while j < b.len() {
-                        if b[j] == b'%' && j + 2 < b.len() {
-                            if let Ok(x) = u8::from_str_radix(std::str::from_utf8(&b[j + 1..j + 3]).ok()?, 16) {
-                                bytes.push(x);
-                                j += 3;
-                                continue;
-                            }
+                        if b[j] == b'%'
+                            && j + 2 < b.len()
+                            && let Ok(x) = u8::from_str_radix(std::str::from_utf8(&b[j + 1..j + 3]).ok()?, 16)
+                        {
+                            bytes.push(x);
+                            j += 3;
+                            continue;
                         }
                         bytes.push(b[j]);
                         j += 1;

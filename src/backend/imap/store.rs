@@ -727,10 +727,11 @@ impl MailStore {
         let mut out: Vec<MailboxInfo> = done.data().filter_map(parse_list).collect();
         let mut statuses: HashMap<String, Vec<Value>> = HashMap::new();
         for data in done.data() {
-            if data.len() >= 3 && data[0].is("STATUS") {
-                if let (Some(name), Some(list)) = (mailbox_name(&data[1]), data[2].as_list()) {
-                    statuses.insert(name, list.to_vec());
-                }
+            if data.len() >= 3
+                && data[0].is("STATUS")
+                && let (Some(name), Some(list)) = (mailbox_name(&data[1]), data[2].as_list())
+            {
+                statuses.insert(name, list.to_vec());
             }
         }
         for info in out.iter_mut() {
@@ -1155,7 +1156,7 @@ impl MailStore {
             return Err(Error::client(Kind::Malformed, format!("invalid metadata entry name {key:?}")));
         }
         let mut s = self.pool.get(p).await?;
-        if !s.has_capability("METADATA") && !(mailbox.is_empty() && s.has_capability("METADATA-SERVER")) {
+        if !has_metadata(&s, mailbox) {
             return Err(imap_err(Kind::NotSupported, "the server has no METADATA"));
         }
         let done = s.run(&Command::new("GETMETADATA").mailbox(mailbox).string(key)).await?;
@@ -1178,7 +1179,7 @@ impl MailStore {
             return Err(Error::client(Kind::Malformed, format!("invalid metadata entry name {key:?}")));
         }
         let mut s = self.pool.get(p).await?;
-        if !s.has_capability("METADATA") && !(mailbox.is_empty() && s.has_capability("METADATA-SERVER")) {
+        if !has_metadata(&s, mailbox) {
             return Err(imap_err(Kind::NotSupported, "the server has no METADATA"));
         }
         // The key was checked (printable ASCII without quotes or backslashes): it can be quoted as is.
@@ -1192,6 +1193,11 @@ impl MailStore {
         s.run(&cmd).await?;
         Ok(())
     }
+}
+
+/// METADATA (any mailbox) or METADATA-SERVER (server annotations only).
+fn has_metadata(s: &PooledSession, mailbox: &str) -> bool {
+    s.has_capability("METADATA") || (mailbox.is_empty() && s.has_capability("METADATA-SERVER"))
 }
 
 fn check_mailbox_name(name: &str) -> Result<()> {
