@@ -5,16 +5,22 @@ mod common;
 
 use mapi_codec::oxcdata::{PropTag, PropValue};
 use mapi_codec::rops::{RopContext, RopRequest};
-use mapi_codec::{lz77, Reader, Writer};
+use mapi_codec::{Reader, Writer, lz77};
 
 fn fixture(name: &str) -> Vec<u8> {
-    let path = format!("{}/../../protocol-fixtures/mapi-codec/{name}", env!("CARGO_MANIFEST_DIR"));
+    let path = format!(
+        "{}/../../protocol-fixtures/mapi-codec/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    );
     common::hex(&std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}")))
 }
 
 #[test]
 fn readme_lists_every_fixture() {
-    let dir = format!("{}/../../protocol-fixtures/mapi-codec", env!("CARGO_MANIFEST_DIR"));
+    let dir = format!(
+        "{}/../../protocol-fixtures/mapi-codec",
+        env!("CARGO_MANIFEST_DIR")
+    );
     let readme = std::fs::read_to_string(format!("{dir}/README.md")).unwrap();
     for e in std::fs::read_dir(&dir).unwrap() {
         let name = e.unwrap().file_name().into_string().unwrap();
@@ -28,7 +34,10 @@ fn readme_lists_every_fixture() {
 #[test]
 fn ms_xca_alphabet() {
     let c = fixture("ms-xca-3.1-plain-lz77-alphabet.compressed.hex");
-    assert_eq!(lz77::decompress(&c, 26).unwrap(), b"abcdefghijklmnopqrstuvwxyz");
+    assert_eq!(
+        lz77::decompress(&c, 26).unwrap(),
+        b"abcdefghijklmnopqrstuvwxyz"
+    );
     assert_eq!(lz77::compress(b"abcdefghijklmnopqrstuvwxyz"), c);
 }
 
@@ -50,13 +59,21 @@ fn ms_oxcprpt_set_properties_request() {
     let mut r = Reader::new(&b);
     let rop = RopRequest::decode(&mut r, &RopContext::default()).unwrap();
     assert!(r.is_empty());
-    let RopRequest::SetProperties(sp) = &rop else { panic!("{rop:?}") };
+    let RopRequest::SetProperties(sp) = &rop else {
+        panic!("{rop:?}")
+    };
     assert_eq!((sp.logon_id, sp.input_handle_index), (0, 0));
     assert_eq!(sp.property_values.len(), 2);
     assert_eq!(sp.property_values[0].tag, PropTag(0x003D001F));
-    assert_eq!(sp.property_values[0].value, PropValue::String(String::new()));
+    assert_eq!(
+        sp.property_values[0].value,
+        PropValue::String(String::new())
+    );
     assert_eq!(sp.property_values[1].tag, PropTag(0x0E1D001F));
-    assert_eq!(sp.property_values[1].value, PropValue::String("Hello World".into()));
+    assert_eq!(
+        sp.property_values[1].value,
+        PropValue::String("Hello World".into())
+    );
     let mut w = Writer::new();
     rop.encode(&mut w).unwrap();
     assert_eq!(w.into_vec(), b);

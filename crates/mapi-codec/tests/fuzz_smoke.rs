@@ -6,19 +6,24 @@ mod common;
 
 use common::Rng;
 use mapi_codec::cursor::CountWidth;
-use mapi_codec::idset::{decode_globset, IdSet, ReplicaForm};
-use mapi_codec::mapihttp::{ab, emsmdb, nspi, Response};
+use mapi_codec::idset::{IdSet, ReplicaForm, decode_globset};
+use mapi_codec::mapihttp::{Response, ab, emsmdb, nspi};
 use mapi_codec::oxcdata::*;
 use mapi_codec::rops::response::ColumnSource;
 use mapi_codec::rops::{RopContext, RopRequest, RopRequestBuffer, RopResponse, RopResponseBuffer};
-use mapi_codec::{aux, lz77, rpc, Reader};
+use mapi_codec::{Reader, aux, lz77, rpc};
 
 const ITER: usize = 4000;
 
 struct Cols;
 impl ColumnSource for Cols {
     fn columns(&self, _: u8, _: u8) -> Option<Vec<PropTag>> {
-        Some(vec![PropTag(0x0FFF0102), PropTag(0x3001001F), PropTag(0x30010000), PropTag(0x10010003)])
+        Some(vec![
+            PropTag(0x0FFF0102),
+            PropTag(0x3001001F),
+            PropTag(0x30010000),
+            PropTag(0x10010003),
+        ])
     }
 }
 
@@ -41,7 +46,9 @@ fn feed(seed: u64, seeds: &[Vec<u8>], mut f: impl FnMut(&[u8])) {
 
 fn valid_rop_requests() -> Vec<Vec<u8>> {
     vec![
-        common::hex("0A 00 00 24 00 02 00 1F 00 3D 00 00 00 1F 00 1D 0E 48 00 65 00 6C 00 6C 00 6F 00 20 00 57 00 6F 00 72 00 6C 00 64 00 00 00"),
+        common::hex(
+            "0A 00 00 24 00 02 00 1F 00 3D 00 00 00 1F 00 1D 0E 48 00 65 00 6C 00 6C 00 6F 00 20 00 57 00 6F 00 72 00 6C 00 64 00 00 00",
+        ),
         common::hex("FE 00 00 01 00 00 00 01 00 00 00 00 05 00 2F 6F 3D 61 00"),
         common::hex("02 00 00 01 01 00 00 00 00 00 00 01 00"),
         common::hex("12 00 01 00 02 00 1F 00 01 30 03 00 08 0E"),
@@ -89,7 +96,11 @@ fn oxcdata_decoders_never_panic() {
         let _ = TaggedPropertyValue::decode(&mut Reader::new(b), CountWidth::U32);
         let _ = Restriction::decode(&mut Reader::new(b), CountWidth::U16);
         let _ = Restriction::decode(&mut Reader::new(b), CountWidth::U32);
-        let _ = PropertyRow::decode(&mut Reader::new(b), &Cols.columns(0, 0).unwrap_or_default(), CountWidth::U16);
+        let _ = PropertyRow::decode(
+            &mut Reader::new(b),
+            &Cols.columns(0, 0).unwrap_or_default(),
+            CountWidth::U16,
+        );
         let _ = PropertyName::decode(&mut Reader::new(b));
         let _ = SortOrderSet::decode(&mut Reader::new(b));
         let _ = decode_tag_array(&mut Reader::new(b));
@@ -108,7 +119,14 @@ fn oxcdata_decoders_never_panic() {
 fn rpc_lz77_aux_idset_never_panic() {
     let seeds = vec![
         common::hex("ff ff ff 1f 61 62 63 17 00 0f ff 26 01"),
-        rpc::encode_chain(&[b"hello hello hello hello", b"x"], rpc::EncodeOptions { compress: true, xor: true }).unwrap(),
+        rpc::encode_chain(
+            &[b"hello hello hello hello", b"x"],
+            rpc::EncodeOptions {
+                compress: true,
+                xor: true,
+            },
+        )
+        .unwrap(),
         common::hex("05 00 00 00 00 01 42 02 05 50 52 00 00 00 00 03 00 00 00 00 00 03 10 00"),
     ];
     feed(300, &seeds, |b| {
@@ -172,7 +190,13 @@ fn hostile_counts_fail_fast() {
     for &ty in PropType::ALL {
         let _ = PropValue::decode(&mut Reader::new(&big), ty, CountWidth::U32);
     }
-    assert!(lz77::decompress(&common::hex("ff ff ff ff 00 00 ff ff ff ff ff ff ff ff ff ff"), 1 << 20).is_err());
+    assert!(
+        lz77::decompress(
+            &common::hex("ff ff ff ff 00 00 ff ff ff ff ff ff ff ff ff ff"),
+            1 << 20
+        )
+        .is_err()
+    );
     let mut b = vec![0u8, 0, 0, 0, 0, 0, 0, 0, 0xFF];
     b.extend([0xFF; 4]);
     assert!(Response::<nspi::QueryRowsResponse>::decode(&b).is_err());

@@ -5,13 +5,15 @@ mod common;
 
 use common::hex;
 use mapi_codec::cursor::CountWidth;
-use mapi_codec::mapihttp::emsmdb::{ExecuteRequest, ExecuteResponse};
 use mapi_codec::mapihttp::Response;
+use mapi_codec::mapihttp::emsmdb::{ExecuteRequest, ExecuteResponse};
 use mapi_codec::oxcdata::*;
 use mapi_codec::rops::request as rq;
 use mapi_codec::rops::response::{Body, LogonPrivate, LogonTime, RowSet};
-use mapi_codec::rops::{response, RopContext, RopRequest, RopRequestBuffer, RopResponse, RopResponseBuffer};
-use mapi_codec::{rpc, Error, Reader, Writer};
+use mapi_codec::rops::{
+    RopContext, RopRequest, RopRequestBuffer, RopResponse, RopResponseBuffer, response,
+};
+use mapi_codec::{Error, Reader, Writer, rpc};
 
 fn enc_req(r: &RopRequest) -> Vec<u8> {
     let mut w = Writer::new();
@@ -38,7 +40,11 @@ fn logon_request() {
     assert_eq!(enc_req(&rop), b);
     // EssdnSize 0: no Essdn.
     let b = hex("FE 01 00 00 00 00 00 00 00 00 00 00 00 00");
-    let RopRequest::Logon(l) = RopRequest::decode(&mut Reader::new(&b), &RopContext::default()).unwrap() else { panic!() };
+    let RopRequest::Logon(l) =
+        RopRequest::decode(&mut Reader::new(&b), &RopContext::default()).unwrap()
+    else {
+        panic!()
+    };
     assert_eq!(l.essdn, None);
 }
 
@@ -58,7 +64,15 @@ fn logon_private_response() {
             mailbox_guid: Guid([0xAA; 16]),
             replica_id: 1,
             replica_guid: Guid([0xBB; 16]),
-            logon_time: LogonTime { seconds: 1, minutes: 2, hour: 3, day_of_week: 4, day: 5, month: 6, year: 2026 },
+            logon_time: LogonTime {
+                seconds: 1,
+                minutes: 2,
+                hour: 3,
+                day_of_week: 4,
+                day: 5,
+                month: 6,
+                year: 2026,
+            },
             gwart_time: 0,
             store_state: 0,
         })),
@@ -68,7 +82,10 @@ fn logon_private_response() {
     assert_eq!(&b[..7], &[0xFE, 0x00, 0, 0, 0, 0, 0x01]);
     // First folder id: ReplicaId 0x0001, GlobalCounter 00 00 00 00 00 01.
     assert_eq!(&b[7..15], &[1, 0, 0, 0, 0, 0, 0, 1]);
-    assert_eq!(RopResponse::decode(&mut Reader::new(&b), &()).unwrap(), resp);
+    assert_eq!(
+        RopResponse::decode(&mut Reader::new(&b), &()).unwrap(),
+        resp
+    );
 }
 
 /// MS-OXCROPS 2.2.3.1.4: redirect response with ecWrongServer.
@@ -76,7 +93,14 @@ fn logon_private_response() {
 fn logon_redirect_response() {
     let b = hex("FE 00 78 04 00 00 01 06 68 6F 73 74 31 00");
     let r = RopResponse::decode(&mut Reader::new(&b), &()).unwrap();
-    assert_eq!(r, RopResponse::LogonRedirect { output_handle_index: 0, logon_flags: 1, server_name: "host1".into() });
+    assert_eq!(
+        r,
+        RopResponse::LogonRedirect {
+            output_handle_index: 0,
+            logon_flags: 1,
+            server_name: "host1".into()
+        }
+    );
     assert_eq!(enc_resp(&r), b);
 }
 
@@ -85,24 +109,47 @@ fn logon_redirect_response() {
 fn generic_error_response() {
     let r = RopResponse::error(0x02, 1, 0x8004010F);
     assert_eq!(enc_resp(&r), hex("02 01 0F 01 04 80"));
-    assert_eq!(RopResponse::decode(&mut Reader::new(&hex("02 01 0F 01 04 80")), &()).unwrap(), r);
+    assert_eq!(
+        RopResponse::decode(&mut Reader::new(&hex("02 01 0F 01 04 80")), &()).unwrap(),
+        r
+    );
 }
 
 #[test]
 fn open_folder_and_tables() {
     // RopOpenFolder request (2.2.4.1.1).
     let b = hex("02 00 00 01 01 00 00 00 00 00 00 05 00");
-    let RopRequest::OpenFolder(o) = RopRequest::decode(&mut Reader::new(&b), &RopContext::default()).unwrap() else { panic!() };
+    let RopRequest::OpenFolder(o) =
+        RopRequest::decode(&mut Reader::new(&b), &RopContext::default()).unwrap()
+    else {
+        panic!()
+    };
     assert_eq!(o.folder_id, ObjectId::new(1, 5));
     // Success response: HasRules 0, IsGhosted 0.
-    let r = RopResponse::success(1, Body::OpenFolder { has_rules: false, ghost: None });
+    let r = RopResponse::success(
+        1,
+        Body::OpenFolder {
+            has_rules: false,
+            ghost: None,
+        },
+    );
     assert_eq!(enc_resp(&r), hex("02 01 00 00 00 00 00 00"));
     // RopGetContentsTable response: RowCount.
-    assert_eq!(enc_resp(&RopResponse::success(2, Body::TableRowCount(0x05, 3))), hex("05 02 00 00 00 00 03 00 00 00"));
+    assert_eq!(
+        enc_resp(&RopResponse::success(2, Body::TableRowCount(0x05, 3))),
+        hex("05 02 00 00 00 00 03 00 00 00")
+    );
     // RopSetColumns request with two tags.
     let b = hex("12 00 02 00 02 00 1F 00 37 00 40 00 06 0E");
-    let RopRequest::SetColumns(s) = RopRequest::decode(&mut Reader::new(&b), &RopContext::default()).unwrap() else { panic!() };
-    assert_eq!(s.property_tags, vec![PropTag(0x0037001F), PropTag(0x0E060040)]);
+    let RopRequest::SetColumns(s) =
+        RopRequest::decode(&mut Reader::new(&b), &RopContext::default()).unwrap()
+    else {
+        panic!()
+    };
+    assert_eq!(
+        s.property_tags,
+        vec![PropTag(0x0037001F), PropTag(0x0E060040)]
+    );
 }
 
 /// RopQueryRows response rows decoded with the table's column set.
@@ -112,15 +159,23 @@ fn query_rows_response_with_columns() {
     let rows = RowSet {
         columns: cols.clone(),
         rows: vec![
-            PropertyRow::from_values(vec![RowValue::Value(PropValue::String("Hi".into())), RowValue::Value(PropValue::Integer32(42))]),
-            PropertyRow::from_values(vec![RowValue::Value(PropValue::String("".into())), RowValue::Error(0x8004010F)]),
+            PropertyRow::from_values(vec![
+                RowValue::Value(PropValue::String("Hi".into())),
+                RowValue::Value(PropValue::Integer32(42)),
+            ]),
+            PropertyRow::from_values(vec![
+                RowValue::Value(PropValue::String("".into())),
+                RowValue::Error(0x8004010F),
+            ]),
         ],
     };
     let r = RopResponse::success(1, Body::QueryRows { origin: 0x01, rows });
     let b = enc_resp(&r);
     assert_eq!(
         b,
-        hex("15 01 00 00 00 00 01 02 00  00 48 00 69 00 00 00 2A 00 00 00  01 00 00 00 0A 0F 01 04 80")
+        hex(
+            "15 01 00 00 00 00 01 02 00  00 48 00 69 00 00 00 2A 00 00 00  01 00 00 00 0A 0F 01 04 80"
+        )
     );
     let cols2 = cols.clone();
     let src = move |_rop: u8, _hi: u8| Some(cols2.clone());
@@ -142,10 +197,16 @@ fn unknown_rop_stops_buffer() {
     assert!(matches!(buf.rops[0], RopRequest::GetStoreState(_)));
     assert_eq!(buf.handles, vec![1, 0xFFFF_FFFF]);
     let stop = buf.stopped.as_ref().unwrap();
-    assert_eq!((stop.rop_id, stop.logon_id, stop.handle_index, stop.offset), (0x28, Some(0), Some(1), 3));
+    assert_eq!(
+        (stop.rop_id, stop.logon_id, stop.handle_index, stop.offset),
+        (0x28, Some(0), Some(1), 3)
+    );
     assert_eq!(stop.error, Error::UnknownRop(0x28));
     assert_eq!(buf.encode().unwrap(), b);
-    assert_eq!(RopRequestBuffer::decode_strict(&b, &RopContext::default()), Err(Error::UnknownRop(0x28)));
+    assert_eq!(
+        RopRequestBuffer::decode_strict(&b, &RopContext::default()),
+        Err(Error::UnknownRop(0x28))
+    );
     // Ragged handle tables and bad RopSize are framing errors.
     assert!(RopRequestBuffer::decode(&hex("05 00 7B 00 00 01"), &RopContext::default()).is_err());
     assert!(RopRequestBuffer::decode(&hex("01 00"), &RopContext::default()).is_err());
@@ -154,9 +215,17 @@ fn unknown_rop_stops_buffer() {
 /// MS-OXCROPS 2.2.15.1 and 2.2.15.2.
 #[test]
 fn buffer_too_small_and_backoff() {
-    let r = RopResponse::BufferTooSmall { size_needed: 0x1000, request_buffers: hex("15 00 01 00 01 32 00") };
+    let r = RopResponse::BufferTooSmall {
+        size_needed: 0x1000,
+        request_buffers: hex("15 00 01 00 01 32 00"),
+    };
     assert_eq!(enc_resp(&r), hex("FF 00 10 15 00 01 00 01 32 00"));
-    let r = RopResponse::Backoff { logon_id: 0, duration: 1000, rops: vec![(0x15, 500)], additional_data: vec![] };
+    let r = RopResponse::Backoff {
+        logon_id: 0,
+        duration: 1000,
+        rops: vec![(0x15, 500)],
+        additional_data: vec![],
+    };
     let b = enc_resp(&r);
     assert_eq!(b, hex("F9 00 E8 03 00 00 01 15 F4 01 00 00 00 00"));
     assert_eq!(RopResponse::decode(&mut Reader::new(&b), &()).unwrap(), r);
@@ -167,16 +236,31 @@ fn buffer_too_small_and_backoff() {
 fn release_and_properties_specific() {
     let b = hex("01 00 03");
     let r = RopRequest::decode(&mut Reader::new(&b), &RopContext::default()).unwrap();
-    assert_eq!(r, RopRequest::Release(rq::Basic { logon_id: 0, input_handle_index: 3 }));
+    assert_eq!(
+        r,
+        RopRequest::Release(rq::Basic {
+            logon_id: 0,
+            input_handle_index: 3
+        })
+    );
     assert!(RopResponse::decode(&mut Reader::new(&[0x01, 0, 0, 0, 0, 0]), &()).is_err());
 
     let tags = vec![PropTag(0x3001001F), PropTag(0x36010003)];
-    let rows = RowSet { columns: tags.clone(), rows: vec![PropertyRow::from_values(vec![RowValue::Value(PropValue::String("Inbox".into())), RowValue::NotPresent])] };
+    let rows = RowSet {
+        columns: tags.clone(),
+        rows: vec![PropertyRow::from_values(vec![
+            RowValue::Value(PropValue::String("Inbox".into())),
+            RowValue::NotPresent,
+        ])],
+    };
     let resp = RopResponse::success(0, Body::GetPropertiesSpecific(rows));
     let b = enc_resp(&resp);
     assert_eq!(&b[..7], &[0x07, 0, 0, 0, 0, 0, 0x01]);
     let t2 = tags.clone();
-    assert_eq!(RopResponse::decode(&mut Reader::new(&b), &move |_: u8, _: u8| Some(t2.clone())).unwrap(), resp);
+    assert_eq!(
+        RopResponse::decode(&mut Reader::new(&b), &move |_: u8, _: u8| Some(t2.clone())).unwrap(),
+        resp
+    );
 }
 
 /// Execute request → RPC_HEADER_EXT → ROP buffer, and the response path back.
@@ -184,36 +268,80 @@ fn release_and_properties_specific() {
 fn execute_pipeline() {
     let reqs = RopRequestBuffer {
         rops: vec![
-            RopRequest::Logon(rq::Logon { logon_id: 0, output_handle_index: 0, logon_flags: 1, open_flags: 0x0100_0000, store_state: 0, essdn: Some("/o=Viaduc/cn=alice".into()) }),
-            RopRequest::GetReceiveFolder(rq::GetReceiveFolder { logon_id: 0, input_handle_index: 0, message_class: "IPM".into() }),
+            RopRequest::Logon(rq::Logon {
+                logon_id: 0,
+                output_handle_index: 0,
+                logon_flags: 1,
+                open_flags: 0x0100_0000,
+                store_state: 0,
+                essdn: Some("/o=Viaduc/cn=alice".into()),
+            }),
+            RopRequest::GetReceiveFolder(rq::GetReceiveFolder {
+                logon_id: 0,
+                input_handle_index: 0,
+                message_class: "IPM".into(),
+            }),
         ],
         handles: vec![0xFFFF_FFFF],
         stopped: None,
     };
     let rop_bytes = reqs.encode().unwrap();
-    let ext = rpc::encode_chain(&[&rop_bytes], rpc::EncodeOptions { compress: true, xor: true }).unwrap();
-    let body = ExecuteRequest { flags: 0, rop_buffer: ext, max_rop_out: 0x10008, aux: vec![] }.to_bytes().unwrap();
+    let ext = rpc::encode_chain(
+        &[&rop_bytes],
+        rpc::EncodeOptions {
+            compress: true,
+            xor: true,
+        },
+    )
+    .unwrap();
+    let body = ExecuteRequest {
+        flags: 0,
+        rop_buffer: ext,
+        max_rop_out: 0x10008,
+        aux: vec![],
+    }
+    .to_bytes()
+    .unwrap();
 
     let parsed = ExecuteRequest::from_bytes(&body).unwrap();
     let segs = rpc::decode_chain(&parsed.rop_buffer).unwrap();
     assert_eq!(segs.len(), 1);
-    let decoded = RopRequestBuffer::decode_strict(&segs[0].payload, &RopContext::default()).unwrap();
+    let decoded =
+        RopRequestBuffer::decode_strict(&segs[0].payload, &RopContext::default()).unwrap();
     assert_eq!(decoded, reqs);
 
     let out = RopResponseBuffer {
         rops: vec![
             RopResponse::error(0xFE, 0, 0x8004_0111),
-            RopResponse::success(0, Body::GetReceiveFolder(response::GetReceiveFolder { folder_id: ObjectId::new(1, 5), explicit_message_class: "".into() })),
+            RopResponse::success(
+                0,
+                Body::GetReceiveFolder(response::GetReceiveFolder {
+                    folder_id: ObjectId::new(1, 5),
+                    explicit_message_class: "".into(),
+                }),
+            ),
         ],
         handles: vec![0xFFFF_FFFF],
     };
     let out_bytes = out.encode().unwrap();
     let ext = rpc::encode_chain(&[&out_bytes], rpc::EncodeOptions::default()).unwrap();
-    let resp = Response::Success { error_code: 0, fields: ExecuteResponse { flags: 0, rop_buffer: ext }, aux: vec![] };
+    let resp = Response::Success {
+        error_code: 0,
+        fields: ExecuteResponse {
+            flags: 0,
+            rop_buffer: ext,
+        },
+        aux: vec![],
+    };
     let b = resp.encode().unwrap();
-    let Response::Success { fields, .. } = Response::<ExecuteResponse>::decode(&b).unwrap() else { panic!() };
+    let Response::Success { fields, .. } = Response::<ExecuteResponse>::decode(&b).unwrap() else {
+        panic!()
+    };
     let segs = rpc::decode_chain(&fields.rop_buffer).unwrap();
-    assert_eq!(RopResponseBuffer::decode(&segs[0].payload, &()).unwrap(), out);
+    assert_eq!(
+        RopResponseBuffer::decode(&segs[0].payload, &()).unwrap(),
+        out
+    );
 }
 
 /// Property values inside ROPs use 2-byte COUNTs; a Binary longer than 0xFFFF cannot be encoded.

@@ -40,10 +40,16 @@ pub type MessageId = ObjectId;
 
 impl ObjectId {
     pub fn new(replica_id: u16, counter: u64) -> Self {
-        ObjectId { replica_id, global_counter: GlobalCounter::from_value(counter) }
+        ObjectId {
+            replica_id,
+            global_counter: GlobalCounter::from_value(counter),
+        }
     }
     pub fn decode(r: &mut Reader) -> Result<Self> {
-        Ok(ObjectId { replica_id: r.u16()?, global_counter: GlobalCounter(r.array()?) })
+        Ok(ObjectId {
+            replica_id: r.u16()?,
+            global_counter: GlobalCounter(r.array()?),
+        })
     }
     pub fn encode(&self, w: &mut Writer) {
         w.u16(self.replica_id);
@@ -77,7 +83,11 @@ pub struct LongTermId {
 impl LongTermId {
     pub const SIZE: usize = 24;
     pub fn decode(r: &mut Reader) -> Result<Self> {
-        Ok(LongTermId { database_guid: Guid(r.array()?), global_counter: GlobalCounter(r.array()?), pad: r.u16()? })
+        Ok(LongTermId {
+            database_guid: Guid(r.array()?),
+            global_counter: GlobalCounter(r.array()?),
+            pad: r.u16()?,
+        })
     }
     pub fn encode(&self, w: &mut Writer) {
         w.bytes(&self.database_guid.0);
@@ -205,12 +215,24 @@ pub struct PermanentEntryId {
 impl PermanentEntryId {
     /// A permanent entry id with the defaults of MS-OXNSPI 2.2.9.3.
     pub fn new(display_type: u32, dn: impl Into<String>) -> Self {
-        PermanentEntryId { id_type: 0, r1: 0, r2: 0, r3: 0, provider_uid: NSPI_PROVIDER_UID, r4: 1, display_type, dn: dn.into() }
+        PermanentEntryId {
+            id_type: 0,
+            r1: 0,
+            r2: 0,
+            r3: 0,
+            provider_uid: NSPI_PROVIDER_UID,
+            r4: 1,
+            display_type,
+            dn: dn.into(),
+        }
     }
     pub fn decode(r: &mut Reader) -> Result<Self> {
         let id_type = r.u8()?;
         if id_type != 0x00 {
-            return Err(Error::Invalid { what: "PermanentEntryID IDType", value: id_type as u64 });
+            return Err(Error::Invalid {
+                what: "PermanentEntryID IDType",
+                value: id_type as u64,
+            });
         }
         Ok(PermanentEntryId {
             id_type,
@@ -254,7 +276,10 @@ impl EphemeralEntryId {
     pub fn decode(r: &mut Reader) -> Result<Self> {
         let id_type = r.u8()?;
         if id_type != 0x87 {
-            return Err(Error::Invalid { what: "EphemeralEntryID IDType", value: id_type as u64 });
+            return Err(Error::Invalid {
+                what: "EphemeralEntryID IDType",
+                value: id_type as u64,
+            });
         }
         Ok(EphemeralEntryId {
             id_type,
@@ -291,7 +316,10 @@ impl AddressBookEntryId {
         match r.peek_u8()? {
             0x00 => Ok(AddressBookEntryId::Permanent(PermanentEntryId::decode(r)?)),
             0x87 => Ok(AddressBookEntryId::Ephemeral(EphemeralEntryId::decode(r)?)),
-            v => Err(Error::Invalid { what: "address book EntryID type", value: v as u64 }),
+            v => Err(Error::Invalid {
+                what: "address book EntryID type",
+                value: v as u64,
+            }),
         }
     }
     pub fn encode(&self, w: &mut Writer) {
@@ -314,13 +342,22 @@ impl Xid {
     /// Decodes an XID of `size` bytes (17..=24).
     pub fn decode(r: &mut Reader, size: usize) -> Result<Self> {
         if !(17..=24).contains(&size) {
-            return Err(Error::Invalid { what: "XID size", value: size as u64 });
+            return Err(Error::Invalid {
+                what: "XID size",
+                value: size as u64,
+            });
         }
-        Ok(Xid { namespace_guid: Guid(r.array()?), local_id: r.bytes(size - 16)?.to_vec() })
+        Ok(Xid {
+            namespace_guid: Guid(r.array()?),
+            local_id: r.bytes(size - 16)?.to_vec(),
+        })
     }
     pub fn encode(&self, w: &mut Writer) -> Result<()> {
         if !(1..=8).contains(&self.local_id.len()) {
-            return Err(Error::EncodeOverflow { what: "XID LocalId", len: self.local_id.len() });
+            return Err(Error::EncodeOverflow {
+                what: "XID LocalId",
+                len: self.local_id.len(),
+            });
         }
         w.bytes(&self.namespace_guid.0);
         w.bytes(&self.local_id);
@@ -336,7 +373,11 @@ impl Xid {
 /// MessageId, Instance (Ours = 0x01) or client data (Ours = 0x00).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum ServerId {
-    Ours { folder_id: FolderId, message_id: MessageId, instance: u32 },
+    Ours {
+        folder_id: FolderId,
+        message_id: MessageId,
+        instance: u32,
+    },
     Client(Vec<u8>),
 }
 
@@ -349,9 +390,18 @@ impl ServerId {
         let mut r = Reader::new(b);
         let ours = r.u8()?;
         let v = match ours {
-            0x01 => ServerId::Ours { folder_id: ObjectId::decode(&mut r)?, message_id: ObjectId::decode(&mut r)?, instance: r.u32()? },
+            0x01 => ServerId::Ours {
+                folder_id: ObjectId::decode(&mut r)?,
+                message_id: ObjectId::decode(&mut r)?,
+                instance: r.u32()?,
+            },
             0x00 => ServerId::Client(r.rest().to_vec()),
-            v => return Err(Error::Invalid { what: "ServerId Ours", value: v as u64 }),
+            v => {
+                return Err(Error::Invalid {
+                    what: "ServerId Ours",
+                    value: v as u64,
+                });
+            }
         };
         r.finish()?;
         Ok(v)
@@ -359,7 +409,11 @@ impl ServerId {
     pub fn to_bytes(&self) -> Vec<u8> {
         let mut w = Writer::new();
         match self {
-            ServerId::Ours { folder_id, message_id, instance } => {
+            ServerId::Ours {
+                folder_id,
+                message_id,
+                instance,
+            } => {
                 w.u8(1);
                 folder_id.encode(&mut w);
                 message_id.encode(&mut w);
@@ -388,18 +442,31 @@ mod tests {
 
     #[test]
     fn entry_ids_round_trip() {
-        let f = FolderEntryId { provider_uid: Guid([1; 16]), folder_type: 1, database_guid: Guid([2; 16]), global_counter: GlobalCounter::from_value(9), ..Default::default() };
+        let f = FolderEntryId {
+            provider_uid: Guid([1; 16]),
+            folder_type: 1,
+            database_guid: Guid([2; 16]),
+            global_counter: GlobalCounter::from_value(9),
+            ..Default::default()
+        };
         let b = f.to_bytes();
         assert_eq!(b.len(), FolderEntryId::SIZE);
         assert_eq!(FolderEntryId::from_bytes(&b).unwrap(), f);
-        let m = MessageEntryId { message_type: 7, ..Default::default() };
+        let m = MessageEntryId {
+            message_type: 7,
+            ..Default::default()
+        };
         assert_eq!(MessageEntryId::from_bytes(&m.to_bytes()).unwrap(), m);
         let p = PermanentEntryId::new(0, "/o=Viaduc/ou=x/cn=Recipients/cn=bob");
         let mut w = Writer::new();
         p.encode(&mut w);
         let ab = AddressBookEntryId::decode(&mut Reader::new(w.as_slice())).unwrap();
         assert_eq!(ab, AddressBookEntryId::Permanent(p));
-        let s = ServerId::Ours { folder_id: ObjectId::new(1, 2), message_id: ObjectId::new(1, 3), instance: 0 };
+        let s = ServerId::Ours {
+            folder_id: ObjectId::new(1, 2),
+            message_id: ObjectId::new(1, 3),
+            instance: 0,
+        };
         assert_eq!(ServerId::from_bytes(&s.to_bytes()).unwrap(), s);
     }
 }

@@ -2,8 +2,8 @@
 
 use crate::cursor::{CountWidth, Reader, Writer};
 use crate::error::{Error, Result};
-use crate::oxcdata::restriction::{Restriction, MAX_RESTRICTION_DEPTH};
 use crate::oxcdata::Guid;
+use crate::oxcdata::restriction::{MAX_RESTRICTION_DEPTH, Restriction};
 
 /// Largest number of values accepted in one multi-valued property.
 pub const MAX_MULTI_VALUES: usize = 1 << 20;
@@ -162,7 +162,11 @@ fn read_multi<T>(
 ) -> Result<Vec<T>> {
     let n = r.count(w)?;
     if n > MAX_MULTI_VALUES {
-        return Err(Error::TooLarge { what: "multi-valued property", len: n, max: MAX_MULTI_VALUES });
+        return Err(Error::TooLarge {
+            what: "multi-valued property",
+            len: n,
+            max: MAX_MULTI_VALUES,
+        });
     }
     r.check_count("multi-valued property", n, min)?;
     let mut v = Vec::with_capacity(n);
@@ -228,7 +232,12 @@ impl PropValue {
         Self::decode_depth(r, ty, w, 0)
     }
 
-    pub(crate) fn decode_depth(r: &mut Reader, ty: PropType, w: CountWidth, depth: usize) -> Result<PropValue> {
+    pub(crate) fn decode_depth(
+        r: &mut Reader,
+        ty: PropType,
+        w: CountWidth,
+        depth: usize,
+    ) -> Result<PropValue> {
         use PropValue as V;
         let cw = match w {
             CountWidth::U16 => 2,
@@ -257,23 +266,37 @@ impl PropValue {
             }
             PropType::RuleAction => {
                 if depth > MAX_RESTRICTION_DEPTH {
-                    return Err(Error::DepthExceeded { max: MAX_RESTRICTION_DEPTH });
+                    return Err(Error::DepthExceeded {
+                        max: MAX_RESTRICTION_DEPTH,
+                    });
                 }
-                V::RuleAction(RuleActions { blocks: read_multi(r, w, cw, |r| read_binary(r, w))? })
+                V::RuleAction(RuleActions {
+                    blocks: read_multi(r, w, cw, |r| read_binary(r, w))?,
+                })
             }
             PropType::Binary => V::Binary(read_binary(r, w)?),
             PropType::MultipleInteger16 => V::MultipleInteger16(read_multi(r, w, 2, |r| r.i16())?),
             PropType::MultipleInteger32 => V::MultipleInteger32(read_multi(r, w, 4, |r| r.i32())?),
-            PropType::MultipleFloating32 => V::MultipleFloating32(read_multi(r, w, 4, |r| r.f32())?),
-            PropType::MultipleFloating64 => V::MultipleFloating64(read_multi(r, w, 8, |r| r.f64())?),
+            PropType::MultipleFloating32 => {
+                V::MultipleFloating32(read_multi(r, w, 4, |r| r.f32())?)
+            }
+            PropType::MultipleFloating64 => {
+                V::MultipleFloating64(read_multi(r, w, 8, |r| r.f64())?)
+            }
             PropType::MultipleCurrency => V::MultipleCurrency(read_multi(r, w, 8, |r| r.i64())?),
-            PropType::MultipleFloatingTime => V::MultipleFloatingTime(read_multi(r, w, 8, |r| r.f64())?),
+            PropType::MultipleFloatingTime => {
+                V::MultipleFloatingTime(read_multi(r, w, 8, |r| r.f64())?)
+            }
             PropType::MultipleInteger64 => V::MultipleInteger64(read_multi(r, w, 8, |r| r.i64())?),
             PropType::MultipleString8 => V::MultipleString8(read_multi(r, w, 1, |r| r.str8z())?),
             PropType::MultipleString => V::MultipleString(read_multi(r, w, 2, |r| r.utf16z())?),
             PropType::MultipleTime => V::MultipleTime(read_multi(r, w, 8, |r| r.u64())?),
-            PropType::MultipleGuid => V::MultipleGuid(read_multi(r, w, 16, |r| Ok(Guid(r.array()?)))?),
-            PropType::MultipleBinary => V::MultipleBinary(read_multi(r, w, cw, |r| read_binary(r, w))?),
+            PropType::MultipleGuid => {
+                V::MultipleGuid(read_multi(r, w, 16, |r| Ok(Guid(r.array()?)))?)
+            }
+            PropType::MultipleBinary => {
+                V::MultipleBinary(read_multi(r, w, cw, |r| read_binary(r, w))?)
+            }
         })
     }
 
@@ -307,20 +330,57 @@ impl PropValue {
             V::Guid(g) => wr.bytes(&g.0),
             V::ServerId(b) => write_binary(wr, w, b)?,
             V::Restriction(res) => res.encode(wr, w)?,
-            V::RuleAction(ra) => multi!(ra.blocks, |wr: &mut Writer, b: &Vec<u8>| write_binary(wr, w, b)),
+            V::RuleAction(ra) => multi!(ra.blocks, |wr: &mut Writer, b: &Vec<u8>| write_binary(
+                wr, w, b
+            )),
             V::Binary(b) => write_binary(wr, w, b)?,
-            V::MultipleInteger16(v) => multi!(v, |wr: &mut Writer, x: &i16| -> Result<()> { wr.i16(*x); Ok(()) }),
-            V::MultipleInteger32(v) => multi!(v, |wr: &mut Writer, x: &i32| -> Result<()> { wr.i32(*x); Ok(()) }),
-            V::MultipleFloating32(v) => multi!(v, |wr: &mut Writer, x: &f32| -> Result<()> { wr.f32(*x); Ok(()) }),
-            V::MultipleFloating64(v) => multi!(v, |wr: &mut Writer, x: &f64| -> Result<()> { wr.f64(*x); Ok(()) }),
-            V::MultipleCurrency(v) => multi!(v, |wr: &mut Writer, x: &i64| -> Result<()> { wr.i64(*x); Ok(()) }),
-            V::MultipleFloatingTime(v) => multi!(v, |wr: &mut Writer, x: &f64| -> Result<()> { wr.f64(*x); Ok(()) }),
-            V::MultipleInteger64(v) => multi!(v, |wr: &mut Writer, x: &i64| -> Result<()> { wr.i64(*x); Ok(()) }),
-            V::MultipleString8(v) => multi!(v, |wr: &mut Writer, x: &Vec<u8>| -> Result<()> { wr.str8z(x); Ok(()) }),
-            V::MultipleString(v) => multi!(v, |wr: &mut Writer, x: &String| -> Result<()> { wr.utf16z(x); Ok(()) }),
-            V::MultipleTime(v) => multi!(v, |wr: &mut Writer, x: &u64| -> Result<()> { wr.u64(*x); Ok(()) }),
-            V::MultipleGuid(v) => multi!(v, |wr: &mut Writer, x: &Guid| -> Result<()> { wr.bytes(&x.0); Ok(()) }),
-            V::MultipleBinary(v) => multi!(v, |wr: &mut Writer, x: &Vec<u8>| write_binary(wr, w, x)),
+            V::MultipleInteger16(v) => multi!(v, |wr: &mut Writer, x: &i16| -> Result<()> {
+                wr.i16(*x);
+                Ok(())
+            }),
+            V::MultipleInteger32(v) => multi!(v, |wr: &mut Writer, x: &i32| -> Result<()> {
+                wr.i32(*x);
+                Ok(())
+            }),
+            V::MultipleFloating32(v) => multi!(v, |wr: &mut Writer, x: &f32| -> Result<()> {
+                wr.f32(*x);
+                Ok(())
+            }),
+            V::MultipleFloating64(v) => multi!(v, |wr: &mut Writer, x: &f64| -> Result<()> {
+                wr.f64(*x);
+                Ok(())
+            }),
+            V::MultipleCurrency(v) => multi!(v, |wr: &mut Writer, x: &i64| -> Result<()> {
+                wr.i64(*x);
+                Ok(())
+            }),
+            V::MultipleFloatingTime(v) => multi!(v, |wr: &mut Writer, x: &f64| -> Result<()> {
+                wr.f64(*x);
+                Ok(())
+            }),
+            V::MultipleInteger64(v) => multi!(v, |wr: &mut Writer, x: &i64| -> Result<()> {
+                wr.i64(*x);
+                Ok(())
+            }),
+            V::MultipleString8(v) => multi!(v, |wr: &mut Writer, x: &Vec<u8>| -> Result<()> {
+                wr.str8z(x);
+                Ok(())
+            }),
+            V::MultipleString(v) => multi!(v, |wr: &mut Writer, x: &String| -> Result<()> {
+                wr.utf16z(x);
+                Ok(())
+            }),
+            V::MultipleTime(v) => multi!(v, |wr: &mut Writer, x: &u64| -> Result<()> {
+                wr.u64(*x);
+                Ok(())
+            }),
+            V::MultipleGuid(v) => multi!(v, |wr: &mut Writer, x: &Guid| -> Result<()> {
+                wr.bytes(&x.0);
+                Ok(())
+            }),
+            V::MultipleBinary(v) => {
+                multi!(v, |wr: &mut Writer, x: &Vec<u8>| write_binary(wr, w, x))
+            }
         }
         Ok(())
     }
@@ -365,7 +425,10 @@ impl TaggedPropertyValue {
     /// value's encoding follows its own variant.
     pub fn encode(&self, wr: &mut Writer, w: CountWidth) -> Result<()> {
         if self.tag.type_raw() != self.value.prop_type().as_u16() {
-            return Err(Error::Invalid { what: "tag type differs from value type", value: self.tag.0 as u64 });
+            return Err(Error::Invalid {
+                what: "tag type differs from value type",
+                value: self.tag.0 as u64,
+            });
         }
         self.tag.encode(wr);
         self.value.encode(wr, w)
@@ -405,7 +468,12 @@ impl PropertyRow {
         let flagged = match flag {
             0 => false,
             1 => true,
-            v => return Err(Error::Invalid { what: "PropertyRow flag", value: v as u64 }),
+            v => {
+                return Err(Error::Invalid {
+                    what: "PropertyRow flag",
+                    value: v as u64,
+                });
+            }
         };
         let mut values = Vec::with_capacity(columns.len().min(r.remaining()));
         for col in columns {
@@ -423,7 +491,12 @@ impl PropertyRow {
                     0x00 => RowValue::Value(read_val(r)?),
                     0x01 => RowValue::NotPresent,
                     0x0A => RowValue::Error(r.u32()?),
-                    v => return Err(Error::Invalid { what: "FlaggedPropertyValue flag", value: v as u64 }),
+                    v => {
+                        return Err(Error::Invalid {
+                            what: "FlaggedPropertyValue flag",
+                            value: v as u64,
+                        });
+                    }
                 });
             } else {
                 values.push(RowValue::Value(read_val(r)?));
@@ -434,7 +507,10 @@ impl PropertyRow {
 
     pub fn encode(&self, wr: &mut Writer, columns: &[PropTag], w: CountWidth) -> Result<()> {
         if columns.len() != self.values.len() {
-            return Err(Error::Invalid { what: "PropertyRow value count", value: self.values.len() as u64 });
+            return Err(Error::Invalid {
+                what: "PropertyRow value count",
+                value: self.values.len() as u64,
+            });
         }
         wr.u8(self.flagged as u8);
         for (col, v) in columns.iter().zip(&self.values) {
@@ -444,14 +520,22 @@ impl PropertyRow {
                     TypedPropertyValue(pv.clone()).encode(wr, w)
                 } else {
                     if pv.prop_type().as_u16() != col.type_raw() {
-                        return Err(Error::Invalid { what: "row value type", value: pv.prop_type().as_u16() as u64 });
+                        return Err(Error::Invalid {
+                            what: "row value type",
+                            value: pv.prop_type().as_u16() as u64,
+                        });
                     }
                     pv.encode(wr, w)
                 }
             };
             match (self.flagged, v) {
                 (false, RowValue::Value(pv)) => put(wr, pv)?,
-                (false, _) => return Err(Error::Invalid { what: "standard row with missing value", value: 0 }),
+                (false, _) => {
+                    return Err(Error::Invalid {
+                        what: "standard row with missing value",
+                        value: 0,
+                    });
+                }
                 (true, RowValue::Value(pv)) => {
                     wr.u8(0);
                     put(wr, pv)?
@@ -508,7 +592,9 @@ pub fn decode_prop_ids(r: &mut Reader, n: usize) -> Result<Vec<u16>> {
 /// Decodes `n` TaggedPropertyValues (ROP 16-bit counts) with no count prefix.
 pub fn decode_tagged_values(r: &mut Reader, n: usize) -> Result<Vec<TaggedPropertyValue>> {
     r.check_count("property values", n, 4)?;
-    (0..n).map(|_| TaggedPropertyValue::decode(r, CountWidth::U16)).collect()
+    (0..n)
+        .map(|_| TaggedPropertyValue::decode(r, CountWidth::U16))
+        .collect()
 }
 
 /// Encodes TaggedPropertyValues (ROP 16-bit counts) with no count prefix.
@@ -529,7 +615,11 @@ pub struct PropertyProblem {
 
 impl PropertyProblem {
     pub fn decode(r: &mut Reader) -> Result<Self> {
-        Ok(PropertyProblem { index: r.u16()?, tag: PropTag::decode(r)?, error_code: r.u32()? })
+        Ok(PropertyProblem {
+            index: r.u16()?,
+            tag: PropTag::decode(r)?,
+            error_code: r.u32()?,
+        })
     }
     pub fn encode(&self, w: &mut Writer) {
         w.u16(self.index);
@@ -587,7 +677,12 @@ impl PropertyName {
                 NameKind::Name(name)
             }
             0xFF => NameKind::None,
-            v => return Err(Error::Invalid { what: "PropertyName kind", value: v as u64 }),
+            v => {
+                return Err(Error::Invalid {
+                    what: "PropertyName kind",
+                    value: v as u64,
+                });
+            }
         };
         Ok(PropertyName { guid, kind })
     }
@@ -602,7 +697,10 @@ impl PropertyName {
                 w.u8(1);
                 w.bytes(&self.guid.0);
                 let size = crate::cursor::utf16z_len(n);
-                let size = u8::try_from(size).map_err(|_| Error::EncodeOverflow { what: "PropertyName name", len: size })?;
+                let size = u8::try_from(size).map_err(|_| Error::EncodeOverflow {
+                    what: "PropertyName name",
+                    len: size,
+                })?;
                 w.u8(size);
                 w.utf16z(n);
             }
@@ -640,7 +738,12 @@ mod tests {
             rt(PropValue::MultipleBinary(vec![vec![], vec![9]]), w);
             rt(PropValue::Boolean(true), w);
             rt(PropValue::Time(0x01D0_0000_0000_0000), w);
-            rt(PropValue::RuleAction(RuleActions { blocks: vec![vec![1, 2], vec![]] }), w);
+            rt(
+                PropValue::RuleAction(RuleActions {
+                    blocks: vec![vec![1, 2], vec![]],
+                }),
+                w,
+            );
         }
     }
 
@@ -649,12 +752,19 @@ mod tests {
         let t = TaggedPropertyValue::new(PropTag(0x0FFF0102), PropValue::Binary(vec![0xAA, 0xBB]));
         let mut w = Writer::new();
         t.encode(&mut w, CountWidth::U16).unwrap();
-        assert_eq!(w.as_slice(), &[0x02, 0x01, 0xFF, 0x0F, 0x02, 0x00, 0xAA, 0xBB]);
+        assert_eq!(
+            w.as_slice(),
+            &[0x02, 0x01, 0xFF, 0x0F, 0x02, 0x00, 0xAA, 0xBB]
+        );
     }
 
     #[test]
     fn flagged_row() {
-        let cols = [PropTag(0x3001001F), PropTag(0x0E080003), PropTag(0x12340000)];
+        let cols = [
+            PropTag(0x3001001F),
+            PropTag(0x0E080003),
+            PropTag(0x12340000),
+        ];
         let row = PropertyRow::from_values(vec![
             RowValue::Value(PropValue::String("x".into())),
             RowValue::Error(0x8004010F),
@@ -664,14 +774,22 @@ mod tests {
         let mut w = Writer::new();
         row.encode(&mut w, &cols, CountWidth::U16).unwrap();
         let b = w.into_vec();
-        assert_eq!(b, [1, 0, b'x', 0, 0, 0, 0x0A, 0x0F, 0x01, 0x04, 0x80, 0, 0x02, 0, 7, 0]);
+        assert_eq!(
+            b,
+            [
+                1, 0, b'x', 0, 0, 0, 0x0A, 0x0F, 0x01, 0x04, 0x80, 0, 0x02, 0, 7, 0
+            ]
+        );
         let d = PropertyRow::decode(&mut Reader::new(&b), &cols, CountWidth::U16).unwrap();
         assert_eq!(d, row);
     }
 
     #[test]
     fn property_name() {
-        let n = PropertyName { guid: Guid([7; 16]), kind: NameKind::Name("Keywords".into()) };
+        let n = PropertyName {
+            guid: Guid([7; 16]),
+            kind: NameKind::Name("Keywords".into()),
+        };
         let mut w = Writer::new();
         n.encode(&mut w).unwrap();
         let b = w.into_vec();
@@ -682,6 +800,13 @@ mod tests {
     #[test]
     fn huge_counts_rejected_without_allocating() {
         let b = [0xFF, 0xFF, 0xFF, 0x7F];
-        assert!(PropValue::decode(&mut Reader::new(&b), PropType::MultipleInteger64, CountWidth::U32).is_err());
+        assert!(
+            PropValue::decode(
+                &mut Reader::new(&b),
+                PropType::MultipleInteger64,
+                CountWidth::U32
+            )
+            .is_err()
+        );
     }
 }

@@ -2,14 +2,13 @@
 //! `dec(&mut Reader) -> Result<T>` and `enc(&T, &mut Writer) -> Result<()>`.
 
 #![allow(dead_code)]
-
 #![allow(clippy::ptr_arg)]
 
 use crate::cursor::{CountWidth, Reader, Writer};
 use crate::error::{Error, Result};
 use crate::oxcdata::{
-    decode_problems, encode_problems, Guid, LongTermId, ObjectId, PropTag, PropertyName, PropertyProblem, Restriction,
-    SortOrderSet, TaggedPropertyValue,
+    Guid, LongTermId, ObjectId, PropTag, PropertyName, PropertyProblem, Restriction, SortOrderSet,
+    TaggedPropertyValue, decode_problems, encode_problems,
 };
 
 macro_rules! prim {
@@ -151,7 +150,10 @@ pub mod asciiz {
     }
     pub fn enc(v: &String, w: &mut Writer) -> Result<()> {
         if !v.is_ascii() || v.as_bytes().contains(&0) {
-            return Err(Error::Invalid { what: "ASCII string", value: 0 });
+            return Err(Error::Invalid {
+                what: "ASCII string",
+                value: 0,
+            });
         }
         w.str8z(v.as_bytes());
         Ok(())
@@ -194,14 +196,33 @@ macro_rules! list16 {
     };
 }
 
-list16!(tags16, PropTag, 4, |r| PropTag::decode(r)?, |x, w| x.encode(w));
-list16!(oids16, ObjectId, 8, |r| ObjectId::decode(r)?, |x, w| x.encode(w));
-list16!(ltids16, LongTermId, 24, |r| LongTermId::decode(r)?, |x, w| x.encode(w));
+list16!(tags16, PropTag, 4, |r| PropTag::decode(r)?, |x, w| x
+    .encode(w));
+list16!(oids16, ObjectId, 8, |r| ObjectId::decode(r)?, |x, w| x
+    .encode(w));
+list16!(
+    ltids16,
+    LongTermId,
+    24,
+    |r| LongTermId::decode(r)?,
+    |x, w| x.encode(w)
+);
 list16!(prop_ids16, u16, 2, |r| r.u16()?, |x, w| w.u16(*x));
 list16!(u32s16, u32, 4, |r| r.u32()?, |x, w| w.u32(*x));
-list16!(names16, PropertyName, 17, |r| PropertyName::decode(r)?, |x, w| x.encode(w)?);
-list16!(values16, TaggedPropertyValue, 4, |r| TaggedPropertyValue::decode(r, CountWidth::U16)?, |x, w| x
-    .encode(w, CountWidth::U16)?);
+list16!(
+    names16,
+    PropertyName,
+    17,
+    |r| PropertyName::decode(r)?,
+    |x, w| x.encode(w)?
+);
+list16!(
+    values16,
+    TaggedPropertyValue,
+    4,
+    |r| TaggedPropertyValue::decode(r, CountWidth::U16)?,
+    |x, w| x.encode(w, CountWidth::U16)?
+);
 
 pub mod problems16 {
     use super::*;
@@ -294,7 +315,9 @@ pub(crate) use wire_struct;
 
 // ---- codecs for the MAPI/HTTP address book bodies ----
 
-use crate::mapihttp::ab::{decode_ab_value_list, encode_ab_value_list, AbRowSet, AbTaggedValue, Stat};
+use crate::mapihttp::ab::{
+    AbRowSet, AbTaggedValue, Stat, decode_ab_value_list, encode_ab_value_list,
+};
 
 pub mod stat {
     use super::*;
@@ -448,7 +471,7 @@ pub mod guid_id {
         Ok((Guid(r.array()?), r.u32()?))
     }
     pub fn enc(v: &(Guid, u32), w: &mut Writer) -> Result<()> {
-        w.bytes(&v.0 .0);
+        w.bytes(&v.0.0);
         w.u32(v.1);
         Ok(())
     }
@@ -460,7 +483,11 @@ macro_rules! opt_codec {
         pub mod $name {
             use super::*;
             pub fn dec(r: &mut Reader) -> Result<Option<$t>> {
-                Ok(if r.u8()? != 0 { Some($inner::dec(r)?) } else { None })
+                Ok(if r.u8()? != 0 {
+                    Some($inner::dec(r)?)
+                } else {
+                    None
+                })
             }
             pub fn enc(v: &Option<$t>, w: &mut Writer) -> Result<()> {
                 match v {

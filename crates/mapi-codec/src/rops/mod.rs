@@ -7,8 +7,8 @@
 //! parse with [`crate::Error::UnknownRop`], and [`buffer::RopRequestBuffer`]
 //! keeps the ROPs decoded before it so a server can still answer them.
 
-pub(crate) mod codec;
 pub mod buffer;
+pub(crate) mod codec;
 pub mod request;
 pub mod response;
 
