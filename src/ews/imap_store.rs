@@ -1,72 +1,212 @@
-//! The production [`MailStore`]: the user's mailbox on the IMAP server, through the shared session pool.
+//! The production [`MailStore`]: the caller's mailbox on the IMAP server, through the back-end's typed store
+//! (`backend::imap::store`) and its per-user session pool.
 
 use std::sync::OnceLock;
 
-use super::store::{Changes, FolderInfo, ListQuery, MailStore, MsgSummary};
+use super::store::{Addr, Changes, Filter, FolderInfo, ListQuery, MailStore, MsgSummary, SortField, Special};
 use crate::auth::Principal;
-use crate::error::{Backend, Error, Result};
+use crate::backend::imap::pool::ImapPool;
+use crate::backend::imap::store::{Criteria, MailStore as ImapMailStore, MessageSummary, Sort, SortKey, SpecialUse};
+use crate::error::{Kind, Result};
+use crate::model::message::{DateTime, Recipient};
 use crate::server::Gateway;
 
-/// The IMAP session pool EWS uses. Gateway has no field for it (one Gateway per process), so it lives here.
-static POOL: OnceLock<()> = OnceLock::new();
+/// The IMAP store EWS uses. `Gateway` has no field for it (and this module may not add one); there is one
+/// Gateway per process, so one lazily created store serves every request.
+static STORE: OnceLock<ImapMailStore> = OnceLock::new();
 
-pub struct ImapStore {}
+/// One request's view of the caller's mailbox.
+pub struct ImapStore {
+    store: &'static ImapMailStore,
+    principal: Principal,
+}
 
 impl ImapStore {
-    pub async fn open(_gw: &Gateway, _principal: &Principal) -> Result<ImapStore> {
-        let _ = POOL.get();
-        Err(Error::unavailable(Backend::Imap, "the IMAP store is not wired yet"))
+    pub async fn open(gw: &Gateway, principal: &Principal) -> Result<ImapStore> {
+        let store = STORE.get_or_init(|| ImapMailStore::new(ImapPool::new(gw.config.imap.clone(), gw.imap_tls.clone())));
+        Ok(ImapStore { store, principal: principal.clone() })
     }
 
-    /// Returns the session to the pool.
+    /// Ends the request's use of the store (sessions go back to the pool as each call ends).
     pub fn release(self) {}
 }
 
-fn unwired<T>() -> Result<T> {
-    Err(Error::unavailable(Backend::Imap, "the IMAP store is not wired yet"))
+fn addr(r: &Recipient) -> Addr {
+    Addr { name: r.name.clone().filter(|n| !n.is_empty()), email: r.address.clone() }
+}
+
+fn summary(m: MessageSummary) -> MsgSummary {
+    MsgSummary {
+        uid: m.uid,
+        modseq: m.modseq,
+        size: m.size,
+        internal_date: m.internal_date.map(|d| d.unix).or(m.date.map(|d| d.unix)).unwrap_or(0),
+        date: m.date.map(|d| d.unix),
+        subject: m.subject,
+        from: m.from.as_ref().map(addr),
+        sender: m.sender.as_ref().map(addr),
+        to: m.to.iter().map(addr).collect(),
+        cc: m.cc.iter().map(addr).collect(),
+        bcc: m.bcc.iter().map(addr).collect(),
+        reply_to: m.reply_to.iter().map(addr).collect(),
+        message_id: m.message_id,
+        in_reply_to: m.in_reply_to,
+        has_attachments: m.has_attachments,
+        flags: m.flags,
+    }
+}
+
+fn special(s: SpecialUse) -> Special {
+    match s {
+        SpecialUse::Inbox => Special::Inbox,
+        SpecialUse::Drafts => Special::Drafts,
+        SpecialUse::Sent => Special::Sent,
+        SpecialUse::Trash => Special::Trash,
+        SpecialUse::Junk => Special::Junk,
+        SpecialUse::Archive => Special::Archive,
+        SpecialUse::All => Special::All,
+        SpecialUse::Flagged => Special::Flagged,
+    }
+}
+
+/// Maps a filter onto IMAP SEARCH criteria (RFC 3501 6.4.4). SINCE/BEFORE have day granularity in IMAP.
+fn criteria(f: &Filter) -> Criteria {
+    let day = |t: i64| DateTime::from_unix(t).date_utc();
+    match f {
+        Filter::And(v) => Criteria::And(v.iter().map(criteria).collect()),
+        Filter::Or(v) => Criteria::Or(v.iter().map(criteria).collect()),
+        Filter::Not(x) => Criteria::Not(Box::new(criteria(x))),
+        Filter::Seen(b) => Criteria::Seen(*b),
+        Filter::Flagged(b) => Criteria::Flagged(*b),
+        Filter::Subject(s) => Criteria::SubjectContains(s.clone()),
+        Filter::From(s) => Criteria::FromContains(s.clone()),
+        Filter::Body(s) => Criteria::BodyContains(s.clone()),
+        Filter::ReceivedSince(t) => Criteria::Since(day(*t)),
+        Filter::ReceivedBefore(t) => Criteria::Before(day(*t)),
+        Filter::Nothing => Criteria::Uids(Vec::new()),
+    }
 }
 
 impl MailStore for ImapStore {
     async fn list_folders(&mut self) -> Result<Vec<FolderInfo>> {
-        unwired()
+        let list = self.store.list_mailboxes(&self.principal).await?;
+        Ok(list
+            .into_iter()
+            .filter(|m| !m.attributes.iter().any(|a| a.eq_ignore_ascii_case("\\NonExistent")))
+            .map(|m| FolderInfo {
+                special: m.special_use.map(special),
+                selectable: m.selectable,
+                messages: m.messages,
+                unseen: m.unseen,
+                uid_validity: m.uid_validity,
+                uid_next: m.uid_next,
+                highest_modseq: m.highest_modseq,
+                guid: m.guid,
+                delimiter: m.delimiter,
+                name: m.name,
+            })
+            .collect())
     }
-    async fn create_folder(&mut self, _name: &str) -> Result<()> {
-        unwired()
+
+    async fn create_folder(&mut self, name: &str) -> Result<()> {
+        self.store.create_mailbox(&self.principal, name).await
     }
-    async fn rename_folder(&mut self, _from: &str, _to: &str) -> Result<()> {
-        unwired()
+
+    async fn rename_folder(&mut self, from: &str, to: &str) -> Result<()> {
+        self.store.rename_mailbox(&self.principal, from, to).await
     }
-    async fn delete_folder(&mut self, _name: &str) -> Result<()> {
-        unwired()
+
+    async fn delete_folder(&mut self, name: &str) -> Result<()> {
+        self.store.delete_mailbox(&self.principal, name).await
     }
-    async fn list_messages(&mut self, _folder: &str, _query: &ListQuery) -> Result<(u32, Vec<MsgSummary>)> {
-        unwired()
+
+    async fn list_messages(&mut self, folder: &str, q: &ListQuery) -> Result<(u32, Vec<MsgSummary>)> {
+        let key = match q.sort {
+            SortField::Received => SortKey::Arrival,
+            SortField::Sent => SortKey::Date,
+            SortField::Subject => SortKey::Subject,
+            SortField::From => SortKey::From,
+            SortField::Size => SortKey::Size,
+        };
+        let sort = Sort { key, descending: q.descending };
+        let c = q.filter.as_ref().map(criteria).unwrap_or(Criteria::All);
+        let (total, page) = self.store.list_messages_matching(&self.principal, folder, &c, sort, q.offset, q.limit).await?;
+        Ok((total, page.into_iter().map(summary).collect()))
     }
-    async fn summaries(&mut self, _folder: &str, _uids: &[u32]) -> Result<Vec<MsgSummary>> {
-        unwired()
+
+    async fn summaries(&mut self, folder: &str, uids: &[u32]) -> Result<Vec<MsgSummary>> {
+        let mut v: Vec<MsgSummary> =
+            self.store.fetch_summaries(&self.principal, folder, uids).await?.into_iter().map(summary).collect();
+        v.sort_by_key(|m| m.uid);
+        v.dedup_by_key(|m| m.uid);
+        Ok(v)
     }
-    async fn fetch_raw(&mut self, _folder: &str, _uid: u32) -> Result<Option<Vec<u8>>> {
-        unwired()
+
+    async fn fetch_raw(&mut self, folder: &str, uid: u32) -> Result<Option<Vec<u8>>> {
+        Ok(self.store.fetch_message(&self.principal, folder, uid).await?.map(|m| m.raw.to_vec()))
     }
-    async fn set_flags(&mut self, _f: &str, _u: &[u32], _a: &[String], _r: &[String], _s: Option<u64>) -> Result<Vec<u32>> {
-        unwired()
+
+    async fn set_flags(
+        &mut self,
+        folder: &str,
+        uids: &[u32],
+        add: &[String],
+        remove: &[String],
+        unchanged_since: Option<u64>,
+    ) -> Result<Vec<u32>> {
+        let add: Vec<&str> = add.iter().map(String::as_str).collect();
+        let remove: Vec<&str> = remove.iter().map(String::as_str).collect();
+        let mut failed = Vec::new();
+        // One STORE per message (the store's API); bulk callers (MarkAllItemsAsRead) pass many UIDs.
+        for uid in uids {
+            match self.store.set_flags(&self.principal, folder, *uid, &add, &remove, unchanged_since).await {
+                Ok(_) => {}
+                Err(e) if e.kind == Kind::Conflict => failed.push(*uid),
+                Err(e) if e.kind == Kind::NotFound && uids.len() > 1 => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(failed)
     }
-    async fn append(&mut self, _folder: &str, _raw: &[u8], _flags: &[String]) -> Result<(u32, u32)> {
-        unwired()
+
+    async fn append(&mut self, folder: &str, raw: &[u8], flags: &[String]) -> Result<(u32, u32)> {
+        let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
+        self.store.append(&self.principal, folder, raw, &flags).await
     }
-    async fn move_messages(&mut self, _from: &str, _uids: &[u32], _to: &str) -> Result<(u32, Vec<(u32, u32)>)> {
-        unwired()
+
+    async fn move_messages(&mut self, from: &str, uids: &[u32], to: &str) -> Result<(u32, Vec<(u32, u32)>)> {
+        let pairs = self.store.move_messages(&self.principal, from, uids, to).await?;
+        let uv = self.store.mailbox_status(&self.principal, to).await?.uid_validity;
+        Ok((uv, pairs))
     }
-    async fn copy_messages(&mut self, _from: &str, _uids: &[u32], _to: &str) -> Result<(u32, Vec<(u32, u32)>)> {
-        unwired()
+
+    async fn copy_messages(&mut self, from: &str, uids: &[u32], to: &str) -> Result<(u32, Vec<(u32, u32)>)> {
+        let pairs = self.store.copy_messages(&self.principal, from, uids, to).await?;
+        let uv = self.store.mailbox_status(&self.principal, to).await?.uid_validity;
+        Ok((uv, pairs))
     }
-    async fn delete_messages(&mut self, _folder: &str, _uids: &[u32]) -> Result<()> {
-        unwired()
+
+    async fn delete_messages(&mut self, folder: &str, uids: &[u32]) -> Result<()> {
+        self.store.delete_messages(&self.principal, folder, uids).await
     }
-    async fn changes_since(&mut self, _folder: &str, _modseq: u64) -> Result<Changes> {
-        unwired()
+
+    async fn changes_since(&mut self, folder: &str, modseq: u64) -> Result<Changes> {
+        let status = self.store.mailbox_status(&self.principal, folder).await?;
+        let uids = self.store.search_uids(&self.principal, folder, &Criteria::Deleted(false)).await?;
+        if modseq == 0 {
+            // Everything is new to the caller: no need to fetch every summary (see the trait's contract).
+            return Ok(Changes { uid_validity: status.uid_validity, highest_modseq: status.highest_modseq, uids, changed: Vec::new() });
+        }
+        let ch = self.store.changes_since(&self.principal, folder, status.uid_validity, modseq).await?;
+        Ok(Changes {
+            uid_validity: ch.uid_validity,
+            highest_modseq: ch.highest_modseq,
+            uids,
+            changed: ch.changed.into_iter().map(summary).collect(),
+        })
     }
-    async fn uids(&mut self, _folder: &str) -> Result<Vec<u32>> {
-        unwired()
+
+    async fn uids(&mut self, folder: &str) -> Result<Vec<u32>> {
+        self.store.search_uids(&self.principal, folder, &Criteria::Deleted(false)).await
     }
 }

@@ -164,6 +164,7 @@ pub trait MailStore {
     async fn copy_messages(&mut self, from: &str, uids: &[u32], to: &str) -> Result<(u32, Vec<(u32, u32)>)>;
     /// Deletes messages for good (\Deleted + UID EXPUNGE).
     async fn delete_messages(&mut self, folder: &str, uids: &[u32]) -> Result<()>;
+    /// With `modseq == 0` every message is new to the caller and `changed` may be left empty.
     async fn changes_since(&mut self, folder: &str, modseq: u64) -> Result<Changes>;
     /// Every UID in the folder, ascending.
     async fn uids(&mut self, folder: &str) -> Result<Vec<u32>>;

@@ -1,0 +1,311 @@
+"""EWS mail end to end: exchangelib 5.6 (the client) against the real Viaduc + Dovecot of the test stack.
+
+What is covered: version discovery (the unauthenticated/authenticated ConvertId probe), the folder tree,
+distinguished folders, inbox listing and paging, GetItem (subject, body, recipients, attachments, MIME),
+UpdateItem (read state and follow-up flag, checked over IMAP directly), folder create/rename/delete,
+move/copy/delete of items, SyncFolderItems/SyncFolderHierarchy, and the error paths (unknown operation,
+malformed body, tampered ids) with raw requests.
+
+Every test restores what it changes, so the seeded mailbox stays as stack seeding left it.
+"""
+import base64
+import imaplib
+import re
+import ssl
+import time
+import uuid
+
+import pytest
+import requests.adapters
+
+exchangelib = pytest.importorskip("exchangelib")
+from exchangelib import (  # noqa: E402
+    BASIC, DELEGATE, Account, Configuration, Credentials, ExtendedProperty, Folder, Message, Version)
+from exchangelib.protocol import BaseProtocol  # noqa: E402
+from exchangelib.version import EXCHANGE_2016  # noqa: E402
+
+USER = "alice"
+NS = {
+    "s": "http://schemas.xmlsoap.org/soap/envelope/",
+    "m": "http://schemas.microsoft.com/exchange/services/2006/messages",
+    "t": "http://schemas.microsoft.com/exchange/services/2006/types",
+}
+
+
+class FlagStatus(ExtendedProperty):
+    """PidTagFlagStatus (0x1090): 2 = flagged."""
+    property_tag = 0x1090
+    property_type = "Integer"
+
+
+_CA = {"file": None}
+
+
+class CAAdapter(requests.adapters.HTTPAdapter):
+    """Verifies Viaduc's certificate with the test stack's CA (exchangelib builds its own sessions)."""
+
+    def send(self, request, **kwargs):
+        kwargs["verify"] = _CA["file"]
+        return super().send(request, **kwargs)
+
+
+@pytest.fixture(scope="module")
+def ews(viaduc):
+    _CA["file"] = str(viaduc.ca_file)
+    BaseProtocol.HTTP_ADAPTER_CLS = CAAdapter
+    try:
+        Message.register("flag_status", FlagStatus)
+    except ValueError:
+        pass  # already registered
+    yield viaduc
+    try:
+        Message.deregister("flag_status")
+    except ValueError:
+        pass
+
+
+def account(viaduc, user=USER, pinned=True):
+    addr = f"{user}@{viaduc.stack.domain}"
+    kwargs = dict(service_endpoint=viaduc.url + "/EWS/Exchange.asmx",
+                  credentials=Credentials(addr, viaduc.stack.password), auth_type=BASIC)
+    if pinned:
+        kwargs["version"] = Version(build=EXCHANGE_2016)
+    config = Configuration(**kwargs)
+    return Account(primary_smtp_address=addr, config=config, autodiscover=False, access_type=DELEGATE)
+
+
+@pytest.fixture(scope="module")
+def acct(ews):
+    return account(ews)
+
+
+def imap(viaduc, user=USER):
+    ctx = ssl.create_default_context(cafile=str(viaduc.ca_file))
+    m = imaplib.IMAP4("127.0.0.1", viaduc.ports["IMAP_PORT"])
+    m.starttls(ssl_context=ctx)
+    m.login(f"{user}@{viaduc.stack.domain}", viaduc.stack.password)
+    return m
+
+
+def imap_flags(viaduc, folder, subject):
+    m = imap(viaduc)
+    try:
+        m.select(f'"{folder}"', readonly=True)
+        typ, d = m.uid("SEARCH", "SUBJECT", f'"{subject}"')
+        uids = d[0].split()
+        assert uids, f"{subject!r} not found in {folder} over IMAP"
+        typ, d = m.uid("FETCH", uids[0], "(FLAGS)")
+        return d[0].decode()
+    finally:
+        m.logout()
+
+
+def soap(op_xml, version="Exchange2016"):
+    return (f'<?xml version="1.0" encoding="utf-8"?><s:Envelope xmlns:s="{NS["s"]}" xmlns:m="{NS["m"]}" '
+            f'xmlns:t="{NS["t"]}"><s:Header><t:RequestServerVersion Version="{version}"/></s:Header>'
+            f'<s:Body>{op_xml}</s:Body></s:Envelope>').encode()
+
+
+def post(viaduc, body, user=USER):
+    s = viaduc.session(f"{user}@{viaduc.stack.domain}")
+    return s.post(viaduc.url + "/EWS/Exchange.asmx", data=body,
+                  headers={"Content-Type": "text/xml; charset=utf-8"}, timeout=30)
+
+
+def parse(resp):
+    import xml.etree.ElementTree as ET
+    return ET.fromstring(resp.content)
+
+
+# ---------------------------------------------------------------------------------------------- discovery
+
+def test_version_is_guessed_from_the_convertid_probe(ews):
+    a = account(ews, pinned=False)
+    v = a.version
+    assert v.build.major_version == 15
+    assert v.api_version.startswith("Exchange2016") or v.api_version.startswith("Exchange2015")
+    assert a.inbox.total_count >= 4
+
+
+def test_server_version_info_is_in_every_answer(ews):
+    for body in (soap('<m:ConvertId DestinationFormat="EntryId"><m:SourceIds><t:AlternateId Id="DUMMY" '
+                      'Format="EwsId" Mailbox="DUMMY"/></m:SourceIds></m:ConvertId>'),
+                 soap("<m:NoSuchOperation/>", version="Exchange2013_SP1"),
+                 b"this is not xml"):
+        r = post(ews, body)
+        root = parse(r)
+        svi = root.find("s:Header/t:ServerVersionInfo", NS)
+        assert svi is not None, r.text
+        assert svi.get("MajorVersion") == "15"
+
+
+# ---------------------------------------------------------------------------------------------- folders
+
+def test_folder_tree(acct):
+    root = acct.root
+    top = acct.msg_folder_root
+    names = {f.name for f in top.children}
+    assert {"Inbox", "Drafts", "Sent", "Trash", "Junk", "Archive", "Projects"} <= names, names
+    projects = top / "Projects"
+    assert {f.name for f in projects.children} >= {"Gateway"}
+    assert acct.inbox.name == "Inbox"
+    assert acct.inbox.total_count >= 4
+    assert acct.sent.total_count >= 1
+    assert acct.drafts.total_count >= 1
+    assert acct.trash.name == "Trash"
+    walked = {f.name for f in root.walk()}
+    assert "Gateway" in walked and "Inbox" in walked
+
+
+def test_folder_create_rename_delete(ews, acct):
+    name = f"ews-test-{uuid.uuid4().hex[:8]}"
+    f = Folder(parent=acct.msg_folder_root, name=name)
+    f.save()
+    m = imap(ews)
+    try:
+        assert name.encode() in b"".join(m.list()[1])
+        f.name = name + "-renamed"
+        f.save(update_fields=["name"])
+        listing = b"".join(m.list()[1])
+        assert (name + "-renamed").encode() in listing and f'"{name}"'.encode() not in listing
+        f.delete()
+        assert name.encode() not in b"".join(m.list()[1])
+    finally:
+        m.logout()
+
+
+def test_sync_folder_hierarchy(acct):
+    changes = list(acct.root.sync_hierarchy())
+    assert len(changes) >= 8
+    again = list(acct.root.sync_hierarchy())
+    assert again == []
+
+
+# ---------------------------------------------------------------------------------------------- items
+
+def test_inbox_items(acct):
+    subjects = [i.subject for i in acct.inbox.all().order_by("-datetime_received")]
+    for s in ("Welcome to the test stack", "Quarterly report (with attachment)", "Re: Welcome to the test stack",
+              "Meeting invitation: Design review"):
+        assert s in subjects, subjects
+    page = list(acct.inbox.all().order_by("subject").only("subject")[:2])
+    assert len(page) == 2
+    assert [p.subject for p in page] == sorted(subjects)[:2]
+
+
+def test_get_item_body_recipients_attachments(acct):
+    item = acct.inbox.filter(subject__contains="Quarterly report").get()
+    assert item.subject == "Quarterly report (with attachment)"
+    assert "quarterly report" in item.body.lower()
+    assert item.sender.email_address == f"carol@{acct.primary_smtp_address.split('@')[1]}"
+    assert any(r.email_address.startswith("bob@") for r in item.cc_recipients)
+    names = sorted(a.name for a in item.attachments)
+    assert names == ["numbers.csv", "report-q1.pdf"], names
+    csv = [a for a in item.attachments if a.name == "numbers.csv"][0]
+    assert b"1,42" in csv.content
+    assert item.has_attachments is True
+    mime = acct.inbox.filter(subject__contains="Quarterly report").only("mime_content").get().mime_content
+    assert b"report-q1.pdf" in mime
+
+
+def test_mark_read_and_flag_visible_over_imap(ews, acct):
+    subject = "Re: Welcome to the test stack"
+    item = acct.inbox.filter(subject__contains=subject).get()
+    was_read = item.is_read
+    try:
+        item.is_read = True
+        item.flag_status = 2
+        item.save(update_fields=["is_read", "flag_status"])
+        flags = imap_flags(ews, "INBOX", subject)
+        assert "\\Seen" in flags and "\\Flagged" in flags, flags
+        fresh = acct.inbox.filter(subject__contains=subject).get()
+        assert fresh.is_read is True and fresh.flag_status == 2
+        item = fresh
+        item.is_read = False
+        item.flag_status = 0
+        item.save(update_fields=["is_read", "flag_status"])
+        flags = imap_flags(ews, "INBOX", subject)
+        assert "\\Seen" not in flags and "\\Flagged" not in flags, flags
+    finally:
+        item = acct.inbox.filter(subject__contains=subject).get()
+        item.is_read = was_read
+        item.save(update_fields=["is_read"])
+
+
+def test_copy_move_delete_items(ews, acct):
+    name = f"ews-items-{uuid.uuid4().hex[:8]}"
+    target = Folder(parent=acct.msg_folder_root, name=name)
+    target.save()
+    try:
+        item = acct.inbox.filter(subject__contains="Welcome to the test stack").order_by("datetime_received")[0]
+        copied_id = item.copy(to_folder=target)
+        copies = list(target.all())
+        assert len(copies) == 1 and copies[0].subject == item.subject
+        moved = copies[0]
+        archive = acct.msg_folder_root / "Archive"
+        moved.move(to_folder=archive)
+        assert target.all().count() == 0
+        in_archive = archive.filter(subject=item.subject)
+        assert in_archive.count() >= 1
+        for i in in_archive:
+            i.delete()
+        assert archive.filter(subject=item.subject).count() == 0
+        assert copied_id is not None
+    finally:
+        target.delete()
+
+
+def test_sync_folder_items(acct):
+    changes = list(acct.inbox.sync_items(max_changes_per_page=2, only_fields=["subject", "is_read"]))
+    creates = [i for c, i in changes if c == "create"]
+    assert len(creates) == acct.inbox.total_count
+    assert list(acct.inbox.sync_items()) == []
+
+
+# ---------------------------------------------------------------------------------------------- errors
+
+def test_unknown_operation_is_an_ews_error(ews):
+    r = post(ews, soap("<m:GetUserPhoto><m:Email>alice@example.test</m:Email></m:GetUserPhoto>"))
+    assert r.status_code == 200, r.text
+    root = parse(r)
+    msg = root.find(".//m:GetUserPhotoResponseMessage", NS)
+    assert msg is not None and msg.get("ResponseClass") == "Error", r.text
+    assert msg.find("m:ResponseCode", NS).text == "ErrorInvalidRequest"
+
+
+def test_malformed_request_is_a_soap_fault(ews):
+    for body in (b"<s:Envelope", b"<html/>", b'<!DOCTYPE x [<!ENTITY e "boom">]><x>&e;</x>'):
+        r = post(ews, body)
+        assert r.status_code == 500, r.text
+        fault = parse(r).find("s:Body/s:Fault", NS)
+        assert fault is not None and fault.find("faultcode").text.endswith("ErrorSchemaValidation"), r.text
+
+
+def test_tampered_item_id(ews, acct):
+    item = acct.inbox.all().only("subject")[0]
+    raw = bytearray(base64.b64decode(item.id))
+    raw[-3] ^= 0x40
+    bad = base64.b64encode(bytes(raw)).decode()
+    body = soap('<m:GetItem><m:ItemShape><t:BaseShape>IdOnly</t:BaseShape></m:ItemShape><m:ItemIds>'
+                f'<t:ItemId Id="{bad}"/><t:ItemId Id="{item.id}"/></m:ItemIds></m:GetItem>')
+    r = post(ews, body)
+    assert r.status_code == 200
+    codes = [m.find("m:ResponseCode", NS).text for m in parse(r).findall(".//m:GetItemResponseMessage", NS)]
+    assert codes == ["ErrorInvalidIdMalformed", "NoError"], r.text
+
+
+def test_ids_of_another_mailbox_are_refused(ews, acct):
+    item = acct.inbox.all().only("subject")[0]
+    body = soap('<m:GetItem><m:ItemShape><t:BaseShape>IdOnly</t:BaseShape></m:ItemShape><m:ItemIds>'
+                f'<t:ItemId Id="{item.id}"/></m:ItemIds></m:GetItem>')
+    r = post(ews, body, user="bob")
+    codes = [m.find("m:ResponseCode", NS).text for m in parse(r).findall(".//m:GetItemResponseMessage", NS)]
+    assert codes == ["ErrorAccessDenied"], r.text
+
+
+def test_missing_distinguished_folders_fail_one_by_one(ews):
+    ids = "".join(f'<t:DistinguishedFolderId Id="{d}"/>' for d in ("inbox", "calendar", "sentitems", "voicemail"))
+    r = post(ews, soap('<m:GetFolder><m:FolderShape><t:BaseShape>Default</t:BaseShape></m:FolderShape>'
+                       f'<m:FolderIds>{ids}</m:FolderIds></m:GetFolder>'))
+    codes = [m.find("m:ResponseCode", NS).text for m in parse(r).findall(".//m:GetFolderResponseMessage", NS)]
+    assert codes == ["NoError", "ErrorFolderNotFound", "NoError", "ErrorFolderNotFound"], r.text
