@@ -256,7 +256,7 @@ def test_copy_move_delete_items(ews, acct):
 
 
 def test_sync_folder_items(acct):
-    changes = list(acct.inbox.sync_items(max_changes_per_page=2, only_fields=["subject", "is_read"]))
+    changes = list(acct.inbox.sync_items(max_changes_returned=2, only_fields=["subject", "is_read"]))
     creates = [i for c, i in changes if c == "create"]
     assert len(creates) == acct.inbox.total_count
     assert list(acct.inbox.sync_items()) == []
