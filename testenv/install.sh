@@ -25,7 +25,8 @@ export DEBIAN_FRONTEND=noninteractive
 APT=(apt-get -o DPkg::Lock::Timeout=900 -y -q)
 PKGS=(dovecot-core dovecot-imapd dovecot-lmtpd dovecot-managesieved dovecot-sieve dovecot-submissiond
       postfix slapd ldap-utils openssl curl ca-certificates procps iproute2 util-linux
-      python3 python3-venv swaks libnet-ssleay-perl libio-socket-ssl-perl)
+      python3 python3-venv swaks libnet-ssleay-perl libio-socket-ssl-perl
+      haproxy)   # haproxy: the multi-instance test (tests/python/test_haproxy.py)
 
 missing=()
 for p in "${PKGS[@]}"; do
