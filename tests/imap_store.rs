@@ -11,7 +11,9 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use base64::Engine;
 use viaduc::auth::{Authenticator, Principal};
 use viaduc::backend::imap::pool::ImapPool;
-use viaduc::backend::imap::store::{Criteria, MailStore, Sort, SortKey, SpecialUse, is_uidvalidity_changed};
+use viaduc::backend::imap::store::{
+    Criteria, MailStore, NamespaceKind, Sort, SortKey, SpecialUse, is_uidvalidity_changed,
+};
 use viaduc::config::{AuthConfig, ImapConfig, SmtpConfig, TlsMode};
 use viaduc::error::{Backend, Kind};
 use viaduc::model::message::{
@@ -122,6 +124,10 @@ async fn lists_inbox_and_special_use_mailboxes() {
         let b = boxes.iter().find(|b| b.special_use == Some(role)).unwrap_or_else(|| panic!("{role:?} missing: {boxes:?}"));
         assert!(b.selectable);
     }
+    assert!(boxes.iter().filter(|b| b.special_use.is_some()).all(|b| b.namespace == NamespaceKind::Personal));
+    // Seeded sharing: the user "shared" shares its INBOX with alice (other users' namespace).
+    let shared = boxes.iter().find(|b| b.name == "shared/shared").expect("shared/shared listed");
+    assert_eq!(shared.namespace, NamespaceKind::OtherUsers);
     // Seeded hierarchy: Projects/Gateway.
     let projects = boxes.iter().find(|b| b.name == "Projects").expect("Projects");
     assert!(projects.has_children);
@@ -196,6 +202,17 @@ async fn append_list_sort_page_fetch_and_parse_back() {
     // Whole message, parsed back.
     let fetched = store.fetch_message(&p, &mbox, uid_b).await.unwrap().expect("message");
     assert_eq!(&fetched.raw[..], &raw_att[..]);
+    // Streaming in chunks gives the same bytes.
+    let mut streamed = Vec::new();
+    loop {
+        let chunk = store.fetch_raw_range(&p, &mbox, uid_b, streamed.len() as u64, 4096).await.unwrap().unwrap();
+        if chunk.is_empty() {
+            break;
+        }
+        streamed.extend_from_slice(&chunk);
+    }
+    assert_eq!(streamed, raw_att);
+    assert!(store.fetch_raw_range(&p, &mbox, 999_999, 0, 10).await.unwrap().is_none());
     let m = Message::from_mime(&fetched.raw).unwrap();
     assert_eq!(m.subject.as_deref(), Some("Beta: Grüße mit Anhang"));
     assert_eq!(m.body_text.as_deref(), Some("Der Bericht ist angehängt.\nZeile 2 ünïcödé"));
@@ -443,6 +460,16 @@ async fn pool_reuses_sessions() {
     let bob_inbox = store.mailbox_status(&bob, "INBOX").await.unwrap();
     assert_eq!(pool.logins(), before + 1);
     assert_ne!(bob_inbox.guid, store.mailbox_status(&alice, "INBOX").await.unwrap().guid);
+    // A command abandoned half-way (the caller's future dropped) leaves the session out of the pool.
+    let idle_before = pool.idle_count();
+    {
+        let mut s = pool.get(&alice).await.unwrap();
+        let cmd = viaduc::backend::imap::codec::Command::new("NOOP");
+        // Polled once: the command is written, the answer cannot be there yet.
+        let r = futures_util::FutureExt::now_or_never(s.execute(&cmd));
+        assert!(r.is_none(), "the command cannot have completed");
+    }
+    assert_eq!(pool.idle_count(), idle_before - 1, "an interrupted session is not returned");
     let logins = pool.logins();
     let idle_before = pool.idle_count();
     {
@@ -452,8 +479,9 @@ async fn pool_reuses_sessions() {
         s.discard();
     }
     assert_eq!(pool.idle_count(), idle_before - 1, "a discarded session is not returned");
+    // alice had two idle sessions (the per-user idle limit): both are gone now, the next request logs in.
     store.mailbox_status(&alice, "INBOX").await.unwrap();
-    assert_eq!(pool.logins(), logins);
+    assert_eq!(pool.logins(), logins + 1);
 }
 
 #[tokio::test]

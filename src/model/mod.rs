@@ -5,3 +5,8 @@
 pub mod directory;
 pub mod folder;
 pub mod message;
+pub mod timezone;
+pub mod recurrence;
+pub mod calendar;
+pub mod task;
+pub mod contact;

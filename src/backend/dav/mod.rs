@@ -2,6 +2,9 @@
 //! (`viaduc check`): the DAV compliance classes, the user's principal, calendar and address-book homes, and
 //! whether sync-collection and scheduling are available.
 
+pub mod ical;
+pub mod vcard;
+
 use std::time::Duration;
 
 use quick_xml::events::Event;

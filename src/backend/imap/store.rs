@@ -63,6 +63,57 @@ impl SpecialUse {
     }
 }
 
+/// Which namespace (RFC 2342) a mailbox is in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum NamespaceKind {
+    /// The user's own mailboxes.
+    #[default]
+    Personal,
+    /// Mailboxes other users shared with this one (Dovecot: `shared/<user>/...`).
+    OtherUsers,
+    /// Public folders.
+    Shared,
+}
+
+/// The namespaces the server announced: (kind, prefix, delimiter).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Namespaces {
+    pub entries: Vec<(NamespaceKind, String, Option<char>)>,
+}
+
+impl Namespaces {
+    /// Parses the three lists of `* NAMESPACE (personal) (other users) (shared)`.
+    fn parse(data: &[Value]) -> Namespaces {
+        let mut entries = Vec::new();
+        let kinds = [NamespaceKind::Personal, NamespaceKind::OtherUsers, NamespaceKind::Shared];
+        for (kind, v) in kinds.into_iter().zip(data.iter().skip(1)) {
+            for ns in v.as_list().unwrap_or(&[]) {
+                let Some(ns) = ns.as_list() else { continue };
+                let Some(prefix) = ns.first().and_then(Value::as_text) else { continue };
+                let delim = ns.get(1).and_then(Value::as_text).and_then(|d| d.chars().next());
+                entries.push((kind, utf7::decode_lossy(&prefix), delim));
+            }
+        }
+        Namespaces { entries }
+    }
+
+    /// The namespace of a mailbox: the one with the longest matching prefix (INBOX is always personal).
+    pub fn kind_of(&self, name: &str) -> NamespaceKind {
+        if is_inbox(name) {
+            return NamespaceKind::Personal;
+        }
+        self.entries
+            .iter()
+            .filter(|(_, prefix, delim)| {
+                name.starts_with(prefix.as_str())
+                    || delim.is_some_and(|d| prefix.strip_suffix(d).is_some_and(|p| !p.is_empty() && name == p))
+            })
+            .max_by_key(|(_, prefix, _)| prefix.len())
+            .map(|(k, _, _)| *k)
+            .unwrap_or_default()
+    }
+}
+
 /// One mailbox of the user.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct MailboxInfo {
@@ -82,6 +133,8 @@ pub struct MailboxInfo {
     pub has_children: bool,
     /// False for `\Noselect` / `\NonExistent` entries (hierarchy placeholders): no counts, no messages.
     pub selectable: bool,
+    /// Personal, another user's (shared with this one) or public.
+    pub namespace: NamespaceKind,
 }
 
 impl MailboxInfo {
@@ -725,6 +778,10 @@ impl MailStore {
             s.run(&cmd).await?
         };
         let mut out: Vec<MailboxInfo> = done.data().filter_map(parse_list).collect();
+        let namespaces = Self::namespaces_on(&mut s).await?;
+        for info in out.iter_mut() {
+            info.namespace = namespaces.kind_of(&info.name);
+        }
         let mut statuses: HashMap<String, Vec<Value>> = HashMap::new();
         for data in done.data() {
             if data.len() >= 3
@@ -754,6 +811,20 @@ impl MailStore {
         Ok(out)
     }
 
+    async fn namespaces_on(s: &mut PooledSession) -> Result<Namespaces> {
+        if !s.has_capability("NAMESPACE") {
+            return Ok(Namespaces::default());
+        }
+        let done = s.run(&Command::new("NAMESPACE")).await?;
+        Ok(done.data().find(|d| d.first().is_some_and(|v| v.is("NAMESPACE"))).map(Namespaces::parse).unwrap_or_default())
+    }
+
+    /// The server's namespaces (RFC 2342).
+    pub async fn namespaces(&self, p: &Principal) -> Result<Namespaces> {
+        let mut s = self.pool.get(p).await?;
+        Self::namespaces_on(&mut s).await
+    }
+
     /// One mailbox with its counts. `Kind::NotFound` when it does not exist.
     pub async fn mailbox_status(&self, p: &Principal, name: &str) -> Result<MailboxInfo> {
         let mut s = self.pool.get(p).await?;
@@ -768,6 +839,7 @@ impl MailStore {
             .filter_map(parse_list)
             .find(|i| i.name == name || (is_inbox(name) && is_inbox(&i.name)))
             .ok_or_else(|| imap_err(Kind::NotFound, format!("mailbox {name:?} does not exist")))?;
+        info.namespace = Self::namespaces_on(&mut s).await?.kind_of(&info.name);
         if info.selectable {
             let done = self.run_with_xguid(&mut s, |items| Command::new("STATUS").mailbox(name).raw(&format!(" ({items})"))).await?;
             for data in done.data() {
@@ -951,6 +1023,45 @@ impl MailStore {
             let raw = Bytes::from(items.body.clone().unwrap_or_default());
             if let Some(summary) = summary_from(items) {
                 return Ok(Some(FetchedMessage { summary, raw }));
+            }
+        }
+        Ok(None)
+    }
+
+    /// `len` bytes of the MIME message from `offset` (`BODY.PEEK[]<offset.len>`): for streaming large
+    /// messages in chunks. `None` when the UID does not exist; an empty chunk past the end.
+    pub async fn fetch_raw_range(
+        &self,
+        p: &Principal,
+        mailbox: &str,
+        uid: u32,
+        offset: u64,
+        len: u32,
+    ) -> Result<Option<Bytes>> {
+        if uid == 0 || len == 0 {
+            return Ok(None);
+        }
+        let mut s = self.pool.get(p).await?;
+        Self::open(&mut s, mailbox, false).await?;
+        let cmd = Command::new("UID FETCH").raw(&format!(" {uid} (UID BODY.PEEK[]<{offset}.{len}>)"));
+        let done = s.run(&cmd).await?;
+        for data in done.data() {
+            if data.len() < 3 || !data[1].is("FETCH") {
+                continue;
+            }
+            let list = data[2].as_list().unwrap_or(&[]);
+            let mut this_uid = None;
+            let mut body = None;
+            for kv in list.chunks(2) {
+                let name = kv[0].as_atom().unwrap_or("").to_ascii_uppercase();
+                if name == "UID" {
+                    this_uid = kv.get(1).and_then(Value::as_u32);
+                } else if name.starts_with("BODY[]") {
+                    body = Some(kv.get(1).and_then(Value::as_bytes).map(<[u8]>::to_vec).unwrap_or_default());
+                }
+            }
+            if this_uid == Some(uid) {
+                return Ok(Some(Bytes::from(body.unwrap_or_default())));
             }
         }
         Ok(None)
@@ -1353,6 +1464,23 @@ mod tests {
         let d = parse_one("* LIST (\\Noselect) NIL inbox\r\n");
         let i = parse_list(&d).unwrap();
         assert_eq!((i.name.as_str(), i.special_use, i.selectable, i.delimiter), ("INBOX", Some(SpecialUse::Inbox), false, None));
+    }
+
+    #[test]
+    fn namespaces() {
+        // Dovecot on the test stack: personal "", other users "shared/", public "Public/".
+        let d = parse_one("* NAMESPACE ((\"\" \"/\")) ((\"shared/\" \"/\")) ((\"Public/\" \"/\"))\r\n");
+        let ns = Namespaces::parse(&d);
+        assert_eq!(ns.entries.len(), 3);
+        assert_eq!(ns.kind_of("INBOX"), NamespaceKind::Personal);
+        assert_eq!(ns.kind_of("Projects/Gateway"), NamespaceKind::Personal);
+        assert_eq!(ns.kind_of("shared/bob/INBOX"), NamespaceKind::OtherUsers);
+        assert_eq!(ns.kind_of("shared"), NamespaceKind::OtherUsers);
+        assert_eq!(ns.kind_of("Public/News"), NamespaceKind::Shared);
+        assert_eq!(ns.kind_of("sharedstuff"), NamespaceKind::Personal);
+        let d = parse_one("* NAMESPACE ((\"INBOX.\" \".\")) NIL NIL\r\n");
+        let ns = Namespaces::parse(&d);
+        assert_eq!(ns.kind_of("INBOX.Sent"), NamespaceKind::Personal);
     }
 
     #[test]

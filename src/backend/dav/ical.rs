@@ -1,0 +1,1369 @@
+//! iCalendar (RFC 5545) ↔ model: VEVENT ↔ [`CalendarItem`] following MS-OXCICAL, VTODO ↔ [`Task`]. Sans-IO:
+//! text in, model out, and back. Also the content-line layer (unfolding, parameters, escaping) that the vCard
+//! codec shares.
+//!
+//! What the model cannot hold is never dropped silently: an RRULE that Exchange cannot express is kept verbatim in
+//! [`CalendarItem::unsupported_recurrence`] (written back unchanged) and reported in [`ParsedCalendar::warnings`].
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveDateTime, NaiveTime, Utc};
+use chrono_tz::Tz;
+
+use crate::error::{Backend, Error, Kind, Result};
+use crate::model::calendar::{
+    Attendee, AttendeeRole, CalendarItem, Exception, FreeBusy, Importance, Mailbox, Method, ResponseStatus, Sensitivity,
+    UnsupportedRecurrence,
+};
+use crate::model::recurrence::{Recurrence, weekday_code};
+use crate::model::task::{Task, TaskStatus};
+use crate::model::timezone::{
+    EventTime, Transition, ZoneObservance, cdo_tzid_to_windows, match_observances, resolve_zone_name, vtimezone_observances,
+    windows_to_iana,
+};
+
+/// Largest iCalendar/vCard object accepted, in bytes.
+pub const MAX_OBJECT_BYTES: usize = 8 * 1024 * 1024;
+/// Deepest component nesting accepted (VCALENDAR > VEVENT > VALARM is 3).
+pub const MAX_DEPTH: usize = 8;
+/// Most components in one object.
+pub const MAX_COMPONENTS: usize = 20_000;
+
+fn malformed(msg: impl Into<String>) -> Error {
+    Error::backend(Backend::Dav, Kind::Malformed, msg)
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Content lines (RFC 5545 3.1, RFC 6350 3.3)
+// ---------------------------------------------------------------------------------------------------------------
+
+/// One content line: upper-cased name (group prefix removed), parameters, and the raw (still escaped) value.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Property {
+    /// vCard group (`item1` in `item1.EMAIL`), if any.
+    pub group: Option<String>,
+    pub name: String,
+    /// Parameter names upper-cased; values unquoted, RFC 6868 caret escapes decoded, comma lists split.
+    pub params: Vec<(String, Vec<String>)>,
+    pub value: String,
+}
+
+impl Property {
+    pub fn new(name: &str, value: impl Into<String>) -> Property {
+        Property { group: None, name: name.to_string(), params: Vec::new(), value: value.into() }
+    }
+    pub fn param(mut self, name: &str, value: impl Into<String>) -> Property {
+        self.params.push((name.to_string(), vec![value.into()]));
+        self
+    }
+    /// The first value of a parameter.
+    pub fn get_param(&self, name: &str) -> Option<&str> {
+        self.params.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).and_then(|(_, v)| v.first()).map(String::as_str)
+    }
+    /// All values of every occurrence of a parameter.
+    pub fn param_values(&self, name: &str) -> Vec<&str> {
+        self.params.iter().filter(|(n, _)| n.eq_ignore_ascii_case(name)).flat_map(|(_, v)| v.iter().map(String::as_str)).collect()
+    }
+    /// The value as TEXT (RFC 5545 3.3.11 unescaped).
+    pub fn text(&self) -> String {
+        unescape_text(&self.value)
+    }
+}
+
+/// A component (`BEGIN:X` … `END:X`) with its properties and sub-components.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Component {
+    pub name: String,
+    pub props: Vec<Property>,
+    pub children: Vec<Component>,
+}
+
+impl Component {
+    pub fn new(name: &str) -> Component {
+        Component { name: name.to_string(), props: Vec::new(), children: Vec::new() }
+    }
+    pub fn prop(&self, name: &str) -> Option<&Property> {
+        self.props.iter().find(|p| p.name == name)
+    }
+    pub fn props_named<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a Property> + 'a {
+        self.props.iter().filter(move |p| p.name == name)
+    }
+    pub fn text(&self, name: &str) -> Option<String> {
+        self.prop(name).map(Property::text)
+    }
+    pub fn push(&mut self, p: Property) {
+        self.props.push(p);
+    }
+}
+
+/// Unfolds lines (CRLF or LF followed by a space or tab continues the line, RFC 5545 3.1).
+pub fn unfold(text: &str) -> Vec<String> {
+    let mut lines: Vec<String> = Vec::new();
+    for raw in text.split('\n') {
+        let raw = raw.strip_suffix('\r').unwrap_or(raw);
+        if let Some(rest) = raw.strip_prefix(' ').or_else(|| raw.strip_prefix('\t')) {
+            if let Some(last) = lines.last_mut() {
+                last.push_str(rest);
+                continue;
+            }
+        }
+        if !raw.is_empty() {
+            lines.push(raw.to_string());
+        }
+    }
+    lines
+}
+
+/// Decodes RFC 6868 caret escapes in a parameter value.
+fn decode_param(v: &str) -> String {
+    let mut out = String::with_capacity(v.len());
+    let mut it = v.chars().peekable();
+    while let Some(c) = it.next() {
+        if c == '^' {
+            match it.peek() {
+                Some('n') | Some('N') => {
+                    out.push('\n');
+                    it.next();
+                }
+                Some('^') => {
+                    out.push('^');
+                    it.next();
+                }
+                Some('\'') => {
+                    out.push('"');
+                    it.next();
+                }
+                _ => out.push('^'),
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+fn encode_param(v: &str) -> String {
+    let needs_quote = v.contains([';', ':', ',']) || v.contains(' ');
+    let enc: String = v
+        .chars()
+        .flat_map(|c| match c {
+            '^' => vec!['^', '^'],
+            '\n' => vec!['^', 'n'],
+            '"' => vec!['^', '\''],
+            '\r' => vec![],
+            c => vec![c],
+        })
+        .collect();
+    if needs_quote { format!("\"{enc}\"") } else { enc }
+}
+
+/// Parses one unfolded content line.
+pub fn parse_line(line: &str) -> Result<Property> {
+    // Name: up to the first ';' or ':'.
+    let name_end = line.find([';', ':']).ok_or_else(|| malformed(format!("content line without ':': {:.60}", line)))?;
+    let full_name = &line[..name_end];
+    let (group, name) = match full_name.rsplit_once('.') {
+        Some((g, n)) => (Some(g.to_string()), n),
+        None => (None, full_name),
+    };
+    if name.is_empty() {
+        return Err(malformed("content line without a name"));
+    }
+    let mut prop = Property { group, name: name.to_ascii_uppercase(), params: Vec::new(), value: String::new() };
+    let bytes = line.as_bytes();
+    let mut i = name_end;
+    while i < bytes.len() && bytes[i] == b';' {
+        i += 1;
+        // Parameter name.
+        let start = i;
+        while i < bytes.len() && !matches!(bytes[i], b'=' | b';' | b':') {
+            i += 1;
+        }
+        let pname = line[start..i].trim().to_ascii_uppercase();
+        if i < bytes.len() && bytes[i] == b'=' {
+            i += 1;
+            let mut values = Vec::new();
+            loop {
+                let v;
+                if i < bytes.len() && bytes[i] == b'"' {
+                    let s = i + 1;
+                    let e = line[s..].find('"').map(|e| s + e).ok_or_else(|| malformed("unterminated quoted parameter"))?;
+                    v = &line[s..e];
+                    i = e + 1;
+                } else {
+                    let s = i;
+                    while i < bytes.len() && !matches!(bytes[i], b',' | b';' | b':') {
+                        i += 1;
+                    }
+                    v = &line[s..i];
+                }
+                values.push(decode_param(v));
+                if i < bytes.len() && bytes[i] == b',' {
+                    i += 1;
+                    continue;
+                }
+                break;
+            }
+            prop.params.push((pname, values));
+        } else {
+            // vCard 2.1/3.0 bare parameter (`TEL;WORK;VOICE:`): a TYPE value.
+            prop.params.push(("TYPE".to_string(), vec![pname]));
+        }
+    }
+    if i >= bytes.len() || bytes[i] != b':' {
+        return Err(malformed(format!("content line without a value: {:.60}", line)));
+    }
+    prop.value = line[i + 1..].to_string();
+    Ok(prop)
+}
+
+/// Parses a text of one or more top-level components.
+pub fn parse_components(text: &str) -> Result<Vec<Component>> {
+    if text.len() > MAX_OBJECT_BYTES {
+        return Err(Error::backend(Backend::Dav, Kind::TooLarge, format!("object of {} bytes", text.len())));
+    }
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let mut stack: Vec<Component> = Vec::new();
+    let mut top = Vec::new();
+    let mut count = 0usize;
+    for line in unfold(text) {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let p = parse_line(&line)?;
+        match p.name.as_str() {
+            "BEGIN" => {
+                count += 1;
+                if stack.len() >= MAX_DEPTH || count > MAX_COMPONENTS {
+                    return Err(Error::backend(Backend::Dav, Kind::TooLarge, "too many or too deeply nested components"));
+                }
+                stack.push(Component::new(&p.value.trim().to_ascii_uppercase()));
+            }
+            "END" => {
+                let c = stack.pop().ok_or_else(|| malformed(format!("END:{} without BEGIN", p.value)))?;
+                if !c.name.eq_ignore_ascii_case(p.value.trim()) {
+                    return Err(malformed(format!("END:{} closes {}", p.value, c.name)));
+                }
+                match stack.last_mut() {
+                    Some(parent) => parent.children.push(c),
+                    None => top.push(c),
+                }
+            }
+            _ => match stack.last_mut() {
+                Some(c) => c.props.push(p),
+                None => return Err(malformed(format!("property {} outside any component", p.name))),
+            },
+        }
+    }
+    if let Some(c) = stack.last() {
+        return Err(malformed(format!("BEGIN:{} without END", c.name)));
+    }
+    Ok(top)
+}
+
+/// RFC 5545 3.3.11 TEXT unescaping (`\\`, `\;`, `\,`, `\n`/`\N`).
+pub fn unescape_text(v: &str) -> String {
+    let mut out = String::with_capacity(v.len());
+    let mut it = v.chars();
+    while let Some(c) = it.next() {
+        if c == '\\' {
+            match it.next() {
+                Some('n') | Some('N') => out.push('\n'),
+                Some(o) => out.push(o),
+                None => out.push('\\'),
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+pub fn escape_text(v: &str) -> String {
+    let mut out = String::with_capacity(v.len() + 8);
+    for c in v.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            ';' => out.push_str("\\;"),
+            ',' => out.push_str("\\,"),
+            '\n' => out.push_str("\\n"),
+            '\r' => {}
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Splits a value on a separator that is not backslash-escaped (multi-valued TEXT, structured vCard values).
+pub fn split_unescaped(v: &str, sep: char) -> Vec<String> {
+    let mut parts = vec![String::new()];
+    let mut esc = false;
+    for c in v.chars() {
+        if esc {
+            parts.last_mut().unwrap().push('\\');
+            parts.last_mut().unwrap().push(c);
+            esc = false;
+        } else if c == '\\' {
+            esc = true;
+        } else if c == sep {
+            parts.push(String::new());
+        } else {
+            parts.last_mut().unwrap().push(c);
+        }
+    }
+    if esc {
+        parts.last_mut().unwrap().push('\\');
+    }
+    parts
+}
+
+/// Serialises components with CRLF line ends, folded at 75 octets without splitting a UTF-8 character.
+pub fn write_components(components: &[Component]) -> String {
+    let mut out = String::new();
+    for c in components {
+        write_component(c, &mut out);
+    }
+    out
+}
+
+fn write_component(c: &Component, out: &mut String) {
+    fold_into(&format!("BEGIN:{}", c.name), out);
+    for p in &c.props {
+        fold_into(&property_line(p), out);
+    }
+    for ch in &c.children {
+        write_component(ch, out);
+    }
+    fold_into(&format!("END:{}", c.name), out);
+}
+
+/// The unfolded text of a property.
+pub fn property_line(p: &Property) -> String {
+    let mut line = String::new();
+    if let Some(g) = &p.group {
+        line.push_str(g);
+        line.push('.');
+    }
+    line.push_str(&p.name);
+    for (n, vs) in &p.params {
+        line.push(';');
+        line.push_str(n);
+        line.push('=');
+        line.push_str(&vs.iter().map(|v| encode_param(v)).collect::<Vec<_>>().join(","));
+    }
+    line.push(':');
+    line.push_str(&p.value);
+    line
+}
+
+fn fold_into(line: &str, out: &mut String) {
+    let mut width = 0;
+    for c in line.chars() {
+        let w = c.len_utf8();
+        if width + w > 75 {
+            out.push_str("\r\n ");
+            width = 1;
+        }
+        out.push(c);
+        width += w;
+    }
+    out.push_str("\r\n");
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Values
+// ---------------------------------------------------------------------------------------------------------------
+
+/// Parses an RFC 5545 DURATION (3.3.6): `[+-]P[nW][nD][T[nH][nM][nS]]`.
+pub fn parse_duration(v: &str) -> Option<Duration> {
+    let v = v.trim();
+    let (neg, v) = match v.as_bytes().first()? {
+        b'-' => (true, &v[1..]),
+        b'+' => (false, &v[1..]),
+        _ => (false, v),
+    };
+    let v = v.strip_prefix('P').or_else(|| v.strip_prefix('p'))?;
+    let mut total = Duration::zero();
+    let mut num = String::new();
+    let mut in_time = false;
+    let mut any = false;
+    for c in v.chars() {
+        match c.to_ascii_uppercase() {
+            'T' => in_time = true,
+            d if d.is_ascii_digit() => num.push(d),
+            u => {
+                let n: i64 = num.parse().ok()?;
+                num.clear();
+                any = true;
+                total += match (u, in_time) {
+                    ('W', false) => Duration::weeks(n),
+                    ('D', false) => Duration::days(n),
+                    ('H', true) => Duration::hours(n),
+                    ('M', true) => Duration::minutes(n),
+                    ('S', true) => Duration::seconds(n),
+                    _ => return None,
+                };
+            }
+        }
+    }
+    if !any || !num.is_empty() {
+        return None;
+    }
+    Some(if neg { -total } else { total })
+}
+
+pub fn format_duration(d: Duration) -> String {
+    let neg = d < Duration::zero();
+    let mut s = d.num_seconds().abs();
+    let mut out = String::from(if neg { "-P" } else { "P" });
+    if s == 0 {
+        return "PT0S".to_string();
+    }
+    if s % 86_400 == 0 {
+        out.push_str(&format!("{}D", s / 86_400));
+        return out;
+    }
+    let days = s / 86_400;
+    s %= 86_400;
+    if days > 0 {
+        out.push_str(&format!("{days}D"));
+    }
+    out.push('T');
+    let (h, m, sec) = (s / 3600, (s % 3600) / 60, s % 60);
+    if h > 0 {
+        out.push_str(&format!("{h}H"));
+    }
+    if m > 0 {
+        out.push_str(&format!("{m}M"));
+    }
+    if sec > 0 {
+        out.push_str(&format!("{sec}S"));
+    }
+    out
+}
+
+fn parse_utc(v: &str) -> Option<DateTime<Utc>> {
+    let v = v.trim();
+    let body = v.strip_suffix('Z').or_else(|| v.strip_suffix('z')).unwrap_or(v);
+    NaiveDateTime::parse_from_str(body, "%Y%m%dT%H%M%S").ok().map(|n| DateTime::from_naive_utc_and_offset(n, Utc)).or_else(|| {
+        NaiveDate::parse_from_str(body, "%Y%m%d").ok().map(|d| DateTime::from_naive_utc_and_offset(d.and_time(NaiveTime::MIN), Utc))
+    })
+}
+
+fn fmt_utc(t: DateTime<Utc>) -> String {
+    t.format("%Y%m%dT%H%M%SZ").to_string()
+}
+
+fn fmt_local(t: NaiveDateTime) -> String {
+    t.format("%Y%m%dT%H%M%S").to_string()
+}
+
+fn fmt_offset(secs: i32) -> String {
+    let sign = if secs < 0 { '-' } else { '+' };
+    let a = secs.abs();
+    if a % 60 != 0 {
+        format!("{sign}{:02}{:02}{:02}", a / 3600, (a % 3600) / 60, a % 60)
+    } else {
+        format!("{sign}{:02}{:02}", a / 3600, (a % 3600) / 60)
+    }
+}
+
+fn parse_offset(v: &str) -> Option<i32> {
+    let v = v.trim();
+    let (sign, rest) = match v.as_bytes().first()? {
+        b'+' => (1, &v[1..]),
+        b'-' => (-1, &v[1..]),
+        _ => return None,
+    };
+    if rest.len() < 4 || !rest.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let h: i32 = rest[0..2].parse().ok()?;
+    let m: i32 = rest[2..4].parse().ok()?;
+    let s: i32 = if rest.len() >= 6 { rest[4..6].parse().ok()? } else { 0 };
+    Some(sign * (h * 3600 + m * 60 + s))
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Time-zone resolution while reading
+// ---------------------------------------------------------------------------------------------------------------
+
+/// VTIMEZONE data of one object, and the answers already found for its TZIDs.
+struct Zones {
+    vtimezones: HashMap<String, Component>,
+    resolved: HashMap<String, Option<Tz>>,
+}
+
+impl Zones {
+    fn new(cal: &Component) -> Zones {
+        let vtimezones = cal
+            .children
+            .iter()
+            .filter(|c| c.name == "VTIMEZONE")
+            .filter_map(|c| c.prop("TZID").map(|p| (p.value.trim().to_string(), c.clone())))
+            .collect();
+        Zones { vtimezones, resolved: HashMap::new() }
+    }
+
+    /// Resolves a TZID: IANA names and aliases, Windows ids, prefixed IANA names; then the object's VTIMEZONE
+    /// (X-LIC-LOCATION, X-MICROSOFT-CDO-TZID, and finally a zone whose offsets match its observances in `year`).
+    fn resolve(&mut self, tzid: &str, year: i32, warnings: &mut Vec<String>) -> Option<Tz> {
+        let key = tzid.trim().to_string();
+        if let Some(r) = self.resolved.get(&key) {
+            return *r;
+        }
+        let mut r = resolve_zone_name(&key);
+        if r.is_none() {
+            if let Some(vt) = self.vtimezones.get(&key) {
+                r = vt.prop("X-LIC-LOCATION").and_then(|p| resolve_zone_name(&p.value));
+                if r.is_none() {
+                    r = vt
+                        .prop("X-MICROSOFT-CDO-TZID")
+                        .and_then(|p| p.value.trim().parse::<u32>().ok())
+                        .and_then(cdo_tzid_to_windows)
+                        .and_then(windows_to_iana)
+                        .and_then(resolve_zone_name);
+                }
+                if r.is_none() {
+                    let obs = observances_of(vt);
+                    r = match_observances(&obs, year);
+                    if let Some(tz) = r {
+                        warnings.push(format!("TZID {key:?} matched to {} by its VTIMEZONE offsets", tz.name()));
+                    }
+                }
+            }
+        }
+        if r.is_none() {
+            warnings.push(format!("TZID {key:?} could not be resolved; its times are read as floating"));
+        }
+        self.resolved.insert(key, r);
+        r
+    }
+
+    /// A DATE or DATE-TIME property value.
+    fn time(&mut self, p: &Property, warnings: &mut Vec<String>) -> Result<EventTime> {
+        let list = self.times(p, warnings)?;
+        list.into_iter().next().ok_or_else(|| malformed(format!("{} without a value", p.name)))
+    }
+
+    /// A comma-separated list of DATE or DATE-TIME values (EXDATE, RDATE).
+    fn times(&mut self, p: &Property, warnings: &mut Vec<String>) -> Result<Vec<EventTime>> {
+        let mut out = Vec::new();
+        for v in p.value.split(',').map(str::trim).filter(|v| !v.is_empty()) {
+            let is_date = p.get_param("VALUE").is_some_and(|x| x.eq_ignore_ascii_case("DATE")) || v.len() == 8;
+            if is_date {
+                let d = NaiveDate::parse_from_str(v, "%Y%m%d").map_err(|_| malformed(format!("bad DATE {v:?} in {}", p.name)))?;
+                out.push(EventTime::Date(d));
+                continue;
+            }
+            let (body, utc) = match v.strip_suffix('Z').or_else(|| v.strip_suffix('z')) {
+                Some(b) => (b, true),
+                None => (v, false),
+            };
+            let n = NaiveDateTime::parse_from_str(body, "%Y%m%dT%H%M%S")
+                .map_err(|_| malformed(format!("bad DATE-TIME {v:?} in {}", p.name)))?;
+            if utc {
+                out.push(EventTime::Utc(DateTime::from_naive_utc_and_offset(n, Utc)));
+            } else if let Some(tzid) = p.get_param("TZID") {
+                match self.resolve(tzid, n.year(), warnings) {
+                    Some(tz) if tz == Tz::UTC || tz == Tz::Etc__UTC => {
+                        out.push(EventTime::Utc(DateTime::from_naive_utc_and_offset(n, Utc)))
+                    }
+                    Some(tz) => out.push(EventTime::Zoned(n, tz)),
+                    None => out.push(EventTime::Floating(n)),
+                }
+            } else {
+                out.push(EventTime::Floating(n));
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// The STANDARD/DAYLIGHT observances of a VTIMEZONE, with their yearly rule when it is a month + n-th weekday
+/// RRULE (the only shape in use).
+fn observances_of(vt: &Component) -> Vec<ZoneObservance> {
+    let mut out = Vec::new();
+    for c in vt.children.iter().filter(|c| c.name == "STANDARD" || c.name == "DAYLIGHT") {
+        let Some(dtstart) = c.prop("DTSTART").and_then(|p| NaiveDateTime::parse_from_str(p.value.trim(), "%Y%m%dT%H%M%S").ok()) else {
+            continue;
+        };
+        let (Some(from), Some(to)) = (c.prop("TZOFFSETFROM").and_then(|p| parse_offset(&p.value)), c.prop("TZOFFSETTO").and_then(|p| parse_offset(&p.value)))
+        else {
+            continue;
+        };
+        let rule = c.prop("RRULE").and_then(|p| {
+            let mut month = None;
+            let mut byday = None;
+            for part in p.value.split(';') {
+                let (k, v) = part.split_once('=')?;
+                match k.trim().to_ascii_uppercase().as_str() {
+                    "BYMONTH" => month = v.trim().parse::<u32>().ok(),
+                    "BYDAY" => byday = Some(v.trim().to_string()),
+                    _ => {}
+                }
+            }
+            let byday = byday?;
+            let (num, code) = byday.split_at(byday.len().checked_sub(2)?);
+            let wd = crate::model::recurrence::parse_weekday_code(code)?;
+            let n: i32 = num.trim_start_matches('+').parse().ok()?;
+            let week = if n < 0 { 5 } else { n as u32 };
+            Some(Transition { month: month?, week, day_of_week: wd, time: dtstart.time() })
+        });
+        out.push(ZoneObservance { daylight: c.name == "DAYLIGHT", dtstart, offset_from: from, offset_to: to, name: c.text("TZNAME"), rule });
+        // RDATE-only observances: each RDATE is an extra onset.
+        for rd in c.props_named("RDATE") {
+            for v in rd.value.split(',') {
+                if let Ok(n) = NaiveDateTime::parse_from_str(v.trim(), "%Y%m%dT%H%M%S") {
+                    out.push(ZoneObservance { daylight: c.name == "DAYLIGHT", dtstart: n, offset_from: from, offset_to: to, name: None, rule: None });
+                }
+            }
+        }
+    }
+    out
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Reading
+// ---------------------------------------------------------------------------------------------------------------
+
+/// What a calendar object held.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ParsedCalendar {
+    pub method: Option<Method>,
+    /// One item per UID: the master with its exceptions.
+    pub events: Vec<CalendarItem>,
+    pub tasks: Vec<Task>,
+    /// Everything that was approximated or could not be mapped, for the log and the "not representable" list.
+    pub warnings: Vec<String>,
+}
+
+/// Parses an iCalendar object (one or more VCALENDARs).
+pub fn parse_calendar(text: &str) -> Result<ParsedCalendar> {
+    let comps = parse_components(text)?;
+    let mut out = ParsedCalendar::default();
+    let mut any = false;
+    for cal in comps.iter().filter(|c| c.name == "VCALENDAR") {
+        any = true;
+        let method = cal.prop("METHOD").and_then(|p| Method::parse(&p.value));
+        if out.method.is_none() {
+            out.method = method;
+        }
+        let mut zones = Zones::new(cal);
+        // VEVENTs grouped by UID, masters first.
+        let mut by_uid: Vec<(String, Vec<&Component>)> = Vec::new();
+        for ev in cal.children.iter().filter(|c| c.name == "VEVENT") {
+            let uid = ev.text("UID").unwrap_or_default();
+            match by_uid.iter_mut().find(|(u, _)| *u == uid) {
+                Some((_, v)) => v.push(ev),
+                None => by_uid.push((uid, vec![ev])),
+            }
+        }
+        for (uid, evs) in by_uid {
+            let (masters, overrides): (Vec<&Component>, Vec<&Component>) = evs.into_iter().partition(|c| c.prop("RECURRENCE-ID").is_none());
+            if masters.len() > 1 {
+                out.warnings.push(format!("UID {uid:?}: {} VEVENTs without RECURRENCE-ID; the first is used", masters.len()));
+            }
+            match masters.first() {
+                Some(m) => {
+                    let mut item = read_event(m, &mut zones, &mut out.warnings)?;
+                    item.method = method;
+                    for o in overrides {
+                        let x = read_exception(o, &item, &mut zones, &mut out.warnings)?;
+                        item.modified_occurrences.push(x);
+                    }
+                    out.events.push(item);
+                }
+                None => {
+                    // Only occurrences (an invitation to one instance): each becomes an item of its own.
+                    for o in overrides {
+                        out.warnings.push(format!("UID {uid:?}: occurrence without its series; read as a single item"));
+                        let mut item = read_event(o, &mut zones, &mut out.warnings)?;
+                        item.method = method;
+                        out.events.push(item);
+                    }
+                }
+            }
+        }
+        for todo in cal.children.iter().filter(|c| c.name == "VTODO") {
+            out.tasks.push(read_todo(todo, &mut zones, &mut out.warnings)?);
+        }
+    }
+    if !any {
+        return Err(malformed("no VCALENDAR"));
+    }
+    Ok(out)
+}
+
+fn parse_free_busy(ev: &Component) -> FreeBusy {
+    let cdo = ev.prop("X-MICROSOFT-CDO-BUSYSTATUS").map(|p| p.value.trim().to_ascii_uppercase());
+    match cdo.as_deref() {
+        Some("FREE") => return FreeBusy::Free,
+        Some("TENTATIVE") => return FreeBusy::Tentative,
+        Some("BUSY") => return FreeBusy::Busy,
+        Some("OOF") => return FreeBusy::Oof,
+        Some("WORKINGELSEWHERE") => return FreeBusy::WorkingElsewhere,
+        _ => {}
+    }
+    match ev.prop("TRANSP").map(|p| p.value.trim().to_ascii_uppercase()).as_deref() {
+        Some("TRANSPARENT") => FreeBusy::Free,
+        _ => {
+            if ev.prop("STATUS").is_some_and(|p| p.value.trim().eq_ignore_ascii_case("TENTATIVE")) {
+                FreeBusy::Tentative
+            } else {
+                FreeBusy::Busy
+            }
+        }
+    }
+}
+
+fn free_busy_props(fb: FreeBusy) -> [Property; 2] {
+    let transp = if fb == FreeBusy::Free { "TRANSPARENT" } else { "OPAQUE" };
+    let cdo = match fb {
+        FreeBusy::Free => "FREE",
+        FreeBusy::Tentative => "TENTATIVE",
+        FreeBusy::Busy => "BUSY",
+        FreeBusy::Oof => "OOF",
+        FreeBusy::WorkingElsewhere => "WORKINGELSEWHERE",
+    };
+    [Property::new("TRANSP", transp), Property::new("X-MICROSOFT-CDO-BUSYSTATUS", cdo)]
+}
+
+/// CLASS (RFC 5545 3.8.1.3). Personal has no iCalendar word; it is written as `X-PERSONAL`, which other readers
+/// must treat as PRIVATE.
+fn parse_class(c: &Component) -> Sensitivity {
+    match c.prop("CLASS").map(|p| p.value.trim().to_ascii_uppercase()).as_deref() {
+        None | Some("PUBLIC") => Sensitivity::Normal,
+        Some("CONFIDENTIAL") => Sensitivity::Confidential,
+        Some("X-PERSONAL") => Sensitivity::Personal,
+        Some(_) => Sensitivity::Private,
+    }
+}
+
+fn class_value(s: Sensitivity) -> &'static str {
+    match s {
+        Sensitivity::Normal => "PUBLIC",
+        Sensitivity::Personal => "X-PERSONAL",
+        Sensitivity::Private => "PRIVATE",
+        Sensitivity::Confidential => "CONFIDENTIAL",
+    }
+}
+
+/// X-MICROSOFT-CDO-IMPORTANCE (0/1/2) wins over PRIORITY (1–4 high, 5 normal, 6–9 low), MS-OXCICAL.
+fn parse_importance(c: &Component) -> Importance {
+    if let Some(v) = c.prop("X-MICROSOFT-CDO-IMPORTANCE").and_then(|p| p.value.trim().parse::<u32>().ok()) {
+        return match v {
+            0 => Importance::Low,
+            2 => Importance::High,
+            _ => Importance::Normal,
+        };
+    }
+    match c.prop("PRIORITY").and_then(|p| p.value.trim().parse::<u32>().ok()) {
+        Some(1..=4) => Importance::High,
+        Some(6..=9) => Importance::Low,
+        _ => Importance::Normal,
+    }
+}
+
+fn importance_props(i: Importance) -> Vec<Property> {
+    match i {
+        Importance::Normal => vec![],
+        Importance::High => vec![Property::new("PRIORITY", "1"), Property::new("X-MICROSOFT-CDO-IMPORTANCE", "2")],
+        Importance::Low => vec![Property::new("PRIORITY", "9"), Property::new("X-MICROSOFT-CDO-IMPORTANCE", "0")],
+    }
+}
+
+fn parse_categories(c: &Component) -> Vec<String> {
+    c.props_named("CATEGORIES")
+        .flat_map(|p| split_unescaped(&p.value, ',').into_iter().map(|s| unescape_text(&s)))
+        .filter(|s| !s.is_empty())
+        .collect()
+}
+
+fn categories_prop(cats: &[String]) -> Option<Property> {
+    (!cats.is_empty()).then(|| Property::new("CATEGORIES", cats.iter().map(|c| escape_text(c)).collect::<Vec<_>>().join(",")))
+}
+
+fn mailbox_of(p: &Property) -> Mailbox {
+    let v = p.value.trim();
+    let email = if v.len() >= 7 && v[..7].eq_ignore_ascii_case("mailto:") { v[7..].to_string() } else { v.to_string() };
+    Mailbox { email, name: p.get_param("CN").map(str::to_string).filter(|s| !s.is_empty()) }
+}
+
+fn mailbox_prop(name: &str, m: &Mailbox) -> Property {
+    let mut p = Property::new(name, format!("mailto:{}", m.email));
+    if let Some(n) = &m.name {
+        p = p.param("CN", n.clone());
+    }
+    p
+}
+
+fn parse_attendee(p: &Property) -> Attendee {
+    let cutype = p.get_param("CUTYPE").map(str::to_ascii_uppercase);
+    let role = p.get_param("ROLE").map(str::to_ascii_uppercase);
+    let role = if matches!(cutype.as_deref(), Some("RESOURCE") | Some("ROOM")) {
+        AttendeeRole::Resource
+    } else if matches!(role.as_deref(), Some("OPT-PARTICIPANT") | Some("NON-PARTICIPANT")) {
+        AttendeeRole::Optional
+    } else {
+        AttendeeRole::Required
+    };
+    let response = match p.get_param("PARTSTAT").map(str::to_ascii_uppercase).as_deref() {
+        Some("ACCEPTED") => ResponseStatus::Accepted,
+        Some("TENTATIVE") => ResponseStatus::Tentative,
+        Some("DECLINED") => ResponseStatus::Declined,
+        Some("DELEGATED") => ResponseStatus::Delegated,
+        _ => ResponseStatus::NoResponse,
+    };
+    let rsvp = p.get_param("RSVP").is_some_and(|v| v.eq_ignore_ascii_case("TRUE"));
+    Attendee { mailbox: mailbox_of(p), role, response, rsvp }
+}
+
+fn attendee_prop(a: &Attendee) -> Property {
+    let mut p = Property::new("ATTENDEE", format!("mailto:{}", a.mailbox.email));
+    if let Some(n) = &a.mailbox.name {
+        p = p.param("CN", n.clone());
+    }
+    let (cutype, role) = match a.role {
+        AttendeeRole::Required => ("INDIVIDUAL", "REQ-PARTICIPANT"),
+        AttendeeRole::Optional => ("INDIVIDUAL", "OPT-PARTICIPANT"),
+        AttendeeRole::Resource => ("RESOURCE", "NON-PARTICIPANT"),
+    };
+    let partstat = match a.response {
+        ResponseStatus::NoResponse => "NEEDS-ACTION",
+        ResponseStatus::Accepted => "ACCEPTED",
+        ResponseStatus::Tentative => "TENTATIVE",
+        ResponseStatus::Declined => "DECLINED",
+        ResponseStatus::Delegated => "DELEGATED",
+    };
+    p = p.param("CUTYPE", cutype).param("ROLE", role).param("PARTSTAT", partstat);
+    if a.rsvp {
+        p = p.param("RSVP", "TRUE");
+    }
+    p
+}
+
+/// The reminder of a component: minutes before the start (or, for `RELATED=END`, before the end, given as
+/// `end_offset` = end − start). Only the first VALARM maps; more are reported.
+fn parse_reminder(c: &Component, start: Option<DateTime<Utc>>, end_offset: Duration, warnings: &mut Vec<String>, uid: &str) -> Option<i32> {
+    let alarms: Vec<&Component> = c.children.iter().filter(|a| a.name == "VALARM").collect();
+    if alarms.len() > 1 {
+        warnings.push(format!("UID {uid:?}: {} VALARMs, only the first is kept as the reminder", alarms.len()));
+    }
+    let trig = alarms.first()?.prop("TRIGGER")?;
+    if trig.get_param("VALUE").is_some_and(|v| v.eq_ignore_ascii_case("DATE-TIME")) {
+        let at = parse_utc(&trig.value)?;
+        return Some((start? - at).num_minutes() as i32);
+    }
+    let d = parse_duration(&trig.value)?;
+    let related_end = trig.get_param("RELATED").is_some_and(|v| v.eq_ignore_ascii_case("END"));
+    let before_start = if related_end { -(d + end_offset) } else { -d };
+    Some(before_start.num_minutes() as i32)
+}
+
+fn alarm(minutes: i32, related_end: bool, description: &str) -> Component {
+    let mut a = Component::new("VALARM");
+    a.push(Property::new("ACTION", "DISPLAY"));
+    a.push(Property::new("DESCRIPTION", escape_text(description)));
+    let mut t = Property::new("TRIGGER", format_duration(-Duration::minutes(minutes as i64)));
+    if related_end {
+        t = t.param("RELATED", "END");
+    }
+    a.push(t);
+    a
+}
+
+fn utc_prop(c: &Component, name: &str) -> Option<DateTime<Utc>> {
+    c.prop(name).and_then(|p| parse_utc(&p.value))
+}
+
+fn read_event(ev: &Component, zones: &mut Zones, warnings: &mut Vec<String>) -> Result<CalendarItem> {
+    let uid = ev.text("UID").unwrap_or_default();
+    let start_p = ev.prop("DTSTART").ok_or_else(|| malformed(format!("VEVENT {uid:?} without DTSTART")))?;
+    let mut start = zones.time(start_p, warnings)?;
+    let mut end = match (ev.prop("DTEND"), ev.prop("DURATION")) {
+        (Some(p), _) => zones.time(p, warnings)?,
+        (None, Some(p)) => {
+            let d = parse_duration(&p.value).ok_or_else(|| malformed(format!("bad DURATION {:?}", p.value)))?;
+            add_duration(&start, d)
+        }
+        (None, None) => match start {
+            EventTime::Date(d) => EventTime::Date(d + Duration::days(1)),
+            other => other,
+        },
+    };
+    // MS-OXCICAL: X-MICROSOFT-CDO-ALLDAYEVENT:TRUE with midnight times is an all-day event.
+    if ev.prop("X-MICROSOFT-CDO-ALLDAYEVENT").is_some_and(|p| p.value.trim().eq_ignore_ascii_case("TRUE"))
+        && !start.is_date()
+        && start.local().time() == NaiveTime::MIN
+        && end.local().time() == NaiveTime::MIN
+    {
+        start = EventTime::Date(start.local().date());
+        end = EventTime::Date(end.local().date());
+    }
+    let mut item = CalendarItem::new(uid.clone(), ev.text("SUMMARY").unwrap_or_default(), start, end);
+    item.body = ev.text("DESCRIPTION");
+    item.location = ev.text("LOCATION");
+    item.free_busy = parse_free_busy(ev);
+    item.sensitivity = parse_class(ev);
+    item.importance = parse_importance(ev);
+    item.categories = parse_categories(ev);
+    let start_utc = start.to_utc(Tz::UTC);
+    item.reminder_minutes = parse_reminder(ev, Some(start_utc), end.to_utc(Tz::UTC) - start_utc, warnings, &uid);
+    item.organizer = ev.prop("ORGANIZER").map(mailbox_of);
+    item.attendees = ev.props_named("ATTENDEE").map(parse_attendee).collect();
+    item.is_meeting = item.organizer.is_some() || !item.attendees.is_empty();
+    item.is_cancelled = ev.prop("STATUS").is_some_and(|p| p.value.trim().eq_ignore_ascii_case("CANCELLED"));
+    item.sequence = ev.prop("SEQUENCE").and_then(|p| p.value.trim().parse().ok()).unwrap_or(0);
+    item.dtstamp = utc_prop(ev, "DTSTAMP");
+    item.created = utc_prop(ev, "CREATED");
+    item.last_modified = utc_prop(ev, "LAST-MODIFIED");
+    for p in ev.props_named("EXDATE") {
+        item.deleted_occurrences.extend(zones.times(p, warnings)?);
+    }
+    let rrules: Vec<&Property> = ev.props_named("RRULE").collect();
+    let rdates: Vec<&Property> = ev.props_named("RDATE").collect();
+    let exrules: Vec<&Property> = ev.props_named("EXRULE").collect();
+    if !rrules.is_empty() || !rdates.is_empty() || !exrules.is_empty() {
+        let values: Vec<&str> = rrules.iter().map(|p| p.value.as_str()).collect();
+        match Recurrence::from_properties(&values, rdates.len(), exrules.len(), &start) {
+            Ok(r) => {
+                if !r.dates(start.local().date()).next().is_some_and(|d| d == start.local().date()) {
+                    warnings.push(format!("UID {uid:?}: DTSTART does not match its RRULE; the start is not an extra occurrence"));
+                }
+                item.recurrence = Some(r);
+            }
+            Err(e) => {
+                warnings.push(format!("UID {uid:?}: {e}; the rule is kept verbatim and the item shows as a single occurrence"));
+                let properties = rrules.iter().chain(&rdates).chain(&exrules).map(|p| property_line(p)).collect();
+                item.unsupported_recurrence = Some(UnsupportedRecurrence { reason: e.reason, properties });
+            }
+        }
+    }
+    Ok(item)
+}
+
+fn add_duration(start: &EventTime, d: Duration) -> EventTime {
+    match *start {
+        EventTime::Date(x) => EventTime::Date(x + Duration::days(d.num_days())),
+        EventTime::Utc(u) => EventTime::Utc(u + d),
+        // Nominal days keep the wall-clock time; the rest is exact (RFC 5545 3.3.6). Approximated as wall-clock.
+        EventTime::Zoned(l, tz) => EventTime::Zoned(l + d, tz),
+        EventTime::Floating(l) => EventTime::Floating(l + d),
+    }
+}
+
+fn read_exception(ev: &Component, master: &CalendarItem, zones: &mut Zones, warnings: &mut Vec<String>) -> Result<Exception> {
+    let rid_p = ev.prop("RECURRENCE-ID").expect("caller checked");
+    if rid_p.get_param("RANGE").is_some_and(|r| r.eq_ignore_ascii_case("THISANDFUTURE")) {
+        warnings.push(format!("UID {:?}: RECURRENCE-ID;RANGE=THISANDFUTURE applied to that occurrence only", master.uid));
+    }
+    let rid = zones.time(rid_p, warnings)?;
+    let o = read_event(ev, zones, warnings)?;
+    let tz = Tz::UTC;
+    let same_instant = |a: &EventTime, b: &EventTime| a.to_utc(tz) == b.to_utc(tz) && a.is_date() == b.is_date();
+    let master_duration = master.duration(tz);
+    let default_end = add_duration(&o.start, master_duration);
+    let diff = |a: bool| a;
+    Ok(Exception {
+        recurrence_id: Some(rid),
+        start: (!same_instant(&o.start, &rid)).then_some(o.start),
+        end: (!same_instant(&o.end, &default_end)).then_some(o.end),
+        subject: diff(o.subject != master.subject).then(|| o.subject.clone()),
+        body: (o.body != master.body).then(|| o.body.clone().unwrap_or_default()),
+        location: (o.location != master.location).then(|| o.location.clone().unwrap_or_default()),
+        free_busy: (o.free_busy != master.free_busy).then_some(o.free_busy),
+        importance: (o.importance != master.importance).then_some(o.importance),
+        sensitivity: (o.sensitivity != master.sensitivity).then_some(o.sensitivity),
+        categories: (o.categories != master.categories).then(|| o.categories.clone()),
+        reminder_minutes: (o.reminder_minutes != master.reminder_minutes).then_some(o.reminder_minutes),
+        attendees: (o.attendees != master.attendees).then(|| o.attendees.clone()),
+        is_cancelled: (o.is_cancelled != master.is_cancelled).then_some(o.is_cancelled),
+        sequence: (o.sequence != master.sequence).then_some(o.sequence),
+        dtstamp: o.dtstamp.filter(|d| Some(*d) != master.dtstamp),
+        last_modified: o.last_modified.filter(|d| Some(*d) != master.last_modified),
+    })
+}
+
+fn read_todo(c: &Component, zones: &mut Zones, warnings: &mut Vec<String>) -> Result<Task> {
+    let uid = c.text("UID").unwrap_or_default();
+    let mut t = Task::new(uid.clone(), c.text("SUMMARY").unwrap_or_default());
+    t.body = c.text("DESCRIPTION");
+    t.start = c.prop("DTSTART").map(|p| zones.time(p, warnings)).transpose()?;
+    t.due = match (c.prop("DUE"), c.prop("DURATION")) {
+        (Some(p), _) => Some(zones.time(p, warnings)?),
+        (None, Some(p)) => match (&t.start, parse_duration(&p.value)) {
+            (Some(s), Some(d)) => Some(add_duration(s, d)),
+            _ => None,
+        },
+        _ => None,
+    };
+    let x_status = c.prop("X-VIADUC-TASK-STATUS").map(|p| p.value.trim().to_ascii_uppercase());
+    t.status = match x_status.as_deref() {
+        Some("WAITING") => TaskStatus::WaitingOnOthers,
+        Some("DEFERRED") => TaskStatus::Deferred,
+        _ => match c.prop("STATUS").map(|p| p.value.trim().to_ascii_uppercase()).as_deref() {
+            Some("IN-PROCESS") => TaskStatus::InProgress,
+            Some("COMPLETED") => TaskStatus::Completed,
+            Some("CANCELLED") => {
+                warnings.push(format!("VTODO {uid:?}: STATUS:CANCELLED has no Exchange task status; read as Deferred"));
+                TaskStatus::Deferred
+            }
+            _ => TaskStatus::NotStarted,
+        },
+    };
+    t.percent_complete = c.prop("PERCENT-COMPLETE").and_then(|p| p.value.trim().parse::<u32>().ok()).map(|v| v.min(100) as u8).unwrap_or(0);
+    t.importance = parse_importance(c);
+    t.sensitivity = parse_class(c);
+    t.completed = utc_prop(c, "COMPLETED");
+    t.categories = parse_categories(c);
+    t.sequence = c.prop("SEQUENCE").and_then(|p| p.value.trim().parse().ok()).unwrap_or(0);
+    t.dtstamp = utc_prop(c, "DTSTAMP");
+    t.created = utc_prop(c, "CREATED");
+    t.last_modified = utc_prop(c, "LAST-MODIFIED");
+    // Reminder: before DUE when there is one (TRIGGER;RELATED=END), else before DTSTART.
+    let anchor = t.due.or(t.start).map(|x| x.to_utc(Tz::UTC));
+    if let Some(a) = c.children.iter().find(|a| a.name == "VALARM").and_then(|a| a.prop("TRIGGER")) {
+        let related_end = a.get_param("RELATED").is_some_and(|v| v.eq_ignore_ascii_case("END"));
+        if a.get_param("VALUE").is_some_and(|v| v.eq_ignore_ascii_case("DATE-TIME")) {
+            t.reminder_minutes = match (anchor, parse_utc(&a.value)) {
+                (Some(an), Some(at)) => Some((an - at).num_minutes() as i32),
+                _ => None,
+            };
+        } else if let Some(d) = parse_duration(&a.value) {
+            // Relative to the start while the model counts from due: shift by due − start.
+            let shift = match (related_end, t.start, t.due) {
+                (false, Some(s), Some(du)) => du.to_utc(Tz::UTC) - s.to_utc(Tz::UTC),
+                _ => Duration::zero(),
+            };
+            t.reminder_minutes = Some((-d + shift).num_minutes() as i32);
+        }
+    }
+    if let Some(r) = c.prop("RRULE") {
+        match t.due.or(t.start) {
+            Some(anchor) => match Recurrence::from_rrule(&r.value, &anchor) {
+                Ok(rec) => t.recurrence = Some(rec),
+                Err(e) => warnings.push(format!("VTODO {uid:?}: {e}")),
+            },
+            None => warnings.push(format!("VTODO {uid:?}: RRULE without DTSTART or DUE ignored")),
+        }
+    }
+    Ok(t)
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Writing
+// ---------------------------------------------------------------------------------------------------------------
+
+pub const PRODID: &str = "-//Viaduc//Viaduc Gateway//EN";
+
+/// Collects the zones a set of times uses, with the earliest year each is needed from.
+#[derive(Default)]
+struct ZoneUse(Vec<(Tz, i32)>);
+
+impl ZoneUse {
+    fn add(&mut self, t: &EventTime) {
+        if let EventTime::Zoned(l, tz) = t {
+            match self.0.iter_mut().find(|(z, _)| z == tz) {
+                Some((_, y)) => *y = (*y).min(l.year()),
+                None => self.0.push((*tz, l.year())),
+            }
+        }
+    }
+}
+
+/// A VTIMEZONE for an IANA zone, valid from `from_year` (RFC 5545 3.6.5): STANDARD and DAYLIGHT with yearly
+/// RRULEs, or one STANDARD for a zone without DST.
+pub fn vtimezone(tz: Tz, from_year: i32) -> Component {
+    let mut vt = Component::new("VTIMEZONE");
+    vt.push(Property::new("TZID", tz.name()));
+    vt.push(Property::new("X-LIC-LOCATION", tz.name()));
+    for o in vtimezone_observances(tz, from_year) {
+        let mut c = Component::new(if o.daylight { "DAYLIGHT" } else { "STANDARD" });
+        c.push(Property::new("DTSTART", fmt_local(o.dtstart)));
+        if let Some(r) = o.rule {
+            let ord = if r.week >= 5 { -1 } else { r.week as i32 };
+            c.push(Property::new("RRULE", format!("FREQ=YEARLY;BYMONTH={};BYDAY={}{}", r.month, ord, weekday_code(r.day_of_week))));
+        }
+        c.push(Property::new("TZOFFSETFROM", fmt_offset(o.offset_from)));
+        c.push(Property::new("TZOFFSETTO", fmt_offset(o.offset_to)));
+        if let Some(n) = o.name {
+            c.push(Property::new("TZNAME", escape_text(&n)));
+        }
+        vt.children.push(c);
+    }
+    vt
+}
+
+fn time_prop(name: &str, t: &EventTime) -> Property {
+    match t {
+        EventTime::Date(d) => Property::new(name, d.format("%Y%m%d").to_string()).param("VALUE", "DATE"),
+        EventTime::Utc(u) => Property::new(name, fmt_utc(*u)),
+        EventTime::Zoned(l, tz) => Property::new(name, fmt_local(*l)).param("TZID", tz.name()),
+        EventTime::Floating(l) => Property::new(name, fmt_local(*l)),
+    }
+}
+
+fn stamp(c: &mut Component, name: &str, t: Option<DateTime<Utc>>) {
+    if let Some(t) = t {
+        c.push(Property::new(name, fmt_utc(t)));
+    }
+}
+
+/// Writes calendar items (each with its exceptions) and tasks as one VCALENDAR with the VTIMEZONEs they use.
+pub fn write_calendar(events: &[CalendarItem], tasks: &[Task], method: Option<Method>) -> String {
+    let mut cal = Component::new("VCALENDAR");
+    cal.push(Property::new("VERSION", "2.0"));
+    cal.push(Property::new("PRODID", PRODID));
+    cal.push(Property::new("CALSCALE", "GREGORIAN"));
+    if let Some(m) = method.or_else(|| events.iter().find_map(|e| e.method)) {
+        cal.push(Property::new("METHOD", m.as_str()));
+    }
+    let mut zones = ZoneUse::default();
+    let mut body = Vec::new();
+    for e in events {
+        zones.add(&e.start);
+        zones.add(&e.end);
+        for x in &e.deleted_occurrences {
+            zones.add(x);
+        }
+        for x in &e.modified_occurrences {
+            for t in [x.recurrence_id, x.start, x.end].iter().flatten() {
+                zones.add(t);
+            }
+        }
+        body.extend(write_event_components(e));
+    }
+    for t in tasks {
+        for x in [t.start, t.due].iter().flatten() {
+            zones.add(x);
+        }
+        body.push(write_todo(t));
+    }
+    for (tz, year) in zones.0 {
+        cal.children.push(vtimezone(tz, year));
+    }
+    cal.children.extend(body);
+    write_components(&[cal])
+}
+
+/// One calendar item as an iCalendar object.
+pub fn write_event(item: &CalendarItem) -> String {
+    write_calendar(std::slice::from_ref(item), &[], item.method)
+}
+
+/// One task as an iCalendar object.
+pub fn write_task(task: &Task) -> String {
+    write_calendar(&[], std::slice::from_ref(task), None)
+}
+
+fn write_event_components(e: &CalendarItem) -> Vec<Component> {
+    let mut out = Vec::new();
+    let mut v = Component::new("VEVENT");
+    v.push(Property::new("UID", escape_text(&e.uid)));
+    stamp(&mut v, "DTSTAMP", e.dtstamp);
+    stamp(&mut v, "CREATED", e.created);
+    stamp(&mut v, "LAST-MODIFIED", e.last_modified);
+    v.push(Property::new("SEQUENCE", e.sequence.to_string()));
+    v.push(Property::new("SUMMARY", escape_text(&e.subject)));
+    if let Some(b) = &e.body {
+        v.push(Property::new("DESCRIPTION", escape_text(b)));
+    }
+    if let Some(l) = &e.location {
+        v.push(Property::new("LOCATION", escape_text(l)));
+    }
+    v.push(time_prop("DTSTART", &e.start));
+    v.push(time_prop("DTEND", &e.end));
+    if e.is_all_day {
+        v.push(Property::new("X-MICROSOFT-CDO-ALLDAYEVENT", "TRUE"));
+    }
+    for p in free_busy_props(e.free_busy) {
+        v.push(p);
+    }
+    v.push(Property::new("CLASS", class_value(e.sensitivity)));
+    for p in importance_props(e.importance) {
+        v.push(p);
+    }
+    if let Some(p) = categories_prop(&e.categories) {
+        v.push(p);
+    }
+    if e.is_cancelled {
+        v.push(Property::new("STATUS", "CANCELLED"));
+    }
+    if let Some(o) = &e.organizer {
+        v.push(mailbox_prop("ORGANIZER", o));
+    }
+    for a in &e.attendees {
+        v.push(attendee_prop(a));
+    }
+    if let Some(r) = &e.recurrence {
+        v.push(Property::new("RRULE", r.to_rrule(&e.start)));
+    } else if let Some(u) = &e.unsupported_recurrence {
+        for line in &u.properties {
+            if let Ok(p) = parse_line(line) {
+                v.push(p);
+            }
+        }
+    }
+    for x in &e.deleted_occurrences {
+        v.push(time_prop("EXDATE", x));
+    }
+    if let Some(m) = e.reminder_minutes {
+        v.children.push(alarm(m, false, "Reminder"));
+    }
+    out.push(v);
+    for x in &e.modified_occurrences {
+        let Some(rid) = x.recurrence_id else { continue };
+        let start = x.start.unwrap_or_else(|| rid.in_shape_of(&e.start, Tz::UTC));
+        let end = x.end.unwrap_or_else(|| add_duration(&start, e.duration(Tz::UTC)));
+        let mut o = Component::new("VEVENT");
+        o.push(Property::new("UID", escape_text(&e.uid)));
+        o.push(time_prop("RECURRENCE-ID", &rid));
+        stamp(&mut o, "DTSTAMP", x.dtstamp.or(e.dtstamp));
+        stamp(&mut o, "LAST-MODIFIED", x.last_modified.or(e.last_modified));
+        o.push(Property::new("SEQUENCE", x.sequence.unwrap_or(e.sequence).to_string()));
+        o.push(Property::new("SUMMARY", escape_text(x.subject.as_deref().unwrap_or(&e.subject))));
+        let body = x.body.as_ref().or(e.body.as_ref());
+        if let Some(b) = body {
+            o.push(Property::new("DESCRIPTION", escape_text(b)));
+        }
+        let loc = x.location.as_ref().or(e.location.as_ref());
+        if let Some(l) = loc {
+            o.push(Property::new("LOCATION", escape_text(l)));
+        }
+        o.push(time_prop("DTSTART", &start));
+        o.push(time_prop("DTEND", &end));
+        if start.is_date() {
+            o.push(Property::new("X-MICROSOFT-CDO-ALLDAYEVENT", "TRUE"));
+        }
+        for p in free_busy_props(x.free_busy.unwrap_or(e.free_busy)) {
+            o.push(p);
+        }
+        o.push(Property::new("CLASS", class_value(x.sensitivity.unwrap_or(e.sensitivity))));
+        for p in importance_props(x.importance.unwrap_or(e.importance)) {
+            o.push(p);
+        }
+        if let Some(p) = categories_prop(x.categories.as_ref().unwrap_or(&e.categories)) {
+            o.push(p);
+        }
+        if x.is_cancelled.unwrap_or(e.is_cancelled) {
+            o.push(Property::new("STATUS", "CANCELLED"));
+        }
+        if let Some(org) = &e.organizer {
+            o.push(mailbox_prop("ORGANIZER", org));
+        }
+        for a in x.attendees.as_ref().unwrap_or(&e.attendees) {
+            o.push(attendee_prop(a));
+        }
+        if let Some(m) = x.reminder_minutes.unwrap_or(e.reminder_minutes) {
+            o.children.push(alarm(m, false, "Reminder"));
+        }
+        out.push(o);
+    }
+    out
+}
+
+fn write_todo(t: &Task) -> Component {
+    let mut v = Component::new("VTODO");
+    v.push(Property::new("UID", escape_text(&t.uid)));
+    stamp(&mut v, "DTSTAMP", t.dtstamp);
+    stamp(&mut v, "CREATED", t.created);
+    stamp(&mut v, "LAST-MODIFIED", t.last_modified);
+    v.push(Property::new("SEQUENCE", t.sequence.to_string()));
+    v.push(Property::new("SUMMARY", escape_text(&t.subject)));
+    if let Some(b) = &t.body {
+        v.push(Property::new("DESCRIPTION", escape_text(b)));
+    }
+    if let Some(s) = &t.start {
+        v.push(time_prop("DTSTART", s));
+    }
+    if let Some(d) = &t.due {
+        v.push(time_prop("DUE", d));
+    }
+    let (status, x) = match t.status {
+        TaskStatus::NotStarted => ("NEEDS-ACTION", None),
+        TaskStatus::InProgress => ("IN-PROCESS", None),
+        TaskStatus::Completed => ("COMPLETED", None),
+        TaskStatus::WaitingOnOthers => ("IN-PROCESS", Some("WAITING")),
+        TaskStatus::Deferred => ("NEEDS-ACTION", Some("DEFERRED")),
+    };
+    v.push(Property::new("STATUS", status));
+    if let Some(x) = x {
+        v.push(Property::new("X-VIADUC-TASK-STATUS", x));
+    }
+    v.push(Property::new("PERCENT-COMPLETE", t.percent_complete.to_string()));
+    for p in importance_props(t.importance) {
+        v.push(p);
+    }
+    v.push(Property::new("CLASS", class_value(t.sensitivity)));
+    if let Some(c) = t.completed {
+        v.push(Property::new("COMPLETED", fmt_utc(c)));
+    }
+    if let Some(p) = categories_prop(&t.categories) {
+        v.push(p);
+    }
+    if let (Some(r), Some(anchor)) = (&t.recurrence, t.due.or(t.start)) {
+        v.push(Property::new("RRULE", r.to_rrule(&anchor)));
+    }
+    if let Some(m) = t.reminder_minutes {
+        v.children.push(alarm(m, t.due.is_some(), "Reminder"));
+    }
+    v
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn content_lines() {
+        let p = parse_line(r#"ATTENDEE;CN="Doe, Jane";ROLE=REQ-PARTICIPANT;X-A=a,"b;c":mailto:jane@example.test"#).unwrap();
+        assert_eq!(p.name, "ATTENDEE");
+        assert_eq!(p.get_param("cn"), Some("Doe, Jane"));
+        assert_eq!(p.param_values("X-A"), ["a", "b;c"]);
+        assert_eq!(p.value, "mailto:jane@example.test");
+        let p = parse_line("item1.TEL;WORK;VOICE:+1 555").unwrap();
+        assert_eq!(p.group.as_deref(), Some("item1"));
+        assert_eq!(p.param_values("TYPE"), ["WORK", "VOICE"]);
+        let p = parse_line("X-P;CN=a^'q^'^nb^^:v:w").unwrap();
+        assert_eq!(p.get_param("CN"), Some("a\"q\"\nb^"));
+        assert_eq!(p.value, "v:w");
+        assert!(parse_line("NOVALUE").is_err());
+        assert_eq!(unescape_text(r"a\,b\;c\nd\\e"), "a,b;c\nd\\e");
+        assert_eq!(escape_text("a,b;c\nd\\e"), r"a\,b\;c\nd\\e");
+        assert_eq!(split_unescaped(r"a\,b,c", ','), [r"a\,b", "c"]);
+    }
+
+    #[test]
+    fn folding_round_trip() {
+        let long = "é".repeat(100);
+        let mut c = Component::new("VEVENT");
+        c.push(Property::new("SUMMARY", long.clone()));
+        let text = write_components(&[c]);
+        assert!(text.split("\r\n").all(|l| l.len() <= 75));
+        let back = parse_components(&text).unwrap();
+        assert_eq!(back[0].text("SUMMARY").unwrap(), long);
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("-PT15M"), Some(Duration::minutes(-15)));
+        assert_eq!(parse_duration("P1W"), Some(Duration::weeks(1)));
+        assert_eq!(parse_duration("P1DT2H3M4S"), Some(Duration::seconds(93_784)));
+        assert_eq!(parse_duration("PT"), None);
+        assert_eq!(parse_duration("P1H"), None);
+        assert_eq!(format_duration(Duration::minutes(-15)), "-PT15M");
+        assert_eq!(format_duration(Duration::days(-2)), "-P2D");
+        assert_eq!(format_duration(Duration::minutes(90)), "PT1H30M");
+    }
+
+    #[test]
+    fn structure_errors_and_limits() {
+        assert!(parse_components("BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nEND:VCALENDAR\r\n").is_err());
+        assert!(parse_components("END:VEVENT\r\n").is_err());
+        assert!(parse_components("SUMMARY:x\r\n").is_err());
+        let deep = "BEGIN:X\r\n".repeat(MAX_DEPTH + 1);
+        assert_eq!(parse_components(&deep).unwrap_err().kind, Kind::TooLarge);
+        assert!(parse_calendar("BEGIN:VCARD\r\nEND:VCARD\r\n").is_err());
+    }
+}
