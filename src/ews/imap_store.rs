@@ -1,30 +1,47 @@
 //! The production [`MailStore`]: the caller's mailbox on the IMAP server, through the back-end's typed store
 //! (`backend::imap::store`) and its per-user session pool.
 
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use super::store::{Addr, Changes, Filter, FolderInfo, ListQuery, MailStore, MsgSummary, SortField, Special};
 use crate::auth::Principal;
 use crate::backend::imap::pool::ImapPool;
 use crate::backend::imap::store::{Criteria, MailStore as ImapMailStore, MessageSummary, Sort, SortKey, SpecialUse};
-use crate::error::{Kind, Result};
+use crate::backend::{smtp, tls};
+use crate::config::SmtpConfig;
+use crate::error::{Backend, Error, Kind, Result};
 use crate::model::message::{DateTime, Recipient};
 use crate::server::Gateway;
 
 /// The IMAP store EWS uses. `Gateway` has no field for it (and this module may not add one); there is one
 /// Gateway per process, so one lazily created store serves every request.
 static STORE: OnceLock<ImapMailStore> = OnceLock::new();
+/// TLS settings for the SMTP submission server (built once; `None` when it cannot be built).
+static SMTP_TLS: OnceLock<Option<Arc<rustls::ClientConfig>>> = OnceLock::new();
 
 /// One request's view of the caller's mailbox.
 pub struct ImapStore {
     store: &'static ImapMailStore,
     principal: Principal,
+    smtp: Option<(SmtpConfig, Arc<rustls::ClientConfig>)>,
 }
 
 impl ImapStore {
     pub async fn open(gw: &Gateway, principal: &Principal) -> Result<ImapStore> {
         let store = STORE.get_or_init(|| ImapMailStore::new(ImapPool::new(gw.config.imap.clone(), gw.imap_tls.clone())));
-        Ok(ImapStore { store, principal: principal.clone() })
+        let smtp = gw.config.smtp.as_ref().and_then(|c| {
+            let tls = SMTP_TLS
+                .get_or_init(|| match tls::client_config(Backend::Smtp, c.ca_file.as_deref()) {
+                    Ok(t) => Some(t),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "EWS: cannot set up TLS for SMTP; sending is disabled");
+                        None
+                    }
+                })
+                .clone()?;
+            Some((c.clone(), tls))
+        });
+        Ok(ImapStore { store, principal: principal.clone(), smtp })
     }
 
     /// Ends the request's use of the store (sessions go back to the pool as each call ends).
@@ -208,5 +225,12 @@ impl MailStore for ImapStore {
 
     async fn uids(&mut self, folder: &str) -> Result<Vec<u32>> {
         self.store.search_uids(&self.principal, folder, &Criteria::Deleted(false)).await
+    }
+
+    async fn submit(&mut self, from: &str, recipients: &[String], raw: &[u8]) -> Result<()> {
+        let Some((config, tls)) = &self.smtp else {
+            return Err(Error::backend(Backend::Smtp, Kind::NotSupported, "no SMTP submission server is configured"));
+        };
+        smtp::send(config, tls, &self.principal, from, recipients, raw).await
     }
 }

@@ -42,6 +42,7 @@ pub const IMPLEMENTED: &[&str] = &[
     "MoveItem",
     "CopyItem",
     "CreateItem",
+    "SendItem",
     "SyncFolderItems",
     "GetAttachment",
     "MarkAllItemsAsRead",
@@ -107,6 +108,8 @@ pub async fn dispatch<S: MailStore>(cx: &mut Ctx<S>, req: &soap::Request) -> Vec
         "MoveItem" => ops::items::move_or_copy_item(cx, op, false).await,
         "CopyItem" => ops::items::move_or_copy_item(cx, op, true).await,
         "GetAttachment" => ops::items::get_attachment(cx, op).await,
+        "CreateItem" => ops::create::create_item(cx, op).await,
+        "SendItem" => ops::create::send_item(cx, op).await,
         "MarkAllItemsAsRead" => ops::items::mark_all_items_as_read(cx, op).await,
         other => vec![ResponseMessage::error(
             "ErrorInvalidRequest",

@@ -168,6 +168,8 @@ pub trait MailStore {
     async fn changes_since(&mut self, folder: &str, modseq: u64) -> Result<Changes>;
     /// Every UID in the folder, ascending.
     async fn uids(&mut self, folder: &str) -> Result<Vec<u32>>;
+    /// Submits a message for delivery as the user (SMTP submission, RFC 6409).
+    async fn submit(&mut self, from: &str, recipients: &[String], raw: &[u8]) -> Result<()>;
 }
 
 // ------------------------------------------------------------------------------------------------ in memory
@@ -190,6 +192,8 @@ pub struct MemFolder {
 #[derive(Debug, Clone, Default)]
 pub struct MemStore {
     pub folders: BTreeMap<String, MemFolder>,
+    /// Messages submitted for sending: (envelope from, recipients, MIME).
+    pub submitted: Vec<(String, Vec<String>, Vec<u8>)>,
     modseq: u64,
     next_validity: u32,
 }
@@ -438,5 +442,10 @@ impl MailStore for MemStore {
     async fn uids(&mut self, folder: &str) -> Result<Vec<u32>> {
         let f = self.folders.get(folder).ok_or_else(|| not_found(folder))?;
         Ok(f.messages.keys().copied().collect())
+    }
+
+    async fn submit(&mut self, from: &str, recipients: &[String], raw: &[u8]) -> Result<()> {
+        self.submitted.push((from.to_string(), recipients.to_vec(), raw.to_vec()));
+        Ok(())
     }
 }

@@ -553,3 +553,44 @@ async fn versions_are_echoed() {
     let (_, root, _) = run(MemStore::default(), &body).await;
     assert_eq!(svi(&root).attr("Version"), Some("Exchange2016"));
 }
+
+#[tokio::test]
+async fn create_item_save_send_and_send_item() {
+    let save = envelope(
+        r#"<m:CreateItem MessageDisposition="SaveOnly"><m:Items><t:Message><t:Subject>Draft from EWS</t:Subject><t:Body BodyType="HTML">&lt;p&gt;Hi &lt;b&gt;there&lt;/b&gt;&lt;/p&gt;</t:Body><t:ToRecipients><t:Mailbox><t:EmailAddress>bob@example.test</t:EmailAddress></t:Mailbox></t:ToRecipients><t:Attachments><t:FileAttachment><t:Name>a.txt</t:Name><t:ContentType>text/plain</t:ContentType><t:Content>aGVsbG8=</t:Content></t:FileAttachment></t:Attachments></t:Message></m:Items></m:CreateItem>"#,
+    );
+    let (_, root, s) = run(store(), &save).await;
+    let m = &messages(&root)[0];
+    assert_eq!(code(m), "NoError", "{m:?}");
+    let id = m.m("Items").unwrap().t("Message").unwrap().t("ItemId").unwrap().attr("Id").unwrap().to_string();
+    let draft = s.folders["Drafts"].messages.values().next().unwrap();
+    assert!(draft.summary.has_flag("\\Draft"));
+    let parsed = crate::model::message::Message::from_mime(&draft.raw).unwrap();
+    assert_eq!(parsed.subject.as_deref(), Some("Draft from EWS"));
+    assert_eq!(parsed.attachments.len(), 1);
+    assert_eq!(parsed.from.unwrap().address, ME);
+
+    let send = envelope(&format!(
+        r#"<m:SendItem SaveItemToFolder="true"><m:ItemIds><t:ItemId Id="{id}"/></m:ItemIds><m:SavedItemFolderId><t:DistinguishedFolderId Id="sentitems"/></m:SavedItemFolderId></m:SendItem>"#
+    ));
+    let (_, root, s) = run(s, &send).await;
+    assert_eq!(code(&messages(&root)[0]), "NoError");
+    assert_eq!(s.submitted.len(), 1);
+    assert_eq!(s.submitted[0].1, vec!["bob@example.test".to_string()]);
+    assert!(s.folders["Drafts"].messages.is_empty());
+    assert_eq!(s.folders["Sent"].messages.len(), 1);
+
+    let mime = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, PLAIN.replace("To: user@example.com", "To: carol@example.test"));
+    let send_copy = envelope(&format!(
+        r#"<m:CreateItem MessageDisposition="SendAndSaveCopy"><m:Items><t:Message><t:MimeContent CharacterSet="UTF-8">{mime}</t:MimeContent></t:Message></m:Items></m:CreateItem>"#
+    ));
+    let (_, root, s) = run(s, &send_copy).await;
+    assert_eq!(code(&messages(&root)[0]), "NoError");
+    assert_eq!(s.submitted.len(), 2);
+    assert_eq!(s.submitted[1].1, vec!["carol@example.test".to_string()]);
+    assert_eq!(s.folders["Sent"].messages.len(), 2);
+
+    let no_rcpt = envelope(r#"<m:CreateItem MessageDisposition="SendOnly"><m:Items><t:Message><t:Subject>x</t:Subject></t:Message></m:Items></m:CreateItem>"#);
+    let (_, root, _) = run(s, &no_rcpt).await;
+    assert_eq!(code(&messages(&root)[0]), "ErrorInvalidRecipients");
+}

@@ -3,6 +3,7 @@
 //! unit tests and against IMAP in production.
 
 pub mod convert_id;
+pub mod create;
 pub mod folders;
 pub mod items;
 pub mod sync;
