@@ -533,3 +533,31 @@ async fn smtp_send_delivers_and_refusals_are_errors() {
     let err = viaduc::backend::smtp::send(&smtp, &tls, &alice, &alice.mail, &["not an address".into()], &raw).await.unwrap_err();
     assert!(matches!(err.kind, Kind::Refused | Kind::Malformed), "{err}");
 }
+
+#[tokio::test]
+async fn dead_pooled_sessions_are_replaced() {
+    let stack = stack_or_skip!();
+    // carol: no other test uses her, so kicking her sessions disturbs nobody.
+    let p = stack.principal("carol").await;
+    let pool = stack.pool();
+    let store = MailStore::new(pool.clone());
+    store.mailbox_status(&p, "INBOX").await.unwrap();
+    assert_eq!((pool.logins(), pool.idle_count()), (1, 1));
+    // The server drops the idle connection (as on a restart or an admin kick).
+    let conf = format!("{}/dovecot/dovecot.conf", stack.var("STATE_DIR"));
+    let kicked = std::process::Command::new("doveadm").args(["-c", &conf, "kick", "carol@example.test"]).output();
+    match kicked {
+        Ok(out) if out.status.success() => {}
+        other => {
+            eprintln!("doveadm kick unavailable ({other:?}): skipping");
+            return;
+        }
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let inbox = store.mailbox_status(&p, "INBOX").await.unwrap();
+    assert!(inbox.uid_validity > 0);
+    assert_eq!(pool.logins(), 2, "the dead session was replaced by a new login");
+    assert_eq!(pool.idle_count(), 1);
+    store.mailbox_status(&p, "INBOX").await.unwrap();
+    assert_eq!(pool.logins(), 2);
+}

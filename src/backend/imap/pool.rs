@@ -177,20 +177,40 @@ impl ImapPool {
                 }
             }
             self.inner.reused.fetch_add(1, Ordering::Relaxed);
-            return Ok(PooledSession { conn: Some(conn), slot, inner: self.inner.clone(), _permit: permit });
+            return Ok(PooledSession {
+                conn: Some(conn),
+                slot,
+                inner: self.inner.clone(),
+                _permit: permit,
+                principal: principal.clone(),
+                untested: true,
+            });
         }
 
-        let session = login(&self.inner.config, &self.inner.tls, &principal.login, principal.password()).await?;
-        self.inner.logins.fetch_add(1, Ordering::Relaxed);
-        let mut conn = Conn::new(session);
-        conn.setup(&self.inner.config).await?;
-        Ok(PooledSession { conn: Some(conn), slot, inner: self.inner.clone(), _permit: permit })
+        let conn = fresh_conn(&self.inner, principal).await?;
+        Ok(PooledSession {
+            conn: Some(conn),
+            slot,
+            inner: self.inner.clone(),
+            _permit: permit,
+            principal: principal.clone(),
+            untested: false,
+        })
     }
 
     /// Logs out every idle session older than the idle timeout and forgets users with nothing left.
     pub fn sweep(&self) {
         sweep(&self.inner);
     }
+}
+
+/// Logs in and prepares a new connection.
+async fn fresh_conn(inner: &PoolInner, principal: &Principal) -> Result<Conn> {
+    let session = login(&inner.config, &inner.tls, &principal.login, principal.password()).await?;
+    inner.logins.fetch_add(1, Ordering::Relaxed);
+    let mut conn = Conn::new(session);
+    conn.setup(&inner.config).await?;
+    Ok(conn)
 }
 
 fn sweep(inner: &PoolInner) {
@@ -455,6 +475,10 @@ pub struct PooledSession {
     slot: Arc<UserSlot>,
     inner: Arc<PoolInner>,
     _permit: OwnedSemaphorePermit,
+    /// Whose session this is (to log in again when a reused connection turns out dead).
+    principal: Principal,
+    /// Taken from the idle list and no command completed on it yet in this checkout.
+    untested: bool,
 }
 
 impl PooledSession {
@@ -479,15 +503,33 @@ impl PooledSession {
 
     /// Sends a command and reads up to its tagged completion (whatever the status). Connection-level failures
     /// are errors and mark the session broken.
+    ///
+    /// A connection taken from the idle list can have died meanwhile (the server's `BYE` after another session
+    /// deleted the selected mailbox, a server restart): when its first command fails at the connection level,
+    /// the session logs in again and sends the command once more.
     pub async fn execute(&mut self, cmd: &Command) -> Result<Completed> {
         let conn = self.conn.as_mut().expect("session present until drop");
-        conn.execute(cmd, &self.inner.config).await
+        let result = conn.execute(cmd, &self.inner.config).await;
+        let result = match result {
+            Err(e) if self.untested && conn.broken => {
+                tracing::debug!(error = %e, "pooled IMAP connection was dead; logging in again");
+                let fresh = fresh_conn(&self.inner, &self.principal).await?;
+                let dead = self.conn.replace(fresh);
+                drop(dead); // closing the socket is all a dead connection needs
+                let conn = self.conn.as_mut().expect("just replaced");
+                conn.execute(cmd, &self.inner.config).await
+            }
+            other => other,
+        };
+        self.untested = false;
+        result
     }
 
     /// Sends a command; a NO or BAD completion is an error (see [`check`]).
     pub async fn run(&mut self, cmd: &Command) -> Result<Completed> {
-        let conn = self.conn.as_mut().expect("session present until drop");
-        conn.run(cmd, &self.inner.config).await
+        let done = self.execute(cmd).await?;
+        check(&done, cmd)?;
+        Ok(done)
     }
 }
 
