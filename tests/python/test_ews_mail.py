@@ -309,3 +309,35 @@ def test_missing_distinguished_folders_fail_one_by_one(ews):
                        f'<m:FolderIds>{ids}</m:FolderIds></m:GetFolder>'))
     codes = [m.find("m:ResponseCode", NS).text for m in parse(r).findall(".//m:GetFolderResponseMessage", NS)]
     assert codes == ["NoError", "ErrorFolderNotFound", "NoError", "ErrorFolderNotFound"], r.text
+
+
+# ---------------------------------------------------------------------------------------------- create / send
+
+def test_save_draft_and_send_to_bob(ews, acct):
+    token = uuid.uuid4().hex[:8]
+    bob = f"bob@{ews.stack.domain}"
+    draft = Message(account=acct, folder=acct.drafts, subject=f"EWS draft {token}", body="Draft body from exchangelib",
+                    to_recipients=[bob])
+    draft.save()
+    try:
+        assert acct.drafts.filter(subject=f"EWS draft {token}").count() == 1
+        flags = imap_flags(ews, "Drafts", f"EWS draft {token}")
+        assert "\\Draft" in flags
+    finally:
+        draft.delete()
+    assert acct.drafts.filter(subject=f"EWS draft {token}").count() == 0
+
+    sent = Message(account=acct, folder=acct.sent, subject=f"EWS sent {token}", body="Sent through Viaduc",
+                   to_recipients=[bob])
+    sent.send_and_save()
+    # The copy is in Sent; the message reaches bob's INBOX through Postfix.
+    assert acct.sent.filter(subject=f"EWS sent {token}").count() == 1
+    bob_acct = account(ews, user="bob")
+    deadline = time.time() + 30
+    while time.time() < deadline and bob_acct.inbox.filter(subject=f"EWS sent {token}").count() == 0:
+        time.sleep(0.5)
+    got = bob_acct.inbox.filter(subject=f"EWS sent {token}").get()
+    assert got.sender.email_address == acct.primary_smtp_address
+    got.delete()
+    for m in acct.sent.filter(subject=f"EWS sent {token}"):
+        m.delete()
