@@ -199,10 +199,16 @@ pub fn dot_stuff(raw: &[u8]) -> Vec<u8> {
 
 /// Connects, reads the greeting, says EHLO, upgrades with STARTTLS when configured; returns the connection
 /// and the EHLO keywords valid on it.
-async fn open(config: &SmtpConfig, tls: &Arc<rustls::ClientConfig>, helo: &str) -> Result<(Conn, Vec<String>)> {
+async fn open(config: &SmtpConfig, tls: &Arc<rustls::ClientConfig>) -> Result<(Conn, Vec<String>)> {
     let tcp = TcpStream::connect((config.host.as_str(), config.port))
         .await
         .map_err(|e| Error::unavailable(Backend::Smtp, format!("connect {}:{}: {e}", config.host, config.port)))?;
+    // EHLO with our address literal (RFC 5321 4.1.3): valid everywhere, unlike a bare host name.
+    let helo = match tcp.local_addr() {
+        Ok(std::net::SocketAddr::V4(a)) => format!("[{}]", a.ip()),
+        Ok(std::net::SocketAddr::V6(a)) => format!("[IPv6:{}]", a.ip()),
+        Err(_) => "[127.0.0.1]".to_string(),
+    };
     let stream = match config.tls {
         TlsMode::Tls => BackendStream::tls(Backend::Smtp, tcp, &config.host, tls).await?,
         _ => BackendStream::Plain(tcp),
@@ -259,7 +265,7 @@ pub async fn send(
     // The whole exchange: a step per command plus time for the data (at least 1 MB/s).
     let limit = step * (6 + recipients.len() as u32) + Duration::from_secs(raw.len() as u64 / 1_000_000);
     let work = async {
-        let (mut conn, ext) = open(config, tls, "viaduc").await?;
+        let (mut conn, ext) = open(config, tls).await?;
         let has = |k: &str| ext.iter().any(|e| e.split_whitespace().next().is_some_and(|w| w.eq_ignore_ascii_case(k)));
         let mechanisms: Vec<String> = ext
             .iter()
