@@ -594,3 +594,30 @@ async fn create_item_save_send_and_send_item() {
     let (_, root, _) = run(s, &no_rcpt).await;
     assert_eq!(code(&messages(&root)[0]), "ErrorInvalidRecipients");
 }
+
+#[tokio::test]
+async fn object_ids_survive_renames() {
+    let mut s = store();
+    for (i, f) in s.folders.values_mut().enumerate() {
+        f.info.guid = Some(format!("{i:032x}"));
+    }
+    let hier = |state: &str| {
+        envelope(&format!(
+            r#"<m:SyncFolderHierarchy><m:FolderShape><t:BaseShape>IdOnly</t:BaseShape></m:FolderShape>{}</m:SyncFolderHierarchy>"#,
+            if state.is_empty() { String::new() } else { format!("<m:SyncState>{state}</m:SyncState>") }
+        ))
+    };
+    let (_, root, mut s) = run(s, &hier("")).await;
+    let m = messages(&root)[0].clone();
+    let st = m.m("SyncState").unwrap().text.clone();
+    let before: Vec<String> = named(&m, "FolderId").iter().map(|f| f.attr("Id").unwrap().to_string()).collect();
+    crate::ews::store::MailStore::rename_folder(&mut s, "Projects/Gateway", "Projects/Bridge").await.unwrap();
+    let (_, root, _) = run(s, &hier(&st)).await;
+    let m = messages(&root)[0].clone();
+    assert_eq!(named(&m, "Create").len(), 0);
+    assert_eq!(named(&m, "Delete").len(), 0);
+    let updated = named(&m, "Update");
+    assert_eq!(updated.len(), 1);
+    let id = updated[0].t("Folder").unwrap().t("FolderId").unwrap().attr("Id").unwrap().to_string();
+    assert!(before.contains(&id), "the renamed folder keeps its id");
+}

@@ -341,3 +341,18 @@ def test_save_draft_and_send_to_bob(ews, acct):
     got.delete()
     for m in acct.sent.filter(subject=f"EWS sent {token}"):
         m.delete()
+
+
+def test_folder_id_survives_rename_with_xguid(ews, acct):
+    name = f"ews-rename-{uuid.uuid4().hex[:8]}"
+    f = Folder(parent=acct.msg_folder_root, name=name)
+    f.save()
+    try:
+        fid = f.id
+        f.name = name + "-b"
+        f.save(update_fields=["name"])
+        assert f.id == fid, "Dovecot X-GUID keeps the folder id across a rename"
+        again = acct.msg_folder_root / (name + "-b")
+        assert again.id == fid
+    finally:
+        f.delete()
