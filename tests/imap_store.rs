@@ -294,6 +294,32 @@ async fn conditional_flag_changes() {
     // A no-op keeps the modseq.
     assert_eq!(store.set_flags(&p, &mbox, uid, &[], &["\\Flagged"], Some(m3)).await.unwrap(), m3);
 
+    // Many messages at once, with a conflict on the one changed after the given modseq.
+    let mut many = Vec::new();
+    for i in 0..4 {
+        many.push(store.append(&p, &mbox, &build_mime(&outgoing(&format!("bulk {i}"), "x", 1_700_000_000)), &[]).await.unwrap().1);
+    }
+    let base = store.mailbox_status(&p, &mbox).await.unwrap().highest_modseq;
+    store.set_flags(&p, &mbox, many[1], &["$changed"], &[], None).await.unwrap();
+    let mut with_missing = many.clone();
+    with_missing.push(999_999);
+    let r = store.set_flags_many(&p, &mbox, &with_missing, &["\\Seen", "Bulk"], &["$changed"], Some(base)).await.unwrap();
+    assert_eq!(r.conflicts, vec![many[1]]);
+    assert_eq!(r.modseqs.iter().map(|(u, _)| *u).collect::<Vec<_>>(), vec![many[0], many[2], many[3]]);
+    let now = store.fetch_summaries(&p, &mbox, &many).await.unwrap();
+    for m in &now {
+        let expect = m.uid != many[1];
+        assert_eq!((m.is_read(), m.has_flag("Bulk")), (expect, expect), "{m:?}");
+        assert_eq!(m.has_flag("$changed"), !expect);
+        if let Some((_, ms)) = r.modseqs.iter().find(|(u, _)| *u == m.uid) {
+            assert_eq!(*ms, m.modseq);
+        }
+    }
+    let r = store.set_flags_many(&p, &mbox, &many, &[], &["\\Seen"], None).await.unwrap();
+    assert!(r.conflicts.is_empty() && r.modseqs.len() == 3, "only the three read ones changed: {r:?}");
+    assert!(store.fetch_summaries(&p, &mbox, &many).await.unwrap().iter().all(|m| !m.is_read()));
+    assert_eq!(store.set_flags_many(&p, &mbox, &many, &["a b"], &[], None).await.unwrap_err().kind, Kind::Malformed);
+
     // Bad flags never reach the server; missing messages are NotFound.
     let err = store.set_flags(&p, &mbox, uid, &["a b"], &[], None).await.unwrap_err();
     assert_eq!(err.kind, Kind::Malformed);
@@ -326,6 +352,11 @@ async fn move_and_copy_map_uids() {
         let b = store.fetch_summaries(&p, &dst, &[*new]).await.unwrap().remove(0);
         assert_eq!(a.subject, b.subject);
     }
+    let dst_validity = store.mailbox_status(&p, &dst).await.unwrap().uid_validity;
+    let (v, again) = store.copy_messages_with_validity(&p, &src, &uids[1..2], &dst).await.unwrap();
+    assert_eq!((v, again.len(), again[0].0), (dst_validity, 1, uids[1]));
+    store.delete_messages(&p, &dst, &[again[0].1]).await.unwrap();
+    assert_eq!(store.copy_messages_with_validity(&p, &src, &[], &dst).await.unwrap(), (0, vec![]));
     let moved = store.move_messages(&p, &src, &[uids[2], uids[0]], &dst).await.unwrap();
     assert_eq!(moved.len(), 2);
     let m = moved.iter().find(|(o, _)| *o == uids[2]).unwrap();
@@ -369,6 +400,16 @@ async fn changes_since_sees_other_sessions() {
     assert_eq!(ch.changed[1].subject.as_deref(), Some("four"));
     assert!(ch.vanished.contains(&u2), "{ch:?}");
     assert!(!ch.vanished.contains(&u3));
+
+    // The same in one round of a stateless sync.
+    let snap = store.sync_snapshot(&p, &mbox, base).await.unwrap();
+    assert_eq!(snap.selected.uid_validity, st.uid_validity);
+    assert_eq!(snap.selected.highest_modseq, ch.highest_modseq);
+    assert_eq!(snap.uids, vec![u1, u3, u4]);
+    assert_eq!(snap.changed.iter().map(|m| m.uid).collect::<Vec<_>>(), vec![u1, u4]);
+    assert!(snap.vanished.contains(&u2));
+    let full = store.sync_snapshot(&p, &mbox, 0).await.unwrap();
+    assert!(full.changed.is_empty() && full.vanished.is_empty() && full.uids == snap.uids);
 
     // Syncing from the new point: nothing more.
     let again = store.changes_since(&p, &mbox, st.uid_validity, ch.highest_modseq).await.unwrap();

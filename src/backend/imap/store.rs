@@ -295,6 +295,27 @@ pub struct Changes {
     pub vanished: Vec<u32>,
 }
 
+/// The outcome of [`MailStore::set_flags_many`].
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct FlagChanges {
+    /// (uid, new MODSEQ) of every message the server reported changed, ascending.
+    pub modseqs: Vec<(u32, u64)>,
+    /// UIDs left unchanged because they were modified after `unchanged_since`.
+    pub conflicts: Vec<u32>,
+}
+
+/// The outcome of [`MailStore::sync_snapshot`].
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct SyncSnapshot {
+    pub selected: SelectedMailbox,
+    /// Every UID not marked `\Deleted`, ascending.
+    pub uids: Vec<u32>,
+    /// Messages with a MODSEQ above the given one (new and changed), ascending by UID.
+    pub changed: Vec<MessageSummary>,
+    /// UIDs expunged since the given MODSEQ (may include UIDs the caller never saw).
+    pub vanished: Vec<u32>,
+}
+
 /// Prefix of the message of the `Kind::Conflict` error [`MailStore::changes_since`] returns when the mailbox's
 /// UIDVALIDITY changed: every UID the caller holds is void, it must resynchronise from scratch.
 pub const UIDVALIDITY_CHANGED: &str = "UIDVALIDITY changed";
@@ -651,12 +672,13 @@ fn selected_from(done: &Completed) -> SelectedMailbox {
     sel
 }
 
-/// `[COPYUID validity src dst]` → pairs (source uid, new uid).
-fn copyuid_pairs(done: &Completed) -> Option<Vec<(u32, u32)>> {
+/// `[COPYUID validity src dst]` → (target UIDVALIDITY, pairs (source uid, new uid)).
+fn copyuid(done: &Completed) -> Option<(u32, Vec<(u32, u32)>)> {
     let code = done.untagged_codes().chain(done.code()).find(|c| c.name == "COPYUID")?;
+    let validity = code.args.first()?.as_u32()?;
     let src = codec::parse_sequence_set(&code.args.get(1)?.as_text()?)?;
     let dst = codec::parse_sequence_set(&code.args.get(2)?.as_text()?)?;
-    (src.len() == dst.len()).then(|| src.into_iter().zip(dst).collect())
+    (src.len() == dst.len()).then(|| (validity, src.into_iter().zip(dst).collect()))
 }
 
 fn parse_status_items(list: &[Value], info: &mut MailboxInfo) {
@@ -1000,11 +1022,7 @@ impl MailStore {
     pub async fn search_uids(&self, p: &Principal, mailbox: &str, criteria: &Criteria) -> Result<Vec<u32>> {
         let mut s = self.pool.get(p).await?;
         Self::open(&mut s, mailbox, false).await?;
-        let cmd = search_command("UID SEARCH", criteria, false)?;
-        let done = s.run(&cmd).await?;
-        let mut uids = search_uids_from(&done);
-        uids.sort_unstable();
-        Ok(uids)
+        search_on(&mut s, criteria).await
     }
 
     /// A whole message (`None` when the UID does not exist). Does not set `\Seen`.
@@ -1065,6 +1083,103 @@ impl MailStore {
             }
         }
         Ok(None)
+    }
+
+    /// Adds and removes flags of many messages in one command each (MarkAllItemsAsRead, bulk category
+    /// changes). With `unchanged_since`, messages modified after it are left alone and reported in
+    /// `conflicts` (RFC 7162 `[MODIFIED ...]`). UIDs that do not exist are ignored.
+    pub async fn set_flags_many(
+        &self,
+        p: &Principal,
+        mailbox: &str,
+        uids: &[u32],
+        add: &[&str],
+        remove: &[&str],
+        unchanged_since: Option<u64>,
+    ) -> Result<FlagChanges> {
+        let add_list = flag_list(add)?;
+        let remove_list = flag_list(remove)?;
+        let mut out = FlagChanges::default();
+        if uids.is_empty() || (add.is_empty() && remove.is_empty()) {
+            return Ok(out);
+        }
+        let mut s = self.pool.get(p).await?;
+        Self::open(&mut s, mailbox, true).await?;
+        let mut pending: Vec<u32> = uids.to_vec();
+        let mut conditional = unchanged_since;
+        for (op, list, flags) in [("+FLAGS", &add_list, add), ("-FLAGS", &remove_list, remove)] {
+            if flags.is_empty() || pending.is_empty() {
+                continue;
+            }
+            for chunk in pending.clone().chunks(1000) {
+                let set = codec::sequence_set(chunk);
+                let modifier = conditional.map(|m| format!(" (UNCHANGEDSINCE {m})")).unwrap_or_default();
+                let done = s.run(&Command::new("UID STORE").raw(&format!(" {set}{modifier} {op} {list}"))).await?;
+                if let Some(code) = done.code().filter(|c| c.name == "MODIFIED") {
+                    let failed = code.args.first().and_then(Value::as_text).and_then(|t| codec::parse_sequence_set(&t));
+                    out.conflicts.extend(failed.unwrap_or_default());
+                }
+                for f in done.data().filter_map(fetch_items) {
+                    if let Some(uid) = f.uid
+                        && f.modseq > 0
+                    {
+                        out.modseqs.retain(|(u, _)| *u != uid);
+                        out.modseqs.push((uid, f.modseq));
+                    }
+                }
+            }
+            // The second STORE applies to the messages the first one changed, unconditionally: their modseq
+            // moved on because of the first STORE itself.
+            pending.retain(|u| !out.conflicts.contains(u));
+            conditional = None;
+        }
+        out.conflicts.sort_unstable();
+        out.conflicts.dedup();
+        out.modseqs.retain(|(u, _)| !out.conflicts.contains(u));
+        out.modseqs.sort_unstable();
+        Ok(out)
+    }
+
+    /// Everything a stateless sync needs from one mailbox, in one session: the mailbox state, every UID not
+    /// marked `\Deleted`, and (when `since_modseq > 0`) the messages changed after it and the UIDs expunged
+    /// since (VANISHED). The caller compares `selected.uid_validity` with what it had.
+    pub async fn sync_snapshot(&self, p: &Principal, mailbox: &str, since_modseq: u64) -> Result<SyncSnapshot> {
+        let mut s = self.pool.get(p).await?;
+        let selected = Self::open(&mut s, mailbox, false).await?;
+        let uids = search_on(&mut s, &Criteria::Deleted(false)).await?;
+        let mut snap = SyncSnapshot { selected, uids, ..Default::default() };
+        if since_modseq > 0 && selected.highest_modseq > since_modseq {
+            let (changed, vanished) = Self::changed_on(&mut s, since_modseq).await?;
+            snap.changed = changed;
+            snap.vanished = vanished;
+            if let Some(max) = snap.changed.iter().map(|m| m.modseq).max() {
+                snap.selected.highest_modseq = snap.selected.highest_modseq.max(max);
+            }
+        }
+        Ok(snap)
+    }
+
+    /// Messages changed after `modseq` and UIDs expunged since, on the selected mailbox.
+    async fn changed_on(s: &mut PooledSession, modseq: u64) -> Result<(Vec<MessageSummary>, Vec<u32>)> {
+        let vanished_mod = if s.has_capability("QRESYNC") { " VANISHED" } else { "" };
+        let cmd = Command::new("UID FETCH")
+            .raw(&format!(" 1:* ({}) (CHANGEDSINCE {modseq}{vanished_mod})", Self::summary_items(s)));
+        let done = s.run(&cmd).await?;
+        let mut vanished = Vec::new();
+        for data in done.data() {
+            if data.first().is_some_and(|v| v.is("VANISHED")) {
+                // `* VANISHED (EARLIER) 3:5,9`
+                if let Some(set) = data.last().and_then(Value::as_text) {
+                    vanished.extend(codec::parse_sequence_set(&set).unwrap_or_default());
+                }
+            }
+        }
+        let mut changed: Vec<MessageSummary> = summaries(&done).into_iter().filter(|m| m.modseq > modseq).collect();
+        changed.sort_by_key(|m| m.uid);
+        changed.dedup_by_key(|m| m.uid);
+        vanished.sort_unstable();
+        vanished.dedup();
+        Ok((changed, vanished))
     }
 
     /// Adds and removes flags of one message; returns its new MODSEQ. With `unchanged_since`, the change is
@@ -1179,29 +1294,52 @@ impl MailStore {
 
     /// Moves messages (RFC 6851 MOVE); returns (old uid, new uid) pairs from COPYUID.
     pub async fn move_messages(&self, p: &Principal, from: &str, uids: &[u32], to: &str) -> Result<Vec<(u32, u32)>> {
-        self.transfer(p, from, uids, to, true).await
+        Ok(self.transfer(p, from, uids, to, true).await?.1)
     }
 
     /// Copies messages; returns (old uid, new uid) pairs from COPYUID.
     pub async fn copy_messages(&self, p: &Principal, from: &str, uids: &[u32], to: &str) -> Result<Vec<(u32, u32)>> {
+        Ok(self.transfer(p, from, uids, to, false).await?.1)
+    }
+
+    /// Like [`MailStore::move_messages`], also returning the target's UIDVALIDITY (from COPYUID: no extra
+    /// round trip). UIDVALIDITY is 0 when nothing was moved.
+    pub async fn move_messages_with_validity(
+        &self,
+        p: &Principal,
+        from: &str,
+        uids: &[u32],
+        to: &str,
+    ) -> Result<(u32, Vec<(u32, u32)>)> {
+        self.transfer(p, from, uids, to, true).await
+    }
+
+    /// Like [`MailStore::copy_messages`], also returning the target's UIDVALIDITY.
+    pub async fn copy_messages_with_validity(
+        &self,
+        p: &Principal,
+        from: &str,
+        uids: &[u32],
+        to: &str,
+    ) -> Result<(u32, Vec<(u32, u32)>)> {
         self.transfer(p, from, uids, to, false).await
     }
 
-    async fn transfer(&self, p: &Principal, from: &str, uids: &[u32], to: &str, mv: bool) -> Result<Vec<(u32, u32)>> {
+    async fn transfer(&self, p: &Principal, from: &str, uids: &[u32], to: &str, mv: bool) -> Result<(u32, Vec<(u32, u32)>)> {
         let set = codec::sequence_set(uids);
         if set.is_empty() {
-            return Ok(Vec::new());
+            return Ok((0, Vec::new()));
         }
         let mut s = self.pool.get(p).await?;
         Self::open(&mut s, from, mv).await?;
         let verb = if mv && s.has_capability("MOVE") { "UID MOVE" } else { "UID COPY" };
         let done = s.run(&Command::new(verb).raw(&format!(" {set}")).mailbox(to)).await?;
-        let pairs = copyuid_pairs(&done).unwrap_or_default();
+        let (validity, pairs) = copyuid(&done).unwrap_or_default();
         if mv && verb == "UID COPY" {
             s.run(&Command::new("UID STORE").raw(&format!(" {set} +FLAGS.SILENT (\\Deleted)"))).await?;
             s.run(&Command::new("UID EXPUNGE").raw(&format!(" {set}"))).await?;
         }
-        Ok(pairs)
+        Ok((validity, pairs))
     }
 
     /// Deletes messages for good: `\Deleted` and `UID EXPUNGE` of exactly these UIDs (UIDPLUS).
@@ -1239,22 +1377,9 @@ impl MailStore {
         if sel.highest_modseq <= modseq {
             return Ok(changes);
         }
-        let vanished = if s.has_capability("QRESYNC") { " VANISHED" } else { "" };
-        let cmd = Command::new("UID FETCH")
-            .raw(&format!(" 1:* ({}) (CHANGEDSINCE {modseq}{vanished})", Self::summary_items(&s)));
-        let done = s.run(&cmd).await?;
-        for data in done.data() {
-            if data.first().is_some_and(|v| v.is("VANISHED")) {
-                // `* VANISHED (EARLIER) 3:5,9`
-                if let Some(set) = data.last().and_then(Value::as_text) {
-                    changes.vanished.extend(codec::parse_sequence_set(&set).unwrap_or_default());
-                }
-            }
-        }
-        changes.changed = summaries(&done).into_iter().filter(|m| m.modseq > modseq).collect();
-        changes.changed.sort_by_key(|m| m.uid);
-        changes.vanished.sort_unstable();
-        changes.vanished.dedup();
+        let (changed, vanished) = Self::changed_on(&mut s, modseq).await?;
+        changes.changed = changed;
+        changes.vanished = vanished;
         if let Some(max) = changes.changed.iter().map(|m| m.modseq).max() {
             changes.highest_modseq = changes.highest_modseq.max(max);
         }
@@ -1318,14 +1443,37 @@ fn check_mailbox_name(name: &str) -> Result<()> {
     Ok(())
 }
 
+/// UIDs from `* SEARCH 1 2 3` or, after `RETURN (ALL)`, `* ESEARCH (TAG "V3") UID ALL 1:3,7` (RFC 4731).
 fn search_uids_from(done: &Completed) -> Vec<u32> {
     let mut uids = Vec::new();
     for data in done.data() {
         if data.first().is_some_and(|v| v.is("SEARCH")) {
             uids.extend(data[1..].iter().filter_map(Value::as_u32));
+        } else if data.first().is_some_and(|v| v.is("ESEARCH")) {
+            let mut i = 1;
+            while i < data.len() {
+                if data[i].is("ALL")
+                    && let Some(set) = data.get(i + 1).and_then(Value::as_text)
+                {
+                    uids.extend(codec::parse_sequence_set(&set).unwrap_or_default());
+                    i += 1;
+                }
+                i += 1;
+            }
         }
     }
     uids
+}
+
+/// `UID SEARCH` of `criteria` on the selected mailbox, compact (ESEARCH `RETURN (ALL)`) where offered.
+async fn search_on(s: &mut PooledSession, criteria: &Criteria) -> Result<Vec<u32>> {
+    let prefix = if s.has_capability("ESEARCH") { "UID SEARCH RETURN (ALL)" } else { "UID SEARCH" };
+    let cmd = search_command(prefix, criteria, false)?;
+    let done = s.run(&cmd).await?;
+    let mut uids = search_uids_from(&done);
+    uids.sort_unstable();
+    uids.dedup();
+    Ok(uids)
 }
 
 fn sort_summaries(all: &mut [MessageSummary], key: SortKey) {
@@ -1464,6 +1612,21 @@ mod tests {
         let d = parse_one("* LIST (\\Noselect) NIL inbox\r\n");
         let i = parse_list(&d).unwrap();
         assert_eq!((i.name.as_str(), i.special_use, i.selectable, i.delimiter), ("INBOX", Some(SpecialUse::Inbox), false, None));
+    }
+
+    #[test]
+    fn esearch_and_search_results() {
+        let rs = [
+            "* ESEARCH (TAG \"V3\") UID ALL 1:3,7\r\n",
+            "* SEARCH 9 10\r\n",
+            "* ESEARCH (TAG \"V4\") UID\r\n",
+        ];
+        let done = Completed {
+            responses: rs.iter().map(|r| codec::parse_response(r.as_bytes()).unwrap()).collect(),
+            status: codec::Status::Ok,
+            text: Default::default(),
+        };
+        assert_eq!(search_uids_from(&done), vec![1, 2, 3, 7, 9, 10]);
     }
 
     #[test]
