@@ -177,8 +177,9 @@ impl Client {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse().ok())
             .unwrap_or(u32::MAX);
-        let (tags, meta, rbody) =
+        let split =
             if code == 0 { viaduc::mapi::http::split_response(&raw).expect("meta-tag framing") } else { Default::default() };
+        let (tags, meta, rbody) = (split.tags, split.meta, split.body);
         if let Some(dir) = &self.record {
             let n = self.seq;
             let name = format!("{n:02}-{}-{request_type}", if path.contains("nspi") { "nspi" } else { "emsmdb" });
@@ -839,7 +840,7 @@ fn recorded_fixtures_decode() {
         if response.starts_with(b"<html>") {
             continue; // a transport failure (X-ResponseCode in the headers)
         }
-        let (tags, meta, body) = viaduc::mapi::http::split_response(&response).unwrap();
+        let viaduc::mapi::http::SplitResponse { tags, meta, body } = viaduc::mapi::http::split_response(&response).unwrap();
         assert_eq!(tags.last().map(String::as_str), Some("DONE"), "{name}");
         assert!(meta.contains(&("X-ResponseCode".to_string(), "0".to_string())), "{name}");
         assert_eq!(Reader::new(&body).u32().unwrap(), 0, "{name}: StatusCode");
@@ -853,4 +854,67 @@ fn recorded_fixtures_decode() {
         seen += 1;
     }
     assert!(seen >= 10, "fixtures present but only {seen} decoded");
+}
+
+async fn bind_and_resolve(c: &mut Client, d: &Discovered) -> ([u8; 16], u32) {
+    c.cookies.clear();
+    let mut w = Writer::new();
+    w.u32(0);
+    put_stat(&mut w, &stat(0, 0, 1252));
+    w.u32(0);
+    let r = c.call(&d.nspi, "Bind", w.into_vec()).await;
+    assert_eq!(r.code, 0);
+    let mut rd = Reader::new(&r.body);
+    assert_eq!(status_error(&mut rd), (0, 0));
+    let guid = rd.array::<16>().unwrap();
+    let mut w = Writer::new();
+    w.u32(0);
+    w.u8(0xFF);
+    w.u32(1);
+    w.str8z(d.legacy_dn.as_bytes());
+    w.u32(0);
+    let r = c.call(&d.nspi, "DNToMId", w.into_vec()).await;
+    let mut rd = Reader::new(&r.body);
+    assert_eq!(status_error(&mut rd), (0, 0));
+    rd.u8().unwrap();
+    rd.u32().unwrap();
+    (guid, rd.u32().unwrap())
+}
+
+async fn logon(c: &mut Client, d: &Discovered) -> mapi_codec::rops::response::LogonPrivate {
+    c.cookies.clear();
+    let r = c.call(&d.emsmdb, "Connect", connect_body(&d.legacy_dn)).await;
+    assert_eq!(r.code, 0);
+    let body = execute_body(rop_buffer(&logon_rop(&d.legacy_dn), &[0xFFFF_FFFF], EncodeOptions::default()), 3);
+    let r = c.call(&d.emsmdb, "Execute", body).await;
+    let er = ExecuteResponse::decode(&r.body).unwrap();
+    let out = RopResponseBuffer::decode(&rpc::decode_chain(&er.rop_buffer).unwrap()[0].payload, &()).unwrap();
+    match out.rops.into_iter().next() {
+        Some(RopResponse::Success { body: RopBody::Logon(Logon::Private(l)), .. }) => l,
+        other => panic!("logon: {other:?}"),
+    }
+}
+
+/// Two gateway instances of one deployment hand out the same ids (ADR 0002 §3); a session lives on one
+/// instance only, so another instance answers Context Not Found (hence cookie affinity at HAProxy).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_instances_agree() {
+    let stack = Stack::from_env();
+    let a = Server::start(&stack, &[]);
+    let b = Server::start(&stack, &[]);
+    let mut ca = Client::new(&a, "alice@example.test");
+    let mut cb = Client::new(&b, "alice@example.test");
+    let da = autodiscover(&mut ca, "alice@example.test").await;
+    let db = autodiscover(&mut cb, "alice@example.test").await;
+    assert_eq!(da.legacy_dn, db.legacy_dn);
+    assert_eq!(bind_and_resolve(&mut ca, &da).await, bind_and_resolve(&mut cb, &db).await, "server GUID and MId");
+    let la = logon(&mut ca, &da).await;
+    let lb = logon(&mut cb, &db).await;
+    assert_eq!(la.folder_ids, lb.folder_ids);
+    assert_eq!((la.replica_id, la.replica_guid, la.mailbox_guid), (lb.replica_id, lb.replica_guid, lb.mailbox_guid));
+    // Instance A's session cookie on instance B.
+    let cookie = ca.cookie_header();
+    let body = execute_body(rop_buffer(&[], &[], EncodeOptions::default()), 3);
+    let r = cb.call_with(&db.emsmdb, "Execute", body, Some(&cookie), "application/mapi-http").await;
+    assert_eq!((r.status, r.code), (200, 10));
 }

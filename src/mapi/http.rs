@@ -357,9 +357,20 @@ pub async fn handle(gw: &Gateway, req: &HttpRequest, principal: &Principal, endp
     }
 }
 
+/// A successful MAPI/HTTP response body taken apart (MS-OXCMAPIHTTP 2.2.2.2, 2.2.7).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SplitResponse {
+    /// PROCESSING, PENDING…, DONE.
+    pub tags: Vec<String>,
+    /// The meta headers after DONE (X-ResponseCode, X-ElapsedTime, X-StartTime).
+    pub meta: Vec<(String, String)>,
+    /// The binary response body.
+    pub body: Vec<u8>,
+}
+
 /// Splits a streamed MAPI/HTTP response body into its meta-tags, meta headers and binary body (used by tests
 /// and tools).
-pub fn split_response(raw: &[u8]) -> Option<(Vec<String>, Vec<(String, String)>, Vec<u8>)> {
+pub fn split_response(raw: &[u8]) -> Option<SplitResponse> {
     let mut tags = Vec::new();
     let mut headers = Vec::new();
     let mut pos = 0;
@@ -374,7 +385,7 @@ pub fn split_response(raw: &[u8]) -> Option<(Vec<String>, Vec<(String, String)>,
             continue;
         }
         if line.is_empty() {
-            return Some((tags, headers, raw[pos..].to_vec()));
+            return Some(SplitResponse { tags, meta: headers, body: raw[pos..].to_vec() });
         }
         let (k, v) = line.split_once(':')?;
         headers.push((k.trim().to_string(), v.trim().to_string()));
@@ -402,9 +413,10 @@ mod tests {
     #[test]
     fn split() {
         let raw = b"PROCESSING\r\nPENDING\r\nDONE\r\nX-ResponseCode: 0\r\nX-ElapsedTime: 3\r\n\r\n\x01\x02";
-        let (tags, headers, body) = split_response(raw).unwrap();
-        assert_eq!(tags, ["PROCESSING", "PENDING", "DONE"]);
-        assert_eq!(headers[0], ("X-ResponseCode".to_string(), "0".to_string()));
-        assert_eq!(body, [1, 2]);
+        let s = split_response(raw).unwrap();
+        assert_eq!(s.tags, ["PROCESSING", "PENDING", "DONE"]);
+        assert_eq!(s.meta[0], ("X-ResponseCode".to_string(), "0".to_string()));
+        assert_eq!(s.body, [1, 2]);
+        assert!(split_response(b"PROCESSING\r\nDONE").is_none());
     }
 }

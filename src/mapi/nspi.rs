@@ -822,3 +822,91 @@ async fn dispatch(ctx: &Ctx, ns: &mut NspiState, req: NspiRequest) -> mapi_codec
 
 /// The provider UID of permanent entry ids (re-exported for tests).
 pub const PROVIDER_UID: Guid = NSPI_PROVIDER_UID;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(mid: u32, name: &str, mail: &str, kind: EntryKind) -> GalEntry {
+        GalEntry {
+            mid,
+            entry: DirectoryEntry {
+                kind,
+                dn: format!("uid={},dc=x", mail.split('@').next().unwrap()),
+                login: (kind == EntryKind::Mailbox).then(|| mail.split('@').next().unwrap().to_string()),
+                display_name: name.into(),
+                mail: mail.into(),
+                given_name: name.split(' ').next().map(str::to_string),
+                surname: name.split(' ').nth(1).map(str::to_string),
+                title: None,
+                department: None,
+                office: None,
+                phone: None,
+                mobile: None,
+                manager_dn: None,
+                members: vec![],
+            },
+            legacy_dn: format!("/o=X/cn=Recipients/cn={}", mail.split('@').next().unwrap()),
+            server_dn: None,
+            mdb_dn: None,
+            emsmdb_url: None,
+        }
+    }
+
+    fn gal() -> Gal {
+        let entries = vec![
+            entry(0x100, "Alice Anderson", "alice@x", EntryKind::Mailbox),
+            entry(0x200, "Bob Brown", "bob@x", EntryKind::Mailbox),
+            entry(0x300, "Engineering Team", "team@x", EntryKind::DistributionList),
+        ];
+        let by_mid = entries.iter().enumerate().map(|(i, e)| (e.mid, i)).collect();
+        Gal { entries, by_mid }
+    }
+
+    #[test]
+    fn positions() {
+        let g = gal();
+        let s = |cur_rec, delta, num_pos| Stat { cur_rec, delta, num_pos, ..Default::default() };
+        assert_eq!(position(&g, &s(MID_BEGINNING_OF_TABLE, 0, 0)), Ok(0));
+        assert_eq!(position(&g, &s(MID_BEGINNING_OF_TABLE, 2, 0)), Ok(2));
+        assert_eq!(position(&g, &s(MID_BEGINNING_OF_TABLE, 9, 0)), Ok(3));
+        assert_eq!(position(&g, &s(MID_END_OF_TABLE, -1, 0)), Ok(2));
+        assert_eq!(position(&g, &s(MID_CURRENT, 1, 1)), Ok(2));
+        assert_eq!(position(&g, &s(0x200, -5, 0)), Ok(0));
+        assert_eq!(position(&g, &s(0x999, 0, 0)), Err(EC_NOT_FOUND));
+        let mut st = s(0, 0, 0);
+        set_position(&g, &mut st, 1);
+        assert_eq!((st.cur_rec, st.num_pos, st.total_rec), (0x200, 1, 3));
+        set_position(&g, &mut st, 3);
+        assert_eq!(st.cur_rec, MID_END_OF_TABLE);
+    }
+
+    #[test]
+    fn anr() {
+        let g = gal();
+        let hits = |t: &str| g.entries.iter().filter(|e| anr_match(e, t)).map(|e| e.mid).collect::<Vec<_>>();
+        assert_eq!(hits("ali"), [0x100]);
+        assert_eq!(hits("BROWN"), [0x200]);
+        assert_eq!(hits("team"), [0x300]);
+        assert_eq!(hits("SMTP:bob@x"), [0x200]);
+        assert_eq!(hits("=bob"), [0x200]);
+        assert_eq!(hits("=bo"), Vec::<u32>::new());
+        assert_eq!(hits(""), Vec::<u32>::new());
+        assert_eq!(hits("/o=X/cn=Recipients/cn=alice"), [0x100]);
+        assert_eq!(hits("zzz"), Vec::<u32>::new());
+    }
+
+    #[test]
+    fn coercion() {
+        let v = PropValue::String("Zoë Ω".into());
+        assert_eq!(coerce(v.clone(), p::DISPLAY_NAME, true), Some(v.clone()));
+        assert_eq!(coerce(v.clone(), p::DISPLAY_NAME.with_type(0x1E), true), Some(PropValue::String8(b"Zo\xeb ?".to_vec())));
+        assert_eq!(coerce(v.clone(), p::DISPLAY_NAME.with_type(0), false), Some(PropValue::String8(b"Zo\xeb ?".to_vec())));
+        assert_eq!(coerce(v, p::DISPLAY_NAME.with_type(0x03), true), None);
+        let mv = PropValue::MultipleString(vec!["SMTP:a@x".into()]);
+        assert_eq!(
+            coerce(mv, p::ADDRESS_BOOK_PROXY_ADDRESSES.with_type(0x101E), true),
+            Some(PropValue::MultipleString8(vec![b"SMTP:a@x".to_vec()]))
+        );
+    }
+}

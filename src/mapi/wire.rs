@@ -29,14 +29,16 @@ fn flag(r: &mut Reader) -> Result<bool> {
 // ---------------------------------------------------------------------------------------------------------
 // EMSMDB (MS-OXCMAPIHTTP 2.2.4)
 
-/// Connect request body (MS-OXCMAPIHTTP 2.2.4.1.1).
+/// Connect request body (MS-OXCMAPIHTTP 2.2.4.1.1). The two LCIDs are read in the order of EcDoConnectEx
+/// (MS-OXCRPC 3.1.4.1: ulLcidString, then ulLcidSort), as interoperable servers do; Outlook sends the same
+/// value in both.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConnectRequest {
     pub user_dn: String,
     pub flags: u32,
     pub default_code_page: u32,
-    pub lcid_sort: u32,
     pub lcid_string: u32,
+    pub lcid_sort: u32,
     pub aux: Vec<u8>,
 }
 
@@ -47,8 +49,8 @@ impl ConnectRequest {
             user_dn: r.asciiz()?,
             flags: r.u32()?,
             default_code_page: r.u32()?,
-            lcid_sort: r.u32()?,
             lcid_string: r.u32()?,
+            lcid_sort: r.u32()?,
             aux: aux(&mut r)?,
         };
         r.finish()?;
@@ -59,8 +61,8 @@ impl ConnectRequest {
         w.str8z(self.user_dn.as_bytes());
         w.u32(self.flags);
         w.u32(self.default_code_page);
-        w.u32(self.lcid_sort);
         w.u32(self.lcid_string);
+        w.u32(self.lcid_sort);
         write_aux(&mut w, &self.aux)?;
         Ok(w.into_vec())
     }
@@ -666,5 +668,39 @@ mod tests {
             decode_abk_value(&mut r, PropType::MultipleString).unwrap(),
             Some(PropValue::MultipleString(vec!["S".into()]))
         );
+    }
+}
+
+#[cfg(test)]
+mod robustness {
+    use super::*;
+
+    /// Random and truncated input never panics any decoder that reads client bytes.
+    #[test]
+    fn decoders_never_panic() {
+        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        for _ in 0..3000 {
+            let len = (next() % 160) as usize;
+            let mut buf: Vec<u8> = (0..len).map(|_| next() as u8).collect();
+            // Bias some inputs towards small counts and present-flags so decoding goes deeper.
+            if next() % 2 == 0 {
+                for b in buf.iter_mut().step_by(3) {
+                    *b &= 0x03;
+                }
+            }
+            for kind in NSPI_REQUEST_TYPES {
+                let _ = NspiRequest::decode(kind, &buf);
+            }
+            let _ = ConnectRequest::decode(&buf);
+            let _ = ExecuteRequest::decode(&buf);
+            let _ = decode_aux_only(&buf, true);
+            let _ = decode_abk_tagged(&mut Reader::new(&buf));
+        }
     }
 }
