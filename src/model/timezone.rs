@@ -549,7 +549,10 @@ pub fn observances_offset_at(obs: &[ZoneObservance], utc: DateTime<Utc>) -> Opti
 /// Finds an IANA zone whose offsets agree with a VTIMEZONE's observances through `year` (sampled each day at
 /// noon UTC). Zones that Windows has an id for are tried first (CLDR territory 001 rows), so the answer is a
 /// well-known zone. Used when a TZID is neither IANA nor Windows (Outlook's display names, custom ids).
-pub fn match_observances(obs: &[ZoneObservance], year: i32) -> Option<Tz> {
+///
+/// `hint` is the TZID text: among zones with matching offsets, one whose city name it contains wins (Outlook's
+/// `(UTC+01:00) Amsterdam, Berlin, Bern, Rome, Stockholm, Vienna` → Europe/Berlin).
+pub fn match_observances(obs: &[ZoneObservance], year: i32, hint: &str) -> Option<Tz> {
     let samples: Vec<DateTime<Utc>> =
         (0..365).step_by(3).map(|d| Utc.with_ymd_and_hms(year, 1, 1, 12, 0, 0).unwrap() + Duration::days(d)).collect();
     let want: Vec<Option<i32>> = samples.iter().map(|s| observances_offset_at(obs, *s)).collect();
@@ -557,13 +560,16 @@ pub fn match_observances(obs: &[ZoneObservance], year: i32) -> Option<Tz> {
         return None;
     }
     let golden = table::WINDOWS_TO_IANA.iter().filter(|(_, t, _)| *t == "001").filter_map(|(_, _, n)| n.first());
+    let mut matches = Vec::new();
     for name in golden {
         let Ok(tz) = Tz::from_str(name) else { continue };
         if samples.iter().zip(&want).all(|(s, w)| w.is_none_or(|w| offset_at(tz, *s) == w)) {
-            return Some(tz);
+            matches.push((*name, tz));
         }
     }
-    None
+    let hint = hint.to_ascii_lowercase();
+    let city = |name: &str| name.rsplit('/').next().unwrap_or(name).replace('_', " ").to_ascii_lowercase();
+    matches.iter().find(|(n, _)| hint.contains(&city(n))).or(matches.first()).map(|(_, tz)| *tz)
 }
 
 #[cfg(test)]
@@ -673,13 +679,16 @@ mod tests {
     fn observances_match_back_to_a_zone() {
         for tz in [Tz::Europe__Paris, Tz::America__New_York, Tz::Australia__Sydney, Tz::Asia__Tokyo] {
             let obs = vtimezone_observances(tz, 2026);
-            let m = match_observances(&obs, 2026).expect("a match");
+            let m = match_observances(&obs, 2026, "").expect("a match");
             for d in 0..365 {
                 let t = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap() + Duration::days(d) + Duration::hours(7);
                 assert_eq!(offset_at(m, t), offset_at(tz, t), "{tz} day {d}");
                 assert_eq!(observances_offset_at(&obs, t), Some(offset_at(tz, t)), "{tz} day {d}");
             }
         }
+        let cet = vtimezone_observances(Tz::Europe__Berlin, 2026);
+        assert_eq!(match_observances(&cet, 2026, "(UTC+01:00) Brussels, Copenhagen, Madrid, Paris"), Some(Tz::Europe__Paris));
+        assert_eq!(match_observances(&cet, 2026, "(UTC+01:00) Amsterdam, Berlin, Bern, Rome"), Some(Tz::Europe__Berlin));
         let paris = vtimezone_observances(Tz::Europe__Paris, 2026);
         assert_eq!(paris[0].name.as_deref(), Some("CET"));
         assert_eq!(paris[1].name.as_deref(), Some("CEST"));
