@@ -151,8 +151,8 @@ impl RopResponseBuffer {
         join(w.as_slice(), &self.handles)
     }
 
-    /// Decodes a response buffer. RopNotify and RopBufferTooSmall consume the
-    /// rest of RopsList (their payloads are not self-delimiting here).
+    /// Decodes a response buffer. RopBufferTooSmall consumes the rest of
+    /// RopsList (its RequestBuffers field runs to the end by definition).
     pub fn decode(buf: &[u8], cols: ColumnSourceRef<'_>) -> Result<Self> {
         let (list, handles) = split(buf)?;
         let mut r = Reader::new(list);

@@ -1,7 +1,7 @@
 //! MS-OXCROPS remote operations: ROP request and response structures, the ROP
 //! buffer framing (RopSize, ROP list, server object handle table; MS-OXCROPS
 //! 2.2.1) and the special responses (RopBufferTooSmall, RopBackoff, RopPending,
-//! RopNotify).
+//! RopNotify with its NotificationData, see [`notify`]).
 //!
 //! Requests are decoded with [`RopRequest::decode`]; an unknown RopId stops the
 //! parse with [`crate::Error::UnknownRop`], and [`buffer::RopRequestBuffer`]
@@ -9,6 +9,7 @@
 
 pub mod buffer;
 pub(crate) mod codec;
+pub mod notify;
 pub mod request;
 pub mod response;
 

@@ -1128,11 +1128,10 @@ pub enum RopResponse {
         backoff_time: u32,
     },
     /// RopNotify (MS-OXCROPS 2.2.14.2): NotificationHandle, LogonId, NotificationData.
-    /// NotificationData is carried raw; see the crate README.
     Notify {
         notification_handle: u32,
         logon_id: u8,
-        notification_data: Vec<u8>,
+        data: super::notify::NotificationData,
     },
     /// RopPending (MS-OXCROPS 2.2.14.3): SessionIndex.
     Pending { session_index: u16 },
@@ -1199,10 +1198,11 @@ impl RopResponse {
             id::Notify => {
                 let notification_handle = r.u32()?;
                 let logon_id = r.u8()?;
+                let data = super::notify::NotificationData::decode(r)?;
                 return Ok(RopResponse::Notify {
                     notification_handle,
                     logon_id,
-                    notification_data: r.rest().to_vec(),
+                    data,
                 });
             }
             id::Pending => {
@@ -1370,11 +1370,11 @@ impl RopResponse {
             RopResponse::Notify {
                 notification_handle,
                 logon_id,
-                notification_data,
+                data,
             } => {
                 w.u32(*notification_handle);
                 w.u8(*logon_id);
-                w.bytes(notification_data);
+                data.encode(w)?;
             }
             RopResponse::Pending { session_index } => w.u16(*session_index),
             RopResponse::Backoff {
