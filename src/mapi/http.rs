@@ -127,9 +127,12 @@ where
         if tx.send(Ok(Frame::data(Bytes::from_static(b"PROCESSING\r\n")))).await.is_err() {
             return;
         }
+        // A panic in the work must not leave the client with a truncated stream: it ends the response with
+        // X-ResponseCode 1 (Unknown Failure) in the meta headers instead.
+        let work = futures_util::FutureExt::catch_unwind(std::panic::AssertUnwindSafe(work));
         tokio::pin!(work);
         let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + pending, pending);
-        let body = loop {
+        let result = loop {
             tokio::select! {
                 b = &mut work => break b,
                 _ = tick.tick() => {
@@ -139,8 +142,16 @@ where
                 }
             }
         };
+        let (code, body) = match result {
+            Ok(b) => (ResponseCode::Success, b),
+            Err(_) => {
+                tracing::error!("MAPI request handler panicked");
+                (ResponseCode::UnknownFailure, Vec::new())
+            }
+        };
         let mut out = format!(
-            "DONE\r\nX-ResponseCode: 0\r\nX-ElapsedTime: {}\r\nX-StartTime: {}\r\n\r\n",
+            "DONE\r\nX-ResponseCode: {}\r\nX-ElapsedTime: {}\r\nX-StartTime: {}\r\n\r\n",
+            code as u32,
             started.elapsed().as_millis(),
             httpdate::fmt_http_date(start_date)
         )
