@@ -213,7 +213,9 @@ async fn append_list_sort_page_fetch_and_parse_back() {
     }
     assert_eq!(streamed, raw_att);
     assert!(store.fetch_raw_range(&p, &mbox, 999_999, 0, 10).await.unwrap().is_none());
-    let m = Message::from_mime(&fetched.raw).unwrap();
+    let m = fetched.to_message().unwrap();
+    assert!(m.is_read && !m.is_flagged);
+    assert_eq!(m.date_received.map(|d| d.unix), Some(1_700_100_000));
     assert_eq!(m.subject.as_deref(), Some("Beta: Grüße mit Anhang"));
     assert_eq!(m.body_text.as_deref(), Some("Der Bericht ist angehängt.\nZeile 2 ünïcödé"));
     assert!(m.body_html.as_deref().unwrap().contains("<b>Bericht</b>"));
@@ -255,6 +257,43 @@ async fn append_list_sort_page_fetch_and_parse_back() {
     store.delete_messages(&p, &mbox, &[uid_a]).await.unwrap();
     let (total, _) = store.list_messages(&p, &mbox, by_subject, 0, 10).await.unwrap();
     assert_eq!(total, 2);
+    store.delete_mailbox(&p, &mbox).await.unwrap();
+}
+
+#[tokio::test]
+async fn large_messages_round_trip() {
+    let stack = stack_or_skip!();
+    let p = stack.principal("alice").await;
+    let store = MailStore::new(stack.pool());
+    let mbox = unique("large");
+    store.create_mailbox(&p, &mbox).await.unwrap();
+    // 3 MB of incompressible-looking bytes: a synchronizing literal on APPEND, a large literal on FETCH.
+    let mut x: u32 = 12345;
+    let data: Vec<u8> = (0..3_000_000)
+        .map(|_| {
+            x = x.wrapping_mul(1_103_515_245).wrapping_add(12345);
+            (x >> 16) as u8
+        })
+        .collect();
+    let mut msg = outgoing("large", "see attachment", 1_700_000_000);
+    msg.attachments = vec![OutgoingAttachment {
+        name: "big.bin".into(),
+        content_type: "application/octet-stream".into(),
+        data: data.clone(),
+        content_id: None,
+    }];
+    let raw = build_mime(&msg);
+    let (_, uid) = store.append(&p, &mbox, &raw, &[]).await.unwrap();
+    let fetched = store.fetch_message(&p, &mbox, uid).await.unwrap().unwrap();
+    assert_eq!(fetched.raw.len(), raw.len());
+    assert_eq!(attachment_bytes(&fetched.raw, 0).unwrap().1, data);
+    let tail = store.fetch_raw_range(&p, &mbox, uid, raw.len() as u64 - 100, 1000).await.unwrap().unwrap();
+    assert_eq!(&tail[..], &raw[raw.len() - 100..]);
+    // A large APPEND to a missing mailbox is refused before the upload (synchronizing literal).
+    let err = store.append(&p, &unique("missing"), &raw, &[]).await.unwrap_err();
+    assert_eq!(err.kind, Kind::NotFound, "{err}");
+    // The session is still fine afterwards.
+    assert_eq!(store.search_uids(&p, &mbox, &Criteria::All).await.unwrap(), vec![uid]);
     store.delete_mailbox(&p, &mbox).await.unwrap();
 }
 

@@ -338,6 +338,9 @@ impl Conn {
                 Ok(Some(n)) => {
                     let parsed = codec::parse_response(&self.rbuf[..n]);
                     self.rbuf.drain(..n);
+                    if self.rbuf.is_empty() && self.rbuf.capacity() > 1024 * 1024 {
+                        self.rbuf = Vec::new();
+                    }
                     if parsed.is_err() {
                         self.broken = true;
                     }
@@ -349,9 +352,11 @@ impl Conn {
                     return Err(e);
                 }
             }
-            let mut chunk = vec![0u8; 64 * 1024];
+            if self.rbuf.capacity() - self.rbuf.len() < 16 * 1024 {
+                self.rbuf.reserve(64 * 1024);
+            }
             let stream = self.session.get_mut();
-            match timeout(limit, stream.read(&mut chunk)).await {
+            match timeout(limit, stream.read_buf(&mut self.rbuf)).await {
                 Err(_) => {
                     self.broken = true;
                     return Err(Error::unavailable(Backend::Imap, "timed out waiting for the server"));
@@ -364,7 +369,7 @@ impl Conn {
                     self.broken = true;
                     return Err(Error::unavailable(Backend::Imap, "connection closed by the server"));
                 }
-                Ok(Ok(n)) => self.rbuf.extend_from_slice(&chunk[..n]),
+                Ok(Ok(_)) => {}
             }
         }
     }
@@ -376,7 +381,11 @@ impl Conn {
         }
         let tag = format!("V{}", self.next_tag);
         self.next_tag += 1;
+        // Non-synchronizing literals (RFC 7888) for small data; large data waits for the server's "+" so a
+        // refusal (quota, size limit, missing mailbox) comes before the upload.
         let literal_plus = self.has("LITERAL+");
+        let literal_minus = self.has("LITERAL-");
+        let non_sync = |len: usize| len <= 64 * 1024 && (literal_plus || (literal_minus && len <= 4096));
         self.in_flight = true;
         tracing::trace!(tag = %tag, command = %cmd.describe(), "imap command");
         let mut responses = Vec::new();
@@ -384,7 +393,7 @@ impl Conn {
         for part in &cmd.parts {
             match part {
                 Part::Text(t) => out.extend_from_slice(t.as_bytes()),
-                Part::Literal(data) if literal_plus => {
+                Part::Literal(data) if non_sync(data.len()) => {
                     out.extend_from_slice(format!("{{{}+}}\r\n", data.len()).as_bytes());
                     out.extend_from_slice(data);
                 }

@@ -218,6 +218,19 @@ pub struct FetchedMessage {
     pub raw: Bytes,
 }
 
+impl FetchedMessage {
+    /// The message in the internal model: the MIME parsed, with the flags (read, flagged, draft, answered,
+    /// categories) and the INTERNALDATE as the received time.
+    pub fn to_message(&self) -> Result<crate::model::message::Message> {
+        let mut m = crate::model::message::Message::from_mime(&self.raw)?;
+        m.apply_flags(&self.summary.flags);
+        if self.summary.internal_date.is_some() {
+            m.date_received = self.summary.internal_date;
+        }
+        Ok(m)
+    }
+}
+
 /// Sort keys (RFC 5256 SORT; From/To by display name where the server has SORT=DISPLAY).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum SortKey {
