@@ -8,7 +8,9 @@ use crate::auth::Principal;
 use crate::backend::imap::pool::ImapPool;
 use crate::backend::imap::store::{Criteria, MailStore as ImapMailStore, MessageSummary, Sort, SortKey, SpecialUse};
 use crate::backend::{smtp, tls};
-use crate::config::SmtpConfig;
+use crate::backend::ldap::Directory;
+use crate::config::{LdapConfig, SmtpConfig};
+use crate::model::directory::DirectoryEntry;
 use crate::error::{Backend, Error, Kind, Result};
 use crate::model::message::{DateTime, Recipient};
 use crate::server::Gateway;
@@ -24,6 +26,7 @@ pub struct ImapStore {
     store: &'static ImapMailStore,
     principal: Principal,
     smtp: Option<(SmtpConfig, Arc<rustls::ClientConfig>)>,
+    directory: Option<(Directory, LdapConfig)>,
 }
 
 impl ImapStore {
@@ -41,7 +44,11 @@ impl ImapStore {
                 .clone()?;
             Some((c.clone(), tls))
         });
-        Ok(ImapStore { store, principal: principal.clone(), smtp })
+        let directory = match (&gw.directory, &gw.config.ldap) {
+            (Some(d), Some(c)) => Some((d.clone(), c.clone())),
+            _ => None,
+        };
+        Ok(ImapStore { store, principal: principal.clone(), smtp, directory })
     }
 
     /// Ends the request's use of the store (sessions go back to the pool as each call ends).
@@ -232,5 +239,23 @@ impl MailStore for ImapStore {
             return Err(Error::backend(Backend::Smtp, Kind::NotSupported, "no SMTP submission server is configured"));
         };
         smtp::send(config, tls, &self.principal, from, recipients, raw).await
+    }
+
+    async fn resolve_names(&mut self, query: &str) -> Result<Vec<DirectoryEntry>> {
+        let Some((dir, config)) = &self.directory else {
+            return Ok(Vec::new());
+        };
+        let q = ldap3::ldap_escape(query);
+        let a = &config.attributes;
+        let filter = format!(
+            "(&{}(|({dn}=*{q}*)({given}={q}*)({sn}={q}*)({mail}={q}*)({login}={q})))",
+            config.gal_filter,
+            dn = a.display_name,
+            given = a.given_name,
+            sn = a.surname,
+            mail = a.mail,
+            login = a.login,
+        );
+        dir.search(&filter, super::ops::directory::MAX_RESOLUTIONS as i32 + 1).await
     }
 }

@@ -46,6 +46,10 @@ pub const IMPLEMENTED: &[&str] = &[
     "SyncFolderItems",
     "GetAttachment",
     "MarkAllItemsAsRead",
+    "MarkAsJunk",
+    "CopyFolder",
+    "ResolveNames",
+    "GetUserConfiguration",
 ];
 
 /// Handles one EWS SOAP request.
@@ -110,6 +114,15 @@ pub async fn dispatch<S: MailStore>(cx: &mut Ctx<S>, req: &soap::Request) -> Vec
         "GetAttachment" => ops::items::get_attachment(cx, op).await,
         "CreateItem" => ops::create::create_item(cx, op).await,
         "SendItem" => ops::create::send_item(cx, op).await,
+        "MarkAsJunk" => ops::items::mark_as_junk(cx, op).await,
+        "CopyFolder" => ops::folders::copy_folder(cx, op).await,
+        "ResolveNames" => ops::directory::resolve_names(cx, op).await,
+        // No user configuration objects are stored yet: "not found" is what Exchange answers for a missing
+        // one, and clients (Outlook for Mac reads the category list this way) carry on without it.
+        "GetUserConfiguration" => vec![ResponseMessage::error(
+            "ErrorItemNotFound",
+            "The specified object was not found in the store.",
+        )],
         "MarkAllItemsAsRead" => ops::items::mark_all_items_as_read(cx, op).await,
         other => vec![ResponseMessage::error(
             "ErrorInvalidRequest",

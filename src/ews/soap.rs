@@ -259,7 +259,7 @@ pub fn response_xml(version: &str, op: &str, message_name: &str, messages: &[Res
             w.leaf("m:MessageText", t);
         }
         w.leaf("m:ResponseCode", m.code);
-        if m.class == ResponseClass::Error {
+        if m.class != ResponseClass::Success {
             w.leaf("m:DescriptiveLinkKey", "0");
         }
         w.raw_text(&m.content);

@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 
 use crate::error::{Error, Kind, Result};
+use crate::model::directory::DirectoryEntry;
 
 /// RFC 6154 special-use attributes Viaduc maps to EWS distinguished folders.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -170,6 +171,8 @@ pub trait MailStore {
     async fn uids(&mut self, folder: &str) -> Result<Vec<u32>>;
     /// Submits a message for delivery as the user (SMTP submission, RFC 6409).
     async fn submit(&mut self, from: &str, recipients: &[String], raw: &[u8]) -> Result<()>;
+    /// Directory entries matching an ambiguous name (display name, given name, surname, address, login).
+    async fn resolve_names(&mut self, query: &str) -> Result<Vec<DirectoryEntry>>;
 }
 
 // ------------------------------------------------------------------------------------------------ in memory
@@ -194,6 +197,8 @@ pub struct MemStore {
     pub folders: BTreeMap<String, MemFolder>,
     /// Messages submitted for sending: (envelope from, recipients, MIME).
     pub submitted: Vec<(String, Vec<String>, Vec<u8>)>,
+    /// The directory ResolveNames searches.
+    pub directory: Vec<DirectoryEntry>,
     modseq: u64,
     next_validity: u32,
 }
@@ -447,5 +452,22 @@ impl MailStore for MemStore {
     async fn submit(&mut self, from: &str, recipients: &[String], raw: &[u8]) -> Result<()> {
         self.submitted.push((from.to_string(), recipients.to_vec(), raw.to_vec()));
         Ok(())
+    }
+
+    async fn resolve_names(&mut self, query: &str) -> Result<Vec<DirectoryEntry>> {
+        let q = query.to_lowercase();
+        let hit = |s: &Option<String>| s.as_deref().is_some_and(|v| v.to_lowercase().starts_with(&q));
+        Ok(self
+            .directory
+            .iter()
+            .filter(|e| {
+                e.display_name.to_lowercase().contains(&q)
+                    || e.mail.starts_with(&q)
+                    || hit(&e.given_name)
+                    || hit(&e.surname)
+                    || e.login.as_deref().is_some_and(|l| l.eq_ignore_ascii_case(query))
+            })
+            .cloned()
+            .collect())
     }
 }

@@ -621,3 +621,65 @@ async fn object_ids_survive_renames() {
     let id = updated[0].t("Folder").unwrap().t("FolderId").unwrap().attr("Id").unwrap().to_string();
     assert!(before.contains(&id), "the renamed folder keeps its id");
 }
+
+#[tokio::test]
+async fn mark_as_junk_and_copy_folder() {
+    let (ids_, s) = inbox_item_ids(store()).await;
+    let req = envelope(&format!(
+        r#"<m:MarkAsJunk IsJunk="true" MoveItem="true"><m:ItemIds><t:ItemId Id="{}"/></m:ItemIds></m:MarkAsJunk>"#,
+        ids_[0].0
+    ));
+    let (_, root, s) = run(s, &req).await;
+    let m = &messages(&root)[0];
+    assert_eq!(code(m), "NoError");
+    assert!(m.m("MovedItemId").unwrap().attr("Id").is_some());
+    let junk: Vec<_> = s.folders["Junk"].messages.values().collect();
+    assert_eq!(junk.len(), 1);
+    assert!(junk[0].summary.has_flag("$Junk"));
+
+    let req = envelope(
+        r#"<m:CopyFolder><m:ToFolderId><t:DistinguishedFolderId Id="archive"/></m:ToFolderId><m:FolderIds><t:DistinguishedFolderId Id="inbox"/></m:FolderIds></m:CopyFolder>"#,
+    );
+    let (_, root, s) = run(s, &req).await;
+    assert_eq!(code(&messages(&root)[0]), "NoError");
+    assert_eq!(s.folders["Archive/Inbox"].messages.len(), 2);
+}
+
+#[tokio::test]
+async fn resolve_names_from_the_directory() {
+    use crate::model::directory::{DirectoryEntry, EntryKind};
+    let entry = |name: &str, mail: &str, given: &str| DirectoryEntry {
+        kind: EntryKind::Mailbox,
+        dn: format!("uid={given},dc=example"),
+        login: Some(given.to_lowercase()),
+        display_name: name.into(),
+        mail: mail.into(),
+        given_name: Some(given.into()),
+        surname: None,
+        title: Some("Engineer".into()),
+        department: None,
+        office: None,
+        phone: Some("+1 555".into()),
+        mobile: None,
+        manager_dn: None,
+        members: Vec::new(),
+    };
+    let mut s = store();
+    s.directory = vec![entry("Bob Brown", "bob@example.test", "Bob"), entry("Bobby Tables", "bobby@example.test", "Bobby")];
+    let req = |q: &str| envelope(&format!(r#"<m:ResolveNames ReturnFullContactData="true"><m:UnresolvedEntry>{q}</m:UnresolvedEntry></m:ResolveNames>"#));
+    let (_, root, s) = run(s, &req("SMTP:bob@example.test")).await;
+    let m = &messages(&root)[0];
+    assert_eq!(code(m), "NoError");
+    let res = m.m("ResolutionSet").unwrap();
+    assert_eq!(res.attr("TotalItemsInView"), Some("1"));
+    let r = res.t("Resolution").unwrap();
+    assert_eq!(r.t("Mailbox").unwrap().t_text("Name"), Some("Bob Brown"));
+    assert_eq!(r.t("Contact").unwrap().t_text("JobTitle"), Some("Engineer"));
+    let (_, root, s) = run(s, &req("bob")).await;
+    let m = &messages(&root)[0];
+    assert_eq!(m.attr("ResponseClass"), Some("Warning"));
+    assert_eq!(code(m), "ErrorNameResolutionMultipleResults");
+    assert_eq!(m.m("ResolutionSet").unwrap().attr("TotalItemsInView"), Some("2"));
+    let (_, root, _) = run(s, &req("nobody")).await;
+    assert_eq!(code(&messages(&root)[0]), "ErrorNameResolutionNoResults");
+}

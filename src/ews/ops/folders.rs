@@ -463,6 +463,68 @@ pub async fn empty_folder<S: MailStore>(cx: &mut Ctx<S>, op: &Element) -> Vec<Re
     out
 }
 
+/// CopyFolder: copies each folder with its messages and subfolders under the target (IMAP CREATE + UID COPY,
+/// recursively). The copy gets a free name (`Name`, `Name (2)`, ...) when the target already has one.
+pub async fn copy_folder<S: MailStore>(cx: &mut Ctx<S>, op: &Element) -> Vec<ResponseMessage> {
+    let Some(to_el) = op.m("ToFolderId").and_then(|p| id_elements(Some(p)).into_iter().next()) else {
+        return vec![ResponseMessage::error("ErrorInvalidRequest", "ToFolderId is required.")];
+    };
+    let target = match cx.resolve_folder(to_el).await {
+        Ok(n) => n,
+        Err(f) => return vec![f.message()],
+    };
+    let mut out = Vec::new();
+    for el in id_elements(op.m("FolderIds")) {
+        let r = async {
+            let node = cx.resolve_folder(el).await?;
+            if node.is_virtual() {
+                return Err(Fail::new("ErrorInvalidRequest", "This folder cannot be copied."));
+            }
+            let tree = cx.folders_ref().to_vec();
+            if target.r == node.r || descendants(&tree, &node.r).iter().any(|d| d.r == target.r) {
+                return Err(Fail::new("ErrorMoveCopyFailed", "A folder cannot be copied into itself."));
+            }
+            let mut leaf = node.display.clone();
+            let mut n = 2;
+            while tree.iter().any(|x| x.parent.as_ref() == Some(&target.r) && x.display.eq_ignore_ascii_case(&leaf)) {
+                leaf = format!("{} ({n})", node.display);
+                n += 1;
+            }
+            let new_root = child_name(cx, &target, &leaf);
+            // Source names and their copies, parents first.
+            let mut plan = vec![(node.clone(), new_root.clone())];
+            let old_root = node.name.clone().unwrap_or_default();
+            for d in descendants(&tree, &node.r) {
+                if let Some(dn) = &d.name {
+                    plan.push((d.clone(), format!("{new_root}{}", &dn[old_root.len()..])));
+                }
+            }
+            for (src, dst) in &plan {
+                cx.store.create_folder(dst).await.map_err(|e| Fail::from_error(&e, "ErrorFolderNotFound"))?;
+                let sname = src.name.clone().unwrap_or_default();
+                if src.info.as_ref().is_some_and(|i| i.selectable) {
+                    let uids = cx.store.uids(&sname).await.map_err(|e| Fail::from_error(&e, "ErrorFolderNotFound"))?;
+                    if !uids.is_empty() {
+                        cx.store.copy_messages(&sname, &uids, dst).await.map_err(|e| Fail::from_error(&e, "ErrorMoveCopyFailed"))?;
+                    }
+                }
+            }
+            let copy = node_by_name(cx, &new_root).await.ok_or_else(|| Fail::new("ErrorFolderNotFound", "The copy cannot be listed."))?;
+            Ok(folders_message(cx, &[&copy], &id_only()))
+        }
+        .await;
+        out.push(match r {
+            Ok(m) => m,
+            Err(f) => f.message(),
+        });
+        cx.invalidate();
+    }
+    if out.is_empty() {
+        out.push(ResponseMessage::error("ErrorInvalidRequest", "FolderIds is empty."));
+    }
+    out
+}
+
 /// Whether a node is the Inbox or another folder whose moves Viaduc refuses.
 pub fn is_root(r: &FolderRef) -> bool {
     matches!(r, FolderRef::Root | FolderRef::MsgFolderRoot)

@@ -858,6 +858,63 @@ pub async fn get_attachment<S: MailStore>(cx: &mut Ctx<S>, op: &Element) -> Vec<
     out
 }
 
+// ------------------------------------------------------------------------------------------------ MarkAsJunk
+
+/// MarkAsJunk (MS-OXWSCORE 3.1.4.8 in Exchange 2013+): sets the `$Junk` / `$NotJunk` keywords (the IMAP
+/// convention Thunderbird and Dovecot's antispam plugins share) and, with `MoveItem`, moves the item to Junk
+/// Email (or, when marked not junk, to the Inbox). Each item's response carries its `MovedItemId`.
+pub async fn mark_as_junk<S: MailStore>(cx: &mut Ctx<S>, op: &Element) -> Vec<ResponseMessage> {
+    let junk = op.attr("IsJunk").and_then(parse_bool).unwrap_or(true);
+    let mv = op.attr("MoveItem").and_then(parse_bool).unwrap_or(true);
+    if let Err(f) = cx.load().await {
+        return vec![f.message()];
+    }
+    let target = cx
+        .tree()
+        .await
+        .ok()
+        .and_then(|t| t.iter().find(|n| n.distinguished == Some(if junk { "junkemail" } else { "inbox" })).cloned());
+    let mut out = Vec::new();
+    for el in item_ids(op, "ItemIds") {
+        let r = async {
+            let (id, node) = resolve_item(cx, &el).await?;
+            let name = node.name.clone().ok_or_else(item_not_found)?;
+            let (add, remove) = if junk { ("$Junk", "$NotJunk") } else { ("$NotJunk", "$Junk") };
+            let failed = cx
+                .store
+                .set_flags(&name, &[id.uid], &[add.to_string()], &[remove.to_string()], None)
+                .await
+                .map_err(|e| Fail::from_error(&e, "ErrorItemNotFound"))?;
+            if !failed.is_empty() {
+                return Err(item_not_found());
+            }
+            let mut new_id = id.clone();
+            let mut new_folder = name.clone();
+            if let Some(t) = target.as_ref().filter(|t| mv && t.r != node.r) {
+                let tname = t.name.clone().ok_or_else(item_not_found)?;
+                let (uv, map) = cx.store.move_messages(&name, &[id.uid], &tname).await.map_err(|e| Fail::from_error(&e, "ErrorItemNotFound"))?;
+                if let Some((_, nu)) = map.iter().find(|(o, _)| *o == id.uid) {
+                    new_id = ItemId { mailbox: cx.mailbox.clone(), folder: t.r.clone(), uid_validity: uv, uid: *nu };
+                    new_folder = tname;
+                }
+            }
+            let modseq = cx.store.summaries(&new_folder, &[new_id.uid]).await.ok().and_then(|v| v.first().map(|s| s.modseq)).unwrap_or(0);
+            let mut w = XmlWriter::new();
+            w.empty("m:MovedItemId", &[("Id", &cx.ids.item_id(&new_id)), ("ChangeKey", &cx.ids.change_key(modseq))]);
+            Ok::<_, Fail>(w.finish())
+        }
+        .await;
+        out.push(match r {
+            Ok(c) => ResponseMessage::ok(c),
+            Err(f) => f.message(),
+        });
+    }
+    if out.is_empty() {
+        out.push(ResponseMessage::error("ErrorInvalidRequest", "ItemIds is empty."));
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

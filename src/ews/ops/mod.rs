@@ -4,6 +4,7 @@
 
 pub mod convert_id;
 pub mod create;
+pub mod directory;
 pub mod folders;
 pub mod items;
 pub mod sync;
