@@ -11,13 +11,16 @@ use crate::error::{Error, Result};
 /// Largest single string (in bytes, terminator included) accepted by the decoders.
 pub const MAX_STRING_BYTES: usize = 16 * 1024 * 1024;
 
-/// Width of a COUNT field. MS-OXCDATA 2.11.1: counts are 16-bit inside ROP
-/// buffers and 32-bit in extended rules and in the address book (NSPI) forms.
+/// The COUNT context (MS-OXCDATA 2.11.1.1). In ROP buffers byte counts
+/// (PtypBinary, PtypServerId) and standard-rule counts (restriction counts,
+/// RuleAction NoOfActions/ActionLength) are 16-bit, while value counts of
+/// PtypMultiple* are always 32-bit; in extended rules and in MAPI/HTTP
+/// (address book) bodies every COUNT is 32-bit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CountWidth {
-    /// 2-byte counts (ROP buffers, standard rules).
+    /// ROP-buffer context: 2-byte byte counts and rule counts (multi-value counts stay 4 bytes).
     U16,
-    /// 4-byte counts (extended rules, address book).
+    /// 4-byte counts everywhere (extended rules, MAPI/HTTP address book).
     U32,
 }
 

@@ -227,7 +227,7 @@ impl PropValue {
     }
 
     /// Decodes a PropertyValue (MS-OXCDATA 2.11.2.1) of known type `ty`, using
-    /// `w` for COUNT fields (16-bit in ROP buffers).
+    /// `w` as the COUNT context (see [`CountWidth`]).
     pub fn decode(r: &mut Reader, ty: PropType, w: CountWidth) -> Result<PropValue> {
         Self::decode_depth(r, ty, w, 0)
     }
@@ -275,27 +275,41 @@ impl PropValue {
                 })
             }
             PropType::Binary => V::Binary(read_binary(r, w)?),
-            PropType::MultipleInteger16 => V::MultipleInteger16(read_multi(r, w, 2, |r| r.i16())?),
-            PropType::MultipleInteger32 => V::MultipleInteger32(read_multi(r, w, 4, |r| r.i32())?),
+            PropType::MultipleInteger16 => {
+                V::MultipleInteger16(read_multi(r, CountWidth::U32, 2, |r| r.i16())?)
+            }
+            PropType::MultipleInteger32 => {
+                V::MultipleInteger32(read_multi(r, CountWidth::U32, 4, |r| r.i32())?)
+            }
             PropType::MultipleFloating32 => {
-                V::MultipleFloating32(read_multi(r, w, 4, |r| r.f32())?)
+                V::MultipleFloating32(read_multi(r, CountWidth::U32, 4, |r| r.f32())?)
             }
             PropType::MultipleFloating64 => {
-                V::MultipleFloating64(read_multi(r, w, 8, |r| r.f64())?)
+                V::MultipleFloating64(read_multi(r, CountWidth::U32, 8, |r| r.f64())?)
             }
-            PropType::MultipleCurrency => V::MultipleCurrency(read_multi(r, w, 8, |r| r.i64())?),
+            PropType::MultipleCurrency => {
+                V::MultipleCurrency(read_multi(r, CountWidth::U32, 8, |r| r.i64())?)
+            }
             PropType::MultipleFloatingTime => {
-                V::MultipleFloatingTime(read_multi(r, w, 8, |r| r.f64())?)
+                V::MultipleFloatingTime(read_multi(r, CountWidth::U32, 8, |r| r.f64())?)
             }
-            PropType::MultipleInteger64 => V::MultipleInteger64(read_multi(r, w, 8, |r| r.i64())?),
-            PropType::MultipleString8 => V::MultipleString8(read_multi(r, w, 1, |r| r.str8z())?),
-            PropType::MultipleString => V::MultipleString(read_multi(r, w, 2, |r| r.utf16z())?),
-            PropType::MultipleTime => V::MultipleTime(read_multi(r, w, 8, |r| r.u64())?),
-            PropType::MultipleGuid => {
-                V::MultipleGuid(read_multi(r, w, 16, |r| Ok(Guid(r.array()?)))?)
+            PropType::MultipleInteger64 => {
+                V::MultipleInteger64(read_multi(r, CountWidth::U32, 8, |r| r.i64())?)
             }
+            PropType::MultipleString8 => {
+                V::MultipleString8(read_multi(r, CountWidth::U32, 1, |r| r.str8z())?)
+            }
+            PropType::MultipleString => {
+                V::MultipleString(read_multi(r, CountWidth::U32, 2, |r| r.utf16z())?)
+            }
+            PropType::MultipleTime => {
+                V::MultipleTime(read_multi(r, CountWidth::U32, 8, |r| r.u64())?)
+            }
+            PropType::MultipleGuid => V::MultipleGuid(read_multi(r, CountWidth::U32, 16, |r| {
+                Ok(Guid(r.array()?))
+            })?),
             PropType::MultipleBinary => {
-                V::MultipleBinary(read_multi(r, w, cw, |r| read_binary(r, w))?)
+                V::MultipleBinary(read_multi(r, CountWidth::U32, cw, |r| read_binary(r, w))?)
             }
         })
     }
@@ -304,8 +318,8 @@ impl PropValue {
     pub fn encode(&self, wr: &mut Writer, w: CountWidth) -> Result<()> {
         use PropValue as V;
         macro_rules! multi {
-            ($v:expr, $f:expr) => {{
-                wr.count(w, $v.len(), "multi-valued property")?;
+            ($cw:expr, $v:expr, $f:expr) => {{
+                wr.count($cw, $v.len(), "multi-valued property")?;
                 for x in $v.iter() {
                     #[allow(clippy::redundant_closure_call)]
                     ($f)(&mut *wr, x)?;
@@ -330,56 +344,80 @@ impl PropValue {
             V::Guid(g) => wr.bytes(&g.0),
             V::ServerId(b) => write_binary(wr, w, b)?,
             V::Restriction(res) => res.encode(wr, w)?,
-            V::RuleAction(ra) => multi!(ra.blocks, |wr: &mut Writer, b: &Vec<u8>| write_binary(
+            V::RuleAction(ra) => multi!(w, ra.blocks, |wr: &mut Writer, b: &Vec<u8>| write_binary(
                 wr, w, b
             )),
             V::Binary(b) => write_binary(wr, w, b)?,
-            V::MultipleInteger16(v) => multi!(v, |wr: &mut Writer, x: &i16| -> Result<()> {
+            V::MultipleInteger16(v) => multi!(CountWidth::U32, v, |wr: &mut Writer,
+                                                                   x: &i16|
+             -> Result<()> {
                 wr.i16(*x);
                 Ok(())
             }),
-            V::MultipleInteger32(v) => multi!(v, |wr: &mut Writer, x: &i32| -> Result<()> {
+            V::MultipleInteger32(v) => multi!(CountWidth::U32, v, |wr: &mut Writer,
+                                                                   x: &i32|
+             -> Result<()> {
                 wr.i32(*x);
                 Ok(())
             }),
-            V::MultipleFloating32(v) => multi!(v, |wr: &mut Writer, x: &f32| -> Result<()> {
+            V::MultipleFloating32(v) => multi!(CountWidth::U32, v, |wr: &mut Writer,
+                                                                    x: &f32|
+             -> Result<()> {
                 wr.f32(*x);
                 Ok(())
             }),
-            V::MultipleFloating64(v) => multi!(v, |wr: &mut Writer, x: &f64| -> Result<()> {
+            V::MultipleFloating64(v) => multi!(CountWidth::U32, v, |wr: &mut Writer,
+                                                                    x: &f64|
+             -> Result<()> {
                 wr.f64(*x);
                 Ok(())
             }),
-            V::MultipleCurrency(v) => multi!(v, |wr: &mut Writer, x: &i64| -> Result<()> {
+            V::MultipleCurrency(v) => multi!(CountWidth::U32, v, |wr: &mut Writer,
+                                                                  x: &i64|
+             -> Result<()> {
                 wr.i64(*x);
                 Ok(())
             }),
-            V::MultipleFloatingTime(v) => multi!(v, |wr: &mut Writer, x: &f64| -> Result<()> {
+            V::MultipleFloatingTime(v) => multi!(CountWidth::U32, v, |wr: &mut Writer,
+                                                                      x: &f64|
+             -> Result<()> {
                 wr.f64(*x);
                 Ok(())
             }),
-            V::MultipleInteger64(v) => multi!(v, |wr: &mut Writer, x: &i64| -> Result<()> {
+            V::MultipleInteger64(v) => multi!(CountWidth::U32, v, |wr: &mut Writer,
+                                                                   x: &i64|
+             -> Result<()> {
                 wr.i64(*x);
                 Ok(())
             }),
-            V::MultipleString8(v) => multi!(v, |wr: &mut Writer, x: &Vec<u8>| -> Result<()> {
+            V::MultipleString8(v) => multi!(CountWidth::U32, v, |wr: &mut Writer,
+                                                                 x: &Vec<u8>|
+             -> Result<()> {
                 wr.str8z(x);
                 Ok(())
             }),
-            V::MultipleString(v) => multi!(v, |wr: &mut Writer, x: &String| -> Result<()> {
+            V::MultipleString(v) => multi!(CountWidth::U32, v, |wr: &mut Writer,
+                                                                x: &String|
+             -> Result<()> {
                 wr.utf16z(x);
                 Ok(())
             }),
-            V::MultipleTime(v) => multi!(v, |wr: &mut Writer, x: &u64| -> Result<()> {
+            V::MultipleTime(v) => multi!(CountWidth::U32, v, |wr: &mut Writer,
+                                                              x: &u64|
+             -> Result<()> {
                 wr.u64(*x);
                 Ok(())
             }),
-            V::MultipleGuid(v) => multi!(v, |wr: &mut Writer, x: &Guid| -> Result<()> {
+            V::MultipleGuid(v) => multi!(CountWidth::U32, v, |wr: &mut Writer,
+                                                              x: &Guid|
+             -> Result<()> {
                 wr.bytes(&x.0);
                 Ok(())
             }),
             V::MultipleBinary(v) => {
-                multi!(v, |wr: &mut Writer, x: &Vec<u8>| write_binary(wr, w, x))
+                multi!(CountWidth::U32, v, |wr: &mut Writer, x: &Vec<u8>| {
+                    write_binary(wr, w, x)
+                })
             }
         }
         Ok(())
@@ -756,6 +794,27 @@ mod tests {
             w.as_slice(),
             &[0x02, 0x01, 0xFF, 0x0F, 0x02, 0x00, 0xAA, 0xBB]
         );
+    }
+
+    #[test]
+    fn multi_value_counts_are_32bit_even_in_rops() {
+        // MS-OXCDATA 2.11.1.1: value counts of PtypMultiple* are 32 bits wide in ROP buffers,
+        // while each PtypBinary inside keeps its 16-bit byte count.
+        let mut w = Writer::new();
+        PropValue::MultipleInteger16(vec![7])
+            .encode(&mut w, CountWidth::U16)
+            .unwrap();
+        assert_eq!(w.as_slice(), &[1, 0, 0, 0, 7, 0]);
+        let mut w = Writer::new();
+        PropValue::MultipleBinary(vec![vec![9]])
+            .encode(&mut w, CountWidth::U16)
+            .unwrap();
+        assert_eq!(w.as_slice(), &[1, 0, 0, 0, 1, 0, 9]);
+        let mut w = Writer::new();
+        PropValue::MultipleBinary(vec![vec![9]])
+            .encode(&mut w, CountWidth::U32)
+            .unwrap();
+        assert_eq!(w.as_slice(), &[1, 0, 0, 0, 1, 0, 0, 0, 9]);
     }
 
     #[test]
