@@ -356,3 +356,32 @@ def test_folder_id_survives_rename_with_xguid(ews, acct):
         assert again.id == fid
     finally:
         f.delete()
+
+
+def test_resolve_names_from_ldap(ews, acct):
+    domain = ews.stack.domain
+    res = acct.protocol.resolve_names(["carol"], return_full_contact_data=True)
+    assert res, res
+    mailbox, contact = res[0]
+    assert mailbox.email_address == f"carol@{domain}"
+    assert contact.display_name
+    assert acct.protocol.resolve_names([f"SMTP:bob@{domain}"])[0].email_address == f"bob@{domain}"
+    none = acct.protocol.resolve_names(["no-such-person-xyz"])
+    assert len(none) == 1 and type(none[0]).__name__ == "ErrorNameResolutionNoResults", none
+
+
+def test_mark_as_junk_moves_and_tags(ews, acct):
+    token = uuid.uuid4().hex[:8]
+    m = imap(ews)
+    try:
+        msg = f"From: x@example.org\r\nTo: alice@{ews.stack.domain}\r\nSubject: junk test {token}\r\n\r\nbuy now\r\n"
+        m.append("INBOX", None, None, msg.encode())
+    finally:
+        m.logout()
+    item = acct.inbox.filter(subject=f"junk test {token}").get()
+    item.mark_as_junk(is_junk=True, move_item=True)
+    junk = acct.junk.filter(subject=f"junk test {token}")
+    assert junk.count() == 1
+    assert "$Junk" in imap_flags(ews, "Junk", f"junk test {token}")
+    for i in junk:
+        i.delete()
