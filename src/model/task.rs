@@ -37,6 +37,7 @@ pub struct Task {
     pub completed: Option<DateTime<Utc>>,
     /// Minutes before the due date (or the start when there is no due date); VALARM TRIGGER.
     pub reminder_minutes: Option<i32>,
+    /// Generated from `start` (RFC 5545 3.8.5.3), or from `due` when there is no start.
     pub recurrence: Option<Recurrence>,
     pub categories: Vec<String>,
     pub sequence: u32,

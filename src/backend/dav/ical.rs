@@ -56,6 +56,11 @@ impl Property {
         self.params.push((name.to_string(), vec![value.into()]));
         self
     }
+    /// A parameter with several values (`TYPE=WORK,VOICE`).
+    pub fn param_list(mut self, name: &str, values: Vec<String>) -> Property {
+        self.params.push((name.to_string(), values));
+        self
+    }
     /// The first value of a parameter.
     pub fn get_param(&self, name: &str) -> Option<&str> {
         self.params.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).and_then(|(_, v)| v.first()).map(String::as_str)
@@ -1040,7 +1045,8 @@ fn read_todo(c: &Component, zones: &mut Zones, warnings: &mut Vec<String>) -> Re
         }
     }
     if let Some(r) = c.prop("RRULE") {
-        match t.due.or(t.start) {
+        // RFC 5545 3.8.5.3: the recurrence set is generated from DTSTART; DUE when there is none (Apple).
+        match t.start.or(t.due) {
             Some(anchor) => match Recurrence::from_rrule(&r.value, &anchor) {
                 Ok(rec) => t.recurrence = Some(rec),
                 Err(e) => warnings.push(format!("VTODO {uid:?}: {e}")),
@@ -1302,7 +1308,7 @@ fn write_todo(t: &Task) -> Component {
     if let Some(p) = categories_prop(&t.categories) {
         v.push(p);
     }
-    if let (Some(r), Some(anchor)) = (&t.recurrence, t.due.or(t.start)) {
+    if let (Some(r), Some(anchor)) = (&t.recurrence, t.start.or(t.due)) {
         v.push(Property::new("RRULE", r.to_rrule(&anchor)));
     }
     if let Some(m) = t.reminder_minutes {
@@ -1869,7 +1875,7 @@ pub(crate) mod property_tests {
         t.sensitivity = g.pick(SENS);
         t.completed = g.chance(30).then(|| g.utc());
         t.reminder_minutes = (t.start.is_some() || t.due.is_some()).then(|| g.range(0, 5000) as i32).filter(|_| g.chance(60));
-        if let Some(anchor) = t.due.or(t.start) {
+        if let Some(anchor) = t.start.or(t.due) {
             if g.chance(40) {
                 t.recurrence = Some(recurrence(g, &anchor));
             }

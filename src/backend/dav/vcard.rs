@@ -308,10 +308,11 @@ fn read_photo(p: &Property) -> Option<Photo> {
 // Writing
 // ---------------------------------------------------------------------------------------------------------------
 
-fn ty(version: VcardVersion, values: &[&str]) -> String {
+/// TYPE values: upper case in 3.0 (as Outlook and Apple write them), lower case in 4.0 (RFC 6350 6.4.1).
+fn ty(version: VcardVersion, values: &[&str]) -> Vec<String> {
     match version {
-        VcardVersion::V3 => values.iter().map(|v| v.to_ascii_uppercase()).collect::<Vec<_>>().join(","),
-        VcardVersion::V4 => values.iter().map(|v| v.to_ascii_lowercase()).collect::<Vec<_>>().join(","),
+        VcardVersion::V3 => values.iter().map(|v| v.to_ascii_uppercase()).collect(),
+        VcardVersion::V4 => values.iter().map(|v| v.to_ascii_lowercase()).collect(),
     }
 }
 
@@ -391,7 +392,7 @@ pub fn write_contact(ct: &Contact, version: VcardVersion) -> String {
         if v4 {
             p = p.param("TYPE", "internet").param("PREF", (i + 1).to_string());
         } else {
-            p = p.param("TYPE", if i == 0 { "INTERNET,PREF" } else { "INTERNET" });
+            p = p.param_list("TYPE", ty(version, if i == 0 { &["internet", "pref"] } else { &["internet"] }));
         }
         if let Some(n) = &e.display_name {
             p = p.param("X-DISPLAY-NAME", n.clone());
@@ -399,7 +400,7 @@ pub fn write_contact(ct: &Contact, version: VcardVersion) -> String {
         c.push(p);
     }
     for ph in &ct.phones {
-        c.push(Property::new("TEL", escape_text(&ph.number)).param("TYPE", ty(version, phone_types(ph.kind))));
+        c.push(Property::new("TEL", escape_text(&ph.number)).param_list("TYPE", ty(version, phone_types(ph.kind))));
     }
     for a in &ct.addresses {
         let t = match a.kind {
@@ -421,7 +422,7 @@ pub fn write_contact(ct: &Contact, version: VcardVersion) -> String {
                     x.country.as_deref(),
                 ]),
             )
-            .param("TYPE", ty(version, &[t])),
+            .param_list("TYPE", ty(version, &[t])),
         );
     }
     if let Some(b) = ct.birthday {
@@ -514,5 +515,248 @@ mod tests {
         assert_eq!(c.surname.as_deref(), Some("Müller"));
         assert_eq!(c.given_name.as_deref(), Some("Jürgen"));
         assert_eq!(c.phone(PhoneKind::Business), Some("+49 1"));
+    }
+}
+
+/// Golden tests over `protocol-fixtures/vcard/`: read (checked field by field), write in the same version, compare
+/// with `<name>.out.vcf`, read back to the same card. `VIADUC_UPDATE_FIXTURES=1` rewrites the outputs.
+#[cfg(test)]
+mod fixture_tests {
+    use super::*;
+    use std::path::PathBuf;
+
+    fn dir() -> PathBuf {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("protocol-fixtures/vcard")
+    }
+
+    fn golden(name: &str, version: VcardVersion) -> (Card, Vec<String>) {
+        let input = std::fs::read_to_string(dir().join(name)).unwrap();
+        let (card, warnings) = parse_vcard(&input).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let written = write_card(&card, version);
+        let out = dir().join(name.replace(".vcf", ".out.vcf"));
+        if std::env::var_os("VIADUC_UPDATE_FIXTURES").is_some() {
+            std::fs::write(&out, &written).unwrap();
+        }
+        let expected = std::fs::read_to_string(&out).unwrap_or_else(|_| panic!("missing {}", out.display()));
+        assert_eq!(written, expected, "{name}: written form differs from {}", out.display());
+        let (again, w2) = parse_vcard(&written).unwrap();
+        assert_eq!(again, card, "{name}: write → read changed the card");
+        assert!(w2.is_empty(), "{w2:?}");
+        // The other version carries the same card too.
+        let other = if version == VcardVersion::V3 { VcardVersion::V4 } else { VcardVersion::V3 };
+        assert_eq!(parse_vcard(&write_card(&card, other)).unwrap().0, card, "{name} in the other version");
+        (card, warnings)
+    }
+
+    const PNG: &[u8] = &[
+        0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0x00, 0x00, 0x00, 0x0d, 0x49, 0x48, 0x44, 0x52, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00,
+        0x01, 0x08, 0x06, 0x00, 0x00, 0x00, 0x1f, 0x15, 0xc4, 0x89, 0x00, 0x00, 0x00, 0x0d, 0x49, 0x44, 0x41, 0x54, 0x78, 0x9c, 0x63, 0xf8, 0x0f,
+        0x00, 0x00, 0x01, 0x01, 0x00, 0x05, 0x18, 0xd8, 0x4e, 0x00, 0x00, 0x00, 0x00, 0x49, 0x45, 0x4e, 0x44, 0xae, 0x42, 0x60, 0x82,
+    ];
+
+    fn d(y: i32, m: u32, day: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(y, m, day).unwrap()
+    }
+
+    #[test]
+    fn full_vcard_3() {
+        let (card, warnings) = golden("full-3.0.vcf", VcardVersion::V3);
+        let Card::Contact(c) = card else { panic!("not a contact") };
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        assert!(warnings[0].contains("alice.fourth@other.example"));
+        assert_eq!(c.uid, "8D6E6B5A-1C2B-4A39-9F0E-2D1C3B4A5F60");
+        assert_eq!(c.display_name, "Dr. Alice B. Anderson");
+        assert_eq!(
+            (c.surname.as_deref(), c.given_name.as_deref(), c.middle_name.as_deref(), c.prefix.as_deref(), c.suffix.as_deref()),
+            (Some("Anderson"), Some("Alice"), Some("Beatrice"), Some("Dr."), Some("PhD"))
+        );
+        assert_eq!(c.nickname.as_deref(), Some("Ali"));
+        assert_eq!((c.company.as_deref(), c.department.as_deref()), (Some("Example Corp"), Some("Research, Paris")));
+        assert_eq!(c.job_title.as_deref(), Some("Head of Research"));
+        let emails: Vec<&str> = c.emails.iter().map(|e| e.address.as_str()).collect();
+        assert_eq!(emails, ["alice@example.test", "alice.work@example.test", "alice@other.example"], "preferred first");
+        assert_eq!(c.phone(PhoneKind::Business), Some("+33 1 23 45 67 89"));
+        assert_eq!(c.phone(PhoneKind::Business2), Some("+33 1 23 45 67 90"));
+        assert_eq!(c.phone(PhoneKind::Home), Some("+33 1 98 76 54 32"));
+        assert_eq!(c.phone(PhoneKind::Mobile), Some("+33 6 12 34 56 78"));
+        assert_eq!(c.phone(PhoneKind::BusinessFax), Some("+33 1 23 45 67 00"));
+        assert_eq!(c.phone(PhoneKind::HomeFax), Some("+33 1 98 76 54 00"));
+        assert_eq!(c.phone(PhoneKind::Pager), Some("+33 7 00 00 00 01"));
+        assert_eq!(c.phone(PhoneKind::Car), Some("+33 6 00 00 00 02"));
+        assert_eq!(c.phone(PhoneKind::Isdn), Some("+33 1 00 00 00 03"));
+        let work = c.address(AddressKind::Business).unwrap();
+        assert_eq!(
+            (work.street.as_deref(), work.city.as_deref(), work.state.as_deref(), work.postal_code.as_deref(), work.country.as_deref()),
+            (Some("12 rue de la Paix"), Some("Paris"), Some("Île-de-France"), Some("75002"), Some("France"))
+        );
+        let home = c.address(AddressKind::Home).unwrap();
+        assert_eq!((home.po_box.as_deref(), home.street.as_deref()), (Some("BP 42"), Some("3 avenue Foch\nBâtiment B")));
+        assert_eq!(c.address(AddressKind::Other).unwrap().city.as_deref(), Some("Springfield"));
+        assert_eq!(c.birthday, Some(d(1980, 4, 12)));
+        assert_eq!(c.anniversary, Some(d(2008, 6, 21)));
+        assert_eq!(c.notes.as_deref(), Some("Met at the 2019 conference.\nPrefers e-mail; no calls before 10."));
+        assert_eq!(c.categories, ["Colleagues", "VIP"]);
+        assert_eq!(c.web_page.as_deref(), Some("https://alice.example.test/"));
+        let photo = c.photo.as_ref().unwrap();
+        assert_eq!((photo.media_type.as_str(), photo.data.as_slice()), ("image/png", PNG));
+    }
+
+    #[test]
+    fn full_vcard_4() {
+        let (card, warnings) = golden("full-4.0.vcf", VcardVersion::V4);
+        assert!(warnings.is_empty(), "{warnings:?}");
+        let Card::Contact(c) = card else { panic!("not a contact") };
+        assert_eq!(c.uid, "urn:uuid:0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0");
+        assert_eq!(c.middle_name.as_deref(), Some("James,Henry"));
+        assert_eq!(c.department.as_deref(), Some("Sales; EMEA"), "extra ORG units kept in the department");
+        let emails: Vec<&str> = c.emails.iter().map(|e| e.address.as_str()).collect();
+        assert_eq!(emails, ["bob@home.example", "bob.brown@example.test"], "PREF=1 first");
+        assert_eq!(c.phone(PhoneKind::Business), Some("+44-20-7946-0000"), "tel: URI");
+        assert_eq!(c.phone(PhoneKind::Mobile), Some("+44-7700-900000"));
+        assert_eq!(c.phone(PhoneKind::Home), Some("+44 20 7946 0001"));
+        assert_eq!(c.phone(PhoneKind::BusinessFax), Some("+44 20 7946 0002"));
+        assert_eq!(c.phone(PhoneKind::Tty), Some("+44 20 7946 0003"));
+        assert_eq!(c.phone(PhoneKind::Other), Some("+44 20 7946 0004"));
+        assert_eq!(c.address(AddressKind::Business).unwrap().postal_code.as_deref(), Some("EC1A 1AA"));
+        assert_eq!(c.birthday, Some(d(1975, 1, 2)));
+        assert_eq!(c.anniversary, Some(d(2000, 1, 1)));
+        assert_eq!(c.photo.as_ref().unwrap().data, PNG);
+    }
+
+    #[test]
+    fn group_vcard_4() {
+        let (card, _) = golden("group-4.0.vcf", VcardVersion::V4);
+        let Card::Group(g) = card else { panic!("not a group") };
+        assert_eq!(g.display_name, "Project Falcon");
+        assert_eq!(
+            g.members,
+            [
+                GroupMember::Contact("8D6E6B5A-1C2B-4A39-9F0E-2D1C3B4A5F60".into()),
+                GroupMember::Contact("0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0".into()),
+                GroupMember::Email { address: "consultant@partner.example".into(), name: Some("External Consultant".into()) },
+            ]
+        );
+        assert_eq!(g.notes.as_deref(), Some("Core team"));
+    }
+
+    #[test]
+    fn group_vcard_3_apple_form() {
+        let (card, _) = golden("group-3.0.vcf", VcardVersion::V3);
+        let Card::Group(g) = card else { panic!("not a group") };
+        assert_eq!(g.display_name, "Book club");
+        assert_eq!(g.members.len(), 2);
+    }
+}
+
+/// Property tests: random (deterministic) contacts and groups survive model → vCard 3.0/4.0 → model unchanged.
+#[cfg(test)]
+mod property_tests {
+    use super::*;
+    use crate::backend::dav::ical::property_tests::Gen;
+
+    fn contact(g: &mut Gen) -> Contact {
+        let mut c = Contact {
+            uid: g.text(false),
+            display_name: g.text(false),
+            given_name: g.opt_text(false),
+            middle_name: g.opt_text(false),
+            surname: g.opt_text(false),
+            prefix: g.opt_text(false),
+            suffix: g.opt_text(false),
+            nickname: g.opt_text(false),
+            company: g.opt_text(false),
+            department: g.opt_text(false),
+            job_title: g.opt_text(false),
+            notes: g.opt_text(true),
+            birthday: g.chance(50).then(|| g.date()),
+            anniversary: g.chance(30).then(|| g.date()),
+            web_page: g.chance(40).then(|| format!("https://example.test/~u{}", g.below(1000))),
+            ..Default::default()
+        };
+        c.emails = (0..g.range(0, 3))
+            .map(|i| Email { address: format!("u{i}.{}@example.test", g.below(100)), display_name: g.opt_text(false) })
+            .collect();
+        // At most one phone per kind, in kind order, Business2/Home2 only after Business/Home (that is how a
+        // second work or home number is told apart on reading).
+        let mut kinds: Vec<PhoneKind> = PhoneKind::ALL.into_iter().filter(|_| g.chance(30)).collect();
+        kinds.retain(|k| match k {
+            PhoneKind::Business2 => false,
+            PhoneKind::Home2 => false,
+            _ => true,
+        });
+        if kinds.contains(&PhoneKind::Business) && g.chance(50) {
+            kinds.push(PhoneKind::Business2);
+        }
+        if kinds.contains(&PhoneKind::Home) && g.chance(50) {
+            kinds.push(PhoneKind::Home2);
+        }
+        kinds.sort();
+        c.phones = kinds.into_iter().map(|kind| Phone { kind, number: format!("+{} {}", g.range(1, 99), g.range(1000, 99_999_999)) }).collect();
+        for kind in [AddressKind::Business, AddressKind::Home, AddressKind::Other] {
+            if g.chance(40) {
+                c.addresses.push(Address {
+                    kind,
+                    address: PostalAddress {
+                        street: g.opt_text(true),
+                        city: g.opt_text(false),
+                        state: g.opt_text(false),
+                        postal_code: g.opt_text(false),
+                        country: g.opt_text(false),
+                        po_box: g.opt_text(false),
+                    },
+                });
+            }
+        }
+        c.categories = (0..g.range(0, 3)).map(|_| g.text(false)).collect();
+        if g.chance(30) {
+            let data = (0..g.range(1, 300)).map(|_| g.below(256) as u8).collect();
+            c.photo = Some(Photo { media_type: g.pick(&["image/jpeg".to_string(), "image/png".to_string()]), data });
+        }
+        c
+    }
+
+    fn group(g: &mut Gen) -> ContactGroup {
+        ContactGroup {
+            uid: g.text(false),
+            display_name: g.text(false),
+            members: (0..g.range(0, 5))
+                .map(|i| {
+                    if g.chance(50) {
+                        GroupMember::Contact(format!("{:08x}-uid-{i}", g.below(u32::MAX as u64)))
+                    } else {
+                        GroupMember::Email { address: format!("m{i}@example.test"), name: g.opt_text(false) }
+                    }
+                })
+                .collect(),
+            notes: g.opt_text(true),
+            categories: (0..g.range(0, 2)).map(|_| g.text(false)).collect(),
+        }
+    }
+
+    #[test]
+    fn contacts_round_trip_in_both_versions() {
+        for seed in 0..500 {
+            let mut g = Gen::new(seed + 30_000);
+            let c = contact(&mut g);
+            for v in [VcardVersion::V3, VcardVersion::V4] {
+                let text = write_contact(&c, v);
+                let (back, warnings) = parse_vcard(&text).unwrap_or_else(|e| panic!("seed {seed} {v:?}: {e}\n{text}"));
+                assert_eq!(back, Card::Contact(c.clone()), "seed {seed} {v:?}\n{text}");
+                assert!(warnings.is_empty(), "seed {seed}: {warnings:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn groups_round_trip_in_both_versions() {
+        for seed in 0..300 {
+            let mut g = Gen::new(seed + 40_000);
+            let grp = group(&mut g);
+            for v in [VcardVersion::V3, VcardVersion::V4] {
+                let text = write_group(&grp, v);
+                let (back, _) = parse_vcard(&text).unwrap_or_else(|e| panic!("seed {seed} {v:?}: {e}\n{text}"));
+                assert_eq!(back, Card::Group(grp.clone()), "seed {seed} {v:?}\n{text}");
+            }
+        }
     }
 }
