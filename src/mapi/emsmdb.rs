@@ -384,6 +384,148 @@ pub const IMPLEMENTED_ROPS: &[u8] = &[
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::mapi::Caller;
+    use mapi_codec::oxcdata::Guid;
+
+    fn ctx() -> Ctx {
+        let config: crate::config::Config = toml::from_str(
+            r#"
+            [server]
+            listen = "127.0.0.1:8443"
+            public_url = "https://mail.example.test"
+            tls_cert = "c.pem"
+            tls_key = "k.pem"
+            [mail]
+            domains = ["example.test"]
+            organization = "Viaduc Demo"
+            [imap]
+            host = "127.0.0.1"
+            port = 143
+            "#,
+        )
+        .expect("config");
+        let caller = Caller {
+            login: "alice".into(),
+            mail: "alice@example.test".into(),
+            display_name: "Alice Anderson".into(),
+            entry: None,
+        };
+        Ctx::for_caller(Arc::new(config), None, caller)
+    }
+
+    fn run(ctx: &Ctx, es: &mut EmsmdbState, rops: &[u8], handles: &[u32]) -> RopResponseBuffer {
+        let mut w = mapi_codec::Writer::new();
+        w.u16((rops.len() + 2) as u16);
+        w.bytes(rops);
+        for h in handles {
+            w.u32(*h);
+        }
+        let buffer = RopRequestBuffer::decode(w.as_slice(), &RopContext::default()).unwrap();
+        let out = run_buffer(ctx, es, &buffer);
+        // Whatever was answered encodes.
+        out.encode().unwrap();
+        out
+    }
+
+    fn logon_bytes(dn: &str, out_index: u8) -> Vec<u8> {
+        let mut v = vec![0xFE, 0, out_index, 0x01];
+        v.extend_from_slice(&0x0100_0000u32.to_le_bytes());
+        v.extend_from_slice(&0u32.to_le_bytes());
+        v.extend_from_slice(&((dn.len() + 1) as u16).to_le_bytes());
+        v.extend_from_slice(dn.as_bytes());
+        v.push(0);
+        v
+    }
+
+    #[test]
+    fn handle_table_semantics() {
+        let ctx = ctx();
+        let mut es = EmsmdbState::new(1252, 1033);
+        // A ROP on an empty slot: ecNullObject.
+        let out = run(&ctx, &mut es, &[0x27, 0, 0, b'I', b'P', b'M', 0], &[0xFFFF_FFFF]);
+        assert!(matches!(out.rops[0], RopResponse::Error { rop_id: 0x27, return_value: p::EC_NULL_OBJECT, .. }));
+        // Logon into slot 1; the other slot is left alone.
+        let out = run(&ctx, &mut es, &logon_bytes(&ctx.me.legacy_dn, 1), &[7, 0xFFFF_FFFF]);
+        let h = out.handles[1];
+        assert!(h != 0xFFFF_FFFF && out.handles[0] == 7);
+        assert!(matches!(&out.rops[0], RopResponse::Success { handle_index: 1, .. }));
+        // Output index beyond the table: ecInvalidParam, nothing registered.
+        let before = es.handles.len();
+        let out = run(&ctx, &mut es, &logon_bytes(&ctx.me.legacy_dn, 3), &[0xFFFF_FFFF]);
+        assert!(matches!(out.rops[0], RopResponse::Error { return_value: p::EC_INVALID_PARAM, .. }));
+        assert_eq!(es.handles.len(), before);
+        // The logon handle works in a later Execute; RopRelease frees it and answers nothing.
+        let out = run(&ctx, &mut es, &[0x7B, 0, 0, 0x01, 0, 0], &[h]);
+        assert_eq!(out.rops.len(), 1);
+        assert!(matches!(out.rops[0], RopResponse::Success { body: Body::GetStoreState(0), .. }));
+        assert!(!es.handles.contains_key(&h));
+        // Long-term ids round-trip through the ReplicaGuid.
+        let out = run(&ctx, &mut es, &logon_bytes("", 0), &[0xFFFF_FFFF]);
+        let h = out.handles[0];
+        let mut rop = vec![0x43, 0, 0];
+        rop.extend_from_slice(&1u16.to_le_bytes());
+        rop.extend_from_slice(&[0, 0, 0, 0, 0, 5]);
+        let out = run(&ctx, &mut es, &rop, &[h]);
+        let RopResponse::Success { body: Body::LongTermIdFromId(lt), .. } = &out.rops[0] else { panic!("{:?}", out.rops) };
+        assert_eq!(lt.long_term_id.database_guid, store::replica_guid("alice@example.test"));
+        let mut rop = vec![0x44, 0, 0];
+        rop.extend_from_slice(&lt.long_term_id.database_guid.0);
+        rop.extend_from_slice(&lt.long_term_id.global_counter.0);
+        rop.extend_from_slice(&[0, 0]);
+        let out = run(&ctx, &mut es, &rop, &[h]);
+        assert!(matches!(&out.rops[0], RopResponse::Success { body: Body::IdFromLongTermId(o), .. } if *o == store::fid(slot::INBOX)));
+        let mut rop = vec![0x44, 0, 0];
+        rop.extend_from_slice(&Guid([9; 16]).0);
+        rop.extend_from_slice(&[0; 8]);
+        let out = run(&ctx, &mut es, &rop, &[h]);
+        assert!(matches!(out.rops[0], RopResponse::Error { return_value: p::EC_NOT_FOUND, .. }));
+    }
+
+    #[test]
+    fn logon_refusals_and_unsupported() {
+        let ctx = ctx();
+        let mut es = EmsmdbState::new(1252, 1033);
+        // Public folders.
+        let mut public = logon_bytes("", 0);
+        public[3] = 0x00;
+        let out = run(&ctx, &mut es, &public, &[0xFFFF_FFFF]);
+        assert!(matches!(out.rops[0], RopResponse::Error { rop_id: 0xFE, return_value: p::EC_NOT_SUPPORTED, .. }));
+        // Someone else's mailbox.
+        let out = run(&ctx, &mut es, &logon_bytes("/o=Viaduc Demo/cn=Recipients/cn=bob", 0), &[0xFFFF_FFFF]);
+        assert!(matches!(out.rops[0], RopResponse::Error { return_value: p::EC_LOGIN_PERM, .. }));
+        assert!(es.handles.is_empty());
+        // An unsupported ROP that creates an object names its output index and leaves the slot invalid.
+        let mut rops = logon_bytes(&ctx.me.legacy_dn, 0);
+        rops.extend_from_slice(&[0x02, 0, 0, 1]); // RopOpenFolder: in 0, out 1
+        rops.extend_from_slice(&store::fid(slot::INBOX).to_u64().to_le_bytes());
+        rops.push(0);
+        let out = run(&ctx, &mut es, &rops, &[0xFFFF_FFFF, 5]);
+        assert!(matches!(out.rops[1], RopResponse::Error { rop_id: 0x02, handle_index: 1, return_value: p::EC_NOT_SUPPORTED }));
+        assert_eq!(out.handles[1], 0xFFFF_FFFF);
+    }
+
+    #[test]
+    fn store_properties_follow_want_unicode() {
+        let ctx = ctx();
+        let mut es = EmsmdbState::new(1252, 1033);
+        let out = run(&ctx, &mut es, &logon_bytes(&ctx.me.legacy_dn, 0), &[0xFFFF_FFFF]);
+        let h = out.handles[0];
+        // RopGetPropertiesAll, WantUnicode = 0: strings come back as PtypString8.
+        let out = run(&ctx, &mut es, &[0x08, 0, 0, 0, 0, 0, 0], &[h]);
+        let RopResponse::Success { body: Body::GetPropertiesAll(all), .. } = &out.rops[0] else { panic!() };
+        let name = all.iter().find(|v| v.tag.id() == p::DISPLAY_NAME.id()).unwrap();
+        assert_eq!(name.tag.type_raw(), 0x001E);
+        assert_eq!(name.value, PropValue::String8(b"Alice Anderson".to_vec()));
+        // RopGetPropertiesSpecific with a PtypUnspecified tag and WantUnicode = 1.
+        let mut rop = vec![0x07, 0, 0, 0, 0, 1, 0, 1, 0];
+        rop.extend_from_slice(&p::MAILBOX_OWNER_NAME.with_type(0).0.to_le_bytes());
+        let out = run(&ctx, &mut es, &rop, &[h]);
+        let RopResponse::Success { body: Body::GetPropertiesSpecific(rs), .. } = &out.rops[0] else { panic!() };
+        assert_eq!(rs.rows[0].values[0], RowValue::Value(PropValue::String("Alice Anderson".into())));
+        // RopGetPropertiesList.
+        let out = run(&ctx, &mut es, &[0x09, 0, 0], &[h]);
+        assert!(matches!(&out.rops[0], RopResponse::Success { body: Body::Tags(0x09, t), .. } if t.contains(&p::STORE_SUPPORT_MASK)));
+    }
 
     #[test]
     fn receive_folders() {

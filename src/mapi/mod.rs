@@ -25,19 +25,40 @@ use crate::backend::ldap::Directory;
 use crate::config::Config;
 use crate::server::{Body, Gateway, HttpRequest};
 
+/// The caller, as MAPI needs it (no credentials: MAPI work never logs in to a back-end as the user yet, and
+/// nothing secret should travel into spawned work).
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub login: String,
+    /// Primary SMTP address, lower-cased.
+    pub mail: String,
+    pub display_name: String,
+    pub entry: Option<crate::model::directory::DirectoryEntry>,
+}
+
 /// What a MAPI request needs after the HTTP layer, owned so streamed work can outlive the request borrow.
 pub struct Ctx {
     pub config: Arc<Config>,
     pub directory: Option<Directory>,
-    pub principal: Principal,
+    pub principal: Caller,
     /// The caller's Autodiscover settings: the X.500 DNs and URLs MAPI must repeat exactly.
     pub me: UserSettings,
 }
 
 impl Ctx {
     pub fn new(gw: &Gateway, principal: &Principal) -> Ctx {
-        let me = UserSettings::new(&gw.config, &principal.mail, &principal.display_name);
-        Ctx { config: Arc::new(gw.config.clone()), directory: gw.directory.clone(), principal: principal.clone(), me }
+        let caller = Caller {
+            login: principal.login.clone(),
+            mail: principal.mail.clone(),
+            display_name: principal.display_name.clone(),
+            entry: principal.entry.clone(),
+        };
+        Ctx::for_caller(Arc::new(gw.config.clone()), gw.directory.clone(), caller)
+    }
+
+    pub fn for_caller(config: Arc<Config>, directory: Option<Directory>, caller: Caller) -> Ctx {
+        let me = UserSettings::new(&config, &caller.mail, &caller.display_name);
+        Ctx { config, directory, principal: caller, me }
     }
 
     /// Autodiscover settings of any mailbox of this deployment.
