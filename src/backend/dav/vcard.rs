@@ -88,12 +88,13 @@ fn value_text(p: &Property) -> String {
 
 fn decode_qp(v: &str) -> String {
     let b = v.as_bytes();
+    let hex = |c: u8| (c as char).to_digit(16);
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
     while i < b.len() {
         if b[i] == b'=' && i + 2 < b.len() {
-            if let Ok(x) = u8::from_str_radix(&v[i + 1..i + 3], 16) {
-                out.push(x);
+            if let (Some(h), Some(l)) = (hex(b[i + 1]), hex(b[i + 2])) {
+                out.push((h * 16 + l) as u8);
                 i += 3;
                 continue;
             }
@@ -758,5 +759,38 @@ mod property_tests {
                 assert_eq!(back, Card::Group(grp.clone()), "seed {seed} {v:?}\n{text}");
             }
         }
+    }
+}
+
+/// Robustness: mutated vCard fixtures give a result or an error, never a panic.
+#[cfg(test)]
+mod mutation_tests {
+    use super::*;
+    use crate::backend::dav::ical::property_tests::Gen;
+
+    #[test]
+    fn mutated_fixtures_never_panic() {
+        let dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("protocol-fixtures/vcard");
+        let mut inputs: Vec<String> = std::fs::read_dir(&dir)
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .filter(|e| e.path().extension().is_some_and(|x| x == "vcf"))
+            .map(|e| std::fs::read_to_string(e.path()).unwrap())
+            .collect();
+        inputs.sort();
+        let mut ok = 0;
+        for seed in 0..2000u64 {
+            let mut g = Gen::new(seed + 60_000);
+            let text = crate::backend::dav::ical::mutation_tests::mutate(&mut g, &inputs[(seed as usize) % inputs.len()]);
+            if let Ok(p) = parse_vcards(&text) {
+                ok += 1;
+                for c in &p.cards {
+                    for v in [VcardVersion::V3, VcardVersion::V4] {
+                        parse_vcards(&write_card(c, v)).unwrap_or_else(|e| panic!("seed {seed}: {e}"));
+                    }
+                }
+            }
+        }
+        assert!(ok > 100, "only {ok} mutated inputs parsed");
     }
 }
