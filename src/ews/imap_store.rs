@@ -76,6 +76,7 @@ fn summary(m: MessageSummary) -> MsgSummary {
         message_id: m.message_id,
         in_reply_to: m.in_reply_to,
         has_attachments: m.has_attachments,
+        importance: m.importance,
         flags: m.flags,
     }
 }

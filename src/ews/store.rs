@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 
 use crate::error::{Error, Kind, Result};
 use crate::model::directory::DirectoryEntry;
+use crate::model::message::Importance;
 
 /// RFC 6154 special-use attributes Viaduc maps to EWS distinguished folders.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -67,6 +68,8 @@ pub struct MsgSummary {
     pub message_id: Option<String>,
     pub in_reply_to: Option<String>,
     pub has_attachments: bool,
+    /// From the Importance / X-Priority / Priority headers (MS-OXCMAIL 2.2.3.2.5).
+    pub importance: Importance,
 }
 
 impl MsgSummary {

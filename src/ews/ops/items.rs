@@ -31,14 +31,13 @@ pub struct ItemData<'a> {
     pub raw: Option<&'a [u8]>,
 }
 
-/// Whether writing the shape needs the whole message (body, MIME, attachments, headers, importance).
+/// Whether writing the shape needs the whole message (body, MIME, attachments, headers, references).
 pub fn needs_raw(shape: &Shape, full_default: bool) -> bool {
     shape.include_mime
         || shape.wants("item:MimeContent", false)
         || shape.wants("item:Body", full_default)
         || shape.wants("item:Attachments", full_default)
         || shape.wants("item:InternetMessageHeaders", false)
-        || shape.wants("item:Importance", full_default)
         || shape.wants("item:UniqueBody", false)
         || shape.wants("item:TextBody", false)
         || shape.wants("message:References", false)
@@ -197,7 +196,7 @@ pub fn write_message<S: MailStore>(w: &mut XmlWriter, cx: &Ctx<S>, d: &ItemData<
         }
     }
     if shape.wants("item:Importance", true) {
-        let imp = match d.msg.map(|m| m.importance).unwrap_or_default() {
+        let imp = match d.msg.map(|m| m.importance).unwrap_or(s.importance) {
             Importance::Low => "Low",
             Importance::Normal => "Normal",
             Importance::High => "High",
@@ -375,11 +374,53 @@ pub async fn get_item<S: MailStore>(cx: &mut Ctx<S>, op: &Element) -> Vec<Respon
         return vec![f.message()];
     }
     let need = needs_raw(&shape, true);
-    let mut out = Vec::new();
-    for el in item_ids(op, "ItemIds") {
+    let els = item_ids(op, "ItemIds");
+    if els.is_empty() {
+        return vec![ResponseMessage::error("ErrorInvalidRequest", "ItemIds is empty.")];
+    }
+    // Resolve every id, then fetch the summaries of each folder's items in one command (clients ask for
+    // dozens of items per GetItem while syncing).
+    let mut resolved: Vec<Result<(ItemId, FolderNode), Fail>> = Vec::with_capacity(els.len());
+    for el in &els {
+        resolved.push(resolve_item(cx, el).await);
+    }
+    let mut by_folder: std::collections::BTreeMap<String, Vec<u32>> = std::collections::BTreeMap::new();
+    for (id, node) in resolved.iter().flatten() {
+        if let Some(n) = &node.name {
+            by_folder.entry(n.clone()).or_default().push(id.uid);
+        }
+    }
+    let mut sums: std::collections::HashMap<(String, u32), MsgSummary> = std::collections::HashMap::new();
+    let mut folder_errors: std::collections::HashMap<String, Fail> = std::collections::HashMap::new();
+    for (folder, uids) in by_folder {
+        match cx.store.summaries(&folder, &uids).await {
+            Ok(v) => {
+                for m in v {
+                    sums.insert((folder.clone(), m.uid), m);
+                }
+            }
+            Err(e) => {
+                folder_errors.insert(folder, Fail::from_error(&e, "ErrorItemNotFound"));
+            }
+        }
+    }
+    let mut out = Vec::with_capacity(resolved.len());
+    for r in resolved {
         let r = async {
-            let (id, node) = resolve_item(cx, &el).await?;
-            let (summary, raw, msg) = load_item(cx, &node, id.uid, need).await?;
+            let (id, node) = r?;
+            let name = node.name.clone().ok_or_else(item_not_found)?;
+            if let Some(f) = folder_errors.get(&name) {
+                return Err(f.clone());
+            }
+            let summary = sums.get(&(name.clone(), id.uid)).cloned().ok_or_else(item_not_found)?;
+            let (raw, msg) = if need {
+                let raw = cx.store.fetch_raw(&name, id.uid).await.map_err(|e| Fail::from_error(&e, "ErrorItemNotFound"))?;
+                let raw = raw.ok_or_else(item_not_found)?;
+                let msg = Message::from_mime(&raw).ok();
+                (Some(raw), msg)
+            } else {
+                (None, None)
+            };
             let mut w = XmlWriter::new();
             w.start("m:Items", &[]);
             let d = ItemData { node: &node, uid_validity: id.uid_validity, summary: &summary, msg: msg.as_ref(), raw: raw.as_deref() };
@@ -392,9 +433,6 @@ pub async fn get_item<S: MailStore>(cx: &mut Ctx<S>, op: &Element) -> Vec<Respon
             Ok(c) => ResponseMessage::ok(c),
             Err(f) => f.message(),
         });
-    }
-    if out.is_empty() {
-        out.push(ResponseMessage::error("ErrorInvalidRequest", "ItemIds is empty."));
     }
     out
 }
