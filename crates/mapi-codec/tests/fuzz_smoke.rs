@@ -177,6 +177,7 @@ fn mapihttp_decoders_never_panic() {
         let _ = Response::<nspi::ResolveNamesResponse>::decode(b);
         let _ = Response::<nspi::SeekEntriesResponse>::decode(b);
         let _ = Response::<nspi::UpdateStatResponse>::decode(b);
+        let _ = mapi_codec::mapihttp::framing::split_response(b);
         let _ = ab::AbRowSet::decode(&mut Reader::new(b));
         let _ = ab::AbTaggedValue::decode(&mut Reader::new(b));
         let _ = ab::decode_ab_value_list(&mut Reader::new(b));

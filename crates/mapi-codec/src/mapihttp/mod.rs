@@ -9,10 +9,12 @@
 //! body holds only StatusCode, AuxiliaryBufferSize and AuxiliaryBuffer
 //! (the common failure response); otherwise ErrorCode and the type's fields
 //! follow. [`Response`] models both. AuxiliaryBuffer bytes are kept raw here;
-//! decode them with [`crate::aux::decode_aux_buffer`].
+//! decode them with [`crate::aux::decode_aux_buffer`]. On the wire a response
+//! body is preceded by the meta-tag/header text prelude handled by [`framing`].
 
 pub mod ab;
 pub mod emsmdb;
+pub mod framing;
 pub mod nspi;
 
 use crate::cursor::{Reader, Writer};
