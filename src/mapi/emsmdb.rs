@@ -2,8 +2,9 @@
 //! buffers, MS-OXCRPC 2.2.2.1), Disconnect and NotificationWait (in [`super::http`]).
 //!
 //! ROPs served so far: RopLogon to the caller's private mailbox (MS-OXCROPS 2.2.3.1, MS-OXCSTOR 2.2.1.1),
-//! RopGetReceiveFolder, RopGetPropertiesSpecific / RopGetPropertiesAll / RopGetPropertiesList on the logon,
-//! RopGetStoreState, RopLongTermIdFromId / RopIdFromLongTermId and RopRelease. Every other ROP gets its
+//! RopGetReceiveFolder, RopGetReceiveFolderTable, RopGetPropertiesSpecific / RopGetPropertiesAll /
+//! RopGetPropertiesList on the logon, RopGetStoreState, RopGetAddressTypes, RopGetTransportFolder,
+//! RopLongTermIdFromId / RopIdFromLongTermId and RopRelease. Every other ROP gets its
 //! failure response with ecNotSupported inside a well-formed ROP output buffer.
 
 use std::sync::Arc;
@@ -326,6 +327,42 @@ fn run_rop(ctx: &Ctx, es: &mut EmsmdbState, handles: &mut [u32], rop: &RopReques
             let tags = store_info(ctx, es).properties().into_iter().map(|(t, _)| t).collect();
             Some(RopResponse::success(index, Body::Tags(id, tags)))
         }
+        RopRequest::GetReceiveFolderTable(b) => {
+            if !matches!(object(es, handles, b.input_handle_index), Some(Object::Logon { .. })) {
+                return err(p::EC_NULL_OBJECT);
+            }
+            // MS-OXCSTOR 3.2.5.3: every explicit entry of the receive folder table, in the shape of
+            // RECEIVE_FOLDER_TABLE_COLUMNS. The defaults are fixed, so the modification time is a constant
+            // (2000-01-01T00:00:00Z) every instance agrees on.
+            const Y2K_FILETIME: u64 = 125_911_584_000_000_000;
+            let rows = ["", "IPC", "IPM", "REPORT.IPM"]
+                .iter()
+                .map(|class| {
+                    let (slot, _) = receive_folder(class);
+                    PropertyRow::from_values(vec![
+                        RowValue::Value(PropValue::Integer64(store::fid(slot).to_u64() as i64)),
+                        RowValue::Value(PropValue::String8(class.as_bytes().to_vec())),
+                        RowValue::Value(PropValue::Time(Y2K_FILETIME)),
+                    ])
+                })
+                .collect();
+            let columns = mapi_codec::rops::response::RECEIVE_FOLDER_TABLE_COLUMNS.to_vec();
+            Some(RopResponse::success(index, Body::GetReceiveFolderTable(RowSet { columns, rows })))
+        }
+        RopRequest::GetAddressTypes(b) => {
+            if !matches!(object(es, handles, b.input_handle_index), Some(Object::Logon { .. })) {
+                return err(p::EC_NULL_OBJECT);
+            }
+            // MS-OXOMSG 2.2.3.x: the recipient address types the transport accepts.
+            Some(RopResponse::success(index, Body::GetAddressTypes(vec!["EX".into(), "SMTP".into()])))
+        }
+        RopRequest::GetTransportFolder(b) => {
+            if !matches!(object(es, handles, b.input_handle_index), Some(Object::Logon { .. })) {
+                return err(p::EC_NULL_OBJECT);
+            }
+            // MS-OXOMSG 3.2.5.x: messages to send are placed in the Outbox.
+            Some(RopResponse::success(index, Body::GetTransportFolder(store::fid(slot::OUTBOX))))
+        }
         RopRequest::GetStoreState(b) => {
             if !matches!(object(es, handles, b.input_handle_index), Some(Object::Logon { .. })) {
                 return err(p::EC_NULL_OBJECT);
@@ -377,6 +414,9 @@ pub const IMPLEMENTED_ROPS: &[u8] = &[
     rop_id::GetPropertiesAll,
     rop_id::GetPropertiesList,
     rop_id::GetStoreState,
+    rop_id::GetReceiveFolderTable,
+    rop_id::GetAddressTypes,
+    rop_id::GetTransportFolder,
     rop_id::LongTermIdFromId,
     rop_id::IdFromLongTermId,
 ];
@@ -522,6 +562,16 @@ mod tests {
         let out = run(&ctx, &mut es, &rop, &[h]);
         let RopResponse::Success { body: Body::GetPropertiesSpecific(rs), .. } = &out.rops[0] else { panic!() };
         assert_eq!(rs.rows[0].values[0], RowValue::Value(PropValue::String("Alice Anderson".into())));
+        // RopGetReceiveFolderTable, RopGetAddressTypes, RopGetTransportFolder.
+        let out = run(&ctx, &mut es, &[0x68, 0, 0, 0x49, 0, 0, 0x6D, 0, 0], &[h]);
+        let RopResponse::Success { body: Body::GetReceiveFolderTable(t), .. } = &out.rops[0] else { panic!() };
+        assert_eq!(t.rows.len(), 4);
+        assert_eq!(t.rows[1].values[0], RowValue::Value(PropValue::Integer64(store::fid(slot::ROOT).to_u64() as i64)));
+        assert!(matches!(&out.rops[1], RopResponse::Success { body: Body::GetAddressTypes(v), .. } if v == &["EX", "SMTP"]));
+        assert!(matches!(&out.rops[2], RopResponse::Success { body: Body::GetTransportFolder(f), .. } if *f == store::fid(slot::OUTBOX)));
+        // Round trip through the codec's response decoder.
+        let bytes = out.encode().unwrap();
+        assert_eq!(RopResponseBuffer::decode(&bytes, &()).unwrap(), out);
         // RopGetPropertiesList.
         let out = run(&ctx, &mut es, &[0x09, 0, 0], &[h]);
         assert!(matches!(&out.rops[0], RopResponse::Success { body: Body::Tags(0x09, t), .. } if t.contains(&p::STORE_SUPPORT_MASK)));
