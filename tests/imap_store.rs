@@ -330,6 +330,14 @@ async fn conditional_flag_changes() {
     assert!(m3 > m2);
     let s = store.fetch_summaries(&p, &mbox, &[uid]).await.unwrap().remove(0);
     assert!(!s.is_flagged() && s.categories().is_empty());
+    // Categories with spaces and non-ASCII go through as keywords and read back.
+    let cats = ["Red Category", "Grün & Blau"];
+    let kws: Vec<String> = cats.iter().map(|c| viaduc::backend::imap::utf7::category_to_keyword(c)).collect();
+    let kw_refs: Vec<&str> = kws.iter().map(String::as_str).collect();
+    let m3 = store.set_flags(&p, &mbox, uid, &kw_refs, &[], None).await.unwrap();
+    let s = store.fetch_summaries(&p, &mbox, &[uid]).await.unwrap().remove(0);
+    assert_eq!(s.categories(), cats.to_vec());
+    let m3 = m3.max(store.set_flags(&p, &mbox, uid, &[], &kw_refs, None).await.unwrap());
     // A no-op keeps the modseq.
     assert_eq!(store.set_flags(&p, &mbox, uid, &[], &["\\Flagged"], Some(m3)).await.unwrap(), m3);
 

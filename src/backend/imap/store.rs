@@ -204,9 +204,10 @@ impl MessageSummary {
     pub fn is_draft(&self) -> bool {
         self.has_flag("\\Draft")
     }
-    /// Keywords that are categories (see [`crate::model::message::categories_from_flags`]).
+    /// The Outlook categories: keywords that are not system or well-known client flags (see
+    /// [`crate::model::message::categories_from_flags`]), decoded with [`utf7::keyword_to_category`].
     pub fn categories(&self) -> Vec<String> {
-        crate::model::message::categories_from_flags(&self.flags)
+        crate::model::message::categories_from_flags(&self.flags).iter().map(|k| utf7::keyword_to_category(k)).collect()
     }
 }
 
@@ -224,6 +225,7 @@ impl FetchedMessage {
     pub fn to_message(&self) -> Result<crate::model::message::Message> {
         let mut m = crate::model::message::Message::from_mime(&self.raw)?;
         m.apply_flags(&self.summary.flags);
+        m.categories = self.summary.categories();
         if self.summary.internal_date.is_some() {
             m.date_received = self.summary.internal_date;
         }

@@ -98,6 +98,79 @@ pub fn decode(name: &str) -> Option<String> {
     Some(out)
 }
 
+/// An IMAP keyword for an Outlook category. Keywords are atoms (no spaces, no `(){%*"\]`, ASCII only), categories
+/// are any text: characters that cannot appear in an atom, and `&`, are written as in modified UTF-7
+/// (`Red Category` → `Red&ACA-Category`). A category that is already a valid atom stays as it is, so keywords set
+/// by other clients (`$label1`, `Project-X`) read back unchanged.
+pub fn category_to_keyword(category: &str) -> String {
+    let mut out = String::with_capacity(category.len() + 8);
+    let mut run: Vec<u16> = Vec::new();
+    for c in category.chars() {
+        if c.is_ascii() && atom_char(c as u8) && c != '&' {
+            flush_run(&mut out, &mut run);
+            out.push(c);
+        } else if c == '&' && run.is_empty() {
+            out.push_str("&-");
+        } else {
+            let mut units = [0u16; 2];
+            run.extend_from_slice(c.encode_utf16(&mut units));
+        }
+    }
+    flush_run(&mut out, &mut run);
+    out
+}
+
+/// The category a keyword stands for (see [`category_to_keyword`]); a keyword that is not in that form is
+/// the category's name as it is.
+pub fn keyword_to_category(keyword: &str) -> String {
+    decode_keyword(keyword).unwrap_or_else(|| keyword.to_string())
+}
+
+fn atom_char(b: u8) -> bool {
+    b > 0x20 && b < 0x7f && !b"(){%*\"\\]".contains(&b)
+}
+
+fn decode_keyword(keyword: &str) -> Option<String> {
+    if !keyword.contains('&') {
+        return None;
+    }
+    let bytes = keyword.as_bytes();
+    let mut out = String::with_capacity(keyword.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] != b'&' {
+            out.push(bytes[i] as char);
+            i += 1;
+            continue;
+        }
+        let end = i + 1 + bytes[i + 1..].iter().position(|&b| b == b'-')?;
+        let run = &bytes[i + 1..end];
+        i = end + 1;
+        if run.is_empty() {
+            out.push('&');
+            continue;
+        }
+        let mut bits: u32 = 0;
+        let mut nbits = 0;
+        let mut data = Vec::new();
+        for &b in run {
+            bits = (bits << 6) | b64_value(b)?;
+            nbits += 6;
+            if nbits >= 8 {
+                nbits -= 8;
+                data.push((bits >> nbits) as u8);
+                bits &= (1 << nbits) - 1;
+            }
+        }
+        if bits != 0 || data.len() % 2 != 0 {
+            return None;
+        }
+        let units: Vec<u16> = data.chunks(2).map(|c| u16::from_be_bytes([c[0], c[1]])).collect();
+        out.push_str(&String::from_utf16(&units).ok()?);
+    }
+    Some(out)
+}
+
 /// Decodes a name from the server, keeping it as it is when it is not valid modified UTF-7.
 pub fn decode_lossy(name: &str) -> String {
     decode(name).unwrap_or_else(|| name.to_string())
@@ -132,6 +205,27 @@ mod tests {
         }
         assert_eq!(encode("Entwürfe"), "Entw&APw-rfe");
         assert_eq!(encode("😀"), "&2D3eAA-");
+    }
+
+    #[test]
+    fn category_keywords() {
+        for (cat, kw) in [
+            ("Red Category", "Red&ACA-Category"),
+            ("Project-X", "Project-X"),
+            ("$label1", "$label1"),
+            ("Tom & Jerry", "Tom&ACAAJgAg-Jerry"),
+            ("R&D", "R&-D"),
+            ("Grün (wichtig)", "Gr&APw-n&ACAAKA-wichtig&ACk-"),
+            ("a\"b\\c]d%e*f{g", "a&ACI-b&AFw-c&AF0-d&ACU-e&ACo-f&AHs-g"),
+        ] {
+            let enc = category_to_keyword(cat);
+            assert_eq!(enc, kw, "{cat}");
+            assert!(enc.bytes().all(atom_char), "{enc}");
+            assert_eq!(keyword_to_category(&enc), cat);
+        }
+        // Keywords of other clients read back as they are, even broken ones.
+        assert_eq!(keyword_to_category("$Forwarded"), "$Forwarded");
+        assert_eq!(keyword_to_category("a&b"), "a&b");
     }
 
     #[test]
