@@ -137,6 +137,14 @@ async fn lists_inbox_and_special_use_mailboxes() {
     // mailbox_status agrees with the list.
     let st = store.mailbox_status(&p, "INBOX").await.unwrap();
     assert_eq!((st.uid_validity, st.guid.clone()), (inbox.uid_validity, inbox.guid.clone()));
+    assert_eq!((st.messages, st.unseen, st.uid_next), (inbox.messages, inbox.unseen, inbox.uid_next));
+    assert_eq!(st.special_use, Some(SpecialUse::Inbox));
+    let sh = store.mailbox_status(&p, "shared/shared").await.unwrap();
+    assert_eq!((sh.namespace, sh.guid.clone()), (NamespaceKind::OtherUsers, shared.guid.clone()));
+    let pr = store.mailbox_status(&p, "Projects").await.unwrap();
+    assert!(pr.has_children && pr.selectable);
+    let drafts = store.mailbox_status(&p, "Drafts").await.unwrap();
+    assert_eq!(drafts.special_use, Some(SpecialUse::Drafts));
     let err = store.mailbox_status(&p, &unique("missing")).await.unwrap_err();
     assert_eq!(err.kind, Kind::NotFound, "{err}");
 }

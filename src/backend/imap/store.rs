@@ -345,6 +345,8 @@ pub struct MailStore {
     pool: ImapPool,
     /// Set once the server refused `STATUS (X-GUID)` (not Dovecot).
     no_xguid: AtomicBool,
+    /// The server's namespaces, once known.
+    namespaces: std::sync::Mutex<Option<Namespaces>>,
 }
 
 const HEADER_FIELDS: &str =
@@ -747,7 +749,7 @@ fn metadata_key_ok(key: &str) -> bool {
 
 impl MailStore {
     pub fn new(pool: ImapPool) -> MailStore {
-        MailStore { pool, no_xguid: AtomicBool::new(false) }
+        MailStore { pool, no_xguid: AtomicBool::new(false), namespaces: std::sync::Mutex::new(None) }
     }
 
     pub fn pool(&self) -> &ImapPool {
@@ -815,7 +817,7 @@ impl MailStore {
             s.run(&cmd).await?
         };
         let mut out: Vec<MailboxInfo> = done.data().filter_map(parse_list).collect();
-        let namespaces = Self::namespaces_on(&mut s).await?;
+        let namespaces = self.namespaces_cached(&mut s).await?;
         for info in out.iter_mut() {
             info.namespace = namespaces.kind_of(&info.name);
         }
@@ -856,28 +858,50 @@ impl MailStore {
         Ok(done.data().find(|d| d.first().is_some_and(|v| v.is("NAMESPACE"))).map(Namespaces::parse).unwrap_or_default())
     }
 
+    /// The namespaces, asked once: they are part of the server's configuration, the same for every user.
+    async fn namespaces_cached(&self, s: &mut PooledSession) -> Result<Namespaces> {
+        if let Some(ns) = self.namespaces.lock().unwrap_or_else(|e| e.into_inner()).clone() {
+            return Ok(ns);
+        }
+        let ns = Self::namespaces_on(s).await?;
+        *self.namespaces.lock().unwrap_or_else(|e| e.into_inner()) = Some(ns.clone());
+        Ok(ns)
+    }
+
     /// The server's namespaces (RFC 2342).
     pub async fn namespaces(&self, p: &Principal) -> Result<Namespaces> {
         let mut s = self.pool.get(p).await?;
-        Self::namespaces_on(&mut s).await
+        self.namespaces_cached(&mut s).await
     }
 
     /// One mailbox with its counts. `Kind::NotFound` when it does not exist.
     pub async fn mailbox_status(&self, p: &Principal, name: &str) -> Result<MailboxInfo> {
         let mut s = self.pool.get(p).await?;
-        let list_cmd = if s.has_capability("SPECIAL-USE") {
-            Command::new("LIST \"\"").mailbox(name).raw(" RETURN (SPECIAL-USE CHILDREN)")
+        let special = if s.has_capability("SPECIAL-USE") { "SPECIAL-USE CHILDREN" } else { "CHILDREN" };
+        // One round trip with LIST-STATUS, unless the name has LIST wildcards (then the pattern could match
+        // other mailboxes too; harmless, as the exact name is picked below, but STATUS is then asked apart).
+        let one_trip = s.has_capability("LIST-STATUS") && !name.contains(['*', '%']);
+        let done = if one_trip {
+            self.run_with_xguid(&mut s, |items| {
+                Command::new("LIST \"\"").mailbox(name).raw(&format!(" RETURN ({special} STATUS ({items}))"))
+            })
+            .await?
         } else {
-            Command::new("LIST \"\"").mailbox(name)
+            s.run(&Command::new("LIST \"\"").mailbox(name).raw(&format!(" RETURN ({special})"))).await?
         };
-        let done = s.run(&list_cmd).await?;
         let mut info = done
             .data()
             .filter_map(parse_list)
             .find(|i| i.name == name || (is_inbox(name) && is_inbox(&i.name)))
             .ok_or_else(|| imap_err(Kind::NotFound, format!("mailbox {name:?} does not exist")))?;
-        info.namespace = Self::namespaces_on(&mut s).await?.kind_of(&info.name);
-        if info.selectable {
+        info.namespace = self.namespaces_cached(&mut s).await?.kind_of(&info.name);
+        if one_trip {
+            for data in done.data() {
+                if data.len() >= 3 && data[0].is("STATUS") && mailbox_name(&data[1]).as_deref() == Some(info.name.as_str()) {
+                    parse_status_items(data[2].as_list().unwrap_or(&[]), &mut info);
+                }
+            }
+        } else if info.selectable {
             let done = self.run_with_xguid(&mut s, |items| Command::new("STATUS").mailbox(name).raw(&format!(" ({items})"))).await?;
             for data in done.data() {
                 if data.len() >= 3 && data[0].is("STATUS") {
