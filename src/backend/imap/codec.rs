@@ -119,6 +119,9 @@ fn malformed(msg: impl Into<String>) -> Error {
 /// continues after it). `Ok(None)` when more bytes are needed.
 pub fn frame(buf: &[u8]) -> Result<Option<usize>> {
     let mut pos = 0;
+    // Status responses and continuation requests end in free text, which has no literals: a server message
+    // that happens to end in `{5}` (echoing a client's input, say) must not be taken for one.
+    let free_text = is_free_text_line(buf);
     loop {
         let Some(nl) = buf[pos..].windows(2).position(|w| w == b"\r\n") else {
             if buf.len() > MAX_RESPONSE {
@@ -127,7 +130,8 @@ pub fn frame(buf: &[u8]) -> Result<Option<usize>> {
             return Ok(None);
         };
         let line_end = pos + nl; // index of \r
-        match literal_len(&buf[pos..line_end]) {
+        let announced = if free_text { None } else { literal_len(&buf[pos..line_end]) };
+        match announced {
             Some(n) => {
                 let start = line_end + 2;
                 if n > MAX_RESPONSE || start + n > MAX_RESPONSE {
@@ -141,6 +145,18 @@ pub fn frame(buf: &[u8]) -> Result<Option<usize>> {
             None => return Ok(Some(line_end + 2)),
         }
     }
+}
+
+/// Whether the response starting at `buf` is `+ ...` or `tag OK|NO|BAD|BYE|PREAUTH ...`.
+fn is_free_text_line(buf: &[u8]) -> bool {
+    if buf.starts_with(b"+") {
+        return true;
+    }
+    let mut words = buf.splitn(3, |&b| b == b' ');
+    let _tag = words.next();
+    let Some(word) = words.next() else { return false };
+    let word = word.strip_suffix(b"\r\n").unwrap_or(word);
+    [&b"OK"[..], b"NO", b"BAD", b"BYE", b"PREAUTH"].iter().any(|s| word.eq_ignore_ascii_case(s))
 }
 
 /// The length of a `{n}` (or `~{n}`) literal announced at the end of `line`.
@@ -592,6 +608,15 @@ mod tests {
         assert!(matches!(&rs[1], Response::UntaggedStatus(Status::Ok, t) if t.code.as_ref().unwrap().name == "HIGHESTMODSEQ"));
         assert_eq!(rs[2], Response::Continue("OK".into()));
         assert!(matches!(&rs[3], Response::Tagged { status: Status::No, text, .. } if text.code.as_ref().unwrap().name == "NONEXISTENT"));
+    }
+
+    #[test]
+    fn status_text_ending_in_braces_is_not_a_literal() {
+        let rs = parse_all(b"V7 BAD Error in IMAP command: unknown {5}\r\n* OK still {12}\r\n+ go {3}\r\n");
+        assert_eq!(rs.len(), 3);
+        assert!(matches!(&rs[0], Response::Tagged { status: Status::Bad, text, .. } if text.text.ends_with("{5}")));
+        // Data responses still have literals.
+        assert_eq!(frame(b"* 1 FETCH (BODY[] {3}\r\n").unwrap(), None);
     }
 
     #[test]
