@@ -274,7 +274,7 @@ impl<'a> Parser<'a> {
             .and_then(|d| d.parse().ok())
             .ok_or_else(|| malformed("bad literal length"))?;
         let start = self.pos + close + 1;
-        if !self.buf[start..].starts_with(b"\r\n") || self.buf.len() < start + 2 + n {
+        if !self.buf[start..].starts_with(b"\r\n") || self.buf.len() < start.saturating_add(2).saturating_add(n) {
             return Err(malformed("truncated literal"));
         }
         let data = self.buf[start + 2..start + 2 + n].to_vec();
@@ -642,6 +642,43 @@ mod tests {
     fn garbage_is_an_error_not_a_panic() {
         for bad in [&b"* (\r\n"[..], b"* )\r\n", b"* \"abc\r\n", b"A1 MAYBE\r\n", b"* {99}\r\nab\r\n", b"\r\n"] {
             assert!(parse_response(bad).is_err(), "{:?}", String::from_utf8_lossy(bad));
+        }
+    }
+
+    #[test]
+    fn random_input_never_panics() {
+        // A cheap stand-in for the fuzz target: mutated real responses and random bytes.
+        let seeds: [&[u8]; 4] = [
+            b"* 1 FETCH (UID 7 BODY[] {5}\r\nab\r\nc FLAGS (\\Seen))\r\n",
+            b"A1 OK [APPENDUID 1 2] done\r\n",
+            b"* LIST (\\HasNoChildren) \"/\" \"a\\\"b\"\r\n",
+            b"* 2 FETCH (BODY[HEADER.FIELDS (A)] {99999999999999999999}\r\n",
+        ];
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let alphabet = b"(){}[]\"\\ \r\n*+0123456789ABCNIL~%";
+        for round in 0..20_000 {
+            let mut buf = seeds[round % seeds.len()].to_vec();
+            for _ in 0..(next() % 6) {
+                let i = (next() as usize) % (buf.len() + 1);
+                let c = alphabet[(next() as usize) % alphabet.len()];
+                match next() % 3 {
+                    0 if i < buf.len() => buf[i] = c,
+                    1 if i < buf.len() => {
+                        buf.remove(i);
+                    }
+                    _ => buf.insert(i.min(buf.len()), c),
+                }
+            }
+            let _ = parse_response(&buf);
+            if let Ok(Some(n)) = frame(&buf) {
+                let _ = parse_response(&buf[..n]);
+            }
         }
     }
 
