@@ -259,7 +259,7 @@ impl CalendarItem {
                 Some(OverrideTimes { recurrence_id: rid, start, end })
             })
             .collect();
-        rec.expand(&self.start, duration, floating_tz, from, to, &self.deleted_occurrences, &overrides)
+        rec.expand(&self.start, duration, floating_tz, from..to, &self.deleted_occurrences, &overrides)
     }
 }
 
@@ -270,8 +270,14 @@ mod tests {
 
     #[test]
     fn single_item_occurrence_and_series_overrides() {
-        let start = EventTime::Zoned(NaiveDate::from_ymd_opt(2026, 3, 2).unwrap().and_hms_opt(9, 0, 0).unwrap(), Tz::Europe__Paris);
-        let end = EventTime::Zoned(NaiveDate::from_ymd_opt(2026, 3, 2).unwrap().and_hms_opt(10, 0, 0).unwrap(), Tz::Europe__Paris);
+        let start = EventTime::Zoned(
+            NaiveDate::from_ymd_opt(2026, 3, 2).unwrap().and_hms_opt(9, 0, 0).unwrap(),
+            Tz::Europe__Paris,
+        );
+        let end = EventTime::Zoned(
+            NaiveDate::from_ymd_opt(2026, 3, 2).unwrap().and_hms_opt(10, 0, 0).unwrap(),
+            Tz::Europe__Paris,
+        );
         let mut item = CalendarItem::new("u1", "Standup", start, end);
         let from = Utc.with_ymd_and_hms(2026, 3, 1, 0, 0, 0).unwrap();
         let to = Utc.with_ymd_and_hms(2026, 4, 1, 0, 0, 0).unwrap();

@@ -9,9 +9,12 @@
 
 use std::str::FromStr;
 
-use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveDateTime, NaiveTime, Offset, TimeZone, Timelike, Utc, Weekday};
+use chrono::{
+    DateTime, Datelike, Duration, NaiveDate, NaiveDateTime, NaiveTime, Offset, TimeZone, Timelike, Utc, Weekday,
+};
 use chrono_tz::{OffsetComponents, OffsetName, Tz};
 
+#[rustfmt::skip]
 #[path = "timezone_table.rs"]
 mod table;
 
@@ -76,10 +79,10 @@ pub fn resolve_zone_name(name: &str) -> Option<Tz> {
     if let Ok(tz) = Tz::from_str(name) {
         return Some(tz);
     }
-    if let Some(p) = canonical_iana(name) {
-        if let Ok(tz) = Tz::from_str(p) {
-            return Some(tz);
-        }
+    if let Some(p) = canonical_iana(name)
+        && let Ok(tz) = Tz::from_str(p)
+    {
+        return Some(tz);
     }
     if let Some(iana) = windows_to_iana(name) {
         return Tz::from_str(iana).ok();
@@ -92,7 +95,9 @@ pub fn resolve_zone_name(name: &str) -> Option<Tz> {
     for take in [3usize, 2, 1] {
         if parts.len() > take {
             let tail = parts[parts.len() - take..].join("/");
-            if let Some(tz) = Tz::from_str(&tail).ok().or_else(|| canonical_iana(&tail).and_then(|p| Tz::from_str(p).ok())) {
+            if let Some(tz) =
+                Tz::from_str(&tail).ok().or_else(|| canonical_iana(&tail).and_then(|p| Tz::from_str(p).ok()))
+            {
                 return Some(tz);
             }
         }
@@ -529,7 +534,9 @@ pub fn observances_offset_at(obs: &[ZoneObservance], utc: DateTime<Utc>) -> Opti
                 let y = utc.year();
                 [y - 1, y]
                     .iter()
-                    .filter_map(|&yy| nth_weekday_of_month(yy, r.month, r.day_of_week, r.week).map(|d| d.and_time(r.time)))
+                    .filter_map(|&yy| {
+                        nth_weekday_of_month(yy, r.month, r.day_of_week, r.week).map(|d| d.and_time(r.time))
+                    })
                     .filter(|l| *l >= o.dtstart)
                     .collect()
             }
@@ -628,7 +635,10 @@ mod tests {
         assert_eq!(resolve_zone_name("Europe/Paris"), Some(Tz::Europe__Paris));
         assert_eq!(resolve_zone_name("W. Europe Standard Time"), Some(Tz::Europe__Berlin));
         assert_eq!(resolve_zone_name("/mozilla.org/20050126_1/Europe/Paris"), Some(Tz::Europe__Paris));
-        assert_eq!(resolve_zone_name("/freeassociation.sourceforge.net/Tzfile/America/New_York"), Some(Tz::America__New_York));
+        assert_eq!(
+            resolve_zone_name("/freeassociation.sourceforge.net/Tzfile/America/New_York"),
+            Some(Tz::America__New_York)
+        );
         assert_eq!(resolve_zone_name("EUROPE/PARIS"), Some(Tz::Europe__Paris));
         assert_eq!(resolve_zone_name("Z"), Some(Tz::UTC));
         assert_eq!(resolve_zone_name("(UTC+01:00) Brussels"), None);
@@ -638,7 +648,9 @@ mod tests {
     fn windows_rule_paris_and_new_york() {
         let r = windows_rule(Tz::Europe__Paris, 2026);
         assert_eq!((r.bias, r.standard_bias, r.daylight_bias, r.approximate), (-60, 0, -60, false));
-        let t = |m, w, d, h| Some(Transition { month: m, week: w, day_of_week: d, time: NaiveTime::from_hms_opt(h, 0, 0).unwrap() });
+        let t = |m, w, d, h| {
+            Some(Transition { month: m, week: w, day_of_week: d, time: NaiveTime::from_hms_opt(h, 0, 0).unwrap() })
+        };
         assert_eq!(r.daylight, t(3, 5, Weekday::Sun, 2));
         assert_eq!(r.standard, t(10, 5, Weekday::Sun, 3));
         let r = windows_rule(Tz::America__New_York, 2026);
@@ -687,8 +699,14 @@ mod tests {
             }
         }
         let cet = vtimezone_observances(Tz::Europe__Berlin, 2026);
-        assert_eq!(match_observances(&cet, 2026, "(UTC+01:00) Brussels, Copenhagen, Madrid, Paris"), Some(Tz::Europe__Paris));
-        assert_eq!(match_observances(&cet, 2026, "(UTC+01:00) Amsterdam, Berlin, Bern, Rome"), Some(Tz::Europe__Berlin));
+        assert_eq!(
+            match_observances(&cet, 2026, "(UTC+01:00) Brussels, Copenhagen, Madrid, Paris"),
+            Some(Tz::Europe__Paris)
+        );
+        assert_eq!(
+            match_observances(&cet, 2026, "(UTC+01:00) Amsterdam, Berlin, Bern, Rome"),
+            Some(Tz::Europe__Berlin)
+        );
         let paris = vtimezone_observances(Tz::Europe__Paris, 2026);
         assert_eq!(paris[0].name.as_deref(), Some("CET"));
         assert_eq!(paris[1].name.as_deref(), Some("CEST"));

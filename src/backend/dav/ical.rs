@@ -12,14 +12,14 @@ use chrono_tz::Tz;
 
 use crate::error::{Backend, Error, Kind, Result};
 use crate::model::calendar::{
-    Attendee, AttendeeRole, CalendarItem, Exception, FreeBusy, Importance, Mailbox, Method, ResponseStatus, Sensitivity,
-    UnsupportedRecurrence,
+    Attendee, AttendeeRole, CalendarItem, Exception, FreeBusy, Importance, Mailbox, Method, ResponseStatus,
+    Sensitivity, UnsupportedRecurrence,
 };
 use crate::model::recurrence::{Recurrence, weekday_code};
 use crate::model::task::{Task, TaskStatus};
 use crate::model::timezone::{
-    EventTime, Transition, ZoneObservance, cdo_tzid_to_windows, match_observances, resolve_zone_name, vtimezone_observances,
-    windows_to_iana,
+    EventTime, Transition, ZoneObservance, cdo_tzid_to_windows, match_observances, resolve_zone_name,
+    vtimezone_observances, windows_to_iana,
 };
 
 /// Largest iCalendar/vCard object accepted, in bytes.
@@ -67,7 +67,11 @@ impl Property {
     }
     /// All values of every occurrence of a parameter.
     pub fn param_values(&self, name: &str) -> Vec<&str> {
-        self.params.iter().filter(|(n, _)| n.eq_ignore_ascii_case(name)).flat_map(|(_, v)| v.iter().map(String::as_str)).collect()
+        self.params
+            .iter()
+            .filter(|(n, _)| n.eq_ignore_ascii_case(name))
+            .flat_map(|(_, v)| v.iter().map(String::as_str))
+            .collect()
     }
     /// The value as TEXT (RFC 5545 3.3.11 unescaped).
     pub fn text(&self) -> String {
@@ -106,11 +110,11 @@ pub fn unfold(text: &str) -> Vec<String> {
     let mut lines: Vec<String> = Vec::new();
     for raw in text.split('\n') {
         let raw = raw.strip_suffix('\r').unwrap_or(raw);
-        if let Some(rest) = raw.strip_prefix(' ').or_else(|| raw.strip_prefix('\t')) {
-            if let Some(last) = lines.last_mut() {
-                last.push_str(rest);
-                continue;
-            }
+        if let Some(rest) = raw.strip_prefix(' ').or_else(|| raw.strip_prefix('\t'))
+            && let Some(last) = lines.last_mut()
+        {
+            last.push_str(rest);
+            continue;
         }
         if !raw.is_empty() {
             lines.push(raw.to_string());
@@ -192,7 +196,8 @@ pub fn parse_line(line: &str) -> Result<Property> {
                 let v;
                 if i < bytes.len() && bytes[i] == b'"' {
                     let s = i + 1;
-                    let e = line[s..].find('"').map(|e| s + e).ok_or_else(|| malformed("unterminated quoted parameter"))?;
+                    let e =
+                        line[s..].find('"').map(|e| s + e).ok_or_else(|| malformed("unterminated quoted parameter"))?;
                     v = &line[s..e];
                     i = e + 1;
                 } else {
@@ -240,7 +245,11 @@ pub fn parse_components(text: &str) -> Result<Vec<Component>> {
             "BEGIN" => {
                 count += 1;
                 if stack.len() >= MAX_DEPTH || count > MAX_COMPONENTS {
-                    return Err(Error::backend(Backend::Dav, Kind::TooLarge, "too many or too deeply nested components"));
+                    return Err(Error::backend(
+                        Backend::Dav,
+                        Kind::TooLarge,
+                        "too many or too deeply nested components",
+                    ));
                 }
                 stack.push(Component::new(&p.value.trim().to_ascii_uppercase()));
             }
@@ -450,9 +459,14 @@ pub fn format_duration(d: Duration) -> String {
 fn parse_utc(v: &str) -> Option<DateTime<Utc>> {
     let v = v.trim();
     let body = v.strip_suffix('Z').or_else(|| v.strip_suffix('z')).unwrap_or(v);
-    NaiveDateTime::parse_from_str(body, "%Y%m%dT%H%M%S").ok().map(|n| DateTime::from_naive_utc_and_offset(n, Utc)).or_else(|| {
-        NaiveDate::parse_from_str(body, "%Y%m%d").ok().map(|d| DateTime::from_naive_utc_and_offset(d.and_time(NaiveTime::MIN), Utc))
-    })
+    NaiveDateTime::parse_from_str(body, "%Y%m%dT%H%M%S")
+        .ok()
+        .map(|n| DateTime::from_naive_utc_and_offset(n, Utc))
+        .or_else(|| {
+            NaiveDate::parse_from_str(body, "%Y%m%d")
+                .ok()
+                .map(|d| DateTime::from_naive_utc_and_offset(d.and_time(NaiveTime::MIN), Utc))
+        })
 }
 
 fn fmt_utc(t: DateTime<Utc>) -> String {
@@ -518,23 +532,23 @@ impl Zones {
             return *r;
         }
         let mut r = resolve_zone_name(&key);
-        if r.is_none() {
-            if let Some(vt) = self.vtimezones.get(&key) {
-                r = vt.prop("X-LIC-LOCATION").and_then(|p| resolve_zone_name(&p.value));
-                if r.is_none() {
-                    r = vt
-                        .prop("X-MICROSOFT-CDO-TZID")
-                        .and_then(|p| p.value.trim().parse::<u32>().ok())
-                        .and_then(cdo_tzid_to_windows)
-                        .and_then(windows_to_iana)
-                        .and_then(resolve_zone_name);
-                }
-                if r.is_none() {
-                    let obs = observances_of(vt);
-                    r = match_observances(&obs, year, &key);
-                    if let Some(tz) = r {
-                        warnings.push(format!("TZID {key:?} matched to {} by its VTIMEZONE offsets", tz.name()));
-                    }
+        if r.is_none()
+            && let Some(vt) = self.vtimezones.get(&key)
+        {
+            r = vt.prop("X-LIC-LOCATION").and_then(|p| resolve_zone_name(&p.value));
+            if r.is_none() {
+                r = vt
+                    .prop("X-MICROSOFT-CDO-TZID")
+                    .and_then(|p| p.value.trim().parse::<u32>().ok())
+                    .and_then(cdo_tzid_to_windows)
+                    .and_then(windows_to_iana)
+                    .and_then(resolve_zone_name);
+            }
+            if r.is_none() {
+                let obs = observances_of(vt);
+                r = match_observances(&obs, year, &key);
+                if let Some(tz) = r {
+                    warnings.push(format!("TZID {key:?} matched to {} by its VTIMEZONE offsets", tz.name()));
                 }
             }
         }
@@ -557,7 +571,8 @@ impl Zones {
         for v in p.value.split(',').map(str::trim).filter(|v| !v.is_empty()) {
             let is_date = p.get_param("VALUE").is_some_and(|x| x.eq_ignore_ascii_case("DATE")) || v.len() == 8;
             if is_date {
-                let d = NaiveDate::parse_from_str(v, "%Y%m%d").map_err(|_| malformed(format!("bad DATE {v:?} in {}", p.name)))?;
+                let d = NaiveDate::parse_from_str(v, "%Y%m%d")
+                    .map_err(|_| malformed(format!("bad DATE {v:?} in {}", p.name)))?;
                 out.push(EventTime::Date(d));
                 continue;
             }
@@ -590,11 +605,15 @@ impl Zones {
 fn observances_of(vt: &Component) -> Vec<ZoneObservance> {
     let mut out = Vec::new();
     for c in vt.children.iter().filter(|c| c.name == "STANDARD" || c.name == "DAYLIGHT") {
-        let Some(dtstart) = c.prop("DTSTART").and_then(|p| NaiveDateTime::parse_from_str(p.value.trim(), "%Y%m%dT%H%M%S").ok()) else {
+        let Some(dtstart) =
+            c.prop("DTSTART").and_then(|p| NaiveDateTime::parse_from_str(p.value.trim(), "%Y%m%dT%H%M%S").ok())
+        else {
             continue;
         };
-        let (Some(from), Some(to)) = (c.prop("TZOFFSETFROM").and_then(|p| parse_offset(&p.value)), c.prop("TZOFFSETTO").and_then(|p| parse_offset(&p.value)))
-        else {
+        let (Some(from), Some(to)) = (
+            c.prop("TZOFFSETFROM").and_then(|p| parse_offset(&p.value)),
+            c.prop("TZOFFSETTO").and_then(|p| parse_offset(&p.value)),
+        ) else {
             continue;
         };
         let rule = c.prop("RRULE").and_then(|p| {
@@ -619,12 +638,26 @@ fn observances_of(vt: &Component) -> Vec<ZoneObservance> {
             let week = if n < 0 { 5 } else { n as u32 };
             Some(Transition { month: month?, week, day_of_week: wd, time: dtstart.time() })
         });
-        out.push(ZoneObservance { daylight: c.name == "DAYLIGHT", dtstart, offset_from: from, offset_to: to, name: c.text("TZNAME"), rule });
+        out.push(ZoneObservance {
+            daylight: c.name == "DAYLIGHT",
+            dtstart,
+            offset_from: from,
+            offset_to: to,
+            name: c.text("TZNAME"),
+            rule,
+        });
         // RDATE-only observances: each RDATE is an extra onset.
         for rd in c.props_named("RDATE") {
             for v in rd.value.split(',') {
                 if let Ok(n) = NaiveDateTime::parse_from_str(v.trim(), "%Y%m%dT%H%M%S") {
-                    out.push(ZoneObservance { daylight: c.name == "DAYLIGHT", dtstart: n, offset_from: from, offset_to: to, name: None, rule: None });
+                    out.push(ZoneObservance {
+                        daylight: c.name == "DAYLIGHT",
+                        dtstart: n,
+                        offset_from: from,
+                        offset_to: to,
+                        name: None,
+                        rule: None,
+                    });
                 }
             }
         }
@@ -669,9 +702,11 @@ pub fn parse_calendar(text: &str) -> Result<ParsedCalendar> {
             }
         }
         for (uid, evs) in by_uid {
-            let (masters, overrides): (Vec<&Component>, Vec<&Component>) = evs.into_iter().partition(|c| c.prop("RECURRENCE-ID").is_none());
+            let (masters, overrides): (Vec<&Component>, Vec<&Component>) =
+                evs.into_iter().partition(|c| c.prop("RECURRENCE-ID").is_none());
             if masters.len() > 1 {
-                out.warnings.push(format!("UID {uid:?}: {} VEVENTs without RECURRENCE-ID; the first is used", masters.len()));
+                out.warnings
+                    .push(format!("UID {uid:?}: {} VEVENTs without RECURRENCE-ID; the first is used", masters.len()));
             }
             match masters.first() {
                 Some(m) => {
@@ -790,7 +825,8 @@ fn parse_categories(c: &Component) -> Vec<String> {
 }
 
 fn categories_prop(cats: &[String]) -> Option<Property> {
-    (!cats.is_empty()).then(|| Property::new("CATEGORIES", cats.iter().map(|c| escape_text(c)).collect::<Vec<_>>().join(",")))
+    (!cats.is_empty())
+        .then(|| Property::new("CATEGORIES", cats.iter().map(|c| escape_text(c)).collect::<Vec<_>>().join(",")))
 }
 
 fn mailbox_of(p: &Property) -> Mailbox {
@@ -857,7 +893,13 @@ fn attendee_prop(a: &Attendee) -> Property {
 
 /// The reminder of a component: minutes before the start (or, for `RELATED=END`, before the end, given as
 /// `end_offset` = end − start). Only the first VALARM maps; more are reported.
-fn parse_reminder(c: &Component, start: Option<DateTime<Utc>>, end_offset: Duration, warnings: &mut Vec<String>, uid: &str) -> Option<i32> {
+fn parse_reminder(
+    c: &Component,
+    start: Option<DateTime<Utc>>,
+    end_offset: Duration,
+    warnings: &mut Vec<String>,
+    uid: &str,
+) -> Option<i32> {
     let alarms: Vec<&Component> = c.children.iter().filter(|a| a.name == "VALARM").collect();
     if alarms.len() > 1 {
         warnings.push(format!("UID {uid:?}: {} VALARMs, only the first is kept as the reminder", alarms.len()));
@@ -940,13 +982,17 @@ fn read_event(ev: &Component, zones: &mut Zones, warnings: &mut Vec<String>) -> 
         let values: Vec<&str> = rrules.iter().map(|p| p.value.as_str()).collect();
         match Recurrence::from_properties(&values, rdates.len(), exrules.len(), &start) {
             Ok(r) => {
-                if !r.dates(start.local().date()).next().is_some_and(|d| d == start.local().date()) {
-                    warnings.push(format!("UID {uid:?}: DTSTART does not match its RRULE; the start is not an extra occurrence"));
+                if r.dates(start.local().date()).next().is_none_or(|d| d != start.local().date()) {
+                    warnings.push(format!(
+                        "UID {uid:?}: DTSTART does not match its RRULE; the start is not an extra occurrence"
+                    ));
                 }
                 item.recurrence = Some(r);
             }
             Err(e) => {
-                warnings.push(format!("UID {uid:?}: {e}; the rule is kept verbatim and the item shows as a single occurrence"));
+                warnings.push(format!(
+                    "UID {uid:?}: {e}; the rule is kept verbatim and the item shows as a single occurrence"
+                ));
                 let properties = rrules.iter().chain(&rdates).chain(&exrules).map(|p| property_line(p)).collect();
                 item.unsupported_recurrence = Some(UnsupportedRecurrence { reason: e.reason, properties });
             }
@@ -965,10 +1011,16 @@ fn add_duration(start: &EventTime, d: Duration) -> EventTime {
     }
 }
 
-fn read_exception(ev: &Component, master: &CalendarItem, zones: &mut Zones, warnings: &mut Vec<String>) -> Result<Exception> {
+fn read_exception(
+    ev: &Component,
+    master: &CalendarItem,
+    zones: &mut Zones,
+    warnings: &mut Vec<String>,
+) -> Result<Exception> {
     let rid_p = ev.prop("RECURRENCE-ID").expect("caller checked");
     if rid_p.get_param("RANGE").is_some_and(|r| r.eq_ignore_ascii_case("THISANDFUTURE")) {
-        warnings.push(format!("UID {:?}: RECURRENCE-ID;RANGE=THISANDFUTURE applied to that occurrence only", master.uid));
+        warnings
+            .push(format!("UID {:?}: RECURRENCE-ID;RANGE=THISANDFUTURE applied to that occurrence only", master.uid));
     }
     let rid = zones.time(rid_p, warnings)?;
     let o = read_event(ev, zones, warnings)?;
@@ -1024,7 +1076,11 @@ fn read_todo(c: &Component, zones: &mut Zones, warnings: &mut Vec<String>) -> Re
             _ => TaskStatus::NotStarted,
         },
     };
-    t.percent_complete = c.prop("PERCENT-COMPLETE").and_then(|p| p.value.trim().parse::<u32>().ok()).map(|v| v.min(100) as u8).unwrap_or(0);
+    t.percent_complete = c
+        .prop("PERCENT-COMPLETE")
+        .and_then(|p| p.value.trim().parse::<u32>().ok())
+        .map(|v| v.min(100) as u8)
+        .unwrap_or(0);
     t.importance = parse_importance(c);
     t.sensitivity = parse_class(c);
     t.completed = utc_prop(c, "COMPLETED");
@@ -1096,7 +1152,10 @@ pub fn vtimezone(tz: Tz, from_year: i32) -> Component {
         c.push(Property::new("DTSTART", fmt_local(o.dtstart)));
         if let Some(r) = o.rule {
             let ord = if r.week >= 5 { -1 } else { r.week as i32 };
-            c.push(Property::new("RRULE", format!("FREQ=YEARLY;BYMONTH={};BYDAY={}{}", r.month, ord, weekday_code(r.day_of_week))));
+            c.push(Property::new(
+                "RRULE",
+                format!("FREQ=YEARLY;BYMONTH={};BYDAY={}{}", r.month, ord, weekday_code(r.day_of_week)),
+            ));
         }
         c.push(Property::new("TZOFFSETFROM", fmt_offset(o.offset_from)));
         c.push(Property::new("TZOFFSETTO", fmt_offset(o.offset_to)));
@@ -1330,7 +1389,8 @@ mod tests {
 
     #[test]
     fn content_lines() {
-        let p = parse_line(r#"ATTENDEE;CN="Doe, Jane";ROLE=REQ-PARTICIPANT;X-A=a,"b;c":mailto:jane@example.test"#).unwrap();
+        let p =
+            parse_line(r#"ATTENDEE;CN="Doe, Jane";ROLE=REQ-PARTICIPANT;X-A=a,"b;c":mailto:jane@example.test"#).unwrap();
         assert_eq!(p.name, "ATTENDEE");
         assert_eq!(p.get_param("cn"), Some("Doe, Jane"));
         assert_eq!(p.param_values("X-A"), ["a", "b;c"]);
@@ -1427,7 +1487,12 @@ mod fixture_tests {
         assert_eq!(e.start, paris(2026, 3, 2, 9, 0));
         assert_eq!(e.end, paris(2026, 3, 2, 10, 0));
         assert_eq!(e.location.as_deref(), Some("Room Eiffel, 2nd floor"));
-        assert!(e.body.as_deref().unwrap().starts_with("Agenda:\n1. Status; blockers\n2. Risks — and the long tail of items"));
+        assert!(
+            e.body
+                .as_deref()
+                .unwrap()
+                .starts_with("Agenda:\n1. Status; blockers\n2. Risks — and the long tail of items")
+        );
         assert_eq!(e.categories, ["Team", "Weekly"]);
         assert_eq!(e.reminder_minutes, Some(15));
         assert_eq!(e.free_busy, FreeBusy::Busy);
@@ -1446,7 +1511,10 @@ mod fixture_tests {
         );
         assert_eq!(e.attendees[1].mailbox.name.as_deref(), Some("Brown, Bob"));
         let r = e.recurrence.as_ref().unwrap();
-        assert_eq!(r.pattern, Pattern::Weekly { interval: 1, days: vec![Weekday::Mon], first_day_of_week: Weekday::Mon });
+        assert_eq!(
+            r.pattern,
+            Pattern::Weekly { interval: 1, days: vec![Weekday::Mon], first_day_of_week: Weekday::Mon }
+        );
         assert_eq!(r.range, Range::EndDate(NaiveDate::from_ymd_opt(2026, 6, 29).unwrap()));
         assert_eq!(e.deleted_occurrences, [paris(2026, 4, 6, 9, 0)]);
         assert_eq!(e.modified_occurrences.len(), 1);
@@ -1459,10 +1527,18 @@ mod fixture_tests {
         assert_eq!((x.body.as_ref(), x.attendees.as_ref(), x.reminder_minutes), (None, None, None));
         assert_eq!(x.sequence, Some(3));
         // Expansion: 18 Mondays 2 March–29 June, minus 6 April, with 30 March moved to Tuesday 31 March 14:00.
-        let occ = e.occurrences(Tz::UTC, Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap(), Utc.with_ymd_and_hms(2027, 1, 1, 0, 0, 0).unwrap());
+        let occ = e.occurrences(
+            Tz::UTC,
+            Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap(),
+            Utc.with_ymd_and_hms(2027, 1, 1, 0, 0, 0).unwrap(),
+        );
         assert_eq!(occ.len(), 17);
-        let local: Vec<String> = occ.iter().map(|o| o.start.with_timezone(&Tz::Europe__Paris).format("%m-%d %H:%M").to_string()).collect();
-        assert_eq!(&local[..6], ["03-02 09:00", "03-09 09:00", "03-16 09:00", "03-23 09:00", "03-31 14:00", "04-13 09:00"]);
+        let local: Vec<String> =
+            occ.iter().map(|o| o.start.with_timezone(&Tz::Europe__Paris).format("%m-%d %H:%M").to_string()).collect();
+        assert_eq!(
+            &local[..6],
+            ["03-02 09:00", "03-09 09:00", "03-16 09:00", "03-23 09:00", "03-31 14:00", "04-13 09:00"]
+        );
         assert_eq!(local.last().unwrap(), "06-29 09:00");
     }
 
@@ -1473,7 +1549,13 @@ mod fixture_tests {
         assert_eq!(p.method, Some(Method::Request));
         let e = &p.events[0];
         // "W. Europe Standard Time" → Europe/Berlin (CLDR 001), written back with the IANA TZID.
-        assert_eq!(e.start, EventTime::Zoned(NaiveDate::from_ymd_opt(2026, 4, 15).unwrap().and_hms_opt(14, 0, 0).unwrap(), Tz::Europe__Berlin));
+        assert_eq!(
+            e.start,
+            EventTime::Zoned(
+                NaiveDate::from_ymd_opt(2026, 4, 15).unwrap().and_hms_opt(14, 0, 0).unwrap(),
+                Tz::Europe__Berlin
+            )
+        );
         assert_eq!(e.start.to_utc(Tz::UTC), Utc.with_ymd_and_hms(2026, 4, 15, 12, 0, 0).unwrap());
         assert_eq!(e.free_busy, FreeBusy::Tentative, "X-MICROSOFT-CDO-BUSYSTATUS wins over TRANSP");
         assert_eq!(e.importance, Importance::High, "X-MICROSOFT-CDO-IMPORTANCE wins over PRIORITY");
@@ -1510,7 +1592,11 @@ mod fixture_tests {
         assert_eq!(e.end, EventTime::Date(NaiveDate::from_ymd_opt(2026, 5, 2).unwrap()));
         assert_eq!(e.free_busy, FreeBusy::Free);
         assert_eq!(e.reminder_minutes, Some(900));
-        let occ = e.occurrences(Tz::Europe__Paris, Utc.with_ymd_and_hms(2026, 4, 30, 0, 0, 0).unwrap(), Utc.with_ymd_and_hms(2026, 5, 3, 0, 0, 0).unwrap());
+        let occ = e.occurrences(
+            Tz::Europe__Paris,
+            Utc.with_ymd_and_hms(2026, 4, 30, 0, 0, 0).unwrap(),
+            Utc.with_ymd_and_hms(2026, 5, 3, 0, 0, 0).unwrap(),
+        );
         assert_eq!(occ[0].start, Utc.with_ymd_and_hms(2026, 4, 30, 22, 0, 0).unwrap());
     }
 
@@ -1530,13 +1616,23 @@ mod fixture_tests {
         let p = golden("monthly-last-friday.ics");
         let e = &p.events[0];
         let r = e.recurrence.as_ref().unwrap();
-        assert_eq!(r.pattern, Pattern::RelativeMonthly { interval: 1, days: vec![Weekday::Fri], index: WeekIndex::Last });
+        assert_eq!(
+            r.pattern,
+            Pattern::RelativeMonthly { interval: 1, days: vec![Weekday::Fri], index: WeekIndex::Last }
+        );
         assert_eq!(r.range, Range::Count(12));
         // TRIGGER;RELATED=END:-PT1H10M on a one-hour meeting: 10 minutes before the start.
         assert_eq!(e.reminder_minutes, Some(10));
-        let occ = e.occurrences(Tz::UTC, Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap(), Utc.with_ymd_and_hms(2028, 1, 1, 0, 0, 0).unwrap());
+        let occ = e.occurrences(
+            Tz::UTC,
+            Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap(),
+            Utc.with_ymd_and_hms(2028, 1, 1, 0, 0, 0).unwrap(),
+        );
         assert_eq!(occ.len(), 12);
-        let ny: Vec<String> = occ.iter().map(|o| o.start.with_timezone(&Tz::America__New_York).format("%Y-%m-%d %H:%M").to_string()).collect();
+        let ny: Vec<String> = occ
+            .iter()
+            .map(|o| o.start.with_timezone(&Tz::America__New_York).format("%Y-%m-%d %H:%M").to_string())
+            .collect();
         assert_eq!(ny[0], "2026-01-30 16:30");
         assert_eq!(ny[2], "2026-03-27 16:30");
         assert_eq!(ny[11], "2026-12-25 16:30");
@@ -1546,15 +1642,29 @@ mod fixture_tests {
     fn yearly_events() {
         let p = golden("yearly.ics");
         let party = &p.events[0];
-        assert_eq!(party.recurrence.as_ref().unwrap().pattern, Pattern::AbsoluteYearly { interval: 1, month: 6, day: 21 });
+        assert_eq!(
+            party.recurrence.as_ref().unwrap().pattern,
+            Pattern::AbsoluteYearly { interval: 1, month: 6, day: 21 }
+        );
         assert_eq!(party.deleted_occurrences, [EventTime::Date(NaiveDate::from_ymd_opt(2027, 6, 21).unwrap())]);
-        let occ = party.occurrences(Tz::UTC, Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap(), Utc.with_ymd_and_hms(2030, 1, 1, 0, 0, 0).unwrap());
+        let occ = party.occurrences(
+            Tz::UTC,
+            Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap(),
+            Utc.with_ymd_and_hms(2030, 1, 1, 0, 0, 0).unwrap(),
+        );
         assert_eq!(occ.len(), 3);
         let tg = &p.events[1];
         let r = tg.recurrence.as_ref().unwrap();
-        assert_eq!(r.pattern, Pattern::RelativeYearly { interval: 1, month: 11, days: vec![Weekday::Thu], index: WeekIndex::Fourth });
+        assert_eq!(
+            r.pattern,
+            Pattern::RelativeYearly { interval: 1, month: 11, days: vec![Weekday::Thu], index: WeekIndex::Fourth }
+        );
         assert_eq!(r.range, Range::EndDate(NaiveDate::from_ymd_opt(2030, 11, 28).unwrap()));
-        let occ = tg.occurrences(Tz::UTC, Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap(), Utc.with_ymd_and_hms(2040, 1, 1, 0, 0, 0).unwrap());
+        let occ = tg.occurrences(
+            Tz::UTC,
+            Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap(),
+            Utc.with_ymd_and_hms(2040, 1, 1, 0, 0, 0).unwrap(),
+        );
         assert_eq!(occ.len(), 5);
     }
 
@@ -1586,7 +1696,10 @@ mod fixture_tests {
         assert_eq!(t.reminder_minutes, Some(120));
         assert_eq!(t.categories, ["Reports"]);
         assert_eq!(t.sequence, 4);
-        assert_eq!(t.recurrence.as_ref().unwrap().pattern, Pattern::Weekly { interval: 1, days: vec![Weekday::Fri], first_day_of_week: Weekday::Mon });
+        assert_eq!(
+            t.recurrence.as_ref().unwrap().pattern,
+            Pattern::Weekly { interval: 1, days: vec![Weekday::Fri], first_day_of_week: Weekday::Mon }
+        );
         let d = &p.tasks[1];
         assert_eq!(d.status, TaskStatus::Completed);
         assert_eq!(d.completed, Some(Utc.with_ymd_and_hms(2026, 2, 28, 16, 15, 0).unwrap()));
@@ -1595,7 +1708,13 @@ mod fixture_tests {
 
     #[test]
     fn task_statuses_without_icalendar_words_survive() {
-        for s in [TaskStatus::NotStarted, TaskStatus::InProgress, TaskStatus::Completed, TaskStatus::WaitingOnOthers, TaskStatus::Deferred] {
+        for s in [
+            TaskStatus::NotStarted,
+            TaskStatus::InProgress,
+            TaskStatus::Completed,
+            TaskStatus::WaitingOnOthers,
+            TaskStatus::Deferred,
+        ] {
             let mut t = Task::new("t", "x");
             t.status = s;
             let back = parse_calendar(&write_task(&t)).unwrap();
@@ -1641,7 +1760,23 @@ pub(crate) mod property_tests {
         /// Text with the characters that need escaping, non-ASCII and, when `multiline`, newlines; trimmed and
         /// never empty.
         pub(crate) fn text(&mut self, multiline: bool) -> String {
-            const PIECES: &[&str] = &["a", "Zé", "ü", "meeting", "x,y", "a;b", "back\\slash", "\"q\"", ":", "日本", "😀", " ", "-", "1", "long-word-"];
+            const PIECES: &[&str] = &[
+                "a",
+                "Zé",
+                "ü",
+                "meeting",
+                "x,y",
+                "a;b",
+                "back\\slash",
+                "\"q\"",
+                ":",
+                "日本",
+                "😀",
+                " ",
+                "-",
+                "1",
+                "long-word-",
+            ];
             let n = self.range(1, 12);
             let mut s = String::new();
             for _ in 0..n {
@@ -1657,22 +1792,46 @@ pub(crate) mod property_tests {
             self.chance(60).then(|| self.text(multiline))
         }
         pub(crate) fn date(&mut self) -> NaiveDate {
-            NaiveDate::from_ymd_opt(self.range(1950, 2060) as i32, self.range(1, 12) as u32, self.range(1, 28) as u32).unwrap()
-        }
-        pub(crate) fn utc(&mut self) -> DateTime<Utc> {
-            Utc.with_ymd_and_hms(self.range(2000, 2040) as i32, self.range(1, 12) as u32, self.range(1, 28) as u32, self.range(0, 23) as u32, self.range(0, 59) as u32, self.range(0, 59) as u32)
+            NaiveDate::from_ymd_opt(self.range(1950, 2060) as i32, self.range(1, 12) as u32, self.range(1, 28) as u32)
                 .unwrap()
         }
+        pub(crate) fn utc(&mut self) -> DateTime<Utc> {
+            Utc.with_ymd_and_hms(
+                self.range(2000, 2040) as i32,
+                self.range(1, 12) as u32,
+                self.range(1, 28) as u32,
+                self.range(0, 23) as u32,
+                self.range(0, 59) as u32,
+                self.range(0, 59) as u32,
+            )
+            .unwrap()
+        }
         pub(crate) fn weekday(&mut self) -> Weekday {
-            self.pick(&[Weekday::Mon, Weekday::Tue, Weekday::Wed, Weekday::Thu, Weekday::Fri, Weekday::Sat, Weekday::Sun])
+            self.pick(&[
+                Weekday::Mon,
+                Weekday::Tue,
+                Weekday::Wed,
+                Weekday::Thu,
+                Weekday::Fri,
+                Weekday::Sat,
+                Weekday::Sun,
+            ])
         }
     }
 
-    const ZONES: &[Tz] = &[Tz::Europe__Paris, Tz::America__New_York, Tz::Australia__Sydney, Tz::Asia__Kolkata, Tz::America__Sao_Paulo, Tz::Pacific__Chatham];
+    const ZONES: &[Tz] = &[
+        Tz::Europe__Paris,
+        Tz::America__New_York,
+        Tz::Australia__Sydney,
+        Tz::Asia__Kolkata,
+        Tz::America__Sao_Paulo,
+        Tz::Pacific__Chatham,
+    ];
 
     /// Start shape: all-day, UTC, zoned or floating.
     fn start_time(g: &mut Gen) -> EventTime {
-        let d = NaiveDate::from_ymd_opt(g.range(2020, 2035) as i32, g.range(1, 12) as u32, g.range(1, 28) as u32).unwrap();
+        let d =
+            NaiveDate::from_ymd_opt(g.range(2020, 2035) as i32, g.range(1, 12) as u32, g.range(1, 28) as u32).unwrap();
         let t = NaiveTime::from_hms_opt(g.range(0, 23) as u32, g.pick(&[0, 15, 30, 45]), 0).unwrap();
         match g.below(4) {
             0 => EventTime::Date(d),
@@ -1700,7 +1859,8 @@ pub(crate) mod property_tests {
     pub(crate) fn recurrence(g: &mut Gen, start: &EventTime) -> Recurrence {
         let first = start.local().date();
         let interval = if g.chance(70) { 1 } else { g.range(2, 12) as u32 };
-        let index = g.pick(&[WeekIndex::First, WeekIndex::Second, WeekIndex::Third, WeekIndex::Fourth, WeekIndex::Last]);
+        let index =
+            g.pick(&[WeekIndex::First, WeekIndex::Second, WeekIndex::Third, WeekIndex::Fourth, WeekIndex::Last]);
         let month = g.range(1, 12) as u32;
         let pattern = match g.below(6) {
             0 => Pattern::Daily { interval },
@@ -1731,7 +1891,13 @@ pub(crate) mod property_tests {
             .map(|_| Attendee {
                 mailbox: mailbox(g),
                 role: g.pick(&[AttendeeRole::Required, AttendeeRole::Optional, AttendeeRole::Resource]),
-                response: g.pick(&[ResponseStatus::NoResponse, ResponseStatus::Accepted, ResponseStatus::Tentative, ResponseStatus::Declined, ResponseStatus::Delegated]),
+                response: g.pick(&[
+                    ResponseStatus::NoResponse,
+                    ResponseStatus::Accepted,
+                    ResponseStatus::Tentative,
+                    ResponseStatus::Declined,
+                    ResponseStatus::Delegated,
+                ]),
                 rsvp: g.chance(50),
             })
             .collect()
@@ -1741,8 +1907,10 @@ pub(crate) mod property_tests {
         (0..g.range(0, 3)).map(|_| g.text(false)).collect()
     }
 
-    const FB: &[FreeBusy] = &[FreeBusy::Free, FreeBusy::Tentative, FreeBusy::Busy, FreeBusy::Oof, FreeBusy::WorkingElsewhere];
-    const SENS: &[Sensitivity] = &[Sensitivity::Normal, Sensitivity::Personal, Sensitivity::Private, Sensitivity::Confidential];
+    const FB: &[FreeBusy] =
+        &[FreeBusy::Free, FreeBusy::Tentative, FreeBusy::Busy, FreeBusy::Oof, FreeBusy::WorkingElsewhere];
+    const SENS: &[Sensitivity] =
+        &[Sensitivity::Normal, Sensitivity::Personal, Sensitivity::Private, Sensitivity::Confidential];
     const IMP: &[Importance] = &[Importance::Low, Importance::Normal, Importance::High];
 
     fn other<T: Clone + PartialEq>(g: &mut Gen, all: &[T], not: &T) -> T {
@@ -1774,7 +1942,11 @@ pub(crate) mod property_tests {
         e.dtstamp = g.chance(80).then(|| g.utc());
         e.created = g.chance(50).then(|| g.utc());
         e.last_modified = g.chance(50).then(|| g.utc());
-        e.method = if g.chance(30) { Some(g.pick(&[Method::Publish, Method::Request, Method::Reply, Method::Cancel])) } else { None };
+        e.method = if g.chance(30) {
+            Some(g.pick(&[Method::Publish, Method::Request, Method::Reply, Method::Cancel]))
+        } else {
+            None
+        };
         if g.chance(50) {
             let rec = recurrence(g, &start);
             // Deleted and modified occurrences on real occurrence dates, in the start's shape.
@@ -1827,13 +1999,22 @@ pub(crate) mod property_tests {
                 }
                 if g.chance(30) {
                     x.reminder_minutes = Some(match e.reminder_minutes {
-                        Some(m) => if g.chance(50) { None } else { Some(m + 5) },
+                        Some(m) => {
+                            if g.chance(50) {
+                                None
+                            } else {
+                                Some(m + 5)
+                            }
+                        }
                         None => Some(10),
                     });
                 }
                 if g.chance(30) {
                     let mut a = e.attendees.clone();
-                    a.push(Attendee { mailbox: Mailbox { email: "extra@example.test".into(), name: None }, ..Default::default() });
+                    a.push(Attendee {
+                        mailbox: Mailbox { email: "extra@example.test".into(), name: None },
+                        ..Default::default()
+                    });
                     x.attendees = Some(a);
                     e.is_meeting = true;
                 }
@@ -1876,16 +2057,23 @@ pub(crate) mod property_tests {
             Some(s) => shift(&s, 1440 * g.range(1, 10)),
             None => start_time(g),
         });
-        t.status = g.pick(&[TaskStatus::NotStarted, TaskStatus::InProgress, TaskStatus::Completed, TaskStatus::WaitingOnOthers, TaskStatus::Deferred]);
+        t.status = g.pick(&[
+            TaskStatus::NotStarted,
+            TaskStatus::InProgress,
+            TaskStatus::Completed,
+            TaskStatus::WaitingOnOthers,
+            TaskStatus::Deferred,
+        ]);
         t.percent_complete = g.range(0, 100) as u8;
         t.importance = g.pick(IMP);
         t.sensitivity = g.pick(SENS);
         t.completed = g.chance(30).then(|| g.utc());
-        t.reminder_minutes = (t.start.is_some() || t.due.is_some()).then(|| g.range(0, 5000) as i32).filter(|_| g.chance(60));
-        if let Some(anchor) = t.start.or(t.due) {
-            if g.chance(40) {
-                t.recurrence = Some(recurrence(g, &anchor));
-            }
+        t.reminder_minutes =
+            (t.start.is_some() || t.due.is_some()).then(|| g.range(0, 5000) as i32).filter(|_| g.chance(60));
+        if let Some(anchor) = t.start.or(t.due)
+            && g.chance(40)
+        {
+            t.recurrence = Some(recurrence(g, &anchor));
         }
         t.categories = categories(g);
         t.sequence = g.below(10) as u32;
@@ -1904,7 +2092,11 @@ pub(crate) mod property_tests {
             let back = parse_calendar(&text).unwrap_or_else(|e| panic!("seed {seed}: {e}\n{text}"));
             assert_eq!(back.events.len(), 1, "seed {seed}");
             assert_eq!(back.events[0], item, "seed {seed}\n{text}");
-            assert!(back.warnings.iter().all(|w| w.contains("does not match its RRULE")), "seed {seed}: {:?}", back.warnings);
+            assert!(
+                back.warnings.iter().all(|w| w.contains("does not match its RRULE")),
+                "seed {seed}: {:?}",
+                back.warnings
+            );
         }
     }
 
@@ -1915,7 +2107,7 @@ pub(crate) mod property_tests {
             let t = task(&mut g);
             let text = write_task(&t);
             let back = parse_calendar(&text).unwrap_or_else(|e| panic!("seed {seed}: {e}\n{text}"));
-            assert_eq!(back.tasks, [t.clone()], "seed {seed}\n{text}");
+            assert_eq!(back.tasks, std::slice::from_ref(&t), "seed {seed}\n{text}");
         }
     }
 
@@ -1960,7 +2152,21 @@ pub(crate) mod mutation_tests {
                     l.truncate(cut);
                 }
                 3 => {
-                    let junk = g.pick(&[";", ":", ",", "\\", "\"", "=", "é", "-", "99999999999", "T", "Z", "BEGIN:VEVENT", " "]);
+                    let junk = g.pick(&[
+                        ";",
+                        ":",
+                        ",",
+                        "\\",
+                        "\"",
+                        "=",
+                        "é",
+                        "-",
+                        "99999999999",
+                        "T",
+                        "Z",
+                        "BEGIN:VEVENT",
+                        " ",
+                    ]);
                     let l = &mut lines[i];
                     let at = g.below(l.len() as u64 + 1) as usize;
                     let at = (0..=at).rev().find(|c| l.is_char_boundary(*c)).unwrap_or(0);
@@ -1995,9 +2201,14 @@ pub(crate) mod mutation_tests {
                 ok += 1;
                 // Whatever was read can be written and read again.
                 let again = write_calendar(&p.events, &p.tasks, p.method);
-                parse_calendar(&again).unwrap_or_else(|e| panic!("seed {seed}: rewritten form unreadable: {e}\n{again}"));
+                parse_calendar(&again)
+                    .unwrap_or_else(|e| panic!("seed {seed}: rewritten form unreadable: {e}\n{again}"));
                 for e in &p.events {
-                    let _ = e.occurrences(Tz::UTC, DateTime::<Utc>::MIN_UTC, DateTime::<Utc>::from_timestamp(2_000_000_000, 0).unwrap());
+                    let _ = e.occurrences(
+                        Tz::UTC,
+                        DateTime::<Utc>::MIN_UTC,
+                        DateTime::<Utc>::from_timestamp(2_000_000_000, 0).unwrap(),
+                    );
                 }
             }
         }

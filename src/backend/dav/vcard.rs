@@ -5,7 +5,9 @@
 use base64::Engine;
 use chrono::NaiveDate;
 
-use super::ical::{Component, Property, escape_text, parse_components, split_unescaped, unescape_text, write_components};
+use super::ical::{
+    Component, Property, escape_text, parse_components, split_unescaped, unescape_text, write_components,
+};
 use crate::error::{Backend, Error, Kind, Result};
 use crate::model::contact::{
     Address, AddressKind, Contact, ContactGroup, Email, GroupMember, MAX_EMAILS, Phone, PhoneKind, Photo, PostalAddress,
@@ -24,6 +26,7 @@ pub enum VcardVersion {
 
 /// One vCard: a contact or a group.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[allow(clippy::large_enum_variant)] // short-lived parse results; boxing would only add noise at every use
 pub enum Card {
     Contact(Contact),
     Group(ContactGroup),
@@ -67,7 +70,12 @@ pub fn parse_vcard(text: &str) -> Result<(Card, Vec<String>)> {
 }
 
 fn types(p: &Property) -> Vec<String> {
-    p.param_values("TYPE").iter().flat_map(|v| v.split(',')).map(|t| t.trim().to_ascii_lowercase()).filter(|t| !t.is_empty()).collect()
+    p.param_values("TYPE")
+        .iter()
+        .flat_map(|v| v.split(','))
+        .map(|t| t.trim().to_ascii_lowercase())
+        .filter(|t| !t.is_empty())
+        .collect()
 }
 
 /// Preference rank: v4 `PREF=n` (1 = most preferred), v3 `TYPE=pref` = 1, none = 100.
@@ -92,12 +100,13 @@ fn decode_qp(v: &str) -> String {
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
     while i < b.len() {
-        if b[i] == b'=' && i + 2 < b.len() {
-            if let (Some(h), Some(l)) = (hex(b[i + 1]), hex(b[i + 2])) {
-                out.push((h * 16 + l) as u8);
-                i += 3;
-                continue;
-            }
+        if b[i] == b'='
+            && i + 2 < b.len()
+            && let (Some(h), Some(l)) = (hex(b[i + 1]), hex(b[i + 2]))
+        {
+            out.push((h * 16 + l) as u8);
+            i += 3;
+            continue;
         }
         out.push(b[i]);
         i += 1;
@@ -107,7 +116,11 @@ fn decode_qp(v: &str) -> String {
 
 /// The components of a structured value (N, ADR, ORG), each unescaped.
 fn structured(p: &Property) -> Vec<String> {
-    let raw = if p.get_param("ENCODING").is_some_and(|e| e.eq_ignore_ascii_case("QUOTED-PRINTABLE")) { decode_qp(&p.value) } else { p.value.clone() };
+    let raw = if p.get_param("ENCODING").is_some_and(|e| e.eq_ignore_ascii_case("QUOTED-PRINTABLE")) {
+        decode_qp(&p.value)
+    } else {
+        p.value.clone()
+    };
     split_unescaped(&raw, ';').into_iter().map(|s| unescape_text(&s)).collect()
 }
 
@@ -167,7 +180,8 @@ fn phone_kind(t: &[String], taken: &[PhoneKind]) -> PhoneKind {
 fn read_card(c: &Component, warnings: &mut Vec<String>) -> Result<Card> {
     let uid = c.prop("UID").map(value_text).unwrap_or_default();
     let display_name = c.prop("FN").map(value_text).unwrap_or_default();
-    let kind = c.prop("KIND").or_else(|| c.prop("X-ADDRESSBOOKSERVER-KIND")).map(|p| p.value.trim().to_ascii_lowercase());
+    let kind =
+        c.prop("KIND").or_else(|| c.prop("X-ADDRESSBOOKSERVER-KIND")).map(|p| p.value.trim().to_ascii_lowercase());
     let categories: Vec<String> = c
         .props_named("CATEGORIES")
         .flat_map(|p| split_unescaped(&p.value, ',').into_iter().map(|s| unescape_text(&s)))
@@ -182,7 +196,10 @@ fn read_card(c: &Component, warnings: &mut Vec<String>) -> Result<Card> {
             if lower.starts_with("urn:uuid:") {
                 members.push(GroupMember::Contact(v[9..].to_string()));
             } else if lower.starts_with("mailto:") {
-                members.push(GroupMember::Email { address: v[7..].to_string(), name: p.get_param("CN").map(str::to_string) });
+                members.push(GroupMember::Email {
+                    address: v[7..].to_string(),
+                    name: p.get_param("CN").map(str::to_string),
+                });
             } else {
                 // RFC 6350 allows any URI; a bare UID is what some servers write.
                 members.push(GroupMember::Contact(v.to_string()));
@@ -216,13 +233,24 @@ fn read_card(c: &Component, warnings: &mut Vec<String>) -> Result<Card> {
     // E-mail: preferred first (stable), at most three (EmailAddress1–3).
     let mut emails: Vec<(u32, Email)> = c
         .props_named("EMAIL")
-        .map(|p| (pref(p), Email { address: value_text(p).trim().to_string(), display_name: p.get_param("X-DISPLAY-NAME").map(str::to_string) }))
+        .map(|p| {
+            (
+                pref(p),
+                Email {
+                    address: value_text(p).trim().to_string(),
+                    display_name: p.get_param("X-DISPLAY-NAME").map(str::to_string),
+                },
+            )
+        })
         .filter(|(_, e)| !e.address.is_empty())
         .collect();
     emails.sort_by_key(|(p, _)| *p);
     if emails.len() > MAX_EMAILS {
         let dropped: Vec<String> = emails[MAX_EMAILS..].iter().map(|(_, e)| e.address.clone()).collect();
-        warnings.push(format!("vCard {uid:?}: more than {MAX_EMAILS} e-mail addresses, not mapped: {}", dropped.join(", ")));
+        warnings.push(format!(
+            "vCard {uid:?}: more than {MAX_EMAILS} e-mail addresses, not mapped: {}",
+            dropped.join(", ")
+        ));
         emails.truncate(MAX_EMAILS);
     }
     ct.emails = emails.into_iter().map(|(_, e)| e).collect();
@@ -272,7 +300,8 @@ fn read_card(c: &Component, warnings: &mut Vec<String>) -> Result<Card> {
         d
     };
     ct.birthday = date_prop(&["BDAY"], warnings);
-    ct.anniversary = date_prop(&["ANNIVERSARY", "X-MS-ANNIVERSARY", "X-ANNIVERSARY", "X-EVOLUTION-ANNIVERSARY"], warnings);
+    ct.anniversary =
+        date_prop(&["ANNIVERSARY", "X-MS-ANNIVERSARY", "X-ANNIVERSARY", "X-EVOLUTION-ANNIVERSARY"], warnings);
     ct.web_page = c.prop("URL").map(value_text).filter(|s| !s.is_empty());
     if let Some(p) = c.prop("PHOTO") {
         ct.photo = read_photo(p);
@@ -289,7 +318,8 @@ fn read_photo(p: &Property) -> Option<Photo> {
     if let Some(rest) = v.strip_prefix("data:") {
         // RFC 2397 data URI (vCard 4.0).
         let (meta, data) = rest.split_once(',')?;
-        let media_type = meta.split(';').next().filter(|m| !m.is_empty()).unwrap_or("application/octet-stream").to_string();
+        let media_type =
+            meta.split(';').next().filter(|m| !m.is_empty()).unwrap_or("application/octet-stream").to_string();
         if !meta.to_ascii_lowercase().ends_with(";base64") {
             return None;
         }
@@ -550,9 +580,10 @@ mod fixture_tests {
     }
 
     const PNG: &[u8] = &[
-        0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0x00, 0x00, 0x00, 0x0d, 0x49, 0x48, 0x44, 0x52, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00,
-        0x01, 0x08, 0x06, 0x00, 0x00, 0x00, 0x1f, 0x15, 0xc4, 0x89, 0x00, 0x00, 0x00, 0x0d, 0x49, 0x44, 0x41, 0x54, 0x78, 0x9c, 0x63, 0xf8, 0x0f,
-        0x00, 0x00, 0x01, 0x01, 0x00, 0x05, 0x18, 0xd8, 0x4e, 0x00, 0x00, 0x00, 0x00, 0x49, 0x45, 0x4e, 0x44, 0xae, 0x42, 0x60, 0x82,
+        0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0x00, 0x00, 0x00, 0x0d, 0x49, 0x48, 0x44, 0x52, 0x00, 0x00,
+        0x00, 0x01, 0x00, 0x00, 0x00, 0x01, 0x08, 0x06, 0x00, 0x00, 0x00, 0x1f, 0x15, 0xc4, 0x89, 0x00, 0x00, 0x00,
+        0x0d, 0x49, 0x44, 0x41, 0x54, 0x78, 0x9c, 0x63, 0xf8, 0x0f, 0x00, 0x00, 0x01, 0x01, 0x00, 0x05, 0x18, 0xd8,
+        0x4e, 0x00, 0x00, 0x00, 0x00, 0x49, 0x45, 0x4e, 0x44, 0xae, 0x42, 0x60, 0x82,
     ];
 
     fn d(y: i32, m: u32, day: u32) -> NaiveDate {
@@ -568,7 +599,13 @@ mod fixture_tests {
         assert_eq!(c.uid, "8D6E6B5A-1C2B-4A39-9F0E-2D1C3B4A5F60");
         assert_eq!(c.display_name, "Dr. Alice B. Anderson");
         assert_eq!(
-            (c.surname.as_deref(), c.given_name.as_deref(), c.middle_name.as_deref(), c.prefix.as_deref(), c.suffix.as_deref()),
+            (
+                c.surname.as_deref(),
+                c.given_name.as_deref(),
+                c.middle_name.as_deref(),
+                c.prefix.as_deref(),
+                c.suffix.as_deref()
+            ),
             (Some("Anderson"), Some("Alice"), Some("Beatrice"), Some("Dr."), Some("PhD"))
         );
         assert_eq!(c.nickname.as_deref(), Some("Ali"));
@@ -587,11 +624,20 @@ mod fixture_tests {
         assert_eq!(c.phone(PhoneKind::Isdn), Some("+33 1 00 00 00 03"));
         let work = c.address(AddressKind::Business).unwrap();
         assert_eq!(
-            (work.street.as_deref(), work.city.as_deref(), work.state.as_deref(), work.postal_code.as_deref(), work.country.as_deref()),
+            (
+                work.street.as_deref(),
+                work.city.as_deref(),
+                work.state.as_deref(),
+                work.postal_code.as_deref(),
+                work.country.as_deref()
+            ),
             (Some("12 rue de la Paix"), Some("Paris"), Some("Île-de-France"), Some("75002"), Some("France"))
         );
         let home = c.address(AddressKind::Home).unwrap();
-        assert_eq!((home.po_box.as_deref(), home.street.as_deref()), (Some("BP 42"), Some("3 avenue Foch\nBâtiment B")));
+        assert_eq!(
+            (home.po_box.as_deref(), home.street.as_deref()),
+            (Some("BP 42"), Some("3 avenue Foch\nBâtiment B"))
+        );
         assert_eq!(c.address(AddressKind::Other).unwrap().city.as_deref(), Some("Springfield"));
         assert_eq!(c.birthday, Some(d(1980, 4, 12)));
         assert_eq!(c.anniversary, Some(d(2008, 6, 21)));
@@ -634,7 +680,10 @@ mod fixture_tests {
             [
                 GroupMember::Contact("8D6E6B5A-1C2B-4A39-9F0E-2D1C3B4A5F60".into()),
                 GroupMember::Contact("0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0".into()),
-                GroupMember::Email { address: "consultant@partner.example".into(), name: Some("External Consultant".into()) },
+                GroupMember::Email {
+                    address: "consultant@partner.example".into(),
+                    name: Some("External Consultant".into())
+                },
             ]
         );
         assert_eq!(g.notes.as_deref(), Some("Core team"));
@@ -680,11 +729,7 @@ mod property_tests {
         // At most one phone per kind, in kind order, Business2/Home2 only after Business/Home (that is how a
         // second work or home number is told apart on reading).
         let mut kinds: Vec<PhoneKind> = PhoneKind::ALL.into_iter().filter(|_| g.chance(30)).collect();
-        kinds.retain(|k| match k {
-            PhoneKind::Business2 => false,
-            PhoneKind::Home2 => false,
-            _ => true,
-        });
+        kinds.retain(|k| !matches!(k, PhoneKind::Business2 | PhoneKind::Home2));
         if kinds.contains(&PhoneKind::Business) && g.chance(50) {
             kinds.push(PhoneKind::Business2);
         }
@@ -692,7 +737,10 @@ mod property_tests {
             kinds.push(PhoneKind::Home2);
         }
         kinds.sort();
-        c.phones = kinds.into_iter().map(|kind| Phone { kind, number: format!("+{} {}", g.range(1, 99), g.range(1000, 99_999_999)) }).collect();
+        c.phones = kinds
+            .into_iter()
+            .map(|kind| Phone { kind, number: format!("+{} {}", g.range(1, 99), g.range(1000, 99_999_999)) })
+            .collect();
         for kind in [AddressKind::Business, AddressKind::Home, AddressKind::Other] {
             if g.chance(40) {
                 c.addresses.push(Address {
@@ -781,7 +829,8 @@ mod mutation_tests {
         let mut ok = 0;
         for seed in 0..2000u64 {
             let mut g = Gen::new(seed + 60_000);
-            let text = crate::backend::dav::ical::mutation_tests::mutate(&mut g, &inputs[(seed as usize) % inputs.len()]);
+            let text =
+                crate::backend::dav::ical::mutation_tests::mutate(&mut g, &inputs[(seed as usize) % inputs.len()]);
             if let Ok(p) = parse_vcards(&text) {
                 ok += 1;
                 for c in &p.cards {
