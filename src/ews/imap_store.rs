@@ -259,4 +259,9 @@ impl MailStore for ImapStore {
         );
         dir.search(&filter, super::ops::directory::MAX_RESOLUTIONS as i32 + 1).await
     }
+
+    async fn find_header(&mut self, folder: &str, name: &str, value: &str) -> Result<Vec<u32>> {
+        let c = Criteria::And(vec![Criteria::Deleted(false), Criteria::Header(name.to_string(), value.to_string())]);
+        self.store.search_uids(&self.principal, folder, &c).await
+    }
 }

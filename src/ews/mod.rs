@@ -50,6 +50,8 @@ pub const IMPLEMENTED: &[&str] = &[
     "CopyFolder",
     "ResolveNames",
     "GetUserConfiguration",
+    "CreateAttachment",
+    "DeleteAttachment",
 ];
 
 /// Handles one EWS SOAP request.
@@ -115,6 +117,8 @@ pub async fn dispatch<S: MailStore>(cx: &mut Ctx<S>, req: &soap::Request) -> Vec
         "CreateItem" => ops::create::create_item(cx, op).await,
         "SendItem" => ops::create::send_item(cx, op).await,
         "MarkAsJunk" => ops::items::mark_as_junk(cx, op).await,
+        "CreateAttachment" => ops::drafts::create_attachment(cx, op).await,
+        "DeleteAttachment" => ops::drafts::delete_attachment(cx, op).await,
         "CopyFolder" => ops::folders::copy_folder(cx, op).await,
         "ResolveNames" => ops::directory::resolve_names(cx, op).await,
         // No user configuration objects are stored yet: "not found" is what Exchange answers for a missing

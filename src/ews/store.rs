@@ -174,6 +174,8 @@ pub trait MailStore {
     async fn uids(&mut self, folder: &str) -> Result<Vec<u32>>;
     /// Submits a message for delivery as the user (SMTP submission, RFC 6409).
     async fn submit(&mut self, from: &str, recipients: &[String], raw: &[u8]) -> Result<()>;
+    /// UIDs of messages whose header `name` contains `value` (IMAP SEARCH HEADER), ascending.
+    async fn find_header(&mut self, folder: &str, name: &str, value: &str) -> Result<Vec<u32>>;
     /// Directory entries matching an ambiguous name (display name, given name, surname, address, login).
     async fn resolve_names(&mut self, query: &str) -> Result<Vec<DirectoryEntry>>;
 }
@@ -400,7 +402,17 @@ impl MailStore for MemStore {
         if !self.folders.contains_key(folder) {
             return Err(not_found(folder));
         }
-        let summary = MsgSummary { flags: flags.to_vec(), internal_date: 1_700_000_000, ..Default::default() };
+        let mut summary = MsgSummary { flags: flags.to_vec(), internal_date: 1_700_000_000, ..Default::default() };
+        if let Ok(m) = crate::model::message::Message::from_mime(raw) {
+            let addr = |r: &crate::model::message::Recipient| Addr { name: r.name.clone(), email: r.address.clone() };
+            summary.subject = m.subject.clone();
+            summary.from = m.from.as_ref().map(addr);
+            summary.to = m.to.iter().map(addr).collect();
+            summary.cc = m.cc.iter().map(addr).collect();
+            summary.message_id = m.message_id.clone();
+            summary.has_attachments = m.attachments.iter().any(|a| !a.is_inline);
+            summary.importance = m.importance;
+        }
         let uid = self.add_message(folder, summary, raw);
         Ok((self.folders[folder].info.uid_validity, uid))
     }
@@ -455,6 +467,20 @@ impl MailStore for MemStore {
     async fn submit(&mut self, from: &str, recipients: &[String], raw: &[u8]) -> Result<()> {
         self.submitted.push((from.to_string(), recipients.to_vec(), raw.to_vec()));
         Ok(())
+    }
+
+    async fn find_header(&mut self, folder: &str, name: &str, value: &str) -> Result<Vec<u32>> {
+        let f = self.folders.get(folder).ok_or_else(|| not_found(folder))?;
+        let prefix = format!("{}:", name.to_lowercase());
+        Ok(f.messages
+            .values()
+            .filter(|m| {
+                let text = String::from_utf8_lossy(&m.raw);
+                let head = text.split("\r\n\r\n").next().unwrap_or("").to_string();
+                head.lines().any(|l| l.to_lowercase().starts_with(&prefix) && l.contains(value))
+            })
+            .map(|m| m.summary.uid)
+            .collect())
     }
 
     async fn resolve_names(&mut self, query: &str) -> Result<Vec<DirectoryEntry>> {

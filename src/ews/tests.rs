@@ -362,7 +362,7 @@ async fn update_item_read_flag_categories() {
         r#"<m:UpdateItem ConflictResolution="AutoResolve"><m:ItemChanges><t:ItemChange><t:ItemId Id="{reply_id}"/><t:Updates><t:SetItemField><t:FieldURI FieldURI="item:Subject"/><t:Message><t:Subject>x</t:Subject></t:Message></t:SetItemField></t:Updates></t:ItemChange></m:ItemChanges></m:UpdateItem>"#
     ));
     let (_, root, _) = run(s, &req).await;
-    assert_eq!(code(&messages(&root)[0]), "ErrorInvalidPropertySet");
+    assert_eq!(code(&messages(&root)[0]), "ErrorInvalidPropertyUpdateSentMessage");
 }
 
 #[tokio::test]
@@ -682,4 +682,65 @@ async fn resolve_names_from_the_directory() {
     assert_eq!(m.m("ResolutionSet").unwrap().attr("TotalItemsInView"), Some("2"));
     let (_, root, _) = run(s, &req("nobody")).await;
     assert_eq!(code(&messages(&root)[0]), "ErrorNameResolutionNoResults");
+}
+
+#[tokio::test]
+async fn draft_edits_attachments_and_stale_ids() {
+    let save = envelope(
+        r#"<m:CreateItem MessageDisposition="SaveOnly"><m:Items><t:Message><t:Subject>v1</t:Subject><t:Body BodyType="Text">first</t:Body><t:ToRecipients><t:Mailbox><t:EmailAddress>bob@example.test</t:EmailAddress></t:Mailbox></t:ToRecipients><t:BccRecipients><t:Mailbox><t:EmailAddress>secret@example.test</t:EmailAddress></t:Mailbox></t:BccRecipients></t:Message></m:Items></m:CreateItem>"#,
+    );
+    let (_, root, s) = run(store(), &save).await;
+    let id1 = named(&root, "ItemId")[0].attr("Id").unwrap().to_string();
+    // Edit subject and body.
+    let upd = envelope(&format!(
+        r#"<m:UpdateItem ConflictResolution="AlwaysOverwrite" MessageDisposition="SaveOnly"><m:ItemChanges><t:ItemChange><t:ItemId Id="{id1}"/><t:Updates><t:SetItemField><t:FieldURI FieldURI="item:Subject"/><t:Message><t:Subject>v2</t:Subject></t:Message></t:SetItemField><t:SetItemField><t:FieldURI FieldURI="item:Body"/><t:Message><t:Body BodyType="HTML">&lt;p&gt;second&lt;/p&gt;</t:Body></t:Message></t:SetItemField></t:Updates></t:ItemChange></m:ItemChanges></m:UpdateItem>"#
+    ));
+    let (_, root, s) = run(s, &upd).await;
+    assert_eq!(code(&messages(&root)[0]), "NoError", "{:?}", messages(&root));
+    let id2 = named(&root, "ItemId")[0].attr("Id").unwrap().to_string();
+    assert_ne!(id1, id2);
+    assert_eq!(s.folders["Drafts"].messages.len(), 1);
+    // Attach a file using the *old* id, as exchangelib does.
+    let att = envelope(&format!(
+        r#"<m:CreateAttachment><m:ParentItemId Id="{id1}"/><m:Attachments><t:FileAttachment><t:Name>n.txt</t:Name><t:ContentType>text/plain</t:ContentType><t:Content>aGVsbG8=</t:Content></t:FileAttachment></m:Attachments></m:CreateAttachment>"#
+    ));
+    let (_, root, s) = run(s, &att).await;
+    let m = &messages(&root)[0];
+    assert_eq!(code(m), "NoError", "{m:?}");
+    let aid = m.m("Attachments").unwrap().t("FileAttachment").unwrap().t("AttachmentId").unwrap().clone();
+    assert!(aid.attr("RootItemChangeKey").is_some());
+    let draft = s.folders["Drafts"].messages.values().next().unwrap().clone();
+    let parsed = crate::model::message::Message::from_mime(&draft.raw).unwrap();
+    assert_eq!(parsed.subject.as_deref(), Some("v2"));
+    assert!(parsed.body_html.as_deref().unwrap().contains("second"));
+    assert_eq!(parsed.attachments.len(), 1);
+    assert_eq!(parsed.bcc.len(), 1, "drafts keep Bcc");
+    // GetItem with the first id still works.
+    let get = envelope(&format!(
+        r#"<m:GetItem><m:ItemShape><t:BaseShape>IdOnly</t:BaseShape><t:AdditionalProperties><t:FieldURI FieldURI="item:Subject"/></t:AdditionalProperties></m:ItemShape><m:ItemIds><t:ItemId Id="{id1}"/></m:ItemIds></m:GetItem>"#
+    ));
+    let (_, root, s) = run(s, &get).await;
+    assert_eq!(named(&root, "Subject")[0].text, "v2");
+    // Delete the attachment.
+    let del = envelope(&format!(r#"<m:DeleteAttachment><m:AttachmentIds><t:AttachmentId Id="{}"/></m:AttachmentIds></m:DeleteAttachment>"#, aid.attr("Id").unwrap()));
+    let (_, root, s) = run(s, &del).await;
+    assert_eq!(code(&messages(&root)[0]), "NoError");
+    let draft = s.folders["Drafts"].messages.values().next().unwrap().clone();
+    assert!(crate::model::message::Message::from_mime(&draft.raw).unwrap().attachments.is_empty());
+    // Send it: Bcc reaches the envelope, not the headers.
+    let send = envelope(&format!(r#"<m:SendItem SaveItemToFolder="false"><m:ItemIds><t:ItemId Id="{id2}"/></m:ItemIds></m:SendItem>"#));
+    let (_, root, s) = run(s, &send).await;
+    assert_eq!(code(&messages(&root)[0]), "NoError");
+    let (_, rcpts, wire) = &s.submitted[0];
+    assert!(rcpts.contains(&"secret@example.test".to_string()));
+    let text = String::from_utf8_lossy(wire);
+    assert!(!text.contains("secret@example.test") && !text.contains("X-Viaduc-Supersedes"), "{text}");
+    // Received mail cannot be edited.
+    let (ids_, s) = inbox_item_ids(s).await;
+    let upd = envelope(&format!(
+        r#"<m:UpdateItem ConflictResolution="AlwaysOverwrite"><m:ItemChanges><t:ItemChange><t:ItemId Id="{}"/><t:Updates><t:SetItemField><t:FieldURI FieldURI="item:Subject"/><t:Message><t:Subject>x</t:Subject></t:Message></t:SetItemField></t:Updates></t:ItemChange></m:ItemChanges></m:UpdateItem>"#,
+        ids_[0].0
+    ));
+    let (_, root, _) = run(s, &upd).await;
+    assert_eq!(code(&messages(&root)[0]), "ErrorInvalidPropertyUpdateSentMessage");
 }

@@ -87,7 +87,8 @@ pub fn build_message<S>(cx: &Ctx<S>, m: &Element) -> Result<(Vec<u8>, Vec<String
     }
     let rcpts = out.envelope_recipients();
     let is_read = m.t_text("IsRead").and_then(parse_bool).unwrap_or(true);
-    Ok((build_mime(&out), rcpts, is_read))
+    // Drafts keep their Bcc recipients in a Bcc header; it is stripped again before submission.
+    Ok((super::drafts::with_bcc(build_mime(&out), &out.bcc), rcpts, is_read))
 }
 
 async fn target_folder<S: MailStore>(cx: &mut Ctx<S>, op: &Element, default: &str) -> Result<FolderNode, Fail> {
@@ -147,7 +148,8 @@ pub async fn create_item<S: MailStore>(cx: &mut Ctx<S>, op: &Element) -> Vec<Res
                         return Err(Fail::new("ErrorInvalidRecipients", "The message has no recipients."));
                     }
                     let from = cx.mailbox.clone();
-                    cx.store.submit(&from, &rcpts, &raw).await.map_err(|e| Fail::from_error(&e, "ErrorItemNotFound"))?;
+                    let wire = super::drafts::strip_bcc(&raw);
+                    cx.store.submit(&from, &rcpts, &wire).await.map_err(|e| Fail::from_error(&e, "ErrorItemNotFound"))?;
                     if disposition == "SendAndSaveCopy" {
                         let folder = target_folder(cx, op, "sentitems").await?;
                         // The copy's id is not returned for sends (MS-OXWSCORE 3.1.4.2.3.2).
@@ -202,7 +204,8 @@ pub async fn send_item<S: MailStore>(cx: &mut Ctx<S>, op: &Element) -> Vec<Respo
                 return Err(Fail::new("ErrorInvalidRecipients", "The message has no recipients."));
             }
             let from = cx.mailbox.clone();
-            cx.store.submit(&from, &rcpts, &raw).await.map_err(|e| Fail::from_error(&e, "ErrorItemNotFound"))?;
+            let wire = super::drafts::strip_bcc(&raw);
+            cx.store.submit(&from, &rcpts, &wire).await.map_err(|e| Fail::from_error(&e, "ErrorItemNotFound"))?;
             if save_copy {
                 let folder = target_folder(cx, op, "sentitems").await?;
                 save(cx, &folder, &raw, &["\\Seen"]).await?;

@@ -333,6 +333,11 @@ pub async fn resolve_item<S: MailStore>(cx: &mut Ctx<S>, el: &Element) -> Result
     if valid != Some(id.uid_validity) {
         return Err(item_not_found());
     }
+    if node.distinguished == Some("drafts") {
+        // A draft rewritten by an edit has a new UID; older ids still name it (see ops::drafts).
+        let uid = super::drafts::locate(cx, &node, &id).await?;
+        return Ok((ItemId { uid, ..id }, node));
+    }
     Ok((id, node))
 }
 
@@ -607,6 +612,8 @@ pub async fn find_item<S: MailStore>(cx: &mut Ctx<S>, op: &Element) -> Vec<Respo
 /// Flag changes one UpdateItem change asks for.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct FlagChange {
+    /// Content changes, allowed on drafts only.
+    pub draft: super::drafts::DraftEdit,
     pub add: Vec<String>,
     pub remove: Vec<String>,
     /// Replace every category keyword with these.
@@ -672,6 +679,7 @@ pub fn parse_updates(updates: &Element) -> Result<FlagChange, Fail> {
                 }
             }
             ("DeleteItemField", "item:Categories") => ch.categories = Some(Vec::new()),
+            (k, u) if super::drafts::draft_update(&mut ch.draft, k, u, item) => {}
             _ => {
                 return Err(Fail::new(
                     "ErrorInvalidPropertySet",
@@ -693,9 +701,21 @@ pub async fn update_item<S: MailStore>(cx: &mut Ctx<S>, op: &Element) -> Vec<Res
     for ch in changes.iter().filter(|c| c.name == "ItemChange") {
         let r = async {
             let id_el = ch.t("ItemId").ok_or_else(|| Fail::new("ErrorInvalidRequest", "ItemChange without an ItemId."))?;
-            let (id, node) = resolve_item(cx, id_el).await?;
+            let (mut id, node) = resolve_item(cx, id_el).await?;
             let upd = parse_updates(ch.t("Updates").ok_or_else(|| Fail::new("ErrorInvalidRequest", "ItemChange without Updates."))?)?;
             let name = node.name.clone().ok_or_else(item_not_found)?;
+            if !upd.draft.is_empty() {
+                if resolution == "NeverOverwrite" {
+                    if let Some(ck) = id_el.attr("ChangeKey") {
+                        let since = cx.ids.parse_change_key(ck).map_err(Fail::id)?;
+                        let (cur, _, _) = load_item(cx, &node, id.uid, false).await?;
+                        if cur.modseq > since {
+                            return Err(Fail::new("ErrorIrresolvableConflict", "The item was changed since the client last read it."));
+                        }
+                    }
+                }
+                id = super::drafts::rewrite(cx, &node, &id, &upd.draft).await?.0;
+            }
             let (summary, _, _) = load_item(cx, &node, id.uid, false).await?;
             let unchanged_since = match (resolution.as_str(), id_el.attr("ChangeKey")) {
                 ("NeverOverwrite", Some(ck)) => Some(cx.ids.parse_change_key(ck).map_err(Fail::id)?),

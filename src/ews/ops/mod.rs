@@ -5,6 +5,7 @@
 pub mod convert_id;
 pub mod create;
 pub mod directory;
+pub mod drafts;
 pub mod folders;
 pub mod items;
 pub mod sync;
