@@ -202,6 +202,10 @@ fn unknown_rop_stops_buffer() {
         (0x28, Some(0), Some(1), 3)
     );
     assert_eq!(stop.error, Error::UnknownRop(0x28));
+    assert_eq!(
+        stop.error_response(0x8004_0102),
+        RopResponse::error(0x28, 1, 0x8004_0102)
+    );
     assert_eq!(buf.encode().unwrap(), b);
     assert_eq!(
         RopRequestBuffer::decode_strict(&b, &RopContext::default()),
@@ -350,4 +354,45 @@ fn rop_binary_count_overflow() {
     let v = TaggedPropertyValue::new(PropTag(0x0FFF0102), PropValue::Binary(vec![0; 70_000]));
     assert!(v.encode(&mut Writer::new(), CountWidth::U16).is_err());
     assert!(v.encode(&mut Writer::new(), CountWidth::U32).is_ok());
+}
+
+/// MS-OXCRPC 4.2 ("Issue ROP Commands to the Server"): an rgbIn of one
+/// RPC_HEADER_EXT {Version 0x0000, Flags 0x0004 (Last), Size 0x0152,
+/// SizeActual 0x0152} carrying RopSize 0x0142 (320 bytes of ROPs) and a
+/// 16-byte server object handle table; cbIn 0x015A.
+#[test]
+fn ms_oxcrpc_4_2_extended_buffer_shape() {
+    let mut rops = Vec::new();
+    for _ in 0..101 {
+        rops.push(RopRequest::Release(rq::Basic {
+            logon_id: 0,
+            input_handle_index: 1,
+        }));
+    }
+    rops.push(RopRequest::QueryRows(rq::QueryRows {
+        logon_id: 0,
+        input_handle_index: 2,
+        query_rows_flags: 0,
+        forward_read: true,
+        row_count: 0x32,
+    }));
+    rops.push(RopRequest::GetReceiveFolder(rq::GetReceiveFolder {
+        logon_id: 0,
+        input_handle_index: 0,
+        message_class: "IPM.No".into(),
+    }));
+    let buf = RopRequestBuffer {
+        rops,
+        handles: vec![1, 2, 3, 4],
+        stopped: None,
+    };
+    let payload = buf.encode().unwrap();
+    let rgb_in = rpc::encode_chain(&[&payload], rpc::EncodeOptions::default()).unwrap();
+    assert_eq!(rgb_in.len(), 0x15A);
+    assert_eq!(&rgb_in[..10], &hex("00 00 04 00 52 01 52 01 42 01")[..]);
+    let segs = rpc::decode_chain(&rgb_in).unwrap();
+    assert_eq!(
+        RopRequestBuffer::decode_strict(&segs[0].payload, &RopContext::default()).unwrap(),
+        buf
+    );
 }

@@ -22,6 +22,15 @@ pub struct ParseStop {
     pub remaining: Vec<u8>,
 }
 
+impl ParseStop {
+    /// The generic failure response for the ROP that could not be decoded
+    /// (RopId, the byte in the handle-index position, `return_value`), e.g.
+    /// with ecNotSupported (0x80040102) for an unknown RopId.
+    pub fn error_response(&self, return_value: u32) -> RopResponse {
+        RopResponse::error(self.rop_id, self.handle_index.unwrap_or(0), return_value)
+    }
+}
+
 /// A decoded ROP request buffer.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RopRequestBuffer {

@@ -112,10 +112,15 @@ pub fn decompress(input: &[u8], max_output: usize) -> Result<Vec<u8>> {
                     max: max_output,
                 });
             }
+            // Copy in chunks: each chunk's source lies entirely in output that is
+            // already written, so overlapping matches (distance < len) repeat.
             let start = out.len() - distance;
-            for i in 0..len {
-                let b = out[start + i];
-                out.push(b);
+            let mut copied = 0;
+            while copied < len {
+                let from = start + copied;
+                let n = (len - copied).min(out.len() - from);
+                out.extend_from_within(from..from + n);
+                copied += n;
             }
         }
     }
