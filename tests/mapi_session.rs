@@ -541,6 +541,37 @@ async fn outlook_profile_creation() {
     let (_, rows) = read_rowset(&mut rd);
     assert_eq!(text(&rows[0][0]), "Carol Clark");
 
+    // Expanding the "Engineering Team" list: a link table (no filter, ContainerID = PidTagAddressBookMember).
+    let team = all.iter().position(|r| text(&r[0]) == "Engineering Team").unwrap();
+    let Some(PropValue::Binary(team_key)) = &all[team][4] else { panic!("instance key") };
+    let team_mid = u32::from_le_bytes(team_key[..4].try_into().unwrap());
+    let mut w = Writer::new();
+    w.u32(0);
+    let mut members_stat = stat(team_mid, 0, 1200);
+    members_stat.container_id = 0x8009_000D;
+    put_stat(&mut w, &members_stat);
+    w.u8(0);
+    w.u32(0);
+    w.u8(0); // no filter
+    w.u8(0);
+    w.u32(50);
+    put_tags(&mut w, &[PR_DISPLAY_NAME]);
+    w.u32(0);
+    let r = c.call(&d.nspi, "GetMatches", w.into_vec()).await;
+    let mut rd = Reader::new(&r.body);
+    assert_eq!(status_error(&mut rd), (0, 0));
+    assert_eq!(rd.u8().unwrap(), 0xFF);
+    Stat::decode(&mut rd).unwrap();
+    assert_eq!(rd.u8().unwrap(), 0xFF);
+    let n = rd.u32().unwrap();
+    for _ in 0..n {
+        rd.u32().unwrap();
+    }
+    assert_eq!(rd.u8().unwrap(), 0xFF);
+    let (_, rows) = read_rowset(&mut rd);
+    let members: Vec<String> = rows.iter().map(|r| text(&r[0])).collect();
+    assert_eq!(members, ["Alice Anderson", "Bob Brown", "Carol Clark"]);
+
     let mut w = Writer::new();
     w.u32(0);
     w.utf16z(&d.legacy_dn);

@@ -439,6 +439,28 @@ fn matches(ctx: &Ctx, gal: &Gal, e: &GalEntry, r: &Restriction) -> Result<bool, 
     })
 }
 
+/// The entries a link property of `mid` points at: PidTagAddressBookMember (a list's members),
+/// PidTagAddressBookReports (whose manager is `mid`), PidTagAddressBookIsMemberOfDistributionList (the lists
+/// containing `mid`). `None` for any other property.
+fn link_table(g: &Gal, prop: u32, mid: u32) -> Option<Vec<&GalEntry>> {
+    let e = g.get(mid)?;
+    let id = (prop >> 16) as u16;
+    let dn = e.entry.dn.as_str();
+    let linked = |list: &GalEntry| list.entry.members.iter().any(|m| m.eq_ignore_ascii_case(dn));
+    Some(match id {
+        x if x == p::ADDRESS_BOOK_MEMBER.id() => e.entry.members.iter().filter_map(|m| g.by_ldap_dn(m)).collect(),
+        x if x == p::ADDRESS_BOOK_REPORTS.id() => g
+            .entries
+            .iter()
+            .filter(|r| !dn.is_empty() && r.entry.manager_dn.as_deref().is_some_and(|m| m.eq_ignore_ascii_case(dn)))
+            .collect(),
+        x if x == p::ADDRESS_BOOK_IS_MEMBER_OF_DL.id() => {
+            g.entries.iter().filter(|l| l.entry.kind == EntryKind::DistributionList && !dn.is_empty() && linked(l)).collect()
+        }
+        _ => return None,
+    })
+}
+
 fn header(w: &mut Writer, ec: u32) {
     w.u32(0);
     w.u32(ec);
@@ -667,12 +689,18 @@ async fn dispatch(ctx: &Ctx, ns: &mut NspiState, req: NspiRequest) -> mapi_codec
             let unicode = unicode_of(ns, stat.as_ref());
             let mut stat = stat.unwrap_or(Stat { code_page: ns.code_page, ..Default::default() });
             if prop_name.is_some() {
-                // Link tables (distribution list members, manager's reports): not yet.
+                // Named-property link tables are not served.
                 return Ok(failure(p::EC_NOT_SUPPORTED, &[], 3));
             }
-            let candidates: Vec<&GalEntry> = match &in_mids {
-                Some(m) => m.iter().filter_map(|m| g.get(*m)).collect(),
-                None => g.entries.iter().collect(),
+            let candidates: Vec<&GalEntry> = match (&in_mids, &filter) {
+                (Some(m), _) => m.iter().filter_map(|m| g.get(*m)).collect(),
+                // Without a filter the request names a link table (MS-OXNSPI 3.1.4.1.10): ContainerID holds the
+                // link property, CurrentRec the object whose links are listed.
+                (None, None) => match link_table(&g, stat.container_id, stat.cur_rec) {
+                    Some(v) => v,
+                    None => return Ok(failure(p::EC_NOT_SUPPORTED, &[], 3)),
+                },
+                (None, Some(_)) => g.entries.iter().collect(),
             };
             let mut found = Vec::new();
             for e in candidates {
@@ -854,11 +882,13 @@ mod tests {
     }
 
     fn gal() -> Gal {
-        let entries = vec![
+        let mut entries = vec![
             entry(0x100, "Alice Anderson", "alice@x", EntryKind::Mailbox),
             entry(0x200, "Bob Brown", "bob@x", EntryKind::Mailbox),
             entry(0x300, "Engineering Team", "team@x", EntryKind::DistributionList),
         ];
+        entries[1].entry.manager_dn = Some("UID=alice,dc=x".into());
+        entries[2].entry.members = vec!["uid=alice,dc=x".into(), "uid=bob,dc=x".into(), "uid=gone,dc=x".into()];
         let by_mid = entries.iter().enumerate().map(|(i, e)| (e.mid, i)).collect();
         Gal { entries, by_mid }
     }
@@ -879,6 +909,19 @@ mod tests {
         assert_eq!((st.cur_rec, st.num_pos, st.total_rec), (0x200, 1, 3));
         set_position(&g, &mut st, 3);
         assert_eq!(st.cur_rec, MID_END_OF_TABLE);
+    }
+
+    #[test]
+    fn link_tables() {
+        let g = gal();
+        let mids = |prop: PropTag, mid| link_table(&g, prop.0, mid).map(|v| v.iter().map(|e| e.mid).collect::<Vec<_>>());
+        assert_eq!(mids(p::ADDRESS_BOOK_MEMBER, 0x300), Some(vec![0x100, 0x200]));
+        assert_eq!(mids(p::ADDRESS_BOOK_MEMBER.with_type(0x101E), 0x300), Some(vec![0x100, 0x200]));
+        assert_eq!(mids(p::ADDRESS_BOOK_REPORTS, 0x100), Some(vec![0x200]));
+        assert_eq!(mids(p::ADDRESS_BOOK_IS_MEMBER_OF_DL, 0x200), Some(vec![0x300]));
+        assert_eq!(mids(p::ADDRESS_BOOK_MEMBER, 0x100), Some(vec![]));
+        assert_eq!(mids(p::DISPLAY_NAME, 0x300), None);
+        assert_eq!(mids(p::ADDRESS_BOOK_MEMBER, 0x999), None);
     }
 
     #[test]

@@ -33,6 +33,8 @@ pub const ADDRESS_BOOK_MANAGER_DISTINGUISHED_NAME: PropTag = t(0x8005_001F);
 pub const ADDRESS_BOOK_HOME_MESSAGE_DATABASE: PropTag = t(0x8006_001F);
 pub const ADDRESS_BOOK_PROXY_ADDRESSES: PropTag = t(0x800F_101F);
 pub const ADDRESS_BOOK_MEMBER: PropTag = t(0x8009_000D);
+pub const ADDRESS_BOOK_IS_MEMBER_OF_DL: PropTag = t(0x8008_000D);
+pub const ADDRESS_BOOK_REPORTS: PropTag = t(0x800E_000D);
 /// PidTagAnr: ambiguous name resolution, only in restrictions (MS-OXNSPI 3.1.4.7).
 pub const ANR: PropTag = t(0x360C_001F);
 // Containers (GetSpecialTable rows, MS-OXNSPI 3.1.4.1.3).
