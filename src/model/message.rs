@@ -378,7 +378,11 @@ fn attachment_info(index: usize, raw: &[u8], part: &mail_parser::MessagePart<'_>
     // Inline means "shown in the body": referenced by cid from the HTML, not explicitly an attachment.
     let disposition_attachment = part.content_disposition().is_some_and(|d| d.is_attachment());
     let is_inline = !disposition_attachment && content_id.is_some();
-    AttachmentInfo { index, name, content_type, size: part.contents().len(), content_id, is_inline, is_message }
+    let size = match &part.body {
+        PartType::Text(_) | PartType::Html(_) => original_bytes(raw, part).map(|b| b.len()).unwrap_or(part.contents().len()),
+        _ => part.contents().len(),
+    };
+    AttachmentInfo { index, name, content_type, size, content_id, is_inline, is_message }
 }
 
 impl Message {
@@ -452,17 +456,36 @@ pub fn categories_from_flags(flags: &[String]) -> Vec<String> {
         .collect()
 }
 
+/// The bytes of a part as sent, with only the transfer encoding undone (a text attachment keeps its charset:
+/// it is a file, not text to display).
+fn original_bytes(raw: &[u8], part: &mail_parser::MessagePart<'_>) -> Option<Vec<u8>> {
+    use mail_parser::decoders::{base64::base64_decode, quoted_printable::quoted_printable_decode};
+    let body = raw.get(part.offset_body as usize..part.offset_end as usize)?;
+    match part.encoding {
+        mail_parser::Encoding::Base64 => base64_decode(body),
+        mail_parser::Encoding::QuotedPrintable => quoted_printable_decode(body),
+        // The part ends before the CRLF that belongs to the next boundary (RFC 2046 5.1.1).
+        mail_parser::Encoding::None => Some(body.to_vec()),
+    }
+}
+
+fn part_bytes(raw: &[u8], part: &mail_parser::MessagePart<'_>) -> Vec<u8> {
+    match &part.body {
+        PartType::Message(m) => m.raw_message().to_vec(),
+        PartType::Text(_) | PartType::Html(_) => original_bytes(raw, part).unwrap_or_else(|| part.contents().to_vec()),
+        _ => part.contents().to_vec(),
+    }
+}
+
 /// The attachment at `index` (as in [`Message::attachments`]) with its decoded content. For an attached
-/// message (message/rfc822) the content is the message's MIME bytes.
+/// message (message/rfc822) the content is the message's MIME bytes; a text attachment keeps its charset.
 pub fn attachment_bytes(raw: &[u8], index: usize) -> Option<(AttachmentInfo, Vec<u8>)> {
     let msg = parse(raw).ok()?;
     let id = *msg.attachments.get(index)?;
     let part = msg.parts.get(id as usize)?;
-    let info = attachment_info(index, raw, part);
-    let bytes = match &part.body {
-        PartType::Message(m) => m.raw_message().to_vec(),
-        _ => part.contents().to_vec(),
-    };
+    let mut info = attachment_info(index, raw, part);
+    let bytes = part_bytes(raw, part);
+    info.size = bytes.len();
     Some((info, bytes))
 }
 
@@ -662,6 +685,22 @@ mod tests {
         let img = &m.attachments[1];
         assert!(img.is_inline);
         assert_eq!(img.content_id.as_deref(), Some("logo@example.test"));
+    }
+
+    #[test]
+    fn text_attachments_keep_their_bytes() {
+        let raw = fixture("text-attachments.eml");
+        let m = Message::from_mime(&raw).unwrap();
+        assert_eq!(m.body_text.as_deref().map(str::trim), Some("Body."));
+        let names: Vec<&str> = m.attachments.iter().map(|a| a.name.as_str()).collect();
+        assert_eq!(names, ["menu.txt", "prices.csv", "plain.txt"]);
+        let expect: [&[u8]; 3] = [b"caf\xe9;cr\xe8me\r\n", b"caf\xe9;1\r\nth\xe9;20", b"line 1\r\nline 2\r\n"];
+        for (i, want) in expect.iter().enumerate() {
+            let (info, bytes) = attachment_bytes(&raw, i).unwrap();
+            assert_eq!(bytes, *want, "{}", info.name);
+            assert_eq!(info.size, want.len());
+            assert_eq!(m.attachments[i].size, want.len());
+        }
     }
 
     #[test]
