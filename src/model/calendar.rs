@@ -9,7 +9,7 @@ use super::recurrence::{Occurrence, OverrideTimes, Recurrence};
 use super::timezone::EventTime;
 
 /// How the time shows in free/busy (EWS `LegacyFreeBusyType`, MAPI PidLidBusyStatus; iCalendar TRANSP plus
-/// X-MICROSOFT-CDO-BUSYSTATUS, MS-OXCICAL 2.1.3.1.1.20.29).
+/// X-MICROSOFT-CDO-BUSYSTATUS, MS-OXCICAL 2.1.3.1.1.20, property X-MICROSOFT-CDO-BUSYSTATUS).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum FreeBusy {
     Free,
@@ -21,7 +21,7 @@ pub enum FreeBusy {
     WorkingElsewhere,
 }
 
-/// EWS `SensitivityChoicesType`, MAPI PidTagSensitivity; iCalendar CLASS (MS-OXCICAL 2.1.3.1.1.20.6).
+/// EWS `SensitivityChoicesType`, MAPI PidTagSensitivity; iCalendar CLASS (MS-OXCICAL 2.1.3.1.1.20, property CLASS).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum Sensitivity {
     #[default]
@@ -31,7 +31,8 @@ pub enum Sensitivity {
     Confidential,
 }
 
-/// EWS `ImportanceChoicesType`, MAPI PidTagImportance; iCalendar PRIORITY (MS-OXCICAL 2.1.3.1.1.20.19).
+/// EWS `ImportanceChoicesType`, MAPI PidTagImportance; iCalendar PRIORITY and X-MICROSOFT-CDO-IMPORTANCE
+/// (MS-OXCICAL 2.1.3.1.1.20).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum Importance {
     Low,
@@ -57,7 +58,7 @@ pub enum AttendeeRole {
     Resource,
 }
 
-/// An attendee's answer (EWS `ResponseTypeType`; iCalendar PARTSTAT, MS-OXCICAL 2.1.3.1.1.20.2).
+/// An attendee's answer (EWS `ResponseTypeType`; iCalendar PARTSTAT, MS-OXCICAL 2.1.3.1.1.20, property ATTENDEE).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum ResponseStatus {
     /// NEEDS-ACTION (EWS NoResponseReceived).

@@ -56,7 +56,7 @@ pub enum Pattern {
     Daily { interval: u32 },
     /// Every `interval` weeks on `days`; weeks start on `first_day_of_week` (RRULE WKST).
     Weekly { interval: u32, days: Vec<Weekday>, first_day_of_week: Weekday },
-    /// Day `day` (1–31) every `interval` months; in shorter months, the last day (MS-OXOCAL 2.2.1.44.1.2).
+    /// Day `day` (1–31) every `interval` months; in shorter months, the last day (MS-OXOCAL 2.2.1.44.1 RecurrencePattern, Month pattern; Outlook DayOfMonth 31 = last day).
     AbsoluteMonthly { interval: u32, day: u32 },
     /// The `index`-th of `days` every `interval` months.
     RelativeMonthly { interval: u32, days: Vec<Weekday>, index: WeekIndex },
@@ -145,7 +145,7 @@ pub fn parse_weekday_code(s: &str) -> Option<Weekday> {
     })
 }
 
-/// Most occurrences that an EWS/MAPI recurrence may have, and the largest interval (MS-OXOCAL 2.2.1.44.1).
+/// The largest interval accepted (Outlook offers at most 999 days/weeks/months).
 pub const MAX_INTERVAL: u32 = 999;
 
 // ---------------------------------------------------------------------------------------------------------------

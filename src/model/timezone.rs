@@ -1,6 +1,6 @@
 //! Time zones: Windows time-zone ids ↔ IANA names (CLDR windowsZones, generated into `timezone_table.rs`), the
 //! Windows rule form of a zone for one year (bias plus standard/daylight transitions as month / week of month /
-//! day of week / time, as EWS `TimeZoneDefinition` (MS-OXWSCDATA 2.2.4.? TimeZoneDefinitionType) and MAPI
+//! day of week / time, as EWS `TimeZoneDefinition` (MS-OXWSCDATA TimeZoneDefinitionType: Periods, TransitionsGroups, RecurringDayTransition) and MAPI
 //! `PidLidTimeZoneStruct` (MS-OXOCAL 2.2.1.39) need it), VTIMEZONE data for an IANA zone (RFC 5545 3.6.5), and
 //! [`EventTime`], the way calendar items hold their times.
 //!
@@ -354,6 +354,25 @@ pub fn windows_rule(tz: Tz, year: i32) -> WindowsRule {
     }
 }
 
+/// The Windows rules of `tz` for each year of `from_year..=to_year`, merged where consecutive years share a rule:
+/// `(first year, rule)`. This is the shape of EWS `TransitionsGroups` with per-year `AbsoluteDateTransition`s and
+/// of the TZRULEs of a MAPI TZDEFINITION (MS-OXOCAL 2.2.1.41); zones whose rules changed (Moscow 2011/2014, Cairo,
+/// …) get one entry per change.
+pub fn windows_rules(tz: Tz, from_year: i32, to_year: i32) -> Vec<(i32, WindowsRule)> {
+    let mut out: Vec<(i32, WindowsRule)> = Vec::new();
+    for year in from_year..=to_year {
+        let r = windows_rule(tz, year);
+        let same = out.last().is_some_and(|(_, p)| {
+            (p.bias, p.standard_bias, p.daylight_bias, p.standard, p.daylight, p.approximate)
+                == (r.bias, r.standard_bias, r.daylight_bias, r.standard, r.daylight, r.approximate)
+        });
+        if !same {
+            out.push((year, r));
+        }
+    }
+    out
+}
+
 impl WindowsRule {
     /// The 48-byte little-endian TZREG blob of `PidLidTimeZoneStruct` (MS-OXOCAL 2.2.1.39): lBias, lStandardBias,
     /// lDaylightBias, wStandardYear, stStandardDate (SYSTEMTIME), wDaylightYear, stDaylightDate. The SYSTEMTIME
@@ -665,6 +684,18 @@ mod tests {
         assert_eq!((r.bias, r.standard, r.daylight, r.approximate), (-540, None, None, false));
         let r = windows_rule(Tz::Asia__Kolkata, 2026);
         assert_eq!(r.bias, -330);
+    }
+
+    #[test]
+    fn rule_changes_over_years() {
+        // Moscow: DST until 2010, permanent +04 in 2011–2014, +03 since 26 October 2014.
+        let r = windows_rules(Tz::Europe__Moscow, 2009, 2016);
+        let biases: Vec<(i32, i32, bool)> = r.iter().map(|(y, w)| (*y, w.bias, w.daylight.is_some())).collect();
+        assert_eq!(biases.first(), Some(&(2009, -180, true)));
+        assert_eq!(biases.last(), Some(&(2015, -180, false)));
+        assert!(biases.iter().any(|(_, b, _)| *b == -240), "{biases:?}");
+        // Europe/Paris has had the same rule since 1996.
+        assert_eq!(windows_rules(Tz::Europe__Paris, 2000, 2030).len(), 1);
     }
 
     #[test]
