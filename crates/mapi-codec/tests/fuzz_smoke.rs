@@ -13,7 +13,13 @@ use mapi_codec::rops::response::ColumnSource;
 use mapi_codec::rops::{RopContext, RopRequest, RopRequestBuffer, RopResponse, RopResponseBuffer};
 use mapi_codec::{Reader, aux, lz77, rpc};
 
-const ITER: usize = 4000;
+/// Iterations per decoder family; override with MAPI_CODEC_FUZZ_ITER for a longer run.
+fn iters() -> usize {
+    std::env::var("MAPI_CODEC_FUZZ_ITER")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(4000)
+}
 
 struct Cols;
 impl ColumnSource for Cols {
@@ -30,7 +36,7 @@ impl ColumnSource for Cols {
 /// Runs `f` over random, biased and mutated inputs derived from `seeds`.
 fn feed(seed: u64, seeds: &[Vec<u8>], mut f: impl FnMut(&[u8])) {
     let mut rng = Rng::new(seed);
-    for i in 0..ITER {
+    for i in 0..iters() {
         let input = match i % 3 {
             0 => rng.uniform_bytes(96),
             1 => rng.biased_bytes(96),

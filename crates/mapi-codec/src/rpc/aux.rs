@@ -37,6 +37,7 @@ pub mod aux_type {
     pub const EXORGINFO: u8 = 0x17;
     pub const PERF_ACCOUNTINFO: u8 = 0x18;
     pub const ENDPOINT_CAPABILITIES: u8 = 0x48;
+    pub const EXCEPTION_TRACE: u8 = 0x49;
     pub const CLIENT_CONNECTION_INFO: u8 = 0x4A;
     pub const SERVER_SESSION_INFO: u8 = 0x4B;
     pub const PROTOCOL_DEVICE_IDENTIFICATION: u8 = 0x4E;
@@ -51,7 +52,20 @@ pub struct AuxBlock {
     pub payload: Vec<u8>,
 }
 
+/// AUX_ENDPOINT_CAPABILITIES EndpointCapabilityFlag: the EMSMDB and NSPI
+/// services share one endpoint.
+pub const ENDPOINT_CAPABILITY_SINGLE_ENDPOINT: u32 = 0x0000_0001;
+
 impl AuxBlock {
+    /// An AUX_ENDPOINT_CAPABILITIES block (version 1) with the given flags.
+    pub fn endpoint_capabilities(flags: u32) -> Self {
+        AuxBlock {
+            version: AUX_VERSION_1,
+            aux_type: aux_type::ENDPOINT_CAPABILITIES,
+            payload: flags.to_le_bytes().to_vec(),
+        }
+    }
+
     /// For AUX_TYPE_PERF_REQUESTID (SessionID, RequestID) blocks: the two ids.
     pub fn request_id(&self) -> Option<(u16, u16)> {
         if self.aux_type != aux_type::PERF_REQUESTID || self.payload.len() < 4 {
