@@ -698,7 +698,7 @@ async fn draft_edits_attachments_and_stale_ids() {
     let (_, root, s) = run(s, &upd).await;
     assert_eq!(code(&messages(&root)[0]), "NoError", "{:?}", messages(&root));
     let id2 = named(&root, "ItemId")[0].attr("Id").unwrap().to_string();
-    assert_ne!(id1, id2);
+    assert_eq!(id1, id2, "UpdateItem returns the id the client sent");
     assert_eq!(s.folders["Drafts"].messages.len(), 1);
     // Attach a file using the *old* id, as exchangelib does.
     let att = envelope(&format!(

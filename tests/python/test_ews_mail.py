@@ -385,3 +385,30 @@ def test_mark_as_junk_moves_and_tags(ews, acct):
     assert "$Junk" in imap_flags(ews, "Junk", f"junk test {token}")
     for i in junk:
         i.delete()
+
+
+def test_draft_edit_attach_detach_send(ews, acct):
+    from exchangelib import FileAttachment
+    token = uuid.uuid4().hex[:8]
+    bob = f"bob@{ews.stack.domain}"
+    draft = Message(account=acct, folder=acct.drafts, subject=f"draft v1 {token}", body="v1", to_recipients=[bob])
+    draft.save()
+    att = FileAttachment(name="notes.txt", content=b"hello attachment")
+    draft.attach(att)  # CreateAttachment; exchangelib keeps the old item id
+    draft.subject = f"draft v2 {token}"
+    draft.save(update_fields=["subject"])  # UpdateItem with the id from before the attachment
+    fresh = acct.drafts.filter(subject=f"draft v2 {token}").get()
+    assert [a.name for a in fresh.attachments] == ["notes.txt"]
+    assert fresh.attachments[0].content == b"hello attachment"
+    assert acct.drafts.filter(subject__contains=token).count() == 1
+    fresh.attachments[0].detach()
+    fresh = acct.drafts.filter(subject=f"draft v2 {token}").get()
+    assert fresh.attachments == [] or fresh.attachments is None
+    fresh.send(save_copy=False)  # SendItem
+    assert acct.drafts.filter(subject__contains=token).count() == 0
+    bob_acct = account(ews, user="bob")
+    deadline = time.time() + 30
+    while time.time() < deadline and bob_acct.inbox.filter(subject=f"draft v2 {token}").count() == 0:
+        time.sleep(0.5)
+    got = bob_acct.inbox.filter(subject=f"draft v2 {token}").get()
+    got.delete()

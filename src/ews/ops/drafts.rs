@@ -310,7 +310,8 @@ pub async fn create_attachment<S: MailStore>(cx: &mut Ctx<S>, op: &Element) -> V
         Ok(r) => r,
         Err(f) => return atts.iter().map(|_| f.message()).collect(),
     };
-    let root_id = cx.ids.item_id(&new_id);
+    // The parent id the client sent keeps naming the draft; return it as the root id.
+    let root_id = parent.attr("Id").map(str::to_string).unwrap_or_else(|| cx.ids.item_id(&new_id));
     let root_ck = cx.ids.change_key(modseq);
     let mut next = before;
     parsed
@@ -374,9 +375,9 @@ pub async fn delete_attachment<S: MailStore>(cx: &mut Ctx<S>, op: &Element) -> V
         .map(|a| match a {
             Err(f) => f.message(),
             Ok(a) => match results.iter().find(|(i, _)| *i == a.item).map(|(_, r)| r) {
-                Some(Ok((id, modseq))) => {
+                Some(Ok((_, modseq))) => {
                     let mut w = XmlWriter::new();
-                    w.empty("m:RootItemId", &[("RootItemId", &cx.ids.item_id(id)), ("RootItemChangeKey", &cx.ids.change_key(*modseq))]);
+                    w.empty("m:RootItemId", &[("RootItemId", &cx.ids.item_id(&a.item)), ("RootItemChangeKey", &cx.ids.change_key(*modseq))]);
                     ResponseMessage::ok(w.finish())
                 }
                 Some(Err(f)) => f.message(),

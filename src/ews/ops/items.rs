@@ -738,7 +738,10 @@ pub async fn update_item<S: MailStore>(cx: &mut Ctx<S>, op: &Element) -> Vec<Res
             let (after, _, _) = load_item(cx, &node, id.uid, false).await?;
             let mut w = XmlWriter::new();
             w.start("m:Items", &[]).start("t:Message", &[]);
-            w.empty("t:ItemId", &[("Id", &cx.ids.item_id(&id)), ("ChangeKey", &cx.ids.change_key(after.modseq))]);
+            // The id the client sent still names the item (a rewritten draft answers to its earlier ids), and
+            // clients expect UpdateItem to return it unchanged.
+            let id_text = id_el.attr("Id").map(str::to_string).unwrap_or_else(|| cx.ids.item_id(&id));
+            w.empty("t:ItemId", &[("Id", &id_text), ("ChangeKey", &cx.ids.change_key(after.modseq))]);
             w.end().end();
             w.start("m:ConflictResults", &[]).leaf("t:Count", "0").end();
             Ok::<_, Fail>(w.finish())
@@ -885,7 +888,8 @@ pub async fn get_attachment<S: MailStore>(cx: &mut Ctx<S>, op: &Element) -> Vec<
                 return Err(item_not_found());
             }
             let name = node.name.clone().ok_or_else(item_not_found)?;
-            let raw = cx.store.fetch_raw(&name, aid.item.uid).await.map_err(|e| Fail::from_error(&e, "ErrorItemNotFound"))?;
+            let uid = super::drafts::locate(cx, &node, &aid.item).await?;
+            let raw = cx.store.fetch_raw(&name, uid).await.map_err(|e| Fail::from_error(&e, "ErrorItemNotFound"))?;
             let raw = raw.ok_or_else(item_not_found)?;
             let (info, bytes) = attachment_bytes(&raw, aid.index as usize)
                 .ok_or_else(|| Fail::new("ErrorInvalidAttachmentId", "The attachment does not exist."))?;
