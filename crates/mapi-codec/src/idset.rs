@@ -35,9 +35,9 @@ impl RangeSet {
     }
     /// Number of values in the set (saturating).
     pub fn len(&self) -> u64 {
-        self.ranges
-            .iter()
-            .fold(0u64, |a, (l, h)| a.saturating_add((h - l).saturating_add(1)))
+        self.ranges.iter().fold(0u64, |a, (l, h)| {
+            a.saturating_add((h - l).saturating_add(1))
+        })
     }
     pub fn contains(&self, v: u64) -> bool {
         self.ranges

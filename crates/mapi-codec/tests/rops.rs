@@ -396,3 +396,30 @@ fn ms_oxcrpc_4_2_extended_buffer_shape() {
         buf
     );
 }
+
+#[test]
+fn response_handle_indexes() {
+    let ctx = RopContext::default();
+    let dec = |b: &str| RopRequest::decode(&mut Reader::new(&hex(b)), &ctx).unwrap();
+    // RopOpenFolder: LogonId 0, InputHandleIndex 1, OutputHandleIndex 2.
+    let open = dec("02 00 01 02 01 00 00 00 00 00 00 05 00");
+    assert_eq!(open.output_handle_index(), Some(2));
+    assert_eq!(
+        open.error_response(0x8004010F),
+        Some(RopResponse::error(0x02, 2, 0x8004010F))
+    );
+    // RopLogon: OutputHandleIndex is the third byte.
+    let logon = dec("FE 03 04 01 00 00 00 01 00 00 00 00 00 00");
+    assert_eq!(
+        (logon.logon_id(), logon.output_handle_index()),
+        (3, Some(4))
+    );
+    // RopSaveChangesMessage answers on ResponseHandleIndex.
+    let save = dec("0C 00 05 01 0A");
+    assert_eq!(
+        (save.output_handle_index(), save.response_handle_index()),
+        (None, 5)
+    );
+    // RopRelease has no response.
+    assert_eq!(dec("01 00 03").error_response(1), None);
+}

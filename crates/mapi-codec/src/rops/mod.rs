@@ -243,12 +243,57 @@ rop_requests! {
     0xFE Logon(rq::Logon): decode,
 }
 
+/// RopIds whose request carries an OutputHandleIndex (a new Server object is
+/// created and its handle stored at that index of the handle table).
+const CREATES_OBJECT: &[u8] = &[
+    0x02, 0x03, 0x04, 0x05, 0x06, 0x1C, 0x21, 0x22, 0x23, 0x29, 0x2B, 0x3B, 0x3E, 0x3F, 0x46, 0x4B,
+    0x4C, 0x4D, 0x53, 0x69, 0x70, 0x72, 0x7E, 0x82, 0xFE,
+];
+
 impl RopRequest {
+    fn header_bytes(&self) -> [u8; 4] {
+        let mut w = Writer::new();
+        // Encoding a decoded request cannot fail for lengths that were decodable;
+        // on failure the header simply reads as zeros.
+        let _ = self.encode(&mut w);
+        let b = w.as_slice();
+        [0, 1, 2, 3].map(|i| b.get(i).copied().unwrap_or(0))
+    }
+
     /// The LogonId byte (the second byte of every ROP request).
     pub fn logon_id(&self) -> u8 {
-        let mut w = Writer::new();
-        // Encoding a decoded request cannot fail for lengths that were decodable.
-        let _ = self.encode(&mut w);
-        w.as_slice().get(1).copied().unwrap_or(0)
+        self.header_bytes()[1]
+    }
+
+    /// The OutputHandleIndex, for ROPs that create a Server object.
+    pub fn output_handle_index(&self) -> Option<u8> {
+        let id = self.rop_id();
+        if !CREATES_OBJECT.contains(&id) {
+            return None;
+        }
+        let h = self.header_bytes();
+        Some(if id == rop_id::Logon { h[2] } else { h[3] })
+    }
+
+    /// The handle index the response echoes: OutputHandleIndex for ROPs that
+    /// create an object, ResponseHandleIndex for RopSaveChangesMessage /
+    /// RopSaveChangesAttachment / RopSetMessageReadFlag, SourceHandleIndex for
+    /// the copy and move ROPs, InputHandleIndex otherwise.
+    pub fn response_handle_index(&self) -> u8 {
+        self.output_handle_index()
+            .unwrap_or_else(|| self.header_bytes()[2])
+    }
+
+    /// The generic failure response to this request (MS-OXCROPS: RopId,
+    /// handle index, ReturnValue). `None` for RopRelease, which has no response.
+    pub fn error_response(&self, return_value: u32) -> Option<RopResponse> {
+        if self.rop_id() == rop_id::Release {
+            return None;
+        }
+        Some(RopResponse::error(
+            self.rop_id(),
+            self.response_handle_index(),
+            return_value,
+        ))
     }
 }
