@@ -319,14 +319,15 @@ fn transition_of(change: &OffsetChange) -> Transition {
 /// it names that year's date (5 = last whenever the date is in the month's last seven days).
 pub fn windows_rule(tz: Tz, year: i32) -> WindowsRule {
     let changes = offset_changes(tz, year);
-    let mid_jan = Utc.with_ymd_and_hms(year, 1, 15, 12, 0, 0).unwrap();
-    let to_dst = changes.iter().find(|c| c.to_dst);
-    let to_std = changes.iter().find(|c| !c.to_dst && c.from != c.to);
-    match (to_dst, to_std) {
+    // "Daylight" is the period with the larger offset, whatever the tz database flags: Europe/Dublin models its
+    // winter as negative DST, Windows (GMT Standard Time) as standard time.
+    let up = changes.iter().find(|c| c.to > c.from);
+    let down = changes.iter().find(|c| c.to < c.from);
+    match (up, down) {
         (Some(d), Some(s)) => {
             let std_off = s.to;
             let dst_off = d.to;
-            let approximate = changes.len() > 2 || d.from != s.to;
+            let approximate = changes.len() > 2 || d.from != s.to || s.from != d.to;
             WindowsRule {
                 year,
                 bias: -std_off / 60,
@@ -338,9 +339,8 @@ pub fn windows_rule(tz: Tz, year: i32) -> WindowsRule {
             }
         }
         _ => {
-            // No DST period in the year: the standard offset at year end (after any permanent change).
+            // No DST period in the year: the offset at year end (after any permanent change).
             let end_off = offset_at(tz, Utc.with_ymd_and_hms(year, 12, 31, 12, 0, 0).unwrap());
-            let in_dst = dst_at(tz, mid_jan);
             WindowsRule {
                 year,
                 bias: -end_off / 60,
@@ -348,7 +348,7 @@ pub fn windows_rule(tz: Tz, year: i32) -> WindowsRule {
                 daylight_bias: 0,
                 standard: None,
                 daylight: None,
-                approximate: !changes.is_empty() || in_dst,
+                approximate: !changes.is_empty(),
             }
         }
     }
@@ -469,6 +469,198 @@ pub fn nth_weekday_of_month(year: i32, month: u32, weekday: Weekday, week: u32) 
     let first = NaiveDate::from_ymd_opt(year, month, 1)?;
     let fwd = (weekday.num_days_from_monday() + 7 - first.weekday().num_days_from_monday()) % 7;
     first.checked_add_signed(Duration::days((fwd + 7 * (week.max(1) - 1)) as i64))
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// EWS TimeZoneDefinition (MS-OXWSGTZ 2.2.4.12), as data
+// ---------------------------------------------------------------------------------------------------------------
+
+/// A `Period`: a named offset. `bias` is EWS's (minutes, UTC = local + bias: `-PT1H` for UTC+1).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TzPeriod {
+    pub id: String,
+    /// `Standard` or `Daylight`.
+    pub name: String,
+    pub bias: i32,
+}
+
+/// One transition inside a `TransitionsGroup`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TzGroupTransition {
+    /// `RecurringDayTransition`: to `period` on the `occurrence`-th (1–4, -1 = last) `day_of_week` of `month`, at
+    /// `time_offset` (local time before the change).
+    RecurringDay { to_period: String, time_offset: NaiveTime, month: u32, day_of_week: Weekday, occurrence: i32 },
+    /// `Transition`: the period in force for the whole group (no DST).
+    Period { to_period: String },
+}
+
+/// A `TransitionsGroup`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TzTransitionsGroup {
+    pub id: String,
+    pub transitions: Vec<TzGroupTransition>,
+}
+
+/// A top-level transition to a group: the first has no date (`Transition`), the others start at a local date-time
+/// (`AbsoluteDateTransition`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TzTransition {
+    pub to_group: String,
+    pub from: Option<NaiveDateTime>,
+}
+
+/// The content of an EWS `TimeZoneDefinition` element.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TimeZoneDefinition {
+    /// The Windows id, or the IANA name for zones Windows has no id for.
+    pub id: String,
+    pub name: String,
+    pub periods: Vec<TzPeriod>,
+    pub groups: Vec<TzTransitionsGroup>,
+    pub transitions: Vec<TzTransition>,
+}
+
+fn fmt_utc_offset(bias: i32) -> String {
+    let off = -bias;
+    format!("(UTC{}{:02}:{:02})", if off < 0 { '-' } else { '+' }, off.abs() / 60, off.abs() % 60)
+}
+
+impl TimeZoneDefinition {
+    /// The definition of `tz` for the years `from_year..=to_year`, one group per distinct Windows rule (period ids
+    /// in Exchange's `trule:Microsoft/Registry/<id>/<year>-Standard` form).
+    pub fn for_zone(tz: Tz, from_year: i32, to_year: i32) -> TimeZoneDefinition {
+        let id = windows_id_of(tz).map(str::to_string).unwrap_or_else(|| tz.name().to_string());
+        let rules = windows_rules(tz, from_year, to_year.max(from_year));
+        let mut def = TimeZoneDefinition {
+            name: format!("{} {}", fmt_utc_offset(rules.last().map(|(_, r)| r.bias).unwrap_or(0)), tz.name()),
+            id: id.clone(),
+            periods: Vec::new(),
+            groups: Vec::new(),
+            transitions: Vec::new(),
+        };
+        for (i, (year, r)) in rules.iter().enumerate() {
+            let std_id = format!("trule:Microsoft/Registry/{id}/{year}-Standard");
+            def.periods.push(TzPeriod { id: std_id.clone(), name: "Standard".into(), bias: r.bias + r.standard_bias });
+            let transitions = match (r.standard, r.daylight) {
+                (Some(s), Some(d)) => {
+                    let dst_id = format!("trule:Microsoft/Registry/{id}/{year}-Daylight");
+                    def.periods.push(TzPeriod {
+                        id: dst_id.clone(),
+                        name: "Daylight".into(),
+                        bias: r.bias + r.daylight_bias,
+                    });
+                    let rec = |t: Transition, to: String| TzGroupTransition::RecurringDay {
+                        to_period: to,
+                        time_offset: t.time,
+                        month: t.month,
+                        day_of_week: t.day_of_week,
+                        occurrence: if t.week >= 5 { -1 } else { t.week as i32 },
+                    };
+                    vec![rec(d, dst_id), rec(s, std_id)]
+                }
+                _ => vec![TzGroupTransition::Period { to_period: std_id }],
+            };
+            def.groups.push(TzTransitionsGroup { id: i.to_string(), transitions });
+            let from = (i > 0).then(|| NaiveDate::from_ymd_opt(*year, 1, 1).unwrap().and_time(NaiveTime::MIN));
+            def.transitions.push(TzTransition { to_group: i.to_string(), from });
+        }
+        def
+    }
+
+    /// The rule in force in `year`, in the Windows form.
+    pub fn rule_for_year(&self, year: i32) -> Option<WindowsRule> {
+        let start = NaiveDate::from_ymd_opt(year, 7, 1)?.and_time(NaiveTime::MIN);
+        let tr = self.transitions.iter().filter(|t| t.from.is_none_or(|f| f <= start)).last()?;
+        let group = self.groups.iter().find(|g| g.id == tr.to_group)?;
+        let period = |id: &str| self.periods.iter().find(|p| p.id == id);
+        let mut rule = WindowsRule {
+            year,
+            bias: 0,
+            standard_bias: 0,
+            daylight_bias: 0,
+            standard: None,
+            daylight: None,
+            approximate: false,
+        };
+        let mut std_bias = None;
+        let mut dst_bias = None;
+        for t in &group.transitions {
+            match t {
+                TzGroupTransition::Period { to_period } => std_bias = Some(period(to_period)?.bias),
+                TzGroupTransition::RecurringDay { to_period, time_offset, month, day_of_week, occurrence } => {
+                    let p = period(to_period)?;
+                    let tr = Transition {
+                        month: *month,
+                        week: if *occurrence < 0 { 5 } else { *occurrence as u32 },
+                        day_of_week: *day_of_week,
+                        time: *time_offset,
+                    };
+                    if p.name.eq_ignore_ascii_case("Daylight") {
+                        dst_bias = Some(p.bias);
+                        rule.daylight = Some(tr);
+                    } else {
+                        std_bias = Some(p.bias);
+                        rule.standard = Some(tr);
+                    }
+                }
+            }
+        }
+        rule.bias = std_bias.or(dst_bias)?;
+        rule.daylight_bias = dst_bias.map(|d| d - rule.bias).unwrap_or(0);
+        Some(rule)
+    }
+
+    /// The IANA zone for this definition: by its id (a Windows id or an IANA name), else the zone whose offsets
+    /// match the rule in force in `year` (a client-made definition with an unknown id).
+    pub fn resolve(&self, year: i32) -> Option<Tz> {
+        resolve_zone_name(&self.id).or_else(|| {
+            let rule = self.rule_for_year(year)?;
+            match_observances(&rule.observances(year), year, &format!("{} {}", self.id, self.name))
+        })
+    }
+}
+
+impl WindowsRule {
+    /// The rule as VTIMEZONE-style observances with onsets from the year before `from_year`.
+    pub fn observances(&self, from_year: i32) -> Vec<ZoneObservance> {
+        let std_off = -(self.bias + self.standard_bias) * 60;
+        match (self.standard, self.daylight) {
+            (Some(s), Some(d)) => {
+                let dst_off = -(self.bias + self.daylight_bias) * 60;
+                let onset = |t: Transition| {
+                    nth_weekday_of_month(from_year - 1, t.month, t.day_of_week, t.week)
+                        .map(|date| date.and_time(t.time))
+                        .unwrap_or_default()
+                };
+                vec![
+                    ZoneObservance {
+                        daylight: false,
+                        dtstart: onset(s),
+                        offset_from: dst_off,
+                        offset_to: std_off,
+                        name: None,
+                        rule: Some(s),
+                    },
+                    ZoneObservance {
+                        daylight: true,
+                        dtstart: onset(d),
+                        offset_from: std_off,
+                        offset_to: dst_off,
+                        name: None,
+                        rule: Some(d),
+                    },
+                ]
+            }
+            _ => vec![ZoneObservance {
+                daylight: false,
+                dtstart: NaiveDate::from_ymd_opt(1970, 1, 1).unwrap().and_time(NaiveTime::MIN),
+                offset_from: std_off,
+                offset_to: std_off,
+                name: None,
+                rule: None,
+            }],
+        }
+    }
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -593,9 +785,30 @@ pub fn match_observances(obs: &[ZoneObservance], year: i32, hint: &str) -> Optio
             matches.push((*name, tz));
         }
     }
+    // Zones whose changes fall on exactly the observances' instants beat zones that only agree at the samples
+    // (America/Havana changes at 00:00/01:00, America/New_York at 02:00).
+    let mut want_changes: Vec<DateTime<Utc>> = obs
+        .iter()
+        .filter(|o| o.offset_from != o.offset_to)
+        .filter_map(|o| {
+            let local = match o.rule {
+                Some(r) => nth_weekday_of_month(year, r.month, r.day_of_week, r.week)?.and_time(r.time),
+                None if o.dtstart.year() == year => o.dtstart,
+                None => return None,
+            };
+            Some(Utc.from_utc_datetime(&(local - Duration::seconds(o.offset_from as i64))))
+        })
+        .collect();
+    want_changes.sort();
+    let exact: Vec<(&str, Tz)> = matches
+        .iter()
+        .filter(|(_, tz)| offset_changes(*tz, year).iter().map(|c| c.at).collect::<Vec<_>>() == want_changes)
+        .copied()
+        .collect();
+    let pool = if exact.is_empty() { matches } else { exact };
     let hint = hint.to_ascii_lowercase();
     let city = |name: &str| name.rsplit('/').next().unwrap_or(name).replace('_', " ").to_ascii_lowercase();
-    matches.iter().find(|(n, _)| hint.contains(&city(n))).or(matches.first()).map(|(_, tz)| *tz)
+    pool.iter().find(|(n, _)| hint.contains(&city(n))).or(pool.first()).map(|(_, tz)| *tz)
 }
 
 #[cfg(test)]
@@ -684,6 +897,13 @@ mod tests {
         assert_eq!((r.bias, r.standard, r.daylight, r.approximate), (-540, None, None, false));
         let r = windows_rule(Tz::Asia__Kolkata, 2026);
         assert_eq!(r.bias, -330);
+        // Dublin: the tz database's negative winter DST comes out as Windows' GMT Standard Time rule.
+        let r = windows_rule(Tz::Europe__Dublin, 2026);
+        assert_eq!((r.bias, r.daylight_bias, r.approximate), (0, -60, false));
+        assert_eq!(r.daylight, t(3, 5, Weekday::Sun, 1));
+        assert_eq!(r.standard, t(10, 5, Weekday::Sun, 2));
+        let obs = vtimezone_observances(Tz::Europe__Dublin, 2026);
+        assert!(obs.iter().any(|o| o.daylight && o.offset_to == 3600));
     }
 
     #[test]
@@ -696,6 +916,46 @@ mod tests {
         assert!(biases.iter().any(|(_, b, _)| *b == -240), "{biases:?}");
         // Europe/Paris has had the same rule since 1996.
         assert_eq!(windows_rules(Tz::Europe__Paris, 2000, 2030).len(), 1);
+    }
+
+    #[test]
+    fn ews_time_zone_definition() {
+        let def = TimeZoneDefinition::for_zone(Tz::Europe__Paris, 2026, 2026);
+        assert_eq!(def.id, "Romance Standard Time");
+        assert_eq!(def.name, "(UTC+01:00) Europe/Paris");
+        assert_eq!(def.periods.len(), 2);
+        assert_eq!((def.periods[0].name.as_str(), def.periods[0].bias), ("Standard", -60));
+        assert_eq!((def.periods[1].name.as_str(), def.periods[1].bias), ("Daylight", -120));
+        assert_eq!(def.periods[1].id, "trule:Microsoft/Registry/Romance Standard Time/2026-Daylight");
+        assert_eq!(
+            def.groups[0].transitions[0],
+            TzGroupTransition::RecurringDay {
+                to_period: def.periods[1].id.clone(),
+                time_offset: NaiveTime::from_hms_opt(2, 0, 0).unwrap(),
+                month: 3,
+                day_of_week: Weekday::Sun,
+                occurrence: -1
+            }
+        );
+        assert_eq!(def.transitions, [TzTransition { to_group: "0".into(), from: None }]);
+        assert_eq!(def.rule_for_year(2026), Some(windows_rule(Tz::Europe__Paris, 2026)));
+        assert_eq!(def.resolve(2026), Some(Tz::Europe__Paris));
+        // A definition with an unknown id resolves by its rules.
+        let mut anon = TimeZoneDefinition::for_zone(Tz::America__New_York, 2026, 2026);
+        anon.id = "Custom".into();
+        anon.name = "My zone".into();
+        let tz = anon.resolve(2026).unwrap();
+        assert_eq!(windows_rule(tz, 2026), windows_rule(Tz::America__New_York, 2026));
+        // Moscow over its rule changes: one group per rule, dated transitions after the first.
+        let msk = TimeZoneDefinition::for_zone(Tz::Europe__Moscow, 2010, 2016);
+        assert!(msk.groups.len() >= 3);
+        assert!(msk.transitions[1..].iter().all(|t| t.from.is_some()));
+        assert_eq!(msk.rule_for_year(2016).map(|r| r.bias), Some(-180));
+        assert_eq!(msk.rule_for_year(2012).map(|r| r.bias), Some(-240));
+        // Tokyo: no DST, a single period.
+        let tyo = TimeZoneDefinition::for_zone(Tz::Asia__Tokyo, 2026, 2026);
+        assert_eq!(tyo.periods.len(), 1);
+        assert_eq!(tyo.rule_for_year(2026).unwrap().bias, -540);
     }
 
     #[test]
