@@ -67,6 +67,14 @@ pub async fn handle(gw: &Gateway, req: &HttpRequest, principal: &Principal) -> R
     tracing::debug!(user = %principal.mail, op = %op, "EWS request");
     let ids = IdCodec::new(gw.id_key);
     let version = request.echo_version().to_string();
+    if let Some(target) = request.impersonate.as_deref().filter(|t| !t.eq_ignore_ascii_case(&principal.mail)) {
+        // Impersonation (MS-OXWSCDATA 2.2.4.34 ExchangeImpersonation) is not granted to anyone yet: refuse it
+        // rather than silently acting as the caller.
+        tracing::info!(user = %principal.mail, target = %target, op = %op, "EWS impersonation refused");
+        let msg = ResponseMessage::error("ErrorImpersonateUserDenied", "The account does not have permission to impersonate the requested user.");
+        let body = soap::response_xml(&version, &op, &format!("{op}ResponseMessage"), &[msg]);
+        return full(StatusCode::OK, CONTENT_TYPE, body);
+    }
     let messages = if IMPLEMENTED.contains(&op.as_str()) && op != "ConvertId" {
         match imap_store::ImapStore::open(gw, principal).await {
             Ok(store) => {

@@ -744,3 +744,62 @@ async fn draft_edits_attachments_and_stale_ids() {
     let (_, root, _) = run(s, &upd).await;
     assert_eq!(code(&messages(&root)[0]), "ErrorInvalidPropertyUpdateSentMessage");
 }
+
+/// A deterministic xorshift generator for the robustness test (no extra dependency).
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+}
+
+#[tokio::test]
+async fn mutated_requests_never_panic_and_always_answer() {
+    let mut seeds: Vec<String> = [
+        "convertid-probe.exchangelib.request.xml",
+        "getfolder-root.exchangelib.request.xml",
+        "getfolder-distinguished-31.exchangelib.request.xml",
+        "finditem-inbox.exchangelib.request.xml",
+        "findfolder-deep-root.exchangelib.request.xml",
+    ]
+    .iter()
+    .map(|f| fixture(f))
+    .collect();
+    seeds.push(envelope(r#"<m:SyncFolderItems><m:ItemShape><t:BaseShape>AllProperties</t:BaseShape></m:ItemShape><m:SyncFolderId><t:DistinguishedFolderId Id="inbox"/></m:SyncFolderId><m:MaxChangesReturned>5</m:MaxChangesReturned></m:SyncFolderItems>"#));
+    seeds.push(envelope(r#"<m:UpdateItem><m:ItemChanges><t:ItemChange><t:ItemId Id="x"/><t:Updates/></t:ItemChange></m:ItemChanges></m:UpdateItem>"#));
+    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    let mut count = 0;
+    for seed in &seeds {
+        for _ in 0..60 {
+            let mut b = seed.as_bytes().to_vec();
+            for _ in 0..(1 + rng.next() % 4) {
+                let i = (rng.next() as usize) % b.len();
+                match rng.next() % 4 {
+                    0 => b[i] = (rng.next() & 0xff) as u8,
+                    1 => {
+                        b.remove(i);
+                    }
+                    2 => b.truncate(i),
+                    _ => {
+                        let j = (rng.next() as usize) % b.len();
+                        let chunk: Vec<u8> = b[i.min(j)..i.max(j)].to_vec();
+                        b.splice(i..i, chunk);
+                    }
+                }
+                if b.is_empty() {
+                    b.push(b'<');
+                }
+            }
+            let (status, xml, _) = process(ids(), ME, &b, store()).await;
+            assert!(status == 200 || status == 500);
+            let root = parse(xml.as_bytes()).expect("every answer is well-formed XML");
+            assert!(root.child(NS_SOAP, "Header").and_then(|h| h.t("ServerVersionInfo")).is_some());
+            count += 1;
+        }
+    }
+    assert_eq!(count, seeds.len() * 60);
+}

@@ -412,3 +412,25 @@ def test_draft_edit_attach_detach_send(ews, acct):
         time.sleep(0.5)
     got = bob_acct.inbox.filter(subject=f"draft v2 {token}").get()
     got.delete()
+
+
+def test_ids_are_the_same_on_another_instance(ews, acct):
+    """A second Viaduc (another process, same deployment) issues and accepts the same ids: no affinity needed."""
+    import subprocess
+    import conftest
+    port = conftest.free_port()
+    config = ews.stack.dir / f"viaduc-pytest-{port}.toml"
+    out = subprocess.run([str(conftest.TESTENV / "gen-config.sh"), str(ews.stack.dir), str(port)],
+                         capture_output=True, text=True, check=True)
+    config.write_text(out.stdout)
+    v2 = conftest.Viaduc(ews.stack, port, ews.binary, config, ews.stack.dir / "log" / f"viaduc-pytest-{port}.log")
+    v2.start(60)
+    try:
+        acct2 = account(v2)
+        assert acct2.inbox.id == acct.inbox.id
+        item = acct.inbox.all().only("subject")[0]
+        fetched = list(acct2.fetch(ids=[(item.id, item.changekey)], only_fields=["subject"]))
+        assert fetched[0].subject == item.subject
+        assert fetched[0].id == item.id and fetched[0].changekey == item.changekey
+    finally:
+        v2.stop()
