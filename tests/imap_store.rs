@@ -418,6 +418,12 @@ async fn move_and_copy_map_uids() {
     assert_eq!(store.fetch_summaries(&p, &dst, &[m.1]).await.unwrap()[0].subject.as_deref(), Some("msg 2"));
     assert_eq!(store.search_uids(&p, &src, &Criteria::All).await.unwrap(), vec![uids[1]]);
     assert_eq!(store.search_uids(&p, &dst, &Criteria::All).await.unwrap().len(), 4);
+    // A huge sparse UID list (mostly UIDs that do not exist) is split over several commands.
+    let sparse: Vec<u32> = std::iter::once(uids[1]).chain((0..30_000).map(|i| 1_000_001 + 2 * i)).collect();
+    let (_, pairs) = store.copy_messages_with_validity(&p, &src, &sparse, &dst).await.unwrap();
+    assert_eq!(pairs.len(), 1);
+    assert_eq!(pairs[0].0, uids[1]);
+    store.delete_messages(&p, &dst, &[pairs[0].1]).await.unwrap();
     let err = store.copy_messages(&p, &src, &[uids[1]], &unique("nowhere")).await.unwrap_err();
     assert_eq!(err.kind, Kind::NotFound, "{err}");
     store.delete_mailbox(&p, &src).await.unwrap();

@@ -476,6 +476,30 @@ pub fn sequence_set(uids: &[u32]) -> String {
     out
 }
 
+/// Like [`sequence_set`], split so that no set is longer than `max_len` characters (servers limit the command
+/// line: Dovecot to 64 KiB by default). Empty input gives no set.
+pub fn sequence_sets(uids: &[u32], max_len: usize) -> Vec<String> {
+    let full = sequence_set(uids);
+    if full.len() <= max_len {
+        return if full.is_empty() { Vec::new() } else { vec![full] };
+    }
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    for piece in full.split(',') {
+        if !cur.is_empty() && cur.len() + 1 + piece.len() > max_len {
+            out.push(std::mem::take(&mut cur));
+        }
+        if !cur.is_empty() {
+            cur.push(',');
+        }
+        cur.push_str(piece);
+    }
+    if !cur.is_empty() {
+        out.push(cur);
+    }
+    out
+}
+
 /// Parses a sequence set from the server (`1:3,7`), in order, ranges expanded. `*` is not allowed here.
 pub fn parse_sequence_set(s: &str) -> Option<Vec<u32>> {
     let mut out = Vec::new();
@@ -700,9 +724,17 @@ mod tests {
     }
 
     #[test]
-    fn sequence_sets() {
+    fn sequence_set_formats() {
         assert_eq!(sequence_set(&[5, 1, 2, 3, 9, 10, 3]), "1:3,5,9:10");
         assert_eq!(sequence_set(&[]), "");
+        assert_eq!(sequence_sets(&[1, 2, 3, 5, 9, 10], 100), vec!["1:3,5,9:10".to_string()]);
+        assert_eq!(sequence_sets(&[1, 2, 3, 5, 9, 10], 5), vec!["1:3,5".to_string(), "9:10".to_string()]);
+        assert!(sequence_sets(&[], 5).is_empty());
+        let sparse: Vec<u32> = (0..20_000).map(|i| i * 2 + 1).collect();
+        let sets = sequence_sets(&sparse, 8000);
+        assert!(sets.len() > 1 && sets.iter().all(|s| s.len() <= 8000));
+        let back: Vec<u32> = sets.iter().flat_map(|s| parse_sequence_set(s).unwrap()).collect();
+        assert_eq!(back, sparse);
         assert_eq!(parse_sequence_set("1:3,5").unwrap(), vec![1, 2, 3, 5]);
         assert_eq!(parse_sequence_set("5:3").unwrap(), vec![5, 4, 3]);
         assert!(parse_sequence_set("1:*").is_none());

@@ -352,6 +352,8 @@ pub struct MailStore {
 const HEADER_FIELDS: &str =
     "DATE SUBJECT FROM SENDER REPLY-TO TO CC BCC MESSAGE-ID IN-REPLY-TO REFERENCES IMPORTANCE X-PRIORITY PRIORITY";
 const STATUS_ITEMS: &str = "MESSAGES UNSEEN UIDVALIDITY UIDNEXT HIGHESTMODSEQ";
+/// Longest UID set put into one command (Dovecot accepts 64 KiB command lines).
+const MAX_SET_LEN: usize = 8000;
 
 fn imap_err(kind: Kind, msg: impl Into<String>) -> Error {
     Error::backend(Backend::Imap, kind, msg)
@@ -1365,35 +1367,42 @@ impl MailStore {
     }
 
     async fn transfer(&self, p: &Principal, from: &str, uids: &[u32], to: &str, mv: bool) -> Result<(u32, Vec<(u32, u32)>)> {
-        let set = codec::sequence_set(uids);
-        if set.is_empty() {
+        let sets = codec::sequence_sets(uids, MAX_SET_LEN);
+        if sets.is_empty() {
             return Ok((0, Vec::new()));
         }
         let mut s = self.pool.get(p).await?;
         Self::open(&mut s, from, mv).await?;
         let verb = if mv && s.has_capability("MOVE") { "UID MOVE" } else { "UID COPY" };
-        let done = s.run(&Command::new(verb).raw(&format!(" {set}")).mailbox(to)).await?;
-        let (validity, pairs) = copyuid(&done).unwrap_or_default();
-        if mv && verb == "UID COPY" {
-            s.run(&Command::new("UID STORE").raw(&format!(" {set} +FLAGS.SILENT (\\Deleted)"))).await?;
-            s.run(&Command::new("UID EXPUNGE").raw(&format!(" {set}"))).await?;
+        let (mut validity, mut pairs) = (0, Vec::new());
+        for set in &sets {
+            let done = s.run(&Command::new(verb).raw(&format!(" {set}")).mailbox(to)).await?;
+            let (v, p) = copyuid(&done).unwrap_or_default();
+            validity = validity.max(v);
+            pairs.extend(p);
+            if mv && verb == "UID COPY" {
+                s.run(&Command::new("UID STORE").raw(&format!(" {set} +FLAGS.SILENT (\\Deleted)"))).await?;
+                s.run(&Command::new("UID EXPUNGE").raw(&format!(" {set}"))).await?;
+            }
         }
         Ok((validity, pairs))
     }
 
     /// Deletes messages for good: `\Deleted` and `UID EXPUNGE` of exactly these UIDs (UIDPLUS).
     pub async fn delete_messages(&self, p: &Principal, mailbox: &str, uids: &[u32]) -> Result<()> {
-        let set = codec::sequence_set(uids);
-        if set.is_empty() {
+        let sets = codec::sequence_sets(uids, MAX_SET_LEN);
+        if sets.is_empty() {
             return Ok(());
         }
         let mut s = self.pool.get(p).await?;
-        Self::open(&mut s, mailbox, true).await?;
-        s.run(&Command::new("UID STORE").raw(&format!(" {set} +FLAGS.SILENT (\\Deleted)"))).await?;
-        if s.has_capability("UIDPLUS") {
-            s.run(&Command::new("UID EXPUNGE").raw(&format!(" {set}"))).await?;
-        } else {
+        if !s.has_capability("UIDPLUS") {
+            // A plain EXPUNGE would also remove messages other clients marked \Deleted.
             return Err(imap_err(Kind::NotSupported, "UID EXPUNGE needs UIDPLUS"));
+        }
+        Self::open(&mut s, mailbox, true).await?;
+        for set in &sets {
+            s.run(&Command::new("UID STORE").raw(&format!(" {set} +FLAGS.SILENT (\\Deleted)"))).await?;
+            s.run(&Command::new("UID EXPUNGE").raw(&format!(" {set}"))).await?;
         }
         Ok(())
     }
