@@ -18,7 +18,7 @@ use mapi_codec::rops::response::{Body as RopBody, Logon};
 use mapi_codec::rops::{RopResponse, RopResponseBuffer};
 use mapi_codec::rpc::{self, EncodeOptions};
 use mapi_codec::{Reader, Writer};
-use viaduc::mapi::wire::{self, ConnectRequest, ConnectResponse, ExecuteRequest, ExecuteResponse, Stat};
+use viaduc::mapi::wire::{self, ConnectRequest, ConnectResponse, ExecuteRequest, ExecuteResponse, Response, Stat};
 
 const PASSWORD: &str = "viaduc-demo";
 
@@ -198,8 +198,16 @@ impl Client {
     }
 }
 
-fn stat(cur_rec: u32, delta: i32, code_page: u32) -> Stat {
-    Stat { code_page, cur_rec, delta, template_locale: 1033, sort_locale: 1033, ..Default::default() }
+fn stat(current_rec: u32, delta: i32, code_page: u32) -> Stat {
+    Stat { code_page, current_rec, delta, template_locale: 1033, sort_locale: 1033, ..Default::default() }
+}
+
+/// The success fields of a MAPI/HTTP response body (StatusCode 0), with its ErrorCode.
+fn fields<T: mapi_codec::mapihttp::ResponseFields>(body: &[u8]) -> (u32, T) {
+    match Response::<T>::decode(body).expect("response body") {
+        Response::Success { error_code, fields, .. } => (error_code, fields),
+        Response::Failure { status_code, .. } => panic!("StatusCode {status_code}"),
+    }
 }
 
 fn put_stat(w: &mut Writer, s: &Stat) {
@@ -307,12 +315,12 @@ fn rop_buffer(rops: &[u8], handles: &[u32], opts: EncodeOptions) -> Vec<u8> {
 }
 
 fn execute_body(rop_buf: Vec<u8>, flags: u32) -> Vec<u8> {
-    ExecuteRequest { flags, rop_buffer: rop_buf, max_rop_out: 0x10008, aux: vec![] }.encode().unwrap()
+    ExecuteRequest { flags, rop_buffer: rop_buf, max_rop_out: 0x10008, aux: vec![] }.to_bytes().unwrap()
 }
 
 fn connect_body(dn: &str) -> Vec<u8> {
     ConnectRequest { user_dn: dn.into(), flags: 0, default_code_page: 1252, lcid_sort: 1033, lcid_string: 1033, aux: vec![] }
-        .encode()
+        .to_bytes()
         .unwrap()
 }
 
@@ -480,8 +488,8 @@ async fn outlook_profile_creation() {
         }
         all.extend(rows);
     }
-    assert_eq!(st.cur_rec, 2, "MID_END_OF_TABLE after the last page");
-    assert_eq!(st.total_rec as usize, all.len());
+    assert_eq!(st.current_rec, 2, "MID_END_OF_TABLE after the last page");
+    assert_eq!(st.total_recs as usize, all.len());
     let names: Vec<String> = all.iter().map(|r| text(&r[0])).collect();
     assert_eq!(names, ["Alice Anderson", "Bob Brown", "Carol Clark", "Dave External", "Engineering Team", "Shared Mailbox"]);
     assert_eq!(all[1][3].as_ref().map(|_| text(&all[1][3])), Some(d.legacy_dn.clone()), "Bob's manager is Alice");
@@ -592,8 +600,8 @@ async fn outlook_profile_creation() {
     c.cookies.clear();
     let r = c.call(&d.emsmdb, "Connect", connect_body(&d.legacy_dn)).await;
     assert_eq!(r.code, 0, "{}", String::from_utf8_lossy(&r.raw));
-    let cr = ConnectResponse::decode(&r.body).unwrap();
-    assert_eq!((cr.status_code, cr.error_code), (0, 0));
+    let (ec, cr) = fields::<ConnectResponse>(&r.body);
+    assert_eq!(ec, 0);
     assert_eq!(cr.display_name, "Alice Anderson");
     assert!(d.legacy_dn.starts_with(&cr.dn_prefix));
 
@@ -615,8 +623,8 @@ async fn outlook_profile_creation() {
     let body = execute_body(rop_buffer(&rops, &[0xFFFF_FFFF, 0xFFFF_FFFF], EncodeOptions { compress: true, xor: true }), 0);
     let r = c.call(&d.emsmdb, "Execute", body).await;
     assert_eq!(r.code, 0, "{}\n{}", String::from_utf8_lossy(&r.raw), server.log());
-    let er = ExecuteResponse::decode(&r.body).unwrap();
-    assert_eq!((er.status_code, er.error_code), (0, 0));
+    let (ec, er) = fields::<ExecuteResponse>(&r.body);
+    assert_eq!(ec, 0);
     let segs = rpc::decode_chain(&er.rop_buffer).unwrap();
     assert_ne!(segs[0].header.flags & rpc::FLAG_XOR_MAGIC, 0, "response obfuscated like the request allowed");
     let cols = move |rop: u8, _: u8| (rop == 0x07).then(|| tags.iter().map(|t| PropTag(*t)).collect());
@@ -648,7 +656,7 @@ async fn outlook_profile_creation() {
     // RopRelease on its own: no response ROP.
     let body = execute_body(rop_buffer(&[0x01, 0, 0], &[out.handles[0]], EncodeOptions::default()), 3);
     let r = c.call(&d.emsmdb, "Execute", body).await;
-    let er = ExecuteResponse::decode(&r.body).unwrap();
+    let (_, er) = fields::<ExecuteResponse>(&r.body);
     let segs = rpc::decode_chain(&er.rop_buffer).unwrap();
     assert_eq!(segs[0].header.flags & (rpc::FLAG_XOR_MAGIC | rpc::FLAG_COMPRESSED), 0, "client asked for neither");
     assert!(RopResponseBuffer::decode(&segs[0].payload, &()).unwrap().rops.is_empty());
@@ -771,7 +779,7 @@ async fn transport_failures() {
     let mut eve = Client::new(&server, "bob@example.test");
     let r = eve.call(&d.emsmdb, "Connect", connect_body(&d.legacy_dn)).await;
     assert_eq!(r.code, 0);
-    assert_eq!(ConnectResponse::decode(&r.body).unwrap().error_code, 0x3EB);
+    assert_eq!(fields::<ConnectResponse>(&r.body).0, 0x3EB);
     assert!(!eve.cookies.contains_key("MapiContext"));
 
     // Unknown ROP id inside a valid buffer: a well-formed error response, parsing stops there.
@@ -779,7 +787,7 @@ async fn transport_failures() {
     rops.extend_from_slice(&[0xEE, 0, 0, 7, 7]);
     let r = alice.call(&d.emsmdb, "Execute", execute_body(rop_buffer(&rops, &[0xFFFF_FFFF], EncodeOptions::default()), 3)).await;
     assert_eq!(r.code, 0);
-    let er = ExecuteResponse::decode(&r.body).unwrap();
+    let (_, er) = fields::<ExecuteResponse>(&r.body);
     let segs = rpc::decode_chain(&er.rop_buffer).unwrap();
     // The codec (rightly) cannot decode a response for a RopId it does not know: check the bytes.
     let payload = &segs[0].payload;
@@ -794,7 +802,7 @@ async fn transport_failures() {
         3,
     );
     let r = alice.call(&d.emsmdb, "Execute", body).await;
-    let er = ExecuteResponse::decode(&r.body).unwrap();
+    let (_, er) = fields::<ExecuteResponse>(&r.body);
     let out = RopResponseBuffer::decode(&rpc::decode_chain(&er.rop_buffer).unwrap()[0].payload, &()).unwrap();
     assert!(matches!(out.rops[0], RopResponse::Error { rop_id: 0xFE, return_value: 0x3F2, .. }), "{:?}", out.rops[0]);
 
@@ -856,13 +864,13 @@ fn recorded_fixtures_decode() {
         let response = std::fs::read(dir.join(format!("{stem}.response.bin"))).unwrap();
         match kind {
             "Connect" => {
-                ConnectRequest::decode(&request).unwrap();
+                ConnectRequest::from_bytes(&request).unwrap();
             }
             "Execute" => {
                 viaduc::mapi::emsmdb::prepare_execute(&request).unwrap();
             }
             "Disconnect" => {
-                wire::decode_aux_only(&request, false).unwrap();
+                wire::DisconnectRequest::from_bytes(&request).unwrap();
             }
             nspi => {
                 wire::NspiRequest::decode(nspi, &request).unwrap();
@@ -876,11 +884,11 @@ fn recorded_fixtures_decode() {
         assert!(meta.contains(&("X-ResponseCode".to_string(), "0".to_string())), "{name}");
         assert_eq!(Reader::new(&body).u32().unwrap(), 0, "{name}: StatusCode");
         if kind == "Execute" {
-            let er = ExecuteResponse::decode(&body).unwrap();
+            let (_, er) = fields::<ExecuteResponse>(&body);
             rpc::decode_chain(&er.rop_buffer).unwrap();
         }
         if kind == "Connect" {
-            ConnectResponse::decode(&body).unwrap();
+            fields::<ConnectResponse>(&body);
         }
         seen += 1;
     }
@@ -918,7 +926,7 @@ async fn logon(c: &mut Client, d: &Discovered) -> mapi_codec::rops::response::Lo
     assert_eq!(r.code, 0);
     let body = execute_body(rop_buffer(&logon_rop(&d.legacy_dn), &[0xFFFF_FFFF], EncodeOptions::default()), 3);
     let r = c.call(&d.emsmdb, "Execute", body).await;
-    let er = ExecuteResponse::decode(&r.body).unwrap();
+    let (_, er) = fields::<ExecuteResponse>(&r.body);
     let out = RopResponseBuffer::decode(&rpc::decode_chain(&er.rop_buffer).unwrap()[0].payload, &()).unwrap();
     match out.rops.into_iter().next() {
         Some(RopResponse::Success { body: RopBody::Logon(Logon::Private(l)), .. }) => l,

@@ -18,7 +18,7 @@ use mapi_codec::rpc::{self, EncodeOptions};
 use super::props as p;
 use super::session::{EmsmdbState, Object, SessionRef, State};
 use super::store::{self, StoreInfo, slot};
-use super::wire::{self, ConnectRequest, ConnectResponse, ExecuteRequest, ExecuteResponse};
+use super::wire::{self, ConnectRequest, ConnectResponse, ExecuteRequest, ExecuteResponse, Response};
 use super::Ctx;
 
 /// The DN prefix of the organisation's recipients: the user's legacy DN without its last two components.
@@ -33,22 +33,21 @@ fn dn_prefix(legacy_dn: &str) -> String {
 /// session. Returns the response body and, on success, the new session state.
 pub fn connect(ctx: &Ctx, req: &ConnectRequest) -> (Vec<u8>, Option<State>) {
     let mine = req.user_dn.eq_ignore_ascii_case(&ctx.me.legacy_dn);
-    let response = ConnectResponse {
-        status_code: 0,
+    let response = Response::Success {
         error_code: if mine { p::EC_SUCCESS } else { p::EC_UNKNOWN_USER },
-        max_polling_interval: 60_000,
-        retry_count: 6,
-        retry_delay: 10_000,
-        dn_prefix: dn_prefix(&ctx.me.legacy_dn),
-        display_name: ctx.me.display_name.clone(),
+        fields: ConnectResponse {
+            max_polling_interval: 60_000,
+            retry_count: 6,
+            retry_delay: 10_000,
+            dn_prefix: dn_prefix(&ctx.me.legacy_dn),
+            display_name: ctx.me.display_name.clone(),
+        },
         aux: Vec::new(),
     };
     if !mine {
         tracing::info!(user = %ctx.principal.mail, dn = %req.user_dn, "MAPI Connect for another user's DN refused");
     }
-    let state = mine.then(|| {
-        State::Emsmdb(EmsmdbState::new(req.default_code_page, req.lcid_string))
-    });
+    let state = mine.then(|| State::Emsmdb(EmsmdbState::new(req.default_code_page, req.lcid_string)));
     (response.encode().unwrap_or_default(), state)
 }
 
@@ -62,7 +61,7 @@ pub struct PreparedExecute {
 /// Decodes the Execute body, undoes XOR/LZ77 of every RPC_HEADER_EXT segment and parses each ROP buffer's
 /// framing. ROPs the codec cannot decode do not fail here: they get an error response.
 pub fn prepare_execute(body: &[u8]) -> Result<PreparedExecute, mapi_codec::Error> {
-    let req = ExecuteRequest::decode(body)?;
+    let req = ExecuteRequest::from_bytes(body)?;
     let segments = rpc::decode_chain(&req.rop_buffer)?;
     let ctx = RopContext::default();
     let buffers = segments.iter().map(|s| RopRequestBuffer::decode(&s.payload, &ctx)).collect::<Result<Vec<_>, _>>()?;
@@ -73,9 +72,7 @@ pub fn prepare_execute(body: &[u8]) -> Result<PreparedExecute, mapi_codec::Error
 pub async fn execute(ctx: Arc<Ctx>, session: SessionRef, prepared: PreparedExecute) -> Vec<u8> {
     let mut state = session.state.lock().await;
     let State::Emsmdb(es) = &mut *state else {
-        return ExecuteResponse { status_code: 0, error_code: p::EC_GENERAL_FAILURE, flags: 0, rop_buffer: vec![], aux: vec![] }
-            .encode()
-            .unwrap_or_default();
+        return execute_response(p::EC_GENERAL_FAILURE, Vec::new());
     };
     let mut outputs = Vec::new();
     for buffer in &prepared.buffers {
@@ -84,9 +81,7 @@ pub async fn execute(ctx: Arc<Ctx>, session: SessionRef, prepared: PreparedExecu
             Ok(b) => outputs.push(b),
             Err(e) => {
                 tracing::warn!(error = %e, "cannot encode a ROP response buffer");
-                return ExecuteResponse { status_code: 0, error_code: p::EC_RPC_FORMAT, flags: 0, rop_buffer: vec![], aux: vec![] }
-                    .encode()
-                    .unwrap_or_default();
+                return execute_response(p::EC_RPC_FORMAT, Vec::new());
             }
         }
     }
@@ -100,7 +95,14 @@ pub async fn execute(ctx: Arc<Ctx>, session: SessionRef, prepared: PreparedExecu
         Ok(_) => (0x0000_047D, Vec::new()), // ecBufferTooSmall (MS-OXCRPC 3.1.4.2)
         Err(_) => (p::EC_RPC_FORMAT, Vec::new()),
     };
-    ExecuteResponse { status_code: 0, error_code, flags: 0, rop_buffer, aux: vec![] }.encode().unwrap_or_default()
+    execute_response(error_code, rop_buffer)
+}
+
+/// An Execute response body (MS-OXCMAPIHTTP 2.2.4.2.2) with transport status 0.
+fn execute_response(error_code: u32, rop_buffer: Vec<u8>) -> Vec<u8> {
+    Response::Success { error_code, fields: ExecuteResponse { flags: 0, rop_buffer }, aux: Vec::new() }
+        .encode()
+        .unwrap_or_default()
 }
 
 /// ROPs whose request carries an OutputHandleIndex after the InputHandleIndex (their responses name the

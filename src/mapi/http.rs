@@ -15,6 +15,7 @@ use hyper::body::Frame;
 
 use super::session::{Endpoint, Lookup, SessionRef, Store, Tuning};
 use super::{Ctx, emsmdb, nspi, wire};
+use mapi_codec::mapihttp::framing;
 use crate::auth::Principal;
 use crate::server::{Body, BoxError, Gateway, HttpRequest, full};
 
@@ -124,7 +125,7 @@ where
     let (tx, rx) = tokio::sync::mpsc::channel::<Result<Frame<Bytes>, BoxError>>(8);
     let pending = tuning.pending;
     tokio::spawn(async move {
-        if tx.send(Ok(Frame::data(Bytes::from_static(b"PROCESSING\r\n")))).await.is_err() {
+        if tx.send(Ok(Frame::data(Bytes::from_static(framing::processing())))).await.is_err() {
             return;
         }
         // A panic in the work must not leave the client with a truncated stream: it ends the response with
@@ -136,7 +137,7 @@ where
             tokio::select! {
                 b = &mut work => break b,
                 _ = tick.tick() => {
-                    if tx.send(Ok(Frame::data(Bytes::from_static(b"PENDING\r\n")))).await.is_err() {
+                    if tx.send(Ok(Frame::data(Bytes::from_static(framing::pending())))).await.is_err() {
                         return;
                     }
                 }
@@ -149,13 +150,11 @@ where
                 (ResponseCode::UnknownFailure, Vec::new())
             }
         };
-        let mut out = format!(
-            "DONE\r\nX-ResponseCode: {}\r\nX-ElapsedTime: {}\r\nX-StartTime: {}\r\n\r\n",
-            code as u32,
-            started.elapsed().as_millis(),
-            httpdate::fmt_http_date(start_date)
-        )
-        .into_bytes();
+        let code = (code as u32).to_string();
+        let elapsed = started.elapsed().as_millis().to_string();
+        let start = httpdate::fmt_http_date(start_date);
+        let mut out = framing::done(&[("X-ResponseCode", &code), ("X-ElapsedTime", &elapsed), ("X-StartTime", &start)])
+            .unwrap_or_else(|_| b"DONE\r\n\r\n".to_vec());
         out.extend_from_slice(&body);
         let _ = tx.send(Ok(Frame::data(Bytes::from(out)))).await;
     });
@@ -284,7 +283,7 @@ pub async fn handle(gw: &Gateway, req: &HttpRequest, principal: &Principal, endp
     match kind {
         Kind::Ping => streamed(&echo, endpoint, &Cookies::default(), secure, async { Vec::new() }),
         Kind::Connect => {
-            let Ok(request) = wire::ConnectRequest::decode(&req.body) else {
+            let Ok(request) = wire::ConnectRequest::from_bytes(&req.body) else {
                 return fail(&echo, ResponseCode::InvalidRequestBody, "malformed Connect request body");
             };
             let (response, state) = emsmdb::connect(&ctx, &request);
@@ -321,7 +320,7 @@ pub async fn handle(gw: &Gateway, req: &HttpRequest, principal: &Principal, endp
             streamed(&echo, endpoint, &cookies, secure, async move { emsmdb::execute(ctx, sess, prepared).await })
         }
         Kind::Disconnect => {
-            if wire::decode_aux_only(&req.body, false).is_err() {
+            if wire::DisconnectRequest::from_bytes(&req.body).is_err() {
                 return fail(&echo, ResponseCode::InvalidRequestBody, "malformed Disconnect request body");
             }
             let (id, _, next) = match session(req, &echo, endpoint, principal, false) {
@@ -333,7 +332,7 @@ pub async fn handle(gw: &Gateway, req: &HttpRequest, principal: &Principal, endp
             streamed(&echo, endpoint, &cookies, secure, async { wire::encode_simple_response(0, 0, &[]) })
         }
         Kind::NotificationWait => {
-            if wire::decode_aux_only(&req.body, true).is_err() {
+            if wire::NotificationWaitRequest::from_bytes(&req.body).is_err() {
                 return fail(&echo, ResponseCode::InvalidRequestBody, "malformed NotificationWait request body");
             }
             // NotificationWait runs beside Execute on the same session: it neither checks nor advances the
@@ -379,28 +378,11 @@ pub struct SplitResponse {
     pub body: Vec<u8>,
 }
 
-/// Splits a streamed MAPI/HTTP response body into its meta-tags, meta headers and binary body (used by tests
-/// and tools).
+/// Splits a streamed MAPI/HTTP response body into its meta-tags, meta headers and binary body (the codec's
+/// `framing::split_response`, owned; used by tests and tools).
 pub fn split_response(raw: &[u8]) -> Option<SplitResponse> {
-    let mut tags = Vec::new();
-    let mut headers = Vec::new();
-    let mut pos = 0;
-    let mut done = false;
-    loop {
-        let end = raw[pos..].windows(2).position(|w| w == b"\r\n")? + pos;
-        let line = std::str::from_utf8(&raw[pos..end]).ok()?.to_string();
-        pos = end + 2;
-        if !done {
-            done = line == "DONE";
-            tags.push(line);
-            continue;
-        }
-        if line.is_empty() {
-            return Some(SplitResponse { tags, meta: headers, body: raw[pos..].to_vec() });
-        }
-        let (k, v) = line.split_once(':')?;
-        headers.push((k.trim().to_string(), v.trim().to_string()));
-    }
+    let (prelude, body) = framing::split_response(raw).ok()?;
+    Some(SplitResponse { tags: prelude.meta_tags, meta: prelude.headers, body: body.to_vec() })
 }
 
 /// How long a streamed response may wait before its first PENDING (for documentation and tests).

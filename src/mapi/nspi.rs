@@ -319,7 +319,7 @@ fn rows(ctx: &Ctx, gal: &Gal, mids: &[u32], columns: &[PropTag], flags: u32, uni
 /// clamped to 0..=n.
 fn position(gal: &Gal, stat: &Stat) -> Result<usize, u32> {
     let n = gal.entries.len() as i64;
-    let base = match stat.cur_rec {
+    let base = match stat.current_rec {
         MID_BEGINNING_OF_TABLE => 0,
         MID_CURRENT => i64::from(stat.num_pos).min(n),
         MID_END_OF_TABLE => n,
@@ -329,10 +329,10 @@ fn position(gal: &Gal, stat: &Stat) -> Result<usize, u32> {
 }
 
 fn set_position(gal: &Gal, stat: &mut Stat, pos: usize) {
-    stat.cur_rec = gal.entries.get(pos).map(|e| e.mid).unwrap_or(MID_END_OF_TABLE);
+    stat.current_rec = gal.entries.get(pos).map(|e| e.mid).unwrap_or(MID_END_OF_TABLE);
     stat.num_pos = pos as u32;
     stat.delta = 0;
-    stat.total_rec = gal.entries.len() as u32;
+    stat.total_recs = gal.entries.len() as u32;
 }
 
 fn fold(s: &str) -> String {
@@ -571,7 +571,7 @@ async fn dispatch(ctx: &Ctx, ns: &mut NspiState, req: NspiRequest) -> mapi_codec
             let code_page = stat.map(|s| s.code_page).unwrap_or(ns.code_page);
             let g = gal_or!(&[code_page], 1);
             let unicode = unicode_of(ns, stat.as_ref());
-            let mid = stat.map(|s| s.cur_rec).unwrap_or(0);
+            let mid = stat.map(|s| s.current_rec).unwrap_or(0);
             let Some(e) = g.get(mid) else {
                 return Ok(failure(EC_NOT_FOUND, &[code_page], 1));
             };
@@ -696,7 +696,7 @@ async fn dispatch(ctx: &Ctx, ns: &mut NspiState, req: NspiRequest) -> mapi_codec
                 (Some(m), _) => m.iter().filter_map(|m| g.get(*m)).collect(),
                 // Without a filter the request names a link table (MS-OXNSPI 3.1.4.1.10): ContainerID holds the
                 // link property, CurrentRec the object whose links are listed.
-                (None, None) => match link_table(&g, stat.container_id, stat.cur_rec) {
+                (None, None) => match link_table(&g, stat.container_id, stat.current_rec) {
                     Some(v) => v,
                     None => return Ok(failure(p::EC_NOT_SUPPORTED, &[], 3)),
                 },
@@ -719,10 +719,10 @@ async fn dispatch(ctx: &Ctx, ns: &mut NspiState, req: NspiRequest) -> mapi_codec
             if found.len() > limit {
                 return Ok(failure(p::EC_TABLE_TOO_BIG, &[], 3));
             }
-            stat.cur_rec = MID_BEGINNING_OF_TABLE;
+            stat.current_rec = MID_BEGINNING_OF_TABLE;
             stat.delta = 0;
             stat.num_pos = 0;
-            stat.total_rec = found.len() as u32;
+            stat.total_recs = found.len() as u32;
             let columns = columns.unwrap_or_default();
             header(&mut w, EC_SUCCESS);
             stat_out(&mut w, Some(stat));
@@ -783,7 +783,7 @@ async fn dispatch(ctx: &Ctx, ns: &mut NspiState, req: NspiRequest) -> mapi_codec
         NspiRequest::UpdateStat { stat, delta_requested } => {
             let g = gal_or!(&[], 2);
             let mut stat = stat.unwrap_or(Stat { code_page: ns.code_page, ..Default::default() });
-            let before = match stat.cur_rec {
+            let before = match stat.current_rec {
                 MID_BEGINNING_OF_TABLE => 0,
                 MID_END_OF_TABLE => g.entries.len(),
                 MID_CURRENT => stat.num_pos as usize,
@@ -808,10 +808,10 @@ async fn dispatch(ctx: &Ctx, ns: &mut NspiState, req: NspiRequest) -> mapi_codec
             idx.sort_unstable();
             idx.dedup();
             let mids: Vec<u32> = idx.iter().map(|i| g.entries[*i].mid).collect();
-            stat.cur_rec = mids.first().copied().unwrap_or(MID_END_OF_TABLE);
+            stat.current_rec = mids.first().copied().unwrap_or(MID_END_OF_TABLE);
             stat.num_pos = 0;
             stat.delta = 0;
-            stat.total_rec = mids.len() as u32;
+            stat.total_recs = mids.len() as u32;
             header(&mut w, EC_SUCCESS);
             stat_out(&mut w, Some(stat));
             w.u8(0xFF);
@@ -896,7 +896,7 @@ mod tests {
     #[test]
     fn positions() {
         let g = gal();
-        let s = |cur_rec, delta, num_pos| Stat { cur_rec, delta, num_pos, ..Default::default() };
+        let s = |current_rec, delta, num_pos| Stat { current_rec, delta, num_pos, ..Default::default() };
         assert_eq!(position(&g, &s(MID_BEGINNING_OF_TABLE, 0, 0)), Ok(0));
         assert_eq!(position(&g, &s(MID_BEGINNING_OF_TABLE, 2, 0)), Ok(2));
         assert_eq!(position(&g, &s(MID_BEGINNING_OF_TABLE, 9, 0)), Ok(3));
@@ -906,9 +906,9 @@ mod tests {
         assert_eq!(position(&g, &s(0x999, 0, 0)), Err(EC_NOT_FOUND));
         let mut st = s(0, 0, 0);
         set_position(&g, &mut st, 1);
-        assert_eq!((st.cur_rec, st.num_pos, st.total_rec), (0x200, 1, 3));
+        assert_eq!((st.current_rec, st.num_pos, st.total_recs), (0x200, 1, 3));
         set_position(&g, &mut st, 3);
-        assert_eq!(st.cur_rec, MID_END_OF_TABLE);
+        assert_eq!(st.current_rec, MID_END_OF_TABLE);
     }
 
     #[test]

@@ -1,9 +1,10 @@
-//! MS-OXCMAPIHTTP request and response bodies (EMSMDB 2.2.4, NSPI 2.2.5) and the address-book value
-//! encodings (2.2.1), as a sans-IO decode/encode layer.
+//! MS-OXCMAPIHTTP bodies as the MAPI front-end uses them. Requests and the EMSMDB bodies are the codec's
+//! (`mapi_codec::mapihttp`); NSPI requests are gathered into one enum ([`NspiRequest`]).
 //!
-//! MOVE TO mapi-codec: `crates/mapi-codec` will grow a `mapihttp` module with these structures (it is listed in
-//! its crate docs but not written yet). Until then this private copy lets the MAPI front-end work; it uses only
-//! the codec's cursor and MS-OXCDATA types, so moving it is a cut-and-paste plus `pub`.
+//! MOVE TO mapi-codec: the address-book *response* encoders below ([`encode_abk_value`], [`encode_abk_row`],
+//! [`encode_rowset`] …) stay private for now because they write a HasValue byte before every element of a
+//! multi-valued string/binary property (as deployed servers that interoperate with Outlook do), which
+//! `mapi_codec::mapihttp::ab` does not; once the codec settles that point these should go.
 
 use mapi_codec::oxcdata::{PropTag, PropType, PropValue, Restriction};
 use mapi_codec::{CountWidth, Error, Reader, Result, Writer};
@@ -11,185 +12,19 @@ use mapi_codec::{CountWidth, Error, Reader, Result, Writer};
 /// Largest number of entries accepted in one array from a client (MIds, tags, names).
 pub const MAX_ARRAY: usize = 100_000;
 
-fn aux(r: &mut Reader) -> Result<Vec<u8>> {
-    let n = r.u32()? as usize;
-    Ok(r.bytes(n)?.to_vec())
-}
-
-fn write_aux(w: &mut Writer, aux: &[u8]) -> Result<()> {
-    w.len32(aux.len(), "AuxiliaryBuffer")?;
-    w.bytes(aux);
-    Ok(())
-}
-
-fn flag(r: &mut Reader) -> Result<bool> {
-    Ok(r.u8()? != 0)
-}
-
 // ---------------------------------------------------------------------------------------------------------
-// EMSMDB (MS-OXCMAPIHTTP 2.2.4)
+// EMSMDB (MS-OXCMAPIHTTP 2.2.4): the codec's bodies.
 
-/// Connect request body (MS-OXCMAPIHTTP 2.2.4.1.1). The two LCIDs are read in the order of EcDoConnectEx
-/// (MS-OXCRPC 3.1.4.1: ulLcidString, then ulLcidSort), as interoperable servers do; Outlook sends the same
-/// value in both.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConnectRequest {
-    pub user_dn: String,
-    pub flags: u32,
-    pub default_code_page: u32,
-    pub lcid_string: u32,
-    pub lcid_sort: u32,
-    pub aux: Vec<u8>,
-}
-
-impl ConnectRequest {
-    pub fn decode(buf: &[u8]) -> Result<Self> {
-        let mut r = Reader::new(buf);
-        let v = ConnectRequest {
-            user_dn: r.asciiz()?,
-            flags: r.u32()?,
-            default_code_page: r.u32()?,
-            lcid_string: r.u32()?,
-            lcid_sort: r.u32()?,
-            aux: aux(&mut r)?,
-        };
-        r.finish()?;
-        Ok(v)
-    }
-    pub fn encode(&self) -> Result<Vec<u8>> {
-        let mut w = Writer::new();
-        w.str8z(self.user_dn.as_bytes());
-        w.u32(self.flags);
-        w.u32(self.default_code_page);
-        w.u32(self.lcid_string);
-        w.u32(self.lcid_sort);
-        write_aux(&mut w, &self.aux)?;
-        Ok(w.into_vec())
-    }
-}
-
-/// Connect response body (MS-OXCMAPIHTTP 2.2.4.1.2).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConnectResponse {
-    pub status_code: u32,
-    pub error_code: u32,
-    /// Milliseconds between polls (MaximumPollingInterval).
-    pub max_polling_interval: u32,
-    pub retry_count: u32,
-    /// Milliseconds between retries.
-    pub retry_delay: u32,
-    pub dn_prefix: String,
-    pub display_name: String,
-    pub aux: Vec<u8>,
-}
-
-impl ConnectResponse {
-    pub fn encode(&self) -> Result<Vec<u8>> {
-        let mut w = Writer::new();
-        w.u32(self.status_code);
-        w.u32(self.error_code);
-        w.u32(self.max_polling_interval);
-        w.u32(self.retry_count);
-        w.u32(self.retry_delay);
-        w.str8z(self.dn_prefix.as_bytes());
-        w.utf16z(&self.display_name);
-        write_aux(&mut w, &self.aux)?;
-        Ok(w.into_vec())
-    }
-    pub fn decode(buf: &[u8]) -> Result<Self> {
-        let mut r = Reader::new(buf);
-        let v = ConnectResponse {
-            status_code: r.u32()?,
-            error_code: r.u32()?,
-            max_polling_interval: r.u32()?,
-            retry_count: r.u32()?,
-            retry_delay: r.u32()?,
-            dn_prefix: r.asciiz()?,
-            display_name: r.utf16z()?,
-            aux: aux(&mut r)?,
-        };
-        r.finish()?;
-        Ok(v)
-    }
-}
+pub use mapi_codec::mapihttp::ab::Stat;
+pub use mapi_codec::mapihttp::emsmdb::{
+    ConnectRequest, ConnectResponse, DisconnectRequest, ExecuteRequest, ExecuteResponse, NotificationWaitRequest,
+};
+pub use mapi_codec::mapihttp::Response;
 
 /// Execute request flags (MS-OXCMAPIHTTP 2.2.4.2.1, same values as EcDoRpcExt2 pulFlags, MS-OXCRPC 3.1.4.2).
 pub const EXECUTE_NO_COMPRESSION: u32 = 0x0000_0001;
 pub const EXECUTE_NO_XOR_MAGIC: u32 = 0x0000_0002;
 pub const EXECUTE_CHAIN: u32 = 0x0000_0004;
-
-/// Execute request body (MS-OXCMAPIHTTP 2.2.4.2.1).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ExecuteRequest {
-    pub flags: u32,
-    /// The extended buffer (RPC_HEADER_EXT + ROP request buffer(s)), as sent.
-    pub rop_buffer: Vec<u8>,
-    pub max_rop_out: u32,
-    pub aux: Vec<u8>,
-}
-
-impl ExecuteRequest {
-    pub fn decode(buf: &[u8]) -> Result<Self> {
-        let mut r = Reader::new(buf);
-        let flags = r.u32()?;
-        let n = r.u32()? as usize;
-        let v = ExecuteRequest { flags, rop_buffer: r.bytes(n)?.to_vec(), max_rop_out: r.u32()?, aux: aux(&mut r)? };
-        r.finish()?;
-        Ok(v)
-    }
-    pub fn encode(&self) -> Result<Vec<u8>> {
-        let mut w = Writer::new();
-        w.u32(self.flags);
-        w.len32(self.rop_buffer.len(), "RopBuffer")?;
-        w.bytes(&self.rop_buffer);
-        w.u32(self.max_rop_out);
-        write_aux(&mut w, &self.aux)?;
-        Ok(w.into_vec())
-    }
-}
-
-/// Execute response body (MS-OXCMAPIHTTP 2.2.4.2.2).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ExecuteResponse {
-    pub status_code: u32,
-    pub error_code: u32,
-    pub flags: u32,
-    pub rop_buffer: Vec<u8>,
-    pub aux: Vec<u8>,
-}
-
-impl ExecuteResponse {
-    pub fn encode(&self) -> Result<Vec<u8>> {
-        let mut w = Writer::new();
-        w.u32(self.status_code);
-        w.u32(self.error_code);
-        w.u32(self.flags);
-        w.len32(self.rop_buffer.len(), "RopBuffer")?;
-        w.bytes(&self.rop_buffer);
-        write_aux(&mut w, &self.aux)?;
-        Ok(w.into_vec())
-    }
-    pub fn decode(buf: &[u8]) -> Result<Self> {
-        let mut r = Reader::new(buf);
-        let status_code = r.u32()?;
-        let error_code = r.u32()?;
-        let flags = r.u32()?;
-        let n = r.u32()? as usize;
-        let v = ExecuteResponse { status_code, error_code, flags, rop_buffer: r.bytes(n)?.to_vec(), aux: aux(&mut r)? };
-        r.finish()?;
-        Ok(v)
-    }
-}
-
-/// A request body that holds only an auxiliary buffer (Disconnect, MS-OXCMAPIHTTP 2.2.4.3.1) or Flags + aux
-/// (NotificationWait 2.2.4.4.1, `with_flags`).
-pub fn decode_aux_only(buf: &[u8], with_flags: bool) -> Result<(u32, Vec<u8>)> {
-    let mut r = Reader::new(buf);
-    let flags = if with_flags { r.u32()? } else { 0 };
-    let a = aux(&mut r)?;
-    r.finish()?;
-    Ok((flags, a))
-}
 
 /// StatusCode, ErrorCode, then optional fixed fields, then an empty auxiliary buffer: the Disconnect (2.2.4.3.2),
 /// NotificationWait (2.2.4.4.2, `extra` = EventPending) and Unbind (2.2.5.2.2) responses.
@@ -205,77 +40,7 @@ pub fn encode_simple_response(status_code: u32, error_code: u32, extra: &[u32]) 
 }
 
 // ---------------------------------------------------------------------------------------------------------
-// NSPI (MS-OXCMAPIHTTP 2.2.5, MS-OXNSPI 2.2)
-
-/// STAT (MS-OXNSPI 2.2.8): the client's position in an address book table.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct Stat {
-    pub sort_type: u32,
-    pub container_id: u32,
-    pub cur_rec: u32,
-    pub delta: i32,
-    pub num_pos: u32,
-    pub total_rec: u32,
-    pub code_page: u32,
-    pub template_locale: u32,
-    pub sort_locale: u32,
-}
-
-impl Stat {
-    pub const SIZE: usize = 36;
-    pub fn decode(r: &mut Reader) -> Result<Self> {
-        Ok(Stat {
-            sort_type: r.u32()?,
-            container_id: r.u32()?,
-            cur_rec: r.u32()?,
-            delta: r.i32()?,
-            num_pos: r.u32()?,
-            total_rec: r.u32()?,
-            code_page: r.u32()?,
-            template_locale: r.u32()?,
-            sort_locale: r.u32()?,
-        })
-    }
-    pub fn encode(&self, w: &mut Writer) {
-        w.u32(self.sort_type);
-        w.u32(self.container_id);
-        w.u32(self.cur_rec);
-        w.i32(self.delta);
-        w.u32(self.num_pos);
-        w.u32(self.total_rec);
-        w.u32(self.code_page);
-        w.u32(self.template_locale);
-        w.u32(self.sort_locale);
-    }
-}
-
-fn opt<T>(r: &mut Reader, f: impl FnOnce(&mut Reader) -> Result<T>) -> Result<Option<T>> {
-    if flag(r)? { Ok(Some(f(r)?)) } else { Ok(None) }
-}
-
-fn u32_array(r: &mut Reader) -> Result<Vec<u32>> {
-    let n = r.u32()? as usize;
-    if n > MAX_ARRAY {
-        return Err(Error::TooLarge { what: "array", len: n, max: MAX_ARRAY });
-    }
-    r.check_count("array", n, 4)?;
-    (0..n).map(|_| r.u32()).collect()
-}
-
-fn tag_array(r: &mut Reader) -> Result<Vec<PropTag>> {
-    Ok(u32_array(r)?.into_iter().map(PropTag).collect())
-}
-
-fn string_array(r: &mut Reader, wide: bool) -> Result<Vec<String>> {
-    let n = r.u32()? as usize;
-    if n > MAX_ARRAY {
-        return Err(Error::TooLarge { what: "string array", len: n, max: MAX_ARRAY });
-    }
-    r.check_count("string array", n, if wide { 2 } else { 1 })?;
-    (0..n)
-        .map(|_| if wide { r.utf16z() } else { r.str8z().map(|b| String::from_utf8_lossy(&b).into_owned()) })
-        .collect()
-}
+// NSPI (MS-OXCMAPIHTTP 2.2.5, MS-OXNSPI 2.2): requests decoded by the codec, gathered in one enum.
 
 /// One decoded NSPI request (MS-OXCMAPIHTTP 2.2.5.x.1). Auxiliary buffers are read and dropped.
 #[derive(Debug, Clone, PartialEq)]
@@ -337,99 +102,124 @@ pub const NSPI_REQUEST_TYPES: &[&str] = &[
 ];
 
 impl NspiRequest {
-    /// Decodes the body of request type `kind` (one of [`NSPI_REQUEST_TYPES`], exact spelling).
+    /// Decodes the body of request type `kind` (one of [`NSPI_REQUEST_TYPES`], exact spelling) with the codec's
+    /// MS-OXCMAPIHTTP 2.2.5.x.1 structures. Auxiliary buffers are dropped.
     pub fn decode(kind: &str, buf: &[u8]) -> Result<Self> {
-        let mut r = Reader::new(buf);
-        let r = &mut r;
-        let stat = |r: &mut Reader| opt(r, Stat::decode);
-        let v = match kind {
-            "Bind" => NspiRequest::Bind { flags: r.u32()?, stat: stat(r)? },
+        use mapi_codec::mapihttp::nspi as n;
+        let too_many = |len: usize| Error::TooLarge { what: "array", len, max: MAX_ARRAY };
+        let check = |v: &Option<Vec<u32>>| match v {
+            Some(v) if v.len() > MAX_ARRAY => Err(too_many(v.len())),
+            _ => Ok(()),
+        };
+        Ok(match kind {
+            "Bind" => {
+                let r = n::BindRequest::from_bytes(buf)?;
+                NspiRequest::Bind { flags: r.flags, stat: r.state }
+            }
             "Unbind" => {
-                r.u32()?;
+                n::UnbindRequest::from_bytes(buf)?;
                 NspiRequest::Unbind
             }
             "CompareMIds" => {
-                r.u32()?;
-                NspiRequest::CompareMIds { stat: stat(r)?, mid1: r.u32()?, mid2: r.u32()? }
+                let r = n::CompareMIdsRequest::from_bytes(buf)?;
+                NspiRequest::CompareMIds { stat: r.state, mid1: r.minimal_id1, mid2: r.minimal_id2 }
             }
             "DNToMId" => {
-                r.u32()?;
-                NspiRequest::DnToMId { names: opt(r, |r| string_array(r, false))?.unwrap_or_default() }
+                let r = n::DnToMIdRequest::from_bytes(buf)?;
+                NspiRequest::DnToMId { names: r.names.unwrap_or_default() }
             }
             "GetMatches" => {
-                r.u32()?;
-                let stat = stat(r)?;
-                let in_mids = opt(r, u32_array)?;
-                r.u32()?;
-                let filter = opt(r, |r| Restriction::decode(r, CountWidth::U32))?;
-                let prop_name = opt(r, |r| Ok((r.array::<16>()?, r.u32()?)))?;
-                let row_count = r.u32()?;
-                let columns = opt(r, tag_array)?;
-                NspiRequest::GetMatches { stat, in_mids, filter, prop_name, row_count, columns }
-            }
-            "GetPropList" => NspiRequest::GetPropList { flags: r.u32()?, mid: r.u32()?, code_page: r.u32()? },
-            "GetProps" => NspiRequest::GetProps { flags: r.u32()?, stat: stat(r)?, tags: opt(r, tag_array)? },
-            "GetSpecialTable" => {
-                NspiRequest::GetSpecialTable { flags: r.u32()?, stat: stat(r)?, version: opt(r, |r| r.u32())? }
-            }
-            "GetTemplateInfo" => NspiRequest::GetTemplateInfo {
-                flags: r.u32()?,
-                display_type: r.u32()?,
-                dn: opt(r, |r| r.str8z().map(|b| String::from_utf8_lossy(&b).into_owned()))?,
-                code_page: r.u32()?,
-                locale_id: r.u32()?,
-            },
-            "ModLinkAtt" => {
-                r.rest();
-                return Ok(NspiRequest::ModLinkAtt);
-            }
-            "ModProps" => {
-                r.rest();
-                return Ok(NspiRequest::ModProps);
-            }
-            "QueryColumns" => {
-                r.u32()?;
-                NspiRequest::QueryColumns { flags: r.u32()? }
-            }
-            "QueryRows" => NspiRequest::QueryRows {
-                flags: r.u32()?,
-                stat: stat(r)?,
-                explicit_table: u32_array(r)?,
-                count: r.u32()?,
-                columns: opt(r, tag_array)?,
-            },
-            "ResolveNames" => {
-                r.u32()?;
-                NspiRequest::ResolveNames {
-                    stat: stat(r)?,
-                    tags: opt(r, tag_array)?,
-                    names: opt(r, |r| string_array(r, true))?.unwrap_or_default(),
+                let r = n::GetMatchesRequest::from_bytes(buf)?;
+                check(&r.minimal_ids)?;
+                NspiRequest::GetMatches {
+                    stat: r.state,
+                    in_mids: r.minimal_ids,
+                    filter: r.filter,
+                    prop_name: r.property_name.map(|(g, id)| (g.0, id)),
+                    row_count: r.row_count,
+                    columns: r.columns,
                 }
             }
+            "GetPropList" => {
+                let r = n::GetPropListRequest::from_bytes(buf)?;
+                NspiRequest::GetPropList { flags: r.flags, mid: r.minimal_id, code_page: r.code_page }
+            }
+            "GetProps" => {
+                let r = n::GetPropsRequest::from_bytes(buf)?;
+                NspiRequest::GetProps { flags: r.flags, stat: r.state, tags: r.property_tags }
+            }
+            "GetSpecialTable" => {
+                let r = n::GetSpecialTableRequest::from_bytes(buf)?;
+                NspiRequest::GetSpecialTable { flags: r.flags, stat: r.state, version: r.version }
+            }
+            "GetTemplateInfo" => {
+                let r = n::GetTemplateInfoRequest::from_bytes(buf)?;
+                NspiRequest::GetTemplateInfo {
+                    flags: r.flags,
+                    display_type: r.display_type,
+                    dn: r.template_dn,
+                    code_page: r.code_page,
+                    locale_id: r.locale_id,
+                }
+            }
+            "ModLinkAtt" => {
+                n::ModLinkAttRequest::from_bytes(buf)?;
+                NspiRequest::ModLinkAtt
+            }
+            "ModProps" => {
+                n::ModPropsRequest::from_bytes(buf)?;
+                NspiRequest::ModProps
+            }
+            "QueryColumns" => {
+                let r = n::QueryColumnsRequest::from_bytes(buf)?;
+                NspiRequest::QueryColumns { flags: r.mapi_flags }
+            }
+            "QueryRows" => {
+                let r = n::QueryRowsRequest::from_bytes(buf)?;
+                if r.explicit_table.len() > MAX_ARRAY {
+                    return Err(too_many(r.explicit_table.len()));
+                }
+                NspiRequest::QueryRows {
+                    flags: r.flags,
+                    stat: r.state,
+                    explicit_table: r.explicit_table,
+                    count: r.row_count,
+                    columns: r.columns,
+                }
+            }
+            "ResolveNames" => {
+                let r = n::ResolveNamesRequest::from_bytes(buf)?;
+                NspiRequest::ResolveNames { stat: r.state, tags: r.property_tags, names: r.names.unwrap_or_default() }
+            }
             "ResortRestriction" => {
-                r.u32()?;
-                NspiRequest::ResortRestriction { stat: stat(r)?, in_mids: opt(r, u32_array)? }
+                let r = n::ResortRestrictionRequest::from_bytes(buf)?;
+                check(&r.minimal_ids)?;
+                NspiRequest::ResortRestriction { stat: r.state, in_mids: r.minimal_ids }
             }
             "SeekEntries" => {
-                r.u32()?;
+                let r = n::SeekEntriesRequest::from_bytes(buf)?;
+                check(&r.explicit_table)?;
                 NspiRequest::SeekEntries {
-                    stat: stat(r)?,
-                    target: opt(r, decode_abk_tagged)?,
-                    explicit_table: opt(r, u32_array)?,
-                    columns: opt(r, tag_array)?,
+                    stat: r.state,
+                    target: r.target.map(|t| (t.tag, t.value)),
+                    explicit_table: r.explicit_table,
+                    columns: r.columns,
                 }
             }
             "UpdateStat" => {
-                r.u32()?;
-                NspiRequest::UpdateStat { stat: stat(r)?, delta_requested: flag(r)? }
+                let r = n::UpdateStatRequest::from_bytes(buf)?;
+                NspiRequest::UpdateStat { stat: r.state, delta_requested: r.delta_requested }
             }
-            "GetMailboxUrl" => NspiRequest::GetMailboxUrl { flags: r.u32()?, user_dn: r.utf16z()? },
-            "GetAddressBookUrl" => NspiRequest::GetAddressBookUrl { flags: r.u32()?, user_dn: r.utf16z()? },
+            "GetMailboxUrl" => {
+                let r = n::GetMailboxUrlRequest::from_bytes(buf)?;
+                NspiRequest::GetMailboxUrl { flags: r.flags, user_dn: r.server_dn }
+            }
+            "GetAddressBookUrl" => {
+                let r = n::GetAddressBookUrlRequest::from_bytes(buf)?;
+                NspiRequest::GetAddressBookUrl { flags: r.flags, user_dn: r.user_dn }
+            }
             _ => return Err(Error::Invalid { what: "NSPI request type", value: 0 }),
-        };
-        aux(r)?;
-        r.finish()?;
-        Ok(v)
+        })
     }
 }
 
@@ -613,31 +403,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn connect_round_trip() {
-        let c = ConnectRequest {
-            user_dn: "/o=X/cn=alice".into(),
-            flags: 0,
-            default_code_page: 1252,
-            lcid_sort: 1033,
-            lcid_string: 1033,
-            aux: vec![],
-        };
-        assert_eq!(ConnectRequest::decode(&c.encode().unwrap()).unwrap(), c);
-        assert!(ConnectRequest::decode(&c.encode().unwrap()[..10]).is_err());
-        let r = ConnectResponse {
-            status_code: 0,
-            error_code: 0,
-            max_polling_interval: 60000,
-            retry_count: 6,
-            retry_delay: 10000,
-            dn_prefix: "/o=X".into(),
-            display_name: "Alice".into(),
-            aux: vec![],
-        };
-        assert_eq!(ConnectResponse::decode(&r.encode().unwrap()).unwrap(), r);
-    }
-
-    #[test]
     fn nspi_bind_and_stat() {
         let mut w = Writer::new();
         w.u32(0);
@@ -697,9 +462,9 @@ mod robustness {
             for kind in NSPI_REQUEST_TYPES {
                 let _ = NspiRequest::decode(kind, &buf);
             }
-            let _ = ConnectRequest::decode(&buf);
-            let _ = ExecuteRequest::decode(&buf);
-            let _ = decode_aux_only(&buf, true);
+            let _ = ConnectRequest::from_bytes(&buf);
+            let _ = ExecuteRequest::from_bytes(&buf);
+            let _ = NotificationWaitRequest::from_bytes(&buf);
             let _ = decode_abk_tagged(&mut Reader::new(&buf));
         }
     }
