@@ -484,6 +484,21 @@ pub enum RowValue {
     Error(u32),
 }
 
+/// The multi-valued-instance flag of a column's property type (MS-OXCTABL
+/// 2.2.1.2 / MS-OXCDATA 2.11.1): such a column yields one row per value, each
+/// row holding a single value of the matching single-valued type.
+pub const MV_INSTANCE: u16 = 0x2000;
+
+/// The type of the value a column of type `raw` carries in a row: for a
+/// multi-valued-instance column (0x3000 bits set) the single-valued type.
+pub fn row_value_type(raw: u16) -> u16 {
+    if raw & MV_INSTANCE != 0 {
+        raw & !(MV_INSTANCE | 0x1000)
+    } else {
+        raw
+    }
+}
+
 /// PropertyRow (MS-OXCDATA 2.8.1): StandardPropertyRow (Flag 0x00) or
 /// FlaggedPropertyRow (Flag 0x01). Decoding needs the column set, since the
 /// values carry no tags. A column of type PtypUnspecified carries its type
@@ -515,7 +530,7 @@ impl PropertyRow {
         };
         let mut values = Vec::with_capacity(columns.len().min(r.remaining()));
         for col in columns {
-            let raw = col.type_raw();
+            let raw = row_value_type(col.type_raw());
             let read_val = |r: &mut Reader| -> Result<PropValue> {
                 if raw == PropType::Unspecified as u16 {
                     Ok(TypedPropertyValue::decode(r, w)?.0)
@@ -557,7 +572,7 @@ impl PropertyRow {
                 if unspecified {
                     TypedPropertyValue(pv.clone()).encode(wr, w)
                 } else {
-                    if pv.prop_type().as_u16() != col.type_raw() {
+                    if pv.prop_type().as_u16() != row_value_type(col.type_raw()) {
                         return Err(Error::Invalid {
                             what: "row value type",
                             value: pv.prop_type().as_u16() as u64,
@@ -841,6 +856,20 @@ mod tests {
         );
         let d = PropertyRow::decode(&mut Reader::new(&b), &cols, CountWidth::U16).unwrap();
         assert_eq!(d, row);
+    }
+
+    #[test]
+    fn mv_instance_columns_carry_single_values() {
+        // PidTagKeywords-like column as multi-valued instance: 0x301F.
+        let cols = [PropTag(0x8001301F)];
+        let row = PropertyRow::from_values(vec![RowValue::Value(PropValue::String("Red".into()))]);
+        let mut w = Writer::new();
+        row.encode(&mut w, &cols, CountWidth::U16).unwrap();
+        assert_eq!(w.as_slice(), &[0, b'R', 0, b'e', 0, b'd', 0, 0, 0]);
+        assert_eq!(
+            PropertyRow::decode(&mut Reader::new(w.as_slice()), &cols, CountWidth::U16).unwrap(),
+            row
+        );
     }
 
     #[test]
