@@ -467,6 +467,9 @@ fn push_criteria(cmd: &mut Command, c: &Criteria, depth: usize) -> Result<()> {
         }
         Criteria::Uids(uids) => {
             let set = codec::sequence_set(uids);
+            if set.len() > 8 * MAX_SET_LEN {
+                return Err(Error::client(Kind::TooLarge, format!("UID set of {} bytes in a search", set.len())));
+            }
             if set.is_empty() {
                 cmd.push_raw(" NOT ALL");
             } else {
