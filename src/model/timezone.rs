@@ -440,6 +440,75 @@ impl WindowsRule {
     }
 }
 
+/// TZRule flag: the rule matches `PidLidTimeZoneStruct` of a recurring series (MS-OXOCAL 2.2.1.41.1).
+pub const TZRULE_FLAG_RECUR_CURRENT_TZREG: u16 = 0x0001;
+/// TZRule flag: the rule in effect (exactly one rule carries it).
+pub const TZRULE_FLAG_EFFECTIVE_TZREG: u16 = 0x0002;
+
+/// A MAPI TZDEFINITION blob (MS-OXOCAL 2.2.1.41 `PidLidAppointmentTimeZoneDefinitionRecur`, also
+/// `…StartDisplay`/`…EndDisplay` 2.2.1.42/43): a header with the Windows key name, then one 66-byte TZRule per
+/// `(first year, rule)`. The rule in force in `effective_year` gets TZRULE_FLAG_EFFECTIVE_TZREG, and also
+/// TZRULE_FLAG_RECUR_CURRENT_TZREG when `recurring` (it is then the rule written to `PidLidTimeZoneStruct`).
+pub fn tzdefinition(key_name: &str, rules: &[(i32, WindowsRule)], effective_year: i32, recurring: bool) -> Vec<u8> {
+    let key: Vec<u16> = key_name.encode_utf16().collect();
+    let effective = rules.iter().rposition(|(y, _)| *y <= effective_year).unwrap_or(0);
+    let mut b = vec![0x02, 0x01];
+    b.extend_from_slice(&((6 + 2 * key.len()) as u16).to_le_bytes()); // cbHeader: what follows it in the header
+    b.extend_from_slice(&0x0002u16.to_le_bytes()); // Reserved
+    b.extend_from_slice(&(key.len() as u16).to_le_bytes());
+    for u in &key {
+        b.extend_from_slice(&u.to_le_bytes());
+    }
+    b.extend_from_slice(&(rules.len() as u16).to_le_bytes());
+    for (i, (year, r)) in rules.iter().enumerate() {
+        b.extend_from_slice(&[0x02, 0x01]);
+        b.extend_from_slice(&0x003Eu16.to_le_bytes());
+        let mut flags = 0u16;
+        if i == effective {
+            flags |= TZRULE_FLAG_EFFECTIVE_TZREG;
+            if recurring {
+                flags |= TZRULE_FLAG_RECUR_CURRENT_TZREG;
+            }
+        }
+        b.extend_from_slice(&flags.to_le_bytes());
+        b.extend_from_slice(&(*year as u16).to_le_bytes());
+        b.extend_from_slice(&[0u8; 14]);
+        // lBias … stDaylightDate: the TZREG fields without the two year words.
+        let reg = r.to_tzreg();
+        b.extend_from_slice(&reg[0..12]);
+        b.extend_from_slice(&reg[14..30]);
+        b.extend_from_slice(&reg[32..48]);
+    }
+    b
+}
+
+/// Reads a TZDEFINITION blob: the key name and `(flags, first year, rule)` per TZRule. `None` when malformed.
+pub fn parse_tzdefinition(b: &[u8]) -> Option<(String, Vec<(u16, i32, WindowsRule)>)> {
+    let u16_at = |o: usize| -> Option<u16> { Some(u16::from_le_bytes([*b.get(o)?, *b.get(o + 1)?])) };
+    if b.first() != Some(&0x02) {
+        return None;
+    }
+    let cb_header = u16_at(2)? as usize;
+    let cch = u16_at(6)? as usize;
+    let key: Vec<u16> = (0..cch).map(|i| u16_at(8 + 2 * i)).collect::<Option<_>>()?;
+    let key = String::from_utf16(&key).ok()?;
+    let mut o = 4 + cb_header;
+    let count = u16_at(o - 2)? as usize;
+    let mut rules = Vec::with_capacity(count.min(64));
+    for _ in 0..count {
+        let rule = b.get(o..o + 66)?;
+        let flags = u16::from_le_bytes([rule[4], rule[5]]);
+        let year = u16::from_le_bytes([rule[6], rule[7]]) as i32;
+        let mut reg = [0u8; 48];
+        reg[0..12].copy_from_slice(&rule[22..34]);
+        reg[14..30].copy_from_slice(&rule[34..50]);
+        reg[32..48].copy_from_slice(&rule[50..66]);
+        rules.push((flags, year, WindowsRule::from_tzreg(&reg, year)?));
+        o += 66;
+    }
+    Some((key, rules))
+}
+
 /// Weekday from a 0 = Sunday number (SYSTEMTIME wDayOfWeek).
 pub fn weekday_from_sunday0(n: u32) -> Option<Weekday> {
     Some(match n {
@@ -570,7 +639,7 @@ impl TimeZoneDefinition {
     /// The rule in force in `year`, in the Windows form.
     pub fn rule_for_year(&self, year: i32) -> Option<WindowsRule> {
         let start = NaiveDate::from_ymd_opt(year, 7, 1)?.and_time(NaiveTime::MIN);
-        let tr = self.transitions.iter().filter(|t| t.from.is_none_or(|f| f <= start)).last()?;
+        let tr = self.transitions.iter().rfind(|t| t.from.is_none_or(|f| f <= start))?;
         let group = self.groups.iter().find(|g| g.id == tr.to_group)?;
         let period = |id: &str| self.periods.iter().find(|p| p.id == id);
         let mut rule = WindowsRule {
@@ -956,6 +1025,30 @@ mod tests {
         let tyo = TimeZoneDefinition::for_zone(Tz::Asia__Tokyo, 2026, 2026);
         assert_eq!(tyo.periods.len(), 1);
         assert_eq!(tyo.rule_for_year(2026).unwrap().bias, -540);
+    }
+
+    #[test]
+    fn tzdefinition_round_trip() {
+        let rules = windows_rules(Tz::Europe__Moscow, 2010, 2016);
+        let blob = tzdefinition("Russian Standard Time", &rules, 2016, true);
+        assert_eq!(&blob[..4], &[0x02, 0x01, 6 + 2 * 21, 0]);
+        assert_eq!(blob.len(), 4 + 6 + 2 * 21 + 66 * rules.len());
+        let (key, back) = parse_tzdefinition(&blob).unwrap();
+        assert_eq!(key, "Russian Standard Time");
+        assert_eq!(back.len(), rules.len());
+        for ((flags, year, r), (y, orig)) in back.iter().zip(&rules) {
+            assert_eq!(
+                (*year, r.bias, r.daylight_bias, r.standard, r.daylight),
+                (*y, orig.bias, orig.daylight_bias, orig.standard, orig.daylight)
+            );
+            let effective = *y == rules.last().unwrap().0;
+            assert_eq!(
+                *flags,
+                if effective { TZRULE_FLAG_EFFECTIVE_TZREG | TZRULE_FLAG_RECUR_CURRENT_TZREG } else { 0 }
+            );
+        }
+        assert!(parse_tzdefinition(&blob[..blob.len() - 1]).is_none());
+        assert!(parse_tzdefinition(&[]).is_none());
     }
 
     #[test]
