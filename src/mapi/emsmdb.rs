@@ -105,29 +105,14 @@ fn execute_response(error_code: u32, rop_buffer: Vec<u8>) -> Vec<u8> {
         .unwrap_or_default()
 }
 
-/// ROPs whose request carries an OutputHandleIndex after the InputHandleIndex (their responses name the
-/// output index).
+/// ROPs whose request carries an OutputHandleIndex after the InputHandleIndex, for ROPs the codec could not
+/// decode (decoded ones answer `RopRequest::output_handle_index`).
 fn has_output_handle(id: u8) -> bool {
     matches!(
         id,
         0x02 | 0x03 | 0x04 | 0x05 | 0x06 | 0x1C | 0x21 | 0x22 | 0x23 | 0x29 | 0x2B | 0x3B | 0x3E | 0x3F | 0x46
             | 0x4B | 0x4C | 0x4D | 0x53 | 0x69 | 0x70 | 0x7E | 0x82
     )
-}
-
-/// The handle index a response to `rop` carries (MS-OXCROPS 2.2.1: InputHandleIndex, or OutputHandleIndex for
-/// ROPs that create an object; RopLogon's third byte is its OutputHandleIndex).
-fn response_index(rop: &RopRequest) -> (u8, Option<u8>) {
-    let mut w = mapi_codec::Writer::new();
-    let _ = rop.encode(&mut w);
-    let b = w.as_slice();
-    let input = b.get(2).copied().unwrap_or(0);
-    if has_output_handle(rop.rop_id()) {
-        let out = b.get(3).copied().unwrap_or(0);
-        (out, Some(out))
-    } else {
-        (input, None)
-    }
 }
 
 fn store_info(ctx: &Ctx, es: &EmsmdbState) -> StoreInfo {
@@ -223,7 +208,9 @@ fn object<'a>(es: &'a EmsmdbState, handles: &[u32], index: u8) -> Option<&'a Obj
 
 fn run_rop(ctx: &Ctx, es: &mut EmsmdbState, handles: &mut [u32], rop: &RopRequest) -> Option<RopResponse> {
     let id = rop.rop_id();
-    let (index, output) = response_index(rop);
+    // MS-OXCROPS 2.2.1: responses carry the OutputHandleIndex for ROPs that create an object, else the
+    // InputHandleIndex (or the ResponseHandleIndex / SourceHandleIndex in its place).
+    let (index, output) = (rop.response_handle_index(), rop.output_handle_index());
     let err = |code| Some(RopResponse::error(id, index, code));
     match rop {
         RopRequest::Release(b) => {
