@@ -482,8 +482,17 @@ pub fn tzdefinition(key_name: &str, rules: &[(i32, WindowsRule)], effective_year
     b
 }
 
-/// Reads a TZDEFINITION blob: the key name and `(flags, first year, rule)` per TZRule. `None` when malformed.
-pub fn parse_tzdefinition(b: &[u8]) -> Option<(String, Vec<(u16, i32, WindowsRule)>)> {
+/// One TZRule of a TZDEFINITION.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TzRuleEntry {
+    pub flags: u16,
+    /// The year from which the rule applies.
+    pub year: i32,
+    pub rule: WindowsRule,
+}
+
+/// Reads a TZDEFINITION blob: the key name (Windows id) and its TZRules. `None` when malformed.
+pub fn parse_tzdefinition(b: &[u8]) -> Option<(String, Vec<TzRuleEntry>)> {
     let u16_at = |o: usize| -> Option<u16> { Some(u16::from_le_bytes([*b.get(o)?, *b.get(o + 1)?])) };
     if b.first() != Some(&0x02) {
         return None;
@@ -503,7 +512,7 @@ pub fn parse_tzdefinition(b: &[u8]) -> Option<(String, Vec<(u16, i32, WindowsRul
         reg[0..12].copy_from_slice(&rule[22..34]);
         reg[14..30].copy_from_slice(&rule[34..50]);
         reg[32..48].copy_from_slice(&rule[50..66]);
-        rules.push((flags, year, WindowsRule::from_tzreg(&reg, year)?));
+        rules.push(TzRuleEntry { flags, year, rule: WindowsRule::from_tzreg(&reg, year)? });
         o += 66;
     }
     Some((key, rules))
@@ -1036,7 +1045,7 @@ mod tests {
         let (key, back) = parse_tzdefinition(&blob).unwrap();
         assert_eq!(key, "Russian Standard Time");
         assert_eq!(back.len(), rules.len());
-        for ((flags, year, r), (y, orig)) in back.iter().zip(&rules) {
+        for (TzRuleEntry { flags, year, rule: r }, (y, orig)) in back.iter().zip(&rules) {
             assert_eq!(
                 (*year, r.bias, r.daylight_bias, r.standard, r.daylight),
                 (*y, orig.bias, orig.daylight_bias, orig.standard, orig.daylight)
