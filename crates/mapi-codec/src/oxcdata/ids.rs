@@ -196,6 +196,114 @@ impl MessageEntryId {
     }
 }
 
+/// ProviderUID of a Store Object EntryID (MUIDSTOREWRAP), {10BBA138-E505-1A10-A1BB-08002B2A56C2}.
+pub const STORE_WRAP_PROVIDER_UID: Guid = Guid([
+    0x38, 0xA1, 0xBB, 0x10, 0x05, 0xE5, 0x10, 0x1A, 0xA1, 0xBB, 0x08, 0x00, 0x2B, 0x2A, 0x56, 0xC2,
+]);
+/// WrappedProvider UID of a private mailbox store, {20FA551B-66AA-CD11-9BC8-00AA002FC45A}.
+pub const STORE_PRIVATE_PROVIDER_UID: Guid = Guid([
+    0x1B, 0x55, 0xFA, 0x20, 0xAA, 0x66, 0x11, 0xCD, 0x9B, 0xC8, 0x00, 0xAA, 0x00, 0x2F, 0xC4, 0x5A,
+]);
+/// WrappedProvider UID of a public folder store, {1002831C-66AA-CD11-9BC8-00AA002FC45A}.
+pub const STORE_PUBLIC_PROVIDER_UID: Guid = Guid([
+    0x1C, 0x83, 0x02, 0x10, 0xAA, 0x66, 0x11, 0xCD, 0x9B, 0xC8, 0x00, 0xAA, 0x00, 0x2F, 0xC4, 0x5A,
+]);
+/// WrappedType of a private mailbox store.
+pub const STORE_TYPE_PRIVATE: u32 = 0x0000_000C;
+/// WrappedType of a public folder store.
+pub const STORE_TYPE_PUBLIC: u32 = 0x0000_0006;
+
+/// Store Object EntryID (MS-OXCDATA 2.2.4.3): Flags (4), ProviderUID (16),
+/// Version (1), Flag (1), DLLFileName (14, "emsmdb.dll" NUL-padded),
+/// WrappedFlags (4), WrappedProvider UID (16), WrappedType (4), ServerShortname
+/// (NUL-terminated ASCII), MailboxDN (NUL-terminated ASCII, private stores only).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct StoreObjectEntryId {
+    pub flags: u32,
+    pub provider_uid: Guid,
+    pub version: u8,
+    pub flag: u8,
+    /// The 14-byte DLLFileName field as sent.
+    pub dll_file_name: [u8; 14],
+    pub wrapped_flags: u32,
+    pub wrapped_provider_uid: Guid,
+    pub wrapped_type: u32,
+    pub server_short_name: String,
+    /// Present for mailbox stores; absent (no bytes) for public stores.
+    pub mailbox_dn: Option<String>,
+}
+
+impl StoreObjectEntryId {
+    /// The DLLFileName value "emsmdb.dll" padded with NULs to 14 bytes.
+    pub const EMSMDB_DLL: [u8; 14] = *b"emsmdb.dll\0\0\0\0";
+
+    /// A private-mailbox store EntryID with the constants of MS-OXCDATA 2.2.4.3.
+    pub fn private_mailbox(
+        server_short_name: impl Into<String>,
+        mailbox_dn: impl Into<String>,
+    ) -> Self {
+        StoreObjectEntryId {
+            flags: 0,
+            provider_uid: STORE_WRAP_PROVIDER_UID,
+            version: 0,
+            flag: 0,
+            dll_file_name: Self::EMSMDB_DLL,
+            wrapped_flags: 0,
+            wrapped_provider_uid: STORE_PRIVATE_PROVIDER_UID,
+            wrapped_type: STORE_TYPE_PRIVATE,
+            server_short_name: server_short_name.into(),
+            mailbox_dn: Some(mailbox_dn.into()),
+        }
+    }
+
+    /// Decodes a complete Store Object EntryID.
+    pub fn from_bytes(b: &[u8]) -> Result<Self> {
+        let mut r = Reader::new(b);
+        let v = StoreObjectEntryId {
+            flags: r.u32()?,
+            provider_uid: Guid(r.array()?),
+            version: r.u8()?,
+            flag: r.u8()?,
+            dll_file_name: r.array()?,
+            wrapped_flags: r.u32()?,
+            wrapped_provider_uid: Guid(r.array()?),
+            wrapped_type: r.u32()?,
+            server_short_name: r.asciiz()?,
+            mailbox_dn: None,
+        };
+        let mailbox_dn = if r.is_empty() {
+            None
+        } else {
+            Some(r.asciiz()?)
+        };
+        r.finish()?;
+        Ok(StoreObjectEntryId { mailbox_dn, ..v })
+    }
+
+    /// Encodes the EntryID.
+    pub fn to_bytes(&self) -> Result<Vec<u8>> {
+        let mut w = Writer::new();
+        w.u32(self.flags);
+        w.bytes(&self.provider_uid.0);
+        w.u8(self.version);
+        w.u8(self.flag);
+        w.bytes(&self.dll_file_name);
+        w.u32(self.wrapped_flags);
+        w.bytes(&self.wrapped_provider_uid.0);
+        w.u32(self.wrapped_type);
+        for s in std::iter::once(&self.server_short_name).chain(self.mailbox_dn.as_ref()) {
+            if !s.is_ascii() || s.as_bytes().contains(&0) {
+                return Err(Error::Invalid {
+                    what: "Store Object EntryID string",
+                    value: 0,
+                });
+            }
+            w.str8z(s.as_bytes());
+        }
+        Ok(w.into_vec())
+    }
+}
+
 /// PermanentEntryID (MS-OXNSPI 2.2.9.3), also the Address Book EntryID of
 /// MS-OXCDATA 2.2.5.2: IDType 0x00, R1..R3, ProviderUID (GUID_NSPI),
 /// R4 = 0x00000001, DisplayType, DN (NUL-terminated 8-bit string).
@@ -431,6 +539,23 @@ impl ServerId {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn store_entry_id() {
+        let e = StoreObjectEntryId::private_mailbox("mail", "/o=Viaduc/cn=alice");
+        let b = e.to_bytes().unwrap();
+        assert_eq!(&b[..4], &[0, 0, 0, 0]);
+        assert_eq!(&b[4..8], &[0x38, 0xA1, 0xBB, 0x10]);
+        assert_eq!(&b[22..36], b"emsmdb.dll\0\0\0\0");
+        assert_eq!(&b[56..60], &[0x0C, 0, 0, 0]);
+        assert_eq!(StoreObjectEntryId::from_bytes(&b).unwrap(), e);
+        let mut public = e.clone();
+        public.mailbox_dn = None;
+        assert_eq!(
+            StoreObjectEntryId::from_bytes(&public.to_bytes().unwrap()).unwrap(),
+            public
+        );
+    }
 
     #[test]
     fn object_id_u64() {
