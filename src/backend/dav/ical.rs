@@ -694,11 +694,15 @@ pub fn parse_calendar(text: &str) -> Result<ParsedCalendar> {
         let mut zones = Zones::new(cal);
         // VEVENTs grouped by UID, masters first.
         let mut by_uid: Vec<(String, Vec<&Component>)> = Vec::new();
+        let mut index: HashMap<String, usize> = HashMap::new();
         for ev in cal.children.iter().filter(|c| c.name == "VEVENT") {
             let uid = ev.text("UID").unwrap_or_default();
-            match by_uid.iter_mut().find(|(u, _)| *u == uid) {
-                Some((_, v)) => v.push(ev),
-                None => by_uid.push((uid, vec![ev])),
+            match index.get(&uid) {
+                Some(&i) => by_uid[i].1.push(ev),
+                None => {
+                    index.insert(uid.clone(), by_uid.len());
+                    by_uid.push((uid, vec![ev]));
+                }
             }
         }
         for (uid, evs) in by_uid {
@@ -1428,6 +1432,21 @@ mod tests {
         assert_eq!(format_duration(Duration::minutes(-15)), "-PT15M");
         assert_eq!(format_duration(Duration::days(-2)), "-P2D");
         assert_eq!(format_duration(Duration::minutes(90)), "PT1H30M");
+    }
+
+    #[test]
+    fn many_events_in_one_object() {
+        let mut text = String::from("BEGIN:VCALENDAR\r\nVERSION:2.0\r\n");
+        for i in 0..5000 {
+            text.push_str(&format!(
+                "BEGIN:VEVENT\r\nUID:e{i}\r\nDTSTART:20260101T{:02}0000Z\r\nSUMMARY:n{i}\r\nEND:VEVENT\r\n",
+                i % 24
+            ));
+        }
+        text.push_str("END:VCALENDAR\r\n");
+        let p = parse_calendar(&text).unwrap();
+        assert_eq!(p.events.len(), 5000);
+        assert_eq!(p.events[4999].uid, "e4999");
     }
 
     #[test]
