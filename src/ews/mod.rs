@@ -10,6 +10,7 @@ pub mod imap_store;
 pub mod ops;
 pub mod soap;
 pub mod store;
+pub mod streaming;
 pub mod types;
 pub mod xml;
 
@@ -52,6 +53,10 @@ pub const IMPLEMENTED: &[&str] = &[
     "GetUserConfiguration",
     "CreateAttachment",
     "DeleteAttachment",
+    "Subscribe",
+    "GetEvents",
+    "Unsubscribe",
+    "GetStreamingEvents",
 ];
 
 /// Handles one EWS SOAP request.
@@ -74,6 +79,9 @@ pub async fn handle(gw: &Gateway, req: &HttpRequest, principal: &Principal) -> R
         let msg = ResponseMessage::error("ErrorImpersonateUserDenied", "The account does not have permission to impersonate the requested user.");
         let body = soap::response_xml(&version, &op, &format!("{op}ResponseMessage"), &[msg]);
         return full(StatusCode::OK, CONTENT_TYPE, body);
+    }
+    if op == "GetStreamingEvents" {
+        return streaming::respond(gw, principal, &request.op, ids, &version).await;
     }
     let messages = if IMPLEMENTED.contains(&op.as_str()) && op != "ConvertId" {
         match imap_store::ImapStore::open(gw, principal).await {
@@ -127,6 +135,9 @@ pub async fn dispatch<S: MailStore>(cx: &mut Ctx<S>, req: &soap::Request) -> Vec
         "MarkAsJunk" => ops::items::mark_as_junk(cx, op).await,
         "CreateAttachment" => ops::drafts::create_attachment(cx, op).await,
         "DeleteAttachment" => ops::drafts::delete_attachment(cx, op).await,
+        "Subscribe" => ops::notify::subscribe(cx, op).await,
+        "GetEvents" => ops::notify::get_events(cx, op).await,
+        "Unsubscribe" => ops::notify::unsubscribe(cx, op).await,
         "CopyFolder" => ops::folders::copy_folder(cx, op).await,
         "ResolveNames" => ops::directory::resolve_names(cx, op).await,
         // No user configuration objects are stored yet: "not found" is what Exchange answers for a missing

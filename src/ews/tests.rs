@@ -803,3 +803,43 @@ async fn mutated_requests_never_panic_and_always_answer() {
     }
     assert_eq!(count, seeds.len() * 60);
 }
+
+#[tokio::test]
+async fn pull_subscription_events() {
+    let sub = envelope(
+        r#"<m:Subscribe><m:PullSubscriptionRequest><t:FolderIds><t:DistinguishedFolderId Id="inbox"/></t:FolderIds><t:EventTypes><t:EventType>NewMailEvent</t:EventType><t:EventType>DeletedEvent</t:EventType><t:EventType>ModifiedEvent</t:EventType></t:EventTypes><t:Timeout>10</t:Timeout></m:PullSubscriptionRequest></m:Subscribe>"#,
+    );
+    let (_, root, mut s) = run(store(), &sub).await;
+    let m = &messages(&root)[0];
+    assert_eq!(code(m), "NoError", "{m:?}");
+    let sid = m.m("SubscriptionId").unwrap().text.clone();
+    let wm = m.m("Watermark").unwrap().text.clone();
+    let get = |wm: &str| envelope(&format!(r#"<m:GetEvents><m:SubscriptionId>{sid}</m:SubscriptionId><m:Watermark>{wm}</m:Watermark></m:GetEvents>"#));
+    // Nothing happened: a status event.
+    let (_, root, s2) = run(s.clone(), &get(&wm)).await;
+    let n = messages(&root)[0].m("Notification").unwrap().clone();
+    assert!(n.t("StatusEvent").is_some());
+    // New mail, a flag change and a deletion.
+    s = s2;
+    s.add_message("INBOX", MsgSummary { subject: Some("fresh".into()), ..Default::default() }, b"Subject: fresh\r\n\r\nx\r\n");
+    crate::ews::store::MailStore::set_flags(&mut s, "INBOX", &[2], &["\\Seen".into()], &[], None).await.unwrap();
+    crate::ews::store::MailStore::delete_messages(&mut s, "INBOX", &[1]).await.unwrap();
+    let (_, root, s) = run(s, &get(&wm)).await;
+    let n = messages(&root)[0].m("Notification").unwrap().clone();
+    assert_eq!(n.t_text("PreviousWatermark"), Some(wm.as_str()));
+    assert_eq!(named(&n, "NewMailEvent").len(), 1);
+    assert_eq!(named(&n, "ModifiedEvent").len(), 1);
+    assert_eq!(named(&n, "DeletedEvent").len(), 1);
+    assert!(named(&n, "CreatedEvent").is_empty(), "not subscribed");
+    let next = named(&n, "NewMailEvent")[0].t_text("Watermark").unwrap().to_string();
+    let (_, root, s) = run(s, &get(&next)).await;
+    assert!(messages(&root)[0].m("Notification").unwrap().t("StatusEvent").is_some());
+    // Unsubscribe; bad ids.
+    let (_, root, s) = run(s, &envelope(&format!("<m:Unsubscribe><m:SubscriptionId>{sid}</m:SubscriptionId></m:Unsubscribe>"))).await;
+    assert_eq!(code(&messages(&root)[0]), "NoError");
+    let (_, root, s) = run(s, &get("garbage")).await;
+    assert_eq!(code(&messages(&root)[0]), "ErrorInvalidWatermark");
+    let push = envelope(r#"<m:Subscribe><m:PushSubscriptionRequest><t:FolderIds><t:DistinguishedFolderId Id="inbox"/></t:FolderIds><t:EventTypes><t:EventType>NewMailEvent</t:EventType></t:EventTypes><t:StatusFrequency>1</t:StatusFrequency><t:URL>https://x/</t:URL></m:PushSubscriptionRequest></m:Subscribe>"#);
+    let (_, root, _) = run(s, &push).await;
+    assert_eq!(code(&messages(&root)[0]), "ErrorInvalidSubscriptionRequest");
+}

@@ -36,6 +36,8 @@ enum IdKind {
     ItemSync = 4,
     FolderSync = 5,
     Attachment = 6,
+    Subscription = 7,
+    Watermark = 8,
 }
 
 /// Why an id was refused.
@@ -101,6 +103,37 @@ pub struct FolderSyncState {
     pub folders: Vec<(FolderRef, u32)>,
 }
 
+/// What a notification watermark or subscription remembers of one folder: the same facts as an item sync
+/// state (UIDVALIDITY, the MODSEQ changes were reported up to, the UIDs known).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct FolderState {
+    pub folder: Option<FolderRef>,
+    pub uid_validity: u32,
+    pub modseq: u64,
+    pub known: Vec<(u32, u32)>,
+}
+
+/// A notification watermark (GetEvents): the state of every subscribed folder after the events reported.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Watermark {
+    pub mailbox: String,
+    pub folders: Vec<FolderState>,
+}
+
+/// A notification subscription (Subscribe): which folders and events, and (for streaming subscriptions, which
+/// have no watermark on the wire) the folders' state when it was made.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Subscription {
+    pub mailbox: String,
+    pub streaming: bool,
+    /// Bit set of event types (see `ews::ops::notify`).
+    pub events: u16,
+    /// SubscribeToAllFolders: every mail folder, as listed when events are computed.
+    pub all_folders: bool,
+    pub folders: Vec<FolderRef>,
+    pub initial: Vec<FolderState>,
+}
+
 /// Encodes and verifies ids with one deployment key.
 #[derive(Clone)]
 pub struct IdCodec {
@@ -158,6 +191,31 @@ impl Out {
     }
 }
 
+impl Out {
+    fn ranges(&mut self, known: &[(u32, u32)]) {
+        // Ranges as deltas: gap from the previous range's end, then length.
+        self.varint(known.len() as u64);
+        let mut prev = 0u32;
+        for (lo, hi) in known {
+            self.varint(u64::from(lo.wrapping_sub(prev)));
+            self.varint(u64::from(hi - lo));
+            prev = *hi;
+        }
+    }
+    fn folder_state(&mut self, f: &FolderState) {
+        match &f.folder {
+            Some(r) => {
+                self.u8(1);
+                self.folder(r);
+            }
+            None => self.u8(0),
+        }
+        self.u32(f.uid_validity);
+        self.u64(f.modseq);
+        self.ranges(&f.known);
+    }
+}
+
 struct In<'a>(&'a [u8]);
 
 impl<'a> In<'a> {
@@ -204,6 +262,29 @@ impl<'a> In<'a> {
             3 => FolderRef::Object(self.str()?),
             _ => return Err(IdError::Malformed),
         })
+    }
+    fn ranges(&mut self) -> Result<Vec<(u32, u32)>, IdError> {
+        let n = self.varint()?;
+        if n > 1 << 22 {
+            return Err(IdError::Malformed);
+        }
+        let mut known = Vec::with_capacity((n as usize).min(4096));
+        let mut prev = 0u32;
+        for _ in 0..n {
+            let lo = u32::try_from(u64::from(prev) + self.varint()?).map_err(|_| IdError::Malformed)?;
+            let hi = u32::try_from(u64::from(lo) + self.varint()?).map_err(|_| IdError::Malformed)?;
+            known.push((lo, hi));
+            prev = hi;
+        }
+        Ok(known)
+    }
+    fn folder_state(&mut self) -> Result<FolderState, IdError> {
+        let folder = match self.u8()? {
+            0 => None,
+            1 => Some(self.folder()?),
+            _ => return Err(IdError::Malformed),
+        };
+        Ok(FolderState { folder, uid_validity: self.u32()?, modseq: self.u64()?, known: self.ranges()? })
     }
     fn end(&self) -> Result<(), IdError> {
         if self.0.is_empty() { Ok(()) } else { Err(IdError::Malformed) }
@@ -451,6 +532,74 @@ impl IdCodec {
         Ok(FolderSyncState { mailbox, folders })
     }
 
+    pub fn watermark(&self, w: &Watermark) -> String {
+        Self::text(&self.seal(IdKind::Watermark, |o| {
+            o.str(&w.mailbox);
+            o.varint(w.folders.len() as u64);
+            for f in &w.folders {
+                o.folder_state(f);
+            }
+        }))
+    }
+
+    pub fn parse_watermark(&self, text: &str) -> Result<Watermark, IdError> {
+        let raw = Self::raw(text)?;
+        let mut r = self.open(&raw, IdKind::Watermark)?;
+        let mailbox = r.str()?;
+        let n = r.varint()?;
+        if n > 10_000 {
+            return Err(IdError::Malformed);
+        }
+        let mut folders = Vec::with_capacity(n as usize);
+        for _ in 0..n {
+            folders.push(r.folder_state()?);
+        }
+        r.end()?;
+        Ok(Watermark { mailbox, folders })
+    }
+
+    pub fn subscription(&self, s: &Subscription) -> String {
+        Self::text(&self.seal(IdKind::Subscription, |o| {
+            o.str(&s.mailbox);
+            o.u8(u8::from(s.streaming) | (u8::from(s.all_folders) << 1));
+            o.varint(u64::from(s.events));
+            o.varint(s.folders.len() as u64);
+            for f in &s.folders {
+                o.folder(f);
+            }
+            o.varint(s.initial.len() as u64);
+            for f in &s.initial {
+                o.folder_state(f);
+            }
+        }))
+    }
+
+    pub fn parse_subscription(&self, text: &str) -> Result<Subscription, IdError> {
+        let raw = Self::raw(text)?;
+        let mut r = self.open(&raw, IdKind::Subscription)?;
+        let mailbox = r.str()?;
+        let flags = r.u8()?;
+        let events = u16::try_from(r.varint()?).map_err(|_| IdError::Malformed)?;
+        let n = r.varint()?;
+        if n > 10_000 {
+            return Err(IdError::Malformed);
+        }
+        let mut folders = Vec::with_capacity(n as usize);
+        for _ in 0..n {
+            folders.push(r.folder()?);
+        }
+        let m = r.varint()?;
+        if m > 10_000 {
+            return Err(IdError::Malformed);
+        }
+        let mut initial = Vec::with_capacity(m as usize);
+        for _ in 0..m {
+            initial.push(r.folder_state()?);
+        }
+        r.end()?;
+        Ok(Subscription { mailbox, streaming: flags & 1 != 0, all_folders: flags & 2 != 0, events, folders, initial })
+    }
+
     /// What kind of object an id's text names, if it verifies: used by ConvertId, which accepts any id.
     pub fn classify(&self, raw: &[u8]) -> Option<AnyId> {
         if raw.len() < 2 {
@@ -578,6 +727,21 @@ mod tests {
         assert_eq!(c.parse_item_sync_state(&t).unwrap(), s);
         let big = ItemSyncState { known: uid_ranges((1..100_000u32).filter(|u| u % 2 == 0)), ..s.clone() };
         assert!(c.item_sync_state(&big).len() < 200_000);
+        let w = Watermark {
+            mailbox: "bob@example.test".into(),
+            folders: vec![FolderState { folder: Some(FolderRef::Name("INBOX".into())), uid_validity: 3, modseq: 9, known: uid_ranges([1, 2, 5]) }],
+        };
+        assert_eq!(c.parse_watermark(&c.watermark(&w)).unwrap(), w);
+        let sub = Subscription {
+            mailbox: "bob@example.test".into(),
+            streaming: true,
+            events: 0b1011,
+            all_folders: false,
+            folders: vec![FolderRef::Name("INBOX".into())],
+            initial: w.folders.clone(),
+        };
+        assert_eq!(c.parse_subscription(&c.subscription(&sub)).unwrap(), sub);
+        assert!(c.parse_watermark(&c.subscription(&sub)).is_err());
         let fs = FolderSyncState {
             mailbox: "bob@example.test".into(),
             folders: vec![(FolderRef::MsgFolderRoot, 1), (FolderRef::Name("INBOX".into()), fnv32(&["Inbox"]))],

@@ -8,6 +8,7 @@ pub mod directory;
 pub mod drafts;
 pub mod folders;
 pub mod items;
+pub mod notify;
 pub mod sync;
 
 use super::soap::ResponseMessage;
