@@ -663,3 +663,47 @@ async fn dead_pooled_sessions_are_replaced() {
     store.mailbox_status(&p, "INBOX").await.unwrap();
     assert_eq!(pool.logins(), 2);
 }
+
+#[tokio::test]
+async fn acl_sharing_between_users() {
+    let stack = stack_or_skip!();
+    let alice = stack.principal("alice").await;
+    let bob = stack.principal("bob").await;
+    let store = MailStore::new(stack.pool());
+    let mbox = unique("acl");
+    store.create_mailbox(&alice, &mbox).await.unwrap();
+    store.append(&alice, &mbox, &build_mime(&outgoing("shared item", "x", 1_700_000_000)), &[]).await.unwrap();
+    assert!(store.my_rights(&alice, &mbox).await.unwrap().contains('a'));
+    store.set_acl(&alice, &mbox, "bob", "lrs").await.unwrap();
+    let acl = store.get_acl(&alice, &mbox).await.unwrap();
+    assert!(acl.iter().any(|(id, r)| id == "bob" && r == "lrs"), "{acl:?}");
+    // bob sees it in the other users' namespace and can read it, not change it.
+    let shared_name = format!("shared/alice/{mbox}");
+    let boxes = store.list_mailboxes(&bob).await.unwrap();
+    let seen = boxes.iter().find(|b| b.name == shared_name).unwrap_or_else(|| panic!("{shared_name} not in {boxes:?}"));
+    assert_eq!(seen.namespace, NamespaceKind::OtherUsers);
+    assert_eq!(store.my_rights(&bob, &shared_name).await.unwrap(), "lrs");
+    let uids = store.search_uids(&bob, &shared_name, &Criteria::All).await.unwrap();
+    assert_eq!(uids.len(), 1);
+    // Without the rights the server would ignore these silently; the store says so.
+    let err = store.delete_messages(&bob, &shared_name, &uids).await.unwrap_err();
+    assert_eq!(err.kind, Kind::AccessDenied, "{err}");
+    let err = store.set_flags(&bob, &shared_name, uids[0], &["\\Flagged"], &[], None).await.unwrap_err();
+    assert_eq!(err.kind, Kind::AccessDenied, "{err}");
+    let err = store.set_flags_many(&bob, &shared_name, &uids, &["Work"], &[], None).await.unwrap_err();
+    assert_eq!(err.kind, Kind::AccessDenied, "{err}");
+    // \Seen is allowed with the s right.
+    store.set_flags(&bob, &shared_name, uids[0], &["\\Seen"], &[], None).await.unwrap();
+    // With t (delete flag) but no e (expunge): the flag is set, the expunge silently skipped; reported.
+    store.set_acl(&alice, &mbox, "bob", "lrst").await.unwrap();
+    // (A new session: Dovecot caches rights per session for acl_cache_secs.)
+    let fresh = MailStore::new(stack.pool());
+    let err = fresh.delete_messages(&bob, &shared_name, &uids).await.unwrap_err();
+    assert_eq!(err.kind, Kind::AccessDenied, "{err}");
+    assert!(err.message.contains("could not be deleted"), "{err}");
+    assert_eq!(store.search_uids(&alice, &mbox, &Criteria::All).await.unwrap().len(), 1);
+    assert!(store.set_acl(&alice, &mbox, "bob", "l r").await.is_err());
+    store.delete_acl(&alice, &mbox, "bob").await.unwrap();
+    assert!(!store.get_acl(&alice, &mbox).await.unwrap().iter().any(|(id, _)| id == "bob"));
+    store.delete_mailbox(&alice, &mbox).await.unwrap();
+}

@@ -153,7 +153,7 @@ impl MailboxInfo {
 }
 
 /// What a SELECT/EXAMINE reported.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct SelectedMailbox {
     pub exists: u32,
     pub uid_validity: u32,
@@ -161,6 +161,31 @@ pub struct SelectedMailbox {
     /// 0 when the mailbox has no mod-sequences (NOMODSEQ).
     pub highest_modseq: u64,
     pub read_only: bool,
+    /// `[PERMANENTFLAGS (...)]`: the flags this user may change here (`\*`: any keyword). Servers with ACL
+    /// (Dovecot) leave out what the user's rights do not allow. `None` when the server did not say.
+    pub permanent_flags: Option<Vec<String>>,
+}
+
+impl SelectedMailbox {
+    /// Whether storing `flag` is allowed (a server that said nothing allows everything).
+    pub fn may_store(&self, flag: &str) -> bool {
+        if self.read_only {
+            return false;
+        }
+        let Some(list) = &self.permanent_flags else { return true };
+        list.iter().any(|f| f.eq_ignore_ascii_case(flag)) || (!flag.starts_with('\\') && list.iter().any(|f| f == "\\*"))
+    }
+
+    fn check_store(&self, mailbox: &str, flags: &[&str]) -> Result<()> {
+        match flags.iter().find(|f| !self.may_store(f)) {
+            Some(f) => Err(Error::backend(
+                Backend::Imap,
+                Kind::AccessDenied,
+                format!("no permission to change {f} in {mailbox:?}"),
+            )),
+            None => Ok(()),
+        }
+    }
 }
 
 /// What a message list shows, from one FETCH: flags, sizes, the address headers (decoded), a preview.
@@ -688,6 +713,10 @@ fn selected_from(done: &Completed) -> SelectedMailbox {
             "HIGHESTMODSEQ" => sel.highest_modseq = arg.and_then(Value::as_u64).unwrap_or(0),
             "NOMODSEQ" => sel.highest_modseq = 0,
             "READ-ONLY" => sel.read_only = true,
+            "PERMANENTFLAGS" => {
+                sel.permanent_flags =
+                    Some(arg.and_then(Value::as_list).unwrap_or(&[]).iter().filter_map(Value::as_text).collect())
+            }
             _ => {}
         }
     }
@@ -1148,7 +1177,9 @@ impl MailStore {
             return Ok(out);
         }
         let mut s = self.pool.get(p).await?;
-        Self::open(&mut s, mailbox, true).await?;
+        let sel = Self::open(&mut s, mailbox, true).await?;
+        sel.check_store(mailbox, add)?;
+        sel.check_store(mailbox, remove)?;
         let mut pending: Vec<u32> = uids.to_vec();
         let mut conditional = unchanged_since;
         for (op, list, flags) in [("+FLAGS", &add_list, add), ("-FLAGS", &remove_list, remove)] {
@@ -1192,7 +1223,7 @@ impl MailStore {
         let selected = Self::open(&mut s, mailbox, false).await?;
         let uids = search_on(&mut s, &Criteria::Deleted(false)).await?;
         let mut snap = SyncSnapshot { selected, uids, ..Default::default() };
-        if since_modseq > 0 && selected.highest_modseq > since_modseq {
+        if since_modseq > 0 && snap.selected.highest_modseq > since_modseq {
             let (changed, vanished) = Self::changed_on(&mut s, since_modseq).await?;
             snap.changed = changed;
             snap.vanished = vanished;
@@ -1240,7 +1271,9 @@ impl MailStore {
         let add_list = flag_list(add)?;
         let remove_list = flag_list(remove)?;
         let mut s = self.pool.get(p).await?;
-        Self::open(&mut s, mailbox, true).await?;
+        let sel = Self::open(&mut s, mailbox, true).await?;
+        sel.check_store(mailbox, add)?;
+        sel.check_store(mailbox, remove)?;
         let current = |done: &Completed| {
             done.data().filter_map(fetch_items).find(|f| f.uid == Some(uid)).map(|f| (f.flags, f.modseq))
         };
@@ -1402,10 +1435,21 @@ impl MailStore {
             // A plain EXPUNGE would also remove messages other clients marked \Deleted.
             return Err(imap_err(Kind::NotSupported, "UID EXPUNGE needs UIDPLUS"));
         }
-        Self::open(&mut s, mailbox, true).await?;
+        let sel = Self::open(&mut s, mailbox, true).await?;
+        sel.check_store(mailbox, &["\\Deleted"])?;
+        let mut left = Vec::new();
         for set in &sets {
             s.run(&Command::new("UID STORE").raw(&format!(" {set} +FLAGS.SILENT (\\Deleted)"))).await?;
             s.run(&Command::new("UID EXPUNGE").raw(&format!(" {set}"))).await?;
+            // Without the expunge right the server ignores UID EXPUNGE silently (RFC 4314): see what is left.
+            let done = s.run(&Command::new("UID SEARCH").raw(&format!(" UID {set}"))).await?;
+            left.extend(search_uids_from(&done));
+        }
+        if !left.is_empty() {
+            return Err(imap_err(
+                Kind::AccessDenied,
+                format!("{} message(s) of {mailbox:?} could not be deleted (no expunge right)", left.len()),
+            ));
         }
         Ok(())
     }
@@ -1435,6 +1479,63 @@ impl MailStore {
             changes.highest_modseq = changes.highest_modseq.max(max);
         }
         Ok(changes)
+    }
+
+    /// The access control list of a mailbox (RFC 4314 GETACL): (identifier, rights) pairs, e.g.
+    /// `("bob", "lrs")`. Needs the `a` (administer) right.
+    pub async fn get_acl(&self, p: &Principal, mailbox: &str) -> Result<Vec<(String, String)>> {
+        let mut s = self.pool.get(p).await?;
+        if !s.has_capability("ACL") {
+            return Err(imap_err(Kind::NotSupported, "the server has no ACL"));
+        }
+        let done = s.run(&Command::new("GETACL").mailbox(mailbox)).await?;
+        let mut out = Vec::new();
+        for data in done.data() {
+            if data.first().is_some_and(|v| v.is("ACL")) {
+                for pair in data.get(2..).unwrap_or(&[]).chunks(2) {
+                    if let (Some(id), Some(rights)) = (pair[0].as_text(), pair.get(1).and_then(Value::as_text)) {
+                        out.push((id, rights));
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Grants `identifier` exactly `rights` on a mailbox (RFC 4314 SETACL; rights letters `lrswipkxtea`).
+    pub async fn set_acl(&self, p: &Principal, mailbox: &str, identifier: &str, rights: &str) -> Result<()> {
+        if identifier.is_empty() || !rights.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()) {
+            return Err(Error::client(Kind::Malformed, format!("invalid ACL entry {identifier:?} {rights:?}")));
+        }
+        let mut s = self.pool.get(p).await?;
+        if !s.has_capability("ACL") {
+            return Err(imap_err(Kind::NotSupported, "the server has no ACL"));
+        }
+        s.run(&Command::new("SETACL").mailbox(mailbox).string(identifier).string(rights)).await?;
+        Ok(())
+    }
+
+    /// Removes `identifier` from a mailbox's ACL (RFC 4314 DELETEACL).
+    pub async fn delete_acl(&self, p: &Principal, mailbox: &str, identifier: &str) -> Result<()> {
+        let mut s = self.pool.get(p).await?;
+        if !s.has_capability("ACL") {
+            return Err(imap_err(Kind::NotSupported, "the server has no ACL"));
+        }
+        s.run(&Command::new("DELETEACL").mailbox(mailbox).string(identifier)).await?;
+        Ok(())
+    }
+
+    /// The caller's own rights on a mailbox (RFC 4314 MYRIGHTS), e.g. `lrswipkxtecda`.
+    pub async fn my_rights(&self, p: &Principal, mailbox: &str) -> Result<String> {
+        let mut s = self.pool.get(p).await?;
+        if !s.has_capability("ACL") {
+            return Err(imap_err(Kind::NotSupported, "the server has no ACL"));
+        }
+        let done = s.run(&Command::new("MYRIGHTS").mailbox(mailbox)).await?;
+        done.data()
+            .find(|d| d.first().is_some_and(|v| v.is("MYRIGHTS")))
+            .and_then(|d| d.get(2).and_then(Value::as_text))
+            .ok_or_else(|| imap_err(Kind::Refused, "no MYRIGHTS answer"))
     }
 
     /// Reads a METADATA entry (RFC 5464) of `mailbox` (`""`: the server). `None` when unset.
