@@ -190,7 +190,7 @@ def test_inbox_items(acct):
         assert s in subjects, subjects
     page = list(acct.inbox.all().order_by("subject").only("subject")[:2])
     assert len(page) == 2
-    assert [p.subject for p in page] == sorted(subjects)[:2]
+    assert [p.subject for p in page] == sorted(subjects, key=str.lower)[:2]  # IMAP SORT: case-insensitive
 
 
 def test_get_item_body_recipients_attachments(acct):
@@ -434,3 +434,50 @@ def test_ids_are_the_same_on_another_instance(ews, acct):
         assert fetched[0].id == item.id and fetched[0].changekey == item.changekey
     finally:
         v2.stop()
+
+
+def _deliver(ews, subject):
+    m = imap(ews)
+    try:
+        msg = f"From: n@example.org\r\nTo: alice@{ews.stack.domain}\r\nSubject: {subject}\r\n\r\nhello\r\n"
+        m.append("INBOX", None, None, msg.encode())
+    finally:
+        m.logout()
+
+
+def test_pull_notifications(ews, acct):
+    token = uuid.uuid4().hex[:8]
+    sub_id, watermark = acct.inbox.subscribe_to_pull(event_types=["NewMailEvent", "DeletedEvent"])
+    try:
+        _deliver(ews, f"pull {token}")
+        events = [e for n in acct.inbox.get_events(sub_id, watermark) for e in n.events]
+        kinds = [type(e).__name__ for e in events]
+        assert "NewMailEvent" in kinds, kinds
+        new = [e for e in events if type(e).__name__ == "NewMailEvent"][0]
+        item = list(acct.fetch(ids=[new.item_id], only_fields=["subject"]))[0]
+        assert item.subject == f"pull {token}"
+        item.delete()
+        watermark = events[-1].watermark
+        events = [e for n in acct.inbox.get_events(sub_id, watermark) for e in n.events]
+        assert "DeletedEvent" in [type(e).__name__ for e in events], events
+    finally:
+        acct.inbox.unsubscribe(sub_id)
+
+
+def test_streaming_notifications(ews, acct):
+    import threading
+    token = uuid.uuid4().hex[:8]
+    sub_id = acct.inbox.subscribe_to_streaming(event_types=["NewMailEvent"])
+    timer = threading.Timer(2.0, _deliver, args=(ews, f"stream {token}"))
+    timer.start()
+    try:
+        started = time.time()
+        notes = list(acct.inbox.get_streaming_events(sub_id, connection_timeout=1, max_notifications_returned=1))
+        assert time.time() - started < 30
+        events = [e for n in notes for e in n.events]
+        assert any(type(e).__name__ == "NewMailEvent" for e in events), notes
+    finally:
+        timer.join()
+        acct.inbox.unsubscribe(sub_id)
+        for i in acct.inbox.filter(subject=f"stream {token}"):
+            i.delete()
