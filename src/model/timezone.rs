@@ -105,6 +105,81 @@ pub fn resolve_zone_name(name: &str) -> Option<Tz> {
     None
 }
 
+/// Resolves a Windows/Outlook display name used as a TZID, such as
+/// `(UTC+01:00) Amsterdam, Berlin, Bern, Rome, Stockholm, Vienna` or `(UTC-05:00) Eastern Time (US & Canada)`:
+/// the first city named whose zone has the stated standard offset, else a few region names Windows uses.
+pub fn zone_from_display_name(name: &str) -> Option<Tz> {
+    let lower = name.trim().to_ascii_lowercase();
+    let rest = lower.strip_prefix("(utc").or_else(|| lower.strip_prefix("(gmt"))?;
+    let close = rest.find(')')?;
+    let (off, text) = (&rest[..close], &rest[close + 1..]);
+    let offset = if off.is_empty() {
+        0
+    } else {
+        let sign = match off.as_bytes()[0] {
+            b'+' => 1,
+            b'-' => -1,
+            _ => return None,
+        };
+        let (h, m) = off[1..].split_once(':').unwrap_or((&off[1..], "0"));
+        sign * (h.trim().parse::<i32>().ok()? * 3600 + m.trim().parse::<i32>().ok()? * 60)
+    };
+    let standard_offset = |tz: Tz| {
+        let jan = offset_at(tz, Utc.with_ymd_and_hms(2025, 1, 15, 12, 0, 0).unwrap());
+        let jul = offset_at(tz, Utc.with_ymd_and_hms(2025, 7, 15, 12, 0, 0).unwrap());
+        jan.min(jul)
+    };
+    let is_word_at = |hay: &str, at: usize, len: usize| {
+        let before = hay[..at].chars().next_back().is_none_or(|c| !c.is_alphanumeric());
+        let after = hay[at + len..].chars().next().is_none_or(|c| !c.is_alphanumeric());
+        before && after
+    };
+    const REGIONS: &[(&str, &str)] = &[
+        ("eastern time", "America/New_York"),
+        ("central time", "America/Chicago"),
+        ("mountain time", "America/Denver"),
+        ("pacific time", "America/Los_Angeles"),
+        ("atlantic time", "America/Halifax"),
+        ("alaska", "America/Anchorage"),
+        ("hawaii", "Pacific/Honolulu"),
+        ("arizona", "America/Phoenix"),
+        ("newfoundland", "America/St_Johns"),
+        ("saskatchewan", "America/Regina"),
+        ("indiana (east)", "America/Indiana/Indianapolis"),
+        ("central america", "America/Guatemala"),
+        ("coordinated universal time", "Etc/UTC"),
+    ];
+    // Region names first: `Eastern Time (US & Canada)` must not match the alias Canada/Eastern.
+    let region = REGIONS
+        .iter()
+        .filter(|(k, _)| text.contains(k))
+        .filter_map(|(_, z)| Tz::from_str(z).ok())
+        .find(|tz| standard_offset(*tz) == offset);
+    if region.is_some() {
+        return region;
+    }
+    let mut best: Option<(usize, Tz)> = None;
+    for (n, preferred, _) in table::IANA_NAMES {
+        let city = n.rsplit('/').next().unwrap_or(n).replace('_', " ");
+        if city.len() < 3 {
+            continue;
+        }
+        let Some(at) = text.match_indices(city.as_str()).map(|(i, _)| i).find(|i| is_word_at(text, *i, city.len()))
+        else {
+            continue;
+        };
+        if best.is_some_and(|(b, _)| b <= at) {
+            continue;
+        }
+        if let Ok(tz) = Tz::from_str(preferred)
+            && standard_offset(tz) == offset
+        {
+            best = Some((at, tz));
+        }
+    }
+    best.map(|(_, tz)| tz)
+}
+
 /// The Windows id for a chrono-tz zone (via its IANA name).
 pub fn windows_id_of(tz: Tz) -> Option<&'static str> {
     iana_to_windows(tz.name())
@@ -952,6 +1027,21 @@ mod tests {
         assert_eq!(resolve_zone_name("EUROPE/PARIS"), Some(Tz::Europe__Paris));
         assert_eq!(resolve_zone_name("Z"), Some(Tz::UTC));
         assert_eq!(resolve_zone_name("(UTC+01:00) Brussels"), None);
+    }
+
+    #[test]
+    fn display_names() {
+        let z = |s| zone_from_display_name(s);
+        assert_eq!(z("(UTC+01:00) Amsterdam, Berlin, Bern, Rome, Stockholm, Vienna"), Some(Tz::Europe__Amsterdam));
+        assert_eq!(z("(UTC+01:00) Brussels, Copenhagen, Madrid, Paris"), Some(Tz::Europe__Brussels));
+        assert_eq!(z("(UTC-05:00) Eastern Time (US & Canada)"), Some(Tz::America__New_York));
+        assert_eq!(z("(UTC+05:30) Chennai, Kolkata, Mumbai, New Delhi"), Some(Tz::Asia__Kolkata));
+        assert_eq!(z("(UTC+10:00) Canberra, Melbourne, Sydney"), Some(Tz::Australia__Sydney));
+        assert_eq!(z("(UTC) Coordinated Universal Time"), Some(Tz::Etc__UTC));
+        assert_eq!(z("(UTC+00:00) Dublin, Edinburgh, Lisbon, London"), Some(Tz::Europe__Dublin));
+        // A city with the wrong offset is not taken.
+        assert_eq!(z("(UTC+03:00) Paris"), None);
+        assert_eq!(z("Europe/Paris"), None);
     }
 
     #[test]

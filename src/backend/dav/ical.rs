@@ -19,7 +19,7 @@ use crate::model::recurrence::{Recurrence, weekday_code};
 use crate::model::task::{Task, TaskStatus};
 use crate::model::timezone::{
     EventTime, Transition, ZoneObservance, cdo_tzid_to_windows, match_observances, resolve_zone_name,
-    vtimezone_observances, windows_to_iana,
+    vtimezone_observances, windows_to_iana, zone_from_display_name,
 };
 
 /// Largest iCalendar/vCard object accepted, in bytes.
@@ -550,6 +550,13 @@ impl Zones {
                 if let Some(tz) = r {
                     warnings.push(format!("TZID {key:?} matched to {} by its VTIMEZONE offsets", tz.name()));
                 }
+            }
+        }
+        if r.is_none() {
+            // A Windows display name without a usable VTIMEZONE: a city (or region) in it with the stated offset.
+            r = zone_from_display_name(&key);
+            if let Some(tz) = r {
+                warnings.push(format!("TZID {key:?} read as {} from its display name", tz.name()));
             }
         }
         if r.is_none() {
