@@ -957,3 +957,146 @@ async fn two_instances_agree() {
     let r = cb.call_with(&db.emsmdb, "Execute", body, Some(&cookie), "application/mapi-http").await;
     assert_eq!((r.status, r.code), (200, 10));
 }
+
+/// Every NSPI request type against the real directory, each response decoded with mapi-codec's own
+/// MS-OXCMAPIHTTP structures (an independent check of Viaduc's address-book encoders).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nspi_calls_decode_with_codec() {
+    use mapi_codec::mapihttp::ab::{AbRowValue, Stat as CStat};
+    use mapi_codec::mapihttp::nspi as n;
+    let stack = Stack::from_env();
+    let server = Server::start(&stack, &[]);
+    let mut c = Client::new(&server, "bob@example.test");
+    let d = autodiscover(&mut c, "bob@example.test").await;
+    let (_, me) = bind_and_resolve(&mut c, &d).await;
+    let st = |current_rec, delta| Some(CStat { code_page: 1200, current_rec, delta, ..Default::default() });
+    let name_col = vec![PropTag(PR_DISPLAY_NAME)];
+    let names = |set: &mapi_codec::mapihttp::ab::AbRowSet| -> Vec<String> {
+        set.rows.iter().map(|r| match &r.values[0] { AbRowValue::Value(v) => text(v), other => panic!("{other:?}") }).collect()
+    };
+
+    // GetSpecialTable, 8-bit: the container name comes back as PtypString8.
+    let body = n::GetSpecialTableRequest { flags: 0, state: Some(CStat { code_page: 1252, ..Default::default() }), version: None, aux: vec![] }
+        .to_bytes()
+        .unwrap();
+    let r = c.call(&d.nspi, "GetSpecialTable", body).await;
+    let (ec, f) = fields::<n::GetSpecialTableResponse>(&r.body);
+    assert_eq!(ec, 0);
+    let rows = f.rows.unwrap();
+    assert!(rows[0].iter().any(|v| v.tag.0 == 0x3001_001E && v.value == Some(PropValue::String8(b"Global Address List".to_vec()))));
+
+    // QueryColumns (Unicode types) and GetPropList.
+    let body = n::QueryColumnsRequest { reserved: 0, mapi_flags: 0x8000_0000, aux: vec![] }.to_bytes().unwrap();
+    let (ec, f) = fields::<n::QueryColumnsResponse>(&c.call(&d.nspi, "QueryColumns", body).await.body);
+    assert_eq!(ec, 0);
+    assert!(f.columns.unwrap().contains(&PropTag(PR_SMTP_ADDRESS)));
+    let body = n::GetPropListRequest { flags: 0, minimal_id: me, code_page: 1200, aux: vec![] }.to_bytes().unwrap();
+    let (ec, f) = fields::<n::GetPropListResponse>(&c.call(&d.nspi, "GetPropList", body).await.body);
+    assert_eq!(ec, 0);
+    let tags = f.property_tags.unwrap();
+    assert!(tags.contains(&PropTag(PR_MANAGER_DN)), "bob has a manager: {tags:x?}");
+
+    // GetProps with the ephemeral entry id flag.
+    let body = n::GetPropsRequest { flags: 0x2, state: st(me, 0), property_tags: Some(vec![PropTag(PR_ENTRYID), PropTag(PR_MANAGER_DN)]), aux: vec![] }
+        .to_bytes()
+        .unwrap();
+    let (ec, f) = fields::<n::GetPropsResponse>(&c.call(&d.nspi, "GetProps", body).await.body);
+    assert_eq!(ec, 0);
+    let v = f.property_values.unwrap();
+    let Some(PropValue::Binary(eid)) = &v[0].value else { panic!("{v:?}") };
+    let eph = mapi_codec::oxcdata::EphemeralEntryId::decode(&mut Reader::new(eid)).unwrap();
+    assert_eq!(eph.mid, me);
+    assert!(text(&v[1].value).ends_with("/cn=alice"));
+
+    // QueryRows through the codec's row decoder, then UpdateStat and CompareMIds on the same positions.
+    let body = n::QueryRowsRequest { flags: 0, state: st(0, 1), explicit_table: vec![], row_count: 2, columns: Some(name_col.clone()), aux: vec![] }
+        .to_bytes()
+        .unwrap();
+    let (ec, f) = fields::<n::QueryRowsResponse>(&c.call(&d.nspi, "QueryRows", body).await.body);
+    assert_eq!(ec, 0);
+    assert_eq!(names(&f.columns_and_rows.unwrap()), ["Bob Brown", "Carol Clark"]);
+    let state = f.state.unwrap();
+    assert_eq!((state.num_pos, state.total_recs), (3, 6));
+    let body = n::UpdateStatRequest { reserved: 0, state: st(0, 2), delta_requested: true, aux: vec![] }.to_bytes().unwrap();
+    let (ec, f) = fields::<n::UpdateStatResponse>(&c.call(&d.nspi, "UpdateStat", body).await.body);
+    assert_eq!(ec, 0);
+    let carol = f.state.unwrap().current_rec;
+    assert_eq!(f.delta, Some(2));
+    let body = n::CompareMIdsRequest { reserved: 0, state: st(0, 0), minimal_id1: me, minimal_id2: carol, aux: vec![] }.to_bytes().unwrap();
+    let (ec, f) = fields::<n::CompareMIdsResponse>(&c.call(&d.nspi, "CompareMIds", body).await.body);
+    assert_eq!((ec, f.result), (0, -1), "Bob sorts before Carol");
+
+    // SeekEntries on a display-name prefix.
+    let target = mapi_codec::mapihttp::ab::AbTaggedValue { tag: PropTag(PR_DISPLAY_NAME), value: Some(PropValue::String("Da".into())) };
+    let body = n::SeekEntriesRequest { reserved: 0, state: st(0, 0), target: Some(target), explicit_table: None, columns: Some(name_col.clone()), aux: vec![] }
+        .to_bytes()
+        .unwrap();
+    let (ec, f) = fields::<n::SeekEntriesResponse>(&c.call(&d.nspi, "SeekEntries", body).await.body);
+    assert_eq!(ec, 0);
+    assert_eq!(names(&f.columns_and_rows.unwrap()), ["Dave External"]);
+    assert_eq!(f.state.unwrap().num_pos, 3);
+
+    // ResortRestriction puts MIds in display-name order; ResolveNames through the codec.
+    let body = n::ResortRestrictionRequest { reserved: 0, state: st(0, 0), minimal_ids: Some(vec![carol, me, 0xDEAD]), aux: vec![] }.to_bytes().unwrap();
+    let (ec, f) = fields::<n::ResortRestrictionResponse>(&c.call(&d.nspi, "ResortRestriction", body).await.body);
+    assert_eq!((ec, f.minimal_ids.unwrap()), (0, vec![me, carol]));
+    let body = n::ResolveNamesRequest {
+        reserved: 0,
+        state: st(0, 0),
+        property_tags: Some(name_col.clone()),
+        names: Some(vec!["carol@example.test".into(), "Shared".into()]),
+        aux: vec![],
+    }
+    .to_bytes()
+    .unwrap();
+    let (ec, f) = fields::<n::ResolveNamesResponse>(&c.call(&d.nspi, "ResolveNames", body).await.body);
+    assert_eq!(ec, 0);
+    assert_eq!(f.minimal_ids.unwrap()[0], carol);
+    assert_eq!(names(&f.rows_and_columns.unwrap()), ["Carol Clark", "Shared Mailbox"]);
+
+    // GetMatches with a content (prefix) restriction on the display name.
+    let filter = mapi_codec::oxcdata::Restriction::Content {
+        fuzzy_level_low: 0x0002,
+        fuzzy_level_high: 0x0001,
+        tag: PropTag(PR_DISPLAY_NAME),
+        value: mapi_codec::oxcdata::TaggedPropertyValue::new(PropTag(PR_DISPLAY_NAME), PropValue::String("eng".into())),
+    };
+    let body = n::GetMatchesRequest {
+        reserved: 0,
+        state: st(0, 0),
+        minimal_ids: None,
+        interface_option_flags: 0,
+        filter: Some(filter),
+        property_name: None,
+        row_count: 10,
+        columns: Some(name_col.clone()),
+        aux: vec![],
+    }
+    .to_bytes()
+    .unwrap();
+    let (ec, f) = fields::<n::GetMatchesResponse>(&c.call(&d.nspi, "GetMatches", body).await.body);
+    assert_eq!(ec, 0);
+    assert_eq!(names(&f.columns_and_rows.unwrap()), ["Engineering Team"]);
+
+    // GetMailboxUrl for Alice's mailbox server DN; GetTemplateInfo and ModProps refused with ec codes.
+    let alice_server = format!("/o=Viaduc Demo/ou=Exchange Administrative Group (FYDIBOHF23SPDLT)/cn=Configuration/cn=Servers/cn={}", {
+        let a = autodiscover(&mut c, "alice@example.test").await;
+        a.emsmdb.split("MailboxId=").nth(1).unwrap().to_string()
+    });
+    let body = n::GetMailboxUrlRequest { flags: 0, server_dn: alice_server, aux: vec![] }.to_bytes().unwrap();
+    let (ec, f) = fields::<n::GetMailboxUrlResponse>(&c.call(&d.nspi, "GetMailboxUrl", body).await.body);
+    assert_eq!(ec, 0);
+    let alice = autodiscover(&mut c, "alice@example.test").await;
+    assert_eq!(path_of(&f.server_url), alice.emsmdb);
+    let body = n::GetTemplateInfoRequest { flags: 0, display_type: 0, template_dn: None, code_page: 1252, locale_id: 1033, aux: vec![] }
+        .to_bytes()
+        .unwrap();
+    let (ec, f) = fields::<n::GetTemplateInfoResponse>(&c.call(&d.nspi, "GetTemplateInfo", body).await.body);
+    assert_eq!((ec, f.row), (0x8004_010F, None));
+    let body = n::ModPropsRequest { reserved: 0, state: st(me, 0), property_tags_to_remove: None, property_values: None, aux: vec![] }
+        .to_bytes()
+        .unwrap();
+    let (ec, _) = fields::<n::ModPropsResponse>(&c.call(&d.nspi, "ModProps", body).await.body);
+    assert_eq!(ec, 0x8004_0102);
+    assert!(!server.log().contains("panicked"));
+}
