@@ -44,6 +44,14 @@ def parse_env_file(path):
     return env
 
 
+def viaduc_binary():
+    """The Viaduc binary under test: VIADUC_BIN, else the debug build in CARGO_TARGET_DIR or <repo>/target."""
+    if os.environ.get("VIADUC_BIN"):
+        return pathlib.Path(os.environ["VIADUC_BIN"])
+    target = pathlib.Path(os.environ.get("CARGO_TARGET_DIR") or REPO / "target")
+    return target / "debug" / "viaduc"
+
+
 def free_port():
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
@@ -173,7 +181,7 @@ def stack():
 
 @pytest.fixture(scope="session")
 def viaduc(stack):
-    binary = pathlib.Path(os.environ.get("VIADUC_BIN") or REPO / "target" / "debug" / "viaduc")
+    binary = viaduc_binary()
     if not os.access(binary, os.X_OK):
         pytest.fail(f"Viaduc binary {binary} not found (cargo build --bin viaduc, or set VIADUC_BIN)",
                     pytrace=False)

@@ -8,7 +8,6 @@ terminates TLS and re-encrypts to them. Checks:
   - when one instance stops, requests through HAProxy keep succeeding.
 Everything listens on 127.0.0.1 only.
 """
-import pathlib
 import shutil
 import subprocess
 import time
@@ -16,7 +15,7 @@ import time
 import pytest
 import requests
 
-from conftest import TESTENV, Viaduc, free_port
+from conftest import TESTENV, Viaduc, free_port, viaduc_binary
 from test_autodiscover import trust_stack_ca  # noqa: F401  (fixture: exchangelib trusts the stack CA)
 
 POX = ("<?xml version=\"1.0\" encoding=\"utf-8\"?><Autodiscover xmlns=\"http://schemas.microsoft.com/exchange/"
@@ -65,7 +64,7 @@ def cluster(stack, tmp_path_factory):
     work = tmp_path_factory.mktemp("haproxy")
     front = free_port()
     public_url = f"https://127.0.0.1:{front}"
-    binary = pathlib.Path(__file__).resolve().parents[2] / "target" / "debug" / "viaduc"
+    binary = viaduc_binary()
     instances = []
     for _ in range(2):
         port = free_port()
