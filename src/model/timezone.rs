@@ -185,16 +185,18 @@ pub fn windows_id_of(tz: Tz) -> Option<&'static str> {
     iana_to_windows(tz.name())
 }
 
-/// Exchange 2000/2003 CDO time-zone ids (the `X-MICROSOFT-CDO-TZID` property of a VTIMEZONE, CdoTimeZoneId enum)
-/// for which the Windows zone is unambiguous. Unknown ids fall back to matching the VTIMEZONE's offsets.
+/// Exchange 2000/2003 CDO time-zone ids (the `X-MICROSOFT-CDO-TZID` property of a VTIMEZONE; CdoTimeZoneId enum,
+/// Exchange 2000 SDK) for which the Windows zone is unambiguous. Ids whose description mixes zones with different
+/// rules (18: "Brisbane, Melbourne, Sydney") and unknown ids are left to the VTIMEZONE's offsets; callers check
+/// the answer against the VTIMEZONE ([`observances_agree`]) in any case.
 pub fn cdo_tzid_to_windows(id: u32) -> Option<&'static str> {
     Some(match id {
         0 => "UTC",
         1 => "GMT Standard Time",
-        2 => "GMT Standard Time",
+        2 => "Central European Standard Time",
         3 => "Romance Standard Time",
         4 => "W. Europe Standard Time",
-        5 => "GTB Standard Time",
+        5 => "E. Europe Standard Time",
         6 => "Central Europe Standard Time",
         7 => "GTB Standard Time",
         8 => "E. South America Standard Time",
@@ -206,6 +208,12 @@ pub fn cdo_tzid_to_windows(id: u32) -> Option<&'static str> {
         14 => "Alaskan Standard Time",
         15 => "Hawaiian Standard Time",
         16 => "UTC-11",
+        17 => "New Zealand Standard Time",
+        19 => "Cen. Australia Standard Time",
+        20 => "Tokyo Standard Time",
+        21 => "Singapore Standard Time",
+        22 => "SE Asia Standard Time",
+        23 => "India Standard Time",
         _ => return None,
     })
 }
@@ -915,6 +923,14 @@ pub fn observances_offset_at(obs: &[ZoneObservance], utc: DateTime<Utc>) -> Opti
     }
     // Before the first onset the zone is at that onset's TZOFFSETFROM.
     best.map(|(_, off)| off).or_else(|| obs.iter().min_by_key(|o| o.dtstart).map(|o| o.offset_from))
+}
+
+/// Whether `tz` has the offsets of a VTIMEZONE's observances throughout `year` (sampled every third day).
+pub fn observances_agree(obs: &[ZoneObservance], tz: Tz, year: i32) -> bool {
+    (0..365)
+        .step_by(3)
+        .map(|d| Utc.with_ymd_and_hms(year, 1, 1, 12, 0, 0).unwrap() + Duration::days(d))
+        .all(|s| observances_offset_at(obs, s).is_none_or(|w| offset_at(tz, s) == w))
 }
 
 /// Finds an IANA zone whose offsets agree with a VTIMEZONE's observances through `year` (sampled each day at

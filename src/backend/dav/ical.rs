@@ -18,8 +18,8 @@ use crate::model::calendar::{
 use crate::model::recurrence::{Recurrence, weekday_code};
 use crate::model::task::{Task, TaskStatus};
 use crate::model::timezone::{
-    EventTime, Transition, ZoneObservance, cdo_tzid_to_windows, match_observances, resolve_zone_name,
-    vtimezone_observances, windows_to_iana, zone_from_display_name,
+    EventTime, Transition, ZoneObservance, cdo_tzid_to_windows, match_observances, observances_agree,
+    resolve_zone_name, vtimezone_observances, windows_to_iana, zone_from_display_name,
 };
 
 /// Largest iCalendar/vCard object accepted, in bytes.
@@ -542,7 +542,8 @@ impl Zones {
                     .and_then(|p| p.value.trim().parse::<u32>().ok())
                     .and_then(cdo_tzid_to_windows)
                     .and_then(windows_to_iana)
-                    .and_then(resolve_zone_name);
+                    .and_then(resolve_zone_name)
+                    .filter(|tz| observances_agree(&observances_of(vt), *tz, year));
             }
             if r.is_none() {
                 let obs = observances_of(vt);
@@ -1397,6 +1398,7 @@ fn write_todo(t: &Task) -> Component {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use chrono::TimeZone;
 
     #[test]
     fn content_lines() {
@@ -1439,6 +1441,27 @@ mod tests {
         assert_eq!(format_duration(Duration::minutes(-15)), "-PT15M");
         assert_eq!(format_duration(Duration::days(-2)), "-P2D");
         assert_eq!(format_duration(Duration::minutes(90)), "PT1H30M");
+    }
+
+    #[test]
+    fn cdo_tzid_checked_against_the_vtimezone() {
+        let vt = |cdo: u32, from: &str, to: &str| {
+            format!(
+                "BEGIN:VCALENDAR\r\nBEGIN:VTIMEZONE\r\nTZID:Custom zone\r\nX-MICROSOFT-CDO-TZID:{cdo}\r\nBEGIN:STANDARD\r\n\
+                 DTSTART:16011028T030000\r\nRRULE:FREQ=YEARLY;BYDAY=-1SU;BYMONTH=10\r\nTZOFFSETFROM:{to}\r\nTZOFFSETTO:{from}\r\n\
+                 END:STANDARD\r\nBEGIN:DAYLIGHT\r\nDTSTART:16010325T020000\r\nRRULE:FREQ=YEARLY;BYDAY=-1SU;BYMONTH=3\r\n\
+                 TZOFFSETFROM:{from}\r\nTZOFFSETTO:{to}\r\nEND:DAYLIGHT\r\nEND:VTIMEZONE\r\nBEGIN:VEVENT\r\nUID:x\r\n\
+                 DTSTART;TZID=Custom zone:20260612T110000\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+            )
+        };
+        // CDO id 3 (Paris) agrees with a +01/+02 VTIMEZONE: taken without a warning.
+        let p = parse_calendar(&vt(3, "+0100", "+0200")).unwrap();
+        assert_eq!(p.events[0].start.tz(), Some(Tz::Europe__Paris));
+        assert!(p.warnings.is_empty(), "{:?}", p.warnings);
+        // CDO id 3 on a +02/+03 VTIMEZONE: the id is wrong, the offsets decide.
+        let p = parse_calendar(&vt(3, "+0200", "+0300")).unwrap();
+        assert_eq!(p.events[0].start.to_utc(Tz::UTC), Utc.with_ymd_and_hms(2026, 6, 12, 8, 0, 0).unwrap());
+        assert_eq!(p.warnings.len(), 1);
     }
 
     #[test]
