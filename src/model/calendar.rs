@@ -225,6 +225,13 @@ impl CalendarItem {
         }
     }
 
+    /// Marks the item as written now: DTSTAMP and LAST-MODIFIED become `now`, CREATED is set if missing.
+    pub fn stamp(&mut self, now: DateTime<Utc>) {
+        self.dtstamp = Some(now);
+        self.last_modified = Some(now);
+        self.created.get_or_insert(now);
+    }
+
     /// The length of one occurrence.
     pub fn duration(&self, floating_tz: Tz) -> Duration {
         match (self.start, self.end) {

@@ -47,6 +47,13 @@ pub struct Task {
 }
 
 impl Task {
+    /// Marks the task as written now: DTSTAMP and LAST-MODIFIED become `now`, CREATED is set if missing.
+    pub fn stamp(&mut self, now: DateTime<Utc>) {
+        self.dtstamp = Some(now);
+        self.last_modified = Some(now);
+        self.created.get_or_insert(now);
+    }
+
     pub fn new(uid: impl Into<String>, subject: impl Into<String>) -> Task {
         Task {
             uid: uid.into(),

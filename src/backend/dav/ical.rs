@@ -1002,6 +1002,8 @@ fn read_event(ev: &Component, zones: &mut Zones, warnings: &mut Vec<String>) -> 
                 item.recurrence = Some(r);
             }
             Err(e) => {
+                // Architecture rule: a rule Exchange cannot express is logged and listed, never dropped.
+                tracing::warn!(uid = %uid, reason = %e.reason, "recurrence not representable; kept verbatim");
                 warnings.push(format!(
                     "UID {uid:?}: {e}; the rule is kept verbatim and the item shows as a single occurrence"
                 ));
@@ -1195,6 +1197,9 @@ fn stamp(c: &mut Component, name: &str, t: Option<DateTime<Utc>>) {
 }
 
 /// Writes calendar items (each with its exceptions) and tasks as one VCALENDAR with the VTIMEZONEs they use.
+///
+/// RFC 5545 requires DTSTAMP in every VEVENT and VTODO, but this codec has no clock: it writes the stamps the
+/// model holds. Call [`CalendarItem::stamp`] / [`Task::stamp`] with the current time before storing an item.
 pub fn write_calendar(events: &[CalendarItem], tasks: &[Task], method: Option<Method>) -> String {
     let mut cal = Component::new("VCALENDAR");
     cal.push(Property::new("VERSION", "2.0"));
