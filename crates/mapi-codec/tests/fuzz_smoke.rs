@@ -114,6 +114,7 @@ fn oxcdata_decoders_never_panic() {
         let _ = FolderEntryId::from_bytes(b);
         let _ = MessageEntryId::from_bytes(b);
         let _ = StoreObjectEntryId::from_bytes(b);
+        let _ = OneOffEntryId::from_bytes(b);
         let _ = AddressBookEntryId::decode(&mut Reader::new(b));
         let _ = ServerId::from_bytes(b);
         let _ = Xid::decode(&mut Reader::new(b), b.len().min(24));

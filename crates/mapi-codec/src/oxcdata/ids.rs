@@ -304,6 +304,103 @@ impl StoreObjectEntryId {
     }
 }
 
+/// ProviderUID of a One-Off EntryID, {A41F2B81-A3BE-1910-9D6E-00DD010F5402}.
+pub const ONE_OFF_PROVIDER_UID: Guid = Guid([
+    0x81, 0x2B, 0x1F, 0xA4, 0xBE, 0xA3, 0x10, 0x19, 0x9D, 0x6E, 0x00, 0xDD, 0x01, 0x0F, 0x54, 0x02,
+]);
+/// One-Off EntryID flag U: the strings are UTF-16LE.
+pub const ONE_OFF_UNICODE: u16 = 0x8000;
+/// One-Off EntryID flag: the recipient does not take rich text (TNEF).
+pub const ONE_OFF_NO_RICH_INFO: u16 = 0x0001;
+
+/// One-Off EntryID (MS-OXCDATA 2.2.5.1): a recipient that is not in any
+/// address book (e.g. a bare SMTP address). Flags (4), ProviderUID (16),
+/// Version (2), Flags (2; the U bit selects UTF-16 strings), DisplayName,
+/// AddressType, EmailAddress (NUL-terminated).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct OneOffEntryId {
+    pub flags: u32,
+    pub version: u16,
+    /// The 16-bit flags (U = 0x8000, no-rich-info = 0x0001, MAE and format bits).
+    pub entry_flags: u16,
+    pub display_name: crate::oxcdata::RecipientString,
+    pub address_type: crate::oxcdata::RecipientString,
+    pub email_address: crate::oxcdata::RecipientString,
+}
+
+impl OneOffEntryId {
+    /// A Unicode SMTP one-off EntryID, as Outlook writes for unresolved addresses.
+    pub fn smtp(display_name: &str, email: &str) -> Self {
+        use crate::oxcdata::RecipientString as S;
+        OneOffEntryId {
+            flags: 0,
+            version: 0,
+            entry_flags: ONE_OFF_UNICODE | ONE_OFF_NO_RICH_INFO,
+            display_name: S::Unicode(display_name.to_owned()),
+            address_type: S::Unicode("SMTP".to_owned()),
+            email_address: S::Unicode(email.to_owned()),
+        }
+    }
+
+    pub fn from_bytes(b: &[u8]) -> Result<Self> {
+        use crate::oxcdata::RecipientString as S;
+        let mut r = Reader::new(b);
+        let flags = r.u32()?;
+        let uid = Guid(r.array()?);
+        if uid != ONE_OFF_PROVIDER_UID {
+            return Err(Error::Invalid {
+                what: "One-Off EntryID ProviderUID",
+                value: uid.0[0] as u64,
+            });
+        }
+        let version = r.u16()?;
+        let entry_flags = r.u16()?;
+        let unicode = entry_flags & ONE_OFF_UNICODE != 0;
+        let s = |r: &mut Reader| -> Result<S> {
+            Ok(if unicode {
+                S::Unicode(r.utf16z()?)
+            } else {
+                S::String8(r.str8z()?)
+            })
+        };
+        let display_name = s(&mut r)?;
+        let address_type = s(&mut r)?;
+        let email_address = s(&mut r)?;
+        r.finish()?;
+        Ok(OneOffEntryId {
+            flags,
+            version,
+            entry_flags,
+            display_name,
+            address_type,
+            email_address,
+        })
+    }
+
+    pub fn to_bytes(&self) -> Result<Vec<u8>> {
+        use crate::oxcdata::RecipientString as S;
+        let unicode = self.entry_flags & ONE_OFF_UNICODE != 0;
+        let mut w = Writer::new();
+        w.u32(self.flags);
+        w.bytes(&ONE_OFF_PROVIDER_UID.0);
+        w.u16(self.version);
+        w.u16(self.entry_flags);
+        for v in [&self.display_name, &self.address_type, &self.email_address] {
+            match (v, unicode) {
+                (S::Unicode(x), true) => w.utf16z(x),
+                (S::String8(x), false) => w.str8z(x),
+                _ => {
+                    return Err(Error::Invalid {
+                        what: "One-Off string encoding differs from the U flag",
+                        value: 0,
+                    });
+                }
+            }
+        }
+        Ok(w.into_vec())
+    }
+}
+
 /// PermanentEntryID (MS-OXNSPI 2.2.9.3), also the Address Book EntryID of
 /// MS-OXCDATA 2.2.5.2: IDType 0x00, R1..R3, ProviderUID (GUID_NSPI),
 /// R4 = 0x00000001, DisplayType, DN (NUL-terminated 8-bit string).
@@ -539,6 +636,15 @@ impl ServerId {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn one_off_entry_id() {
+        let e = OneOffEntryId::smtp("Rina", "rina@example.com");
+        let b = e.to_bytes().unwrap();
+        assert_eq!(&b[20..24], &[0, 0, 0x01, 0x80]);
+        assert_eq!(&b[24..34], &[b'R', 0, b'i', 0, b'n', 0, b'a', 0, 0, 0]);
+        assert_eq!(OneOffEntryId::from_bytes(&b).unwrap(), e);
+    }
 
     #[test]
     fn store_entry_id() {

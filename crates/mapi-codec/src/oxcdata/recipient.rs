@@ -41,8 +41,8 @@ pub mod recipient_flags {
 
 use recipient_flags as rf;
 
-/// A string whose encoding follows the U flag.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A string whose encoding follows a Unicode flag (RecipientRow U bit, One-Off EntryID U bit).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum RecipientString {
     Unicode(String),
     /// 8-bit bytes in the session code page, terminator excluded.
