@@ -1761,6 +1761,27 @@ mod fixture_tests {
     }
 
     #[test]
+    fn test_stack_seed_weekly_standup() {
+        // The recurring event testenv/stacktool.py stores in Radicale for every user (uid/domain filled in).
+        let p = golden("stack-seed-weekly-standup.ics");
+        let e = &p.events[0];
+        assert_eq!(e.deleted_occurrences, [paris(2025, 1, 20, 9, 30)]);
+        assert_eq!(e.modified_occurrences[0].location.as_deref(), Some("Room 2"));
+        assert_eq!(e.modified_occurrences[0].attendees.as_ref().map(Vec::len), Some(1));
+        assert_eq!(e.reminder_minutes, Some(10));
+        let occ = e.occurrences(
+            Tz::UTC,
+            Utc.with_ymd_and_hms(2025, 1, 1, 0, 0, 0).unwrap(),
+            Utc.with_ymd_and_hms(2025, 2, 1, 0, 0, 0).unwrap(),
+        );
+        let local: Vec<String> =
+            occ.iter().map(|o| o.start.with_timezone(&Tz::Europe__Paris).format("%d %H:%M").to_string()).collect();
+        assert_eq!(local, ["06 09:30", "13 11:00", "27 09:30"]);
+        // The moved occurrence's reminder is the master's (the override has no VALARM: switched off).
+        assert_eq!(e.modified_occurrences[0].reminder_minutes, Some(None));
+    }
+
+    #[test]
     fn task_statuses_without_icalendar_words_survive() {
         for s in [
             TaskStatus::NotStarted,
