@@ -4,12 +4,13 @@
 //! - The Global Address List is read once per NSPI session (on first use) and kept with the session: sorted by
 //!   display name (case-insensitive, then address), each entry with a Minimal Entry ID (MId) derived from a hash
 //!   of its address (collisions resolved in sorted order), so the same directory gives the same MIds on every
-//!   instance and in every session.
+//!   instance and in every session. Sessions bound within a minute of each other share one directory read.
 //! - X.500 DNs, the mailbox "server" DN and the MAPI URLs come from the Autodiscover settings, so what NSPI says
 //!   matches what Autodiscover said.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
 
 use mapi_codec::oxcdata::{EphemeralEntryId, Guid, NSPI_PROVIDER_UID, PermanentEntryId, PropTag, PropType, PropValue, RelOp, Restriction};
 use mapi_codec::Writer;
@@ -126,12 +127,32 @@ pub fn bind(ctx: &Ctx, req: &NspiRequest) -> (Vec<u8>, State) {
     (w.into_vec(), State::Nspi(NspiState { gal: None, code_page }))
 }
 
-/// Loads the GAL for the session, or synthesises one holding only the caller when no directory is configured.
+/// How long a GAL read from the directory is shared between new NSPI sessions of this process.
+const GAL_SHARE_TTL: Duration = Duration::from_secs(60);
+
+/// The most recent GAL read from the directory, shared by sessions bound within [`GAL_SHARE_TTL`] so that many
+/// Outlooks starting at once cost one LDAP search. Each session keeps the snapshot it got.
+fn shared_gal() -> &'static Mutex<Option<(Instant, Arc<Gal>)>> {
+    static G: OnceLock<Mutex<Option<(Instant, Arc<Gal>)>>> = OnceLock::new();
+    G.get_or_init(|| Mutex::new(None))
+}
+
+/// Loads the GAL for the session (shared recent copy, else the directory), or synthesises one holding only the
+/// caller when no directory is configured or the caller is missing from it.
 async fn gal(ctx: &Ctx, ns: &mut NspiState) -> Result<Arc<Gal>, u32> {
     if let Some(g) = &ns.gal {
         return Ok(g.clone());
     }
-    let list = match &ctx.directory {
+    let mine = |g: &Gal| g.entries.iter().any(|e| e.entry.mail == ctx.principal.mail);
+    if let Ok(cache) = shared_gal().lock()
+        && let Some((at, g)) = cache.as_ref()
+        && at.elapsed() < GAL_SHARE_TTL
+        && mine(g)
+    {
+        ns.gal = Some(g.clone());
+        return Ok(g.clone());
+    }
+    let mut list = match &ctx.directory {
         Some(d) => match d.global_address_list().await {
             Ok(l) => l,
             Err(e) => {
@@ -141,8 +162,9 @@ async fn gal(ctx: &Ctx, ns: &mut NspiState) -> Result<Arc<Gal>, u32> {
         },
         None => Vec::new(),
     };
-    let mut list = list;
-    if !list.iter().any(|e| e.mail == ctx.principal.mail) {
+    let from_directory = ctx.directory.is_some();
+    let complete = list.iter().any(|e| e.mail == ctx.principal.mail);
+    if !complete {
         list.push(ctx.principal.entry.clone().unwrap_or_else(|| DirectoryEntry {
             kind: EntryKind::Mailbox,
             dn: String::new(),
@@ -161,6 +183,12 @@ async fn gal(ctx: &Ctx, ns: &mut NspiState) -> Result<Arc<Gal>, u32> {
         }));
     }
     let g = Arc::new(Gal::build(ctx, list));
+    if from_directory
+        && complete
+        && let Ok(mut cache) = shared_gal().lock()
+    {
+        *cache = Some((Instant::now(), g.clone()));
+    }
     ns.gal = Some(g.clone());
     Ok(g)
 }
