@@ -1,5 +1,5 @@
 //! ROP request structures (MS-OXCROPS 2.2.3 – 2.2.15). Each struct holds every
-//! field after RopId, in wire order; [`RopRequest`] dispatches on RopId.
+//! field after RopId, in wire order; [`super::RopRequest`] dispatches on RopId.
 
 use super::RopContext;
 use super::codec::wire_struct;
