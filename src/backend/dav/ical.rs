@@ -720,29 +720,46 @@ pub fn parse_calendar(text: &str) -> Result<ParsedCalendar> {
                 out.warnings
                     .push(format!("UID {uid:?}: {} VEVENTs without RECURRENCE-ID; the first is used", masters.len()));
             }
+            // A component that cannot be read (no DTSTART, a bad date) is skipped with a warning; the others of
+            // the object are still read.
             match masters.first() {
-                Some(m) => {
-                    let mut item = read_event(m, &mut zones, &mut out.warnings)?;
-                    item.method = method;
-                    for o in overrides {
-                        let x = read_exception(o, &item, &mut zones, &mut out.warnings)?;
-                        item.modified_occurrences.push(x);
+                Some(m) => match read_event(m, &mut zones, &mut out.warnings) {
+                    Ok(mut item) => {
+                        item.method = method;
+                        for o in overrides {
+                            match read_exception(o, &item, &mut zones, &mut out.warnings) {
+                                Ok(x) => item.modified_occurrences.push(x),
+                                Err(e) => out.warnings.push(format!("UID {uid:?}: occurrence skipped: {}", e.message)),
+                            }
+                        }
+                        out.events.push(item);
                     }
-                    out.events.push(item);
-                }
+                    Err(e) => out.warnings.push(format!("UID {uid:?}: VEVENT skipped: {}", e.message)),
+                },
                 None => {
                     // Only occurrences (an invitation to one instance): each becomes an item of its own.
                     for o in overrides {
                         out.warnings.push(format!("UID {uid:?}: occurrence without its series; read as a single item"));
-                        let mut item = read_event(o, &mut zones, &mut out.warnings)?;
-                        item.method = method;
-                        out.events.push(item);
+                        match read_event(&with_start_from_recurrence_id(o), &mut zones, &mut out.warnings) {
+                            Ok(mut item) => {
+                                item.method = method;
+                                out.events.push(item);
+                            }
+                            Err(e) => out.warnings.push(format!("UID {uid:?}: VEVENT skipped: {}", e.message)),
+                        }
                     }
                 }
             }
         }
         for todo in cal.children.iter().filter(|c| c.name == "VTODO") {
-            out.tasks.push(read_todo(todo, &mut zones, &mut out.warnings)?);
+            match read_todo(todo, &mut zones, &mut out.warnings) {
+                Ok(t) => out.tasks.push(t),
+                Err(e) => out.warnings.push(format!(
+                    "VTODO {:?} skipped: {}",
+                    todo.text("UID").unwrap_or_default(),
+                    e.message
+                )),
+            }
         }
     }
     if !any {
@@ -1025,6 +1042,21 @@ fn add_duration(start: &EventTime, d: Duration) -> EventTime {
     }
 }
 
+/// An occurrence VEVENT without DTSTART starts at its RECURRENCE-ID.
+fn with_start_from_recurrence_id(ev: &Component) -> std::borrow::Cow<'_, Component> {
+    match (ev.prop("DTSTART"), ev.prop("RECURRENCE-ID")) {
+        (None, Some(rid)) => {
+            let mut c = ev.clone();
+            let mut p = rid.clone();
+            p.name = "DTSTART".into();
+            p.params.retain(|(n, _)| n != "RANGE");
+            c.props.push(p);
+            std::borrow::Cow::Owned(c)
+        }
+        _ => std::borrow::Cow::Borrowed(ev),
+    }
+}
+
 fn read_exception(
     ev: &Component,
     master: &CalendarItem,
@@ -1037,7 +1069,7 @@ fn read_exception(
             .push(format!("UID {:?}: RECURRENCE-ID;RANGE=THISANDFUTURE applied to that occurrence only", master.uid));
     }
     let rid = zones.time(rid_p, warnings)?;
-    let o = read_event(ev, zones, warnings)?;
+    let o = read_event(&with_start_from_recurrence_id(ev), zones, warnings)?;
     let tz = Tz::UTC;
     let same_instant = |a: &EventTime, b: &EventTime| a.to_utc(tz) == b.to_utc(tz) && a.is_date() == b.is_date();
     let master_duration = master.duration(tz);
@@ -1467,6 +1499,22 @@ mod tests {
         let p = parse_calendar(&vt(3, "+0200", "+0300")).unwrap();
         assert_eq!(p.events[0].start.to_utc(Tz::UTC), Utc.with_ymd_and_hms(2026, 6, 12, 8, 0, 0).unwrap());
         assert_eq!(p.warnings.len(), 1);
+    }
+
+    #[test]
+    fn unreadable_components_are_skipped_with_a_warning() {
+        let text = "BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nUID:bad\r\nSUMMARY:no start\r\nEND:VEVENT\r\n\
+                    BEGIN:VEVENT\r\nUID:good\r\nDTSTART:20260101T100000Z\r\nRRULE:FREQ=DAILY;COUNT=3\r\nEND:VEVENT\r\n\
+                    BEGIN:VEVENT\r\nUID:good\r\nRECURRENCE-ID:20260102T100000Z\r\nSUMMARY:moved\r\nEND:VEVENT\r\n\
+                    BEGIN:VTODO\r\nUID:t\r\nDUE:2026XX01\r\nEND:VTODO\r\nEND:VCALENDAR\r\n";
+        let p = parse_calendar(text).unwrap();
+        assert_eq!(p.events.len(), 1);
+        assert_eq!(p.events[0].uid, "good");
+        // The override without DTSTART starts at its RECURRENCE-ID.
+        let x = &p.events[0].modified_occurrences[0];
+        assert_eq!((x.start, x.subject.as_deref()), (None, Some("moved")));
+        assert!(p.tasks.is_empty());
+        assert_eq!(p.warnings.len(), 2, "{:?}", p.warnings);
     }
 
     #[test]
