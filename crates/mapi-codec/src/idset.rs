@@ -1,5 +1,6 @@
-//! IDSETs and GLOBSETs (MS-OXCFXICS 2.2.2.4 IDSET, 2.2.2.5 GLOBSET, 2.2.2.6
-//! encoding commands), used by ICS state properties such as
+//! IDSETs and GLOBSETs (MS-OXCFXICS 2.2.2.4 IDSET, 2.2.2.5 GLOBCNT, 2.2.2.6
+//! GLOBSET and its commands, 3.1.5.4.3 encoding and decoding), used by ICS
+//! state properties such as
 //! PidTagIdsetGiven and PidTagCnsetSeen.
 //!
 //! A GLOBSET is a set of 48-bit GLOBCNT values encoded as a little program of
