@@ -127,6 +127,25 @@ pub struct ImapConfig {
     /// Seconds to wait for a connection, a greeting or a command answer.
     #[serde(default = "default_backend_timeout")]
     pub timeout_secs: u64,
+    /// Connection pool: IMAP sessions of one user in use at the same time (further requests wait).
+    #[serde(default = "default_pool_sessions")]
+    pub pool_max_sessions_per_user: usize,
+    /// Connection pool: idle sessions kept per user for the next request.
+    #[serde(default = "default_pool_idle")]
+    pub pool_max_idle_per_user: usize,
+    /// Connection pool: an idle session is logged out after this many seconds.
+    #[serde(default = "default_pool_idle_timeout")]
+    pub pool_idle_timeout_secs: u64,
+}
+
+fn default_pool_sessions() -> usize {
+    8
+}
+fn default_pool_idle() -> usize {
+    8
+}
+fn default_pool_idle_timeout() -> u64 {
+    300
 }
 
 fn default_tls_starttls() -> TlsMode {

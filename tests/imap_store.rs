@@ -50,6 +50,9 @@ impl Stack {
             master_password: None,
             master_separator: "*".into(),
             timeout_secs: 20,
+            pool_max_sessions_per_user: 4,
+            pool_max_idle_per_user: 2,
+            pool_idle_timeout_secs: 300,
         }
     }
     fn smtp_config(&self) -> SmtpConfig {

@@ -148,6 +148,9 @@ fn imap_config(args: &Args) -> ImapConfig {
         master_password: None,
         master_separator: "*".into(),
         timeout_secs: 30,
+        pool_max_sessions_per_user: 1,
+        pool_max_idle_per_user: 0,
+        pool_idle_timeout_secs: 1,
     }
 }
 

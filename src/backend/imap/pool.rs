@@ -85,8 +85,15 @@ pub struct ImapPool {
 }
 
 impl ImapPool {
+    /// A pool with the limits named in the configuration (`[imap] pool_*`).
     pub fn new(config: ImapConfig, tls: Arc<rustls::ClientConfig>) -> ImapPool {
-        ImapPool::with_limits(config, tls, PoolLimits::default())
+        let limits = PoolLimits {
+            max_sessions_per_user: config.pool_max_sessions_per_user.max(1),
+            max_idle_per_user: config.pool_max_idle_per_user,
+            idle_timeout: Duration::from_secs(config.pool_idle_timeout_secs.max(1)),
+            ..PoolLimits::default()
+        };
+        ImapPool::with_limits(config, tls, limits)
     }
 
     pub fn with_limits(config: ImapConfig, tls: Arc<rustls::ClientConfig>, limits: PoolLimits) -> ImapPool {
