@@ -4,11 +4,13 @@
 //! - [`session`]: Session Contexts in a bounded LRU (the only in-memory state, ADR 0002 §3).
 //! - [`emsmdb`]: Connect, Execute (ROP buffers), Disconnect, NotificationWait.
 //! - [`nspi`]: the address book (MS-OXNSPI over MS-OXCMAPIHTTP) backed by the LDAP directory.
-//! - [`store`]: the mailbox as a MAPI store (ids per ADR 0002, store properties).
+//! - [`store`]: the mailbox as a MAPI store (special folders, store properties).
+//! - [`ids`]: the FID/MID/CN, SourceKey/ChangeKey encodings and folder-slot claim resolution of ADR 0002.
 //! - [`wire`]: MS-OXCMAPIHTTP bodies and NSPI structures (to move into `crates/mapi-codec`).
 
 pub mod emsmdb;
 pub mod http;
+pub mod ids;
 pub mod nspi;
 pub mod props;
 pub mod session;
