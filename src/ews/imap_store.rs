@@ -7,11 +7,11 @@ use super::store::{Addr, Changes, Filter, FolderInfo, ListQuery, MailStore, MsgS
 use crate::auth::Principal;
 use crate::backend::imap::pool::ImapPool;
 use crate::backend::imap::store::{Criteria, MailStore as ImapMailStore, MessageSummary, Sort, SortKey, SpecialUse};
-use crate::backend::{smtp, tls};
 use crate::backend::ldap::Directory;
+use crate::backend::{smtp, tls};
 use crate::config::{LdapConfig, SmtpConfig};
-use crate::model::directory::DirectoryEntry;
 use crate::error::{Backend, Error, Kind, Result};
+use crate::model::directory::DirectoryEntry;
 use crate::model::message::{DateTime, Recipient};
 use crate::server::Gateway;
 
@@ -31,7 +31,8 @@ pub struct ImapStore {
 
 impl ImapStore {
     pub async fn open(gw: &Gateway, principal: &Principal) -> Result<ImapStore> {
-        let store = STORE.get_or_init(|| ImapMailStore::new(ImapPool::new(gw.config.imap.clone(), gw.imap_tls.clone())));
+        let store =
+            STORE.get_or_init(|| ImapMailStore::new(ImapPool::new(gw.config.imap.clone(), gw.imap_tls.clone())));
         let smtp = gw.config.smtp.as_ref().and_then(|c| {
             let tls = SMTP_TLS
                 .get_or_init(|| match tls::client_config(Backend::Smtp, c.ca_file.as_deref()) {
@@ -155,7 +156,8 @@ impl MailStore for ImapStore {
         };
         let sort = Sort { key, descending: q.descending };
         let c = q.filter.as_ref().map(criteria).unwrap_or(Criteria::All);
-        let (total, page) = self.store.list_messages_matching(&self.principal, folder, &c, sort, q.offset, q.limit).await?;
+        let (total, page) =
+            self.store.list_messages_matching(&self.principal, folder, &c, sort, q.offset, q.limit).await?;
         Ok((total, page.into_iter().map(summary).collect()))
     }
 
@@ -220,7 +222,12 @@ impl MailStore for ImapStore {
         let uids = self.store.search_uids(&self.principal, folder, &Criteria::Deleted(false)).await?;
         if modseq == 0 {
             // Everything is new to the caller: no need to fetch every summary (see the trait's contract).
-            return Ok(Changes { uid_validity: status.uid_validity, highest_modseq: status.highest_modseq, uids, changed: Vec::new() });
+            return Ok(Changes {
+                uid_validity: status.uid_validity,
+                highest_modseq: status.highest_modseq,
+                uids,
+                changed: Vec::new(),
+            });
         }
         let ch = self.store.changes_since(&self.principal, folder, status.uid_validity, modseq).await?;
         Ok(Changes {

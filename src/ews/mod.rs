@@ -76,7 +76,10 @@ pub async fn handle(gw: &Gateway, req: &HttpRequest, principal: &Principal) -> R
         // Impersonation (MS-OXWSCDATA 2.2.4.34 ExchangeImpersonation) is not granted to anyone yet: refuse it
         // rather than silently acting as the caller.
         tracing::info!(user = %principal.mail, target = %target, op = %op, "EWS impersonation refused");
-        let msg = ResponseMessage::error("ErrorImpersonateUserDenied", "The account does not have permission to impersonate the requested user.");
+        let msg = ResponseMessage::error(
+            "ErrorImpersonateUserDenied",
+            "The account does not have permission to impersonate the requested user.",
+        );
         let body = soap::response_xml(&version, &op, &format!("{op}ResponseMessage"), &[msg]);
         return full(StatusCode::OK, CONTENT_TYPE, body);
     }
@@ -142,10 +145,9 @@ pub async fn dispatch<S: MailStore>(cx: &mut Ctx<S>, req: &soap::Request) -> Vec
         "ResolveNames" => ops::directory::resolve_names(cx, op).await,
         // No user configuration objects are stored yet: "not found" is what Exchange answers for a missing
         // one, and clients (Outlook for Mac reads the category list this way) carry on without it.
-        "GetUserConfiguration" => vec![ResponseMessage::error(
-            "ErrorItemNotFound",
-            "The specified object was not found in the store.",
-        )],
+        "GetUserConfiguration" => {
+            vec![ResponseMessage::error("ErrorItemNotFound", "The specified object was not found in the store.")]
+        }
         "MarkAllItemsAsRead" => ops::items::mark_all_items_as_read(cx, op).await,
         other => vec![ResponseMessage::error(
             "ErrorInvalidRequest",

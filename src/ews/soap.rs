@@ -137,7 +137,10 @@ pub fn parse_request(body: &[u8]) -> Result<Request, Fault> {
     if op.ns.as_deref() != Some(NS_M) || !is_safe_name(&op.name) {
         return Err(Fault {
             version: version.clone(),
-            ..Fault::schema(format!("The element '{}' is not an EWS operation.", op.name.chars().take(64).collect::<String>()))
+            ..Fault::schema(format!(
+                "The element '{}' is not an EWS operation.",
+                op.name.chars().take(64).collect::<String>()
+            ))
         });
     }
     let mut body = body.clone();
@@ -322,7 +325,8 @@ mod tests {
         let fault = root.child(NS_SOAP, "Body").unwrap().child(NS_SOAP, "Fault").unwrap();
         assert_eq!(fault.child_local("faultcode").unwrap().text, "a:ErrorSchemaValidation");
 
-        let msgs = vec![ResponseMessage::ok("<m:Folders/>".into()), ResponseMessage::error("ErrorFolderNotFound", "nope")];
+        let msgs =
+            vec![ResponseMessage::ok("<m:Folders/>".into()), ResponseMessage::error("ErrorFolderNotFound", "nope")];
         let r = response_xml("Exchange2013", "GetFolder", "GetFolderResponseMessage", &msgs);
         let root = xml::parse(r.as_bytes()).unwrap();
         let svi = root.child(NS_SOAP, "Header").unwrap().t("ServerVersionInfo").unwrap();

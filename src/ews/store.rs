@@ -279,9 +279,9 @@ impl MemStore {
             Filter::Seen(b) => m.has_flag("\\Seen") == *b,
             Filter::Flagged(b) => m.has_flag("\\Flagged") == *b,
             Filter::Subject(s) => has(&m.subject, s),
-            Filter::From(s) => m.from.as_ref().is_some_and(|a| {
-                a.email.to_lowercase().contains(&s.to_lowercase()) || has(&a.name, s)
-            }),
+            Filter::From(s) => {
+                m.from.as_ref().is_some_and(|a| a.email.to_lowercase().contains(&s.to_lowercase()) || has(&a.name, s))
+            }
             Filter::Body(s) => String::from_utf8_lossy(raw).to_lowercase().contains(&s.to_lowercase()),
             Filter::ReceivedSince(t) => m.internal_date >= *t,
             Filter::ReceivedBefore(t) => m.internal_date < *t,
@@ -307,12 +307,8 @@ impl MailStore for MemStore {
         if self.folders.contains_key(to) {
             return Err(Error::client(Kind::Conflict, "mailbox exists"));
         }
-        let names: Vec<String> = self
-            .folders
-            .keys()
-            .filter(|n| *n == from || n.starts_with(&format!("{from}/")))
-            .cloned()
-            .collect();
+        let names: Vec<String> =
+            self.folders.keys().filter(|n| *n == from || n.starts_with(&format!("{from}/"))).cloned().collect();
         if names.is_empty() {
             return Err(not_found(from));
         }
@@ -331,8 +327,11 @@ impl MailStore for MemStore {
 
     async fn list_messages(&mut self, folder: &str, q: &ListQuery) -> Result<(u32, Vec<MsgSummary>)> {
         let f = self.folders.get(folder).ok_or_else(|| not_found(folder))?;
-        let mut v: Vec<&MemMessage> =
-            f.messages.values().filter(|m| q.filter.as_ref().is_none_or(|x| Self::matches(&m.summary, &m.raw, x))).collect();
+        let mut v: Vec<&MemMessage> = f
+            .messages
+            .values()
+            .filter(|m| q.filter.as_ref().is_none_or(|x| Self::matches(&m.summary, &m.raw, x)))
+            .collect();
         v.sort_by(|a, b| {
             let (a, b) = (&a.summary, &b.summary);
             let o = match q.sort {

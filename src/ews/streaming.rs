@@ -49,9 +49,16 @@ struct State {
 }
 
 /// Answers a GetStreamingEvents request (`op` is its operation element).
-pub async fn respond(gw: &Gateway, principal: &Principal, op: &super::xml::Element, ids: IdCodec, version: &str) -> Response<Body> {
+pub async fn respond(
+    gw: &Gateway,
+    principal: &Principal,
+    op: &super::xml::Element,
+    ids: IdCodec,
+    version: &str,
+) -> Response<Body> {
     let single = |f: Fail| {
-        let body = soap::response_xml(version, "GetStreamingEvents", "GetStreamingEventsResponseMessage", &[f.message()]);
+        let body =
+            soap::response_xml(version, "GetStreamingEvents", "GetStreamingEventsResponseMessage", &[f.message()]);
         full(StatusCode::OK, "text/xml; charset=utf-8", body)
     };
     let store = match ImapStore::open(gw, principal).await {
@@ -68,7 +75,9 @@ pub async fn respond(gw: &Gateway, principal: &Principal, op: &super::xml::Eleme
         let text = el.trimmed().to_string();
         let sub = match notify::parse_subscription(&cx, &text) {
             Ok(s) if s.streaming => s,
-            Ok(_) => return single(Fail::new("ErrorInvalidSubscription", "This is a pull subscription; use GetEvents.")),
+            Ok(_) => {
+                return single(Fail::new("ErrorInvalidSubscription", "This is a pull subscription; use GetEvents."));
+            }
             Err(f) => return single(f),
         };
         let states = latest_state(&text, &sub);
@@ -117,7 +126,10 @@ pub async fn respond(gw: &Gateway, principal: &Principal, op: &super::xml::Eleme
                             }
                             w.start("m:Notification", &[]);
                             w.leaf("t:SubscriptionId", &id);
-                            let wm = st.cx.ids.watermark(&crate::ids::Watermark { mailbox: st.cx.mailbox.clone(), folders: next.clone() });
+                            let wm = st.cx.ids.watermark(&crate::ids::Watermark {
+                                mailbox: st.cx.mailbox.clone(),
+                                folders: next.clone(),
+                            });
                             notify::write_events(&mut w, &st.cx, &events, &wm, notify::now());
                             w.end();
                         }

@@ -153,7 +153,12 @@ async fn unknown_operation_is_an_ews_error_not_a_fault() {
 
 #[tokio::test]
 async fn malformed_requests_get_a_soap_fault() {
-    for body in ["<not xml", "<a/>", "", "<s:Envelope xmlns:s=\"http://schemas.xmlsoap.org/soap/envelope/\"><s:Body><x/></s:Body></s:Envelope>"] {
+    for body in [
+        "<not xml",
+        "<a/>",
+        "",
+        "<s:Envelope xmlns:s=\"http://schemas.xmlsoap.org/soap/envelope/\"><s:Body><x/></s:Body></s:Envelope>",
+    ] {
         let (status, xml, _) = process(ids(), ME, body.as_bytes(), MemStore::default()).await;
         assert_eq!(status, 500, "{body}");
         let root = parse(xml.as_bytes()).unwrap();
@@ -192,9 +197,11 @@ async fn get_folder_31_distinguished_gives_per_folder_errors() {
     let msgs = messages(&root);
     assert_eq!(msgs.len(), 31);
     let req = parse(fixture("getfolder-distinguished-31.exchangelib.request.xml").as_bytes()).unwrap();
-    let asked: Vec<String> = named(&req, "DistinguishedFolderId").iter().map(|d| d.attr("Id").unwrap().to_string()).collect();
+    let asked: Vec<String> =
+        named(&req, "DistinguishedFolderId").iter().map(|d| d.attr("Id").unwrap().to_string()).collect();
     for (name, m) in asked.iter().zip(&msgs) {
-        let expect_ok = ["inbox", "drafts", "sentitems", "deleteditems", "junkemail", "msgfolderroot"].contains(&name.as_str());
+        let expect_ok =
+            ["inbox", "drafts", "sentitems", "deleteditems", "junkemail", "msgfolderroot"].contains(&name.as_str());
         assert_eq!(code(m) == "NoError", expect_ok, "{name}: {}", code(m));
         if !expect_ok {
             assert_eq!(code(m), "ErrorFolderNotFound", "{name}");
@@ -237,7 +244,10 @@ async fn find_item_paging_sort_and_restriction() {
     assert_eq!(rf.attr("TotalItemsInView"), Some("3"));
     let subjects: Vec<String> = named(rf, "Subject").iter().map(|s| s.text.clone()).collect();
     // Default order: newest first.
-    assert_eq!(subjects, vec!["Re: Welcome to the test stack", "Quarterly report (with attachment)", "Welcome to the test stack"]);
+    assert_eq!(
+        subjects,
+        vec!["Re: Welcome to the test stack", "Quarterly report (with attachment)", "Welcome to the test stack"]
+    );
     assert!(named(rf, "IsRead").is_empty(), "IdOnly + Subject only");
 
     let req = envelope(
@@ -286,17 +296,21 @@ async fn get_item_body_attachments_and_mime() {
     assert_eq!(att.t_text("Name"), Some("numbers.csv"));
     assert_eq!(msg.t_text("HasAttachments"), Some("true"));
     assert_eq!(msg.t("CcRecipients").unwrap().t("Mailbox").unwrap().t_text("EmailAddress"), Some("bob@example.test"));
-    let mime = base64::Engine::decode(&base64::engine::general_purpose::STANDARD, msg.t_text("MimeContent").unwrap()).unwrap();
+    let mime =
+        base64::Engine::decode(&base64::engine::general_purpose::STANDARD, msg.t_text("MimeContent").unwrap()).unwrap();
     assert_eq!(mime, WITH_ATTACHMENT.as_bytes());
 
     // GetAttachment returns the content.
     let aid = att.t("AttachmentId").unwrap().attr("Id").unwrap().to_string();
-    let req = envelope(&format!(r#"<m:GetAttachment><m:AttachmentIds><t:AttachmentId Id="{aid}"/></m:AttachmentIds></m:GetAttachment>"#));
+    let req = envelope(&format!(
+        r#"<m:GetAttachment><m:AttachmentIds><t:AttachmentId Id="{aid}"/></m:AttachmentIds></m:GetAttachment>"#
+    ));
     let (_, root, s) = run(s, &req).await;
     let m = &messages(&root)[0];
     assert_eq!(code(m), "NoError");
     let fa = m.m("Attachments").unwrap().t("FileAttachment").unwrap();
-    let content = base64::Engine::decode(&base64::engine::general_purpose::STANDARD, fa.t_text("Content").unwrap()).unwrap();
+    let content =
+        base64::Engine::decode(&base64::engine::general_purpose::STANDARD, fa.t_text("Content").unwrap()).unwrap();
     assert_eq!(String::from_utf8_lossy(&content).replace("\r\n", "\n"), "id,value\n1,42");
 
     // HTML body for Best.
@@ -344,8 +358,14 @@ async fn update_item_read_flag_categories() {
     assert_eq!(code(m), "NoError", "{m:?}");
     assert_eq!(m.m("ConflictResults").unwrap().t_text("Count"), Some("0"));
     let flags = &s.folders["INBOX"].messages[&3].summary.flags;
-    assert!(flags.contains(&"\\Seen".to_string()) && flags.contains(&"\\Flagged".to_string()) && flags.contains(&"Work".to_string()), "{flags:?}");
-    let new_ck = m.m("Items").unwrap().t("Message").unwrap().t("ItemId").unwrap().attr("ChangeKey").unwrap().to_string();
+    assert!(
+        flags.contains(&"\\Seen".to_string())
+            && flags.contains(&"\\Flagged".to_string())
+            && flags.contains(&"Work".to_string()),
+        "{flags:?}"
+    );
+    let new_ck =
+        m.m("Items").unwrap().t("Message").unwrap().t("ItemId").unwrap().attr("ChangeKey").unwrap().to_string();
 
     // Flag via item:Flag (Exchange 2013+) off again, and a stale change key with NeverOverwrite conflicts.
     let req = envelope(&format!(
@@ -459,7 +479,16 @@ async fn folder_create_rename_move_delete() {
     let (_, root, s) = run(s, &req).await;
     assert_eq!(code(&messages(&root)[0]), "NoError");
     assert!(s.folders.contains_key("Bills"));
-    let fid = messages(&root)[0].m("Folders").unwrap().t("Folder").unwrap().t("FolderId").unwrap().attr("Id").unwrap().to_string();
+    let fid = messages(&root)[0]
+        .m("Folders")
+        .unwrap()
+        .t("Folder")
+        .unwrap()
+        .t("FolderId")
+        .unwrap()
+        .attr("Id")
+        .unwrap()
+        .to_string();
 
     let req = envelope(&format!(
         r#"<m:DeleteFolder DeleteType="HardDelete"><m:FolderIds><t:FolderId Id="{fid}"/><t:DistinguishedFolderId Id="inbox"/></m:FolderIds></m:DeleteFolder>"#
@@ -510,7 +539,11 @@ async fn sync_folder_items_and_hierarchy() {
     // Change: mark #2 read, delete #1, add one.
     crate::ews::store::MailStore::set_flags(&mut s, "INBOX", &[2], &["\\Seen".into()], &[], None).await.unwrap();
     crate::ews::store::MailStore::delete_messages(&mut s, "INBOX", &[1]).await.unwrap();
-    s.add_message("INBOX", MsgSummary { subject: Some("new".into()), ..Default::default() }, b"Subject: new\r\n\r\nx\r\n");
+    s.add_message(
+        "INBOX",
+        MsgSummary { subject: Some("new".into()), ..Default::default() },
+        b"Subject: new\r\n\r\nx\r\n",
+    );
     let (_, root, s) = run(s, &sync(&st, 10)).await;
     let m = messages(&root)[0].clone();
     assert_eq!(named(&m, "Delete").len(), 1);
@@ -549,7 +582,8 @@ async fn versions_are_echoed() {
     let body = fixture("convertid-probe.exchangelib.request.xml").replace("Exchange2016", "Exchange2010_SP2");
     let (_, root, _) = run(MemStore::default(), &body).await;
     assert_eq!(svi(&root).attr("Version"), Some("Exchange2010_SP2"));
-    let body = fixture("convertid-probe.exchangelib.request.xml").replace("<t:RequestServerVersion Version=\"Exchange2016\"/>", "");
+    let body = fixture("convertid-probe.exchangelib.request.xml")
+        .replace("<t:RequestServerVersion Version=\"Exchange2016\"/>", "");
     let (_, root, _) = run(MemStore::default(), &body).await;
     assert_eq!(svi(&root).attr("Version"), Some("Exchange2016"));
 }
@@ -580,7 +614,10 @@ async fn create_item_save_send_and_send_item() {
     assert!(s.folders["Drafts"].messages.is_empty());
     assert_eq!(s.folders["Sent"].messages.len(), 1);
 
-    let mime = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, PLAIN.replace("To: user@example.com", "To: carol@example.test"));
+    let mime = base64::Engine::encode(
+        &base64::engine::general_purpose::STANDARD,
+        PLAIN.replace("To: user@example.com", "To: carol@example.test"),
+    );
     let send_copy = envelope(&format!(
         r#"<m:CreateItem MessageDisposition="SendAndSaveCopy"><m:Items><t:Message><t:MimeContent CharacterSet="UTF-8">{mime}</t:MimeContent></t:Message></m:Items></m:CreateItem>"#
     ));
@@ -590,7 +627,9 @@ async fn create_item_save_send_and_send_item() {
     assert_eq!(s.submitted[1].1, vec!["carol@example.test".to_string()]);
     assert_eq!(s.folders["Sent"].messages.len(), 2);
 
-    let no_rcpt = envelope(r#"<m:CreateItem MessageDisposition="SendOnly"><m:Items><t:Message><t:Subject>x</t:Subject></t:Message></m:Items></m:CreateItem>"#);
+    let no_rcpt = envelope(
+        r#"<m:CreateItem MessageDisposition="SendOnly"><m:Items><t:Message><t:Subject>x</t:Subject></t:Message></m:Items></m:CreateItem>"#,
+    );
     let (_, root, _) = run(s, &no_rcpt).await;
     assert_eq!(code(&messages(&root)[0]), "ErrorInvalidRecipients");
 }
@@ -665,8 +704,13 @@ async fn resolve_names_from_the_directory() {
         members: Vec::new(),
     };
     let mut s = store();
-    s.directory = vec![entry("Bob Brown", "bob@example.test", "Bob"), entry("Bobby Tables", "bobby@example.test", "Bobby")];
-    let req = |q: &str| envelope(&format!(r#"<m:ResolveNames ReturnFullContactData="true"><m:UnresolvedEntry>{q}</m:UnresolvedEntry></m:ResolveNames>"#));
+    s.directory =
+        vec![entry("Bob Brown", "bob@example.test", "Bob"), entry("Bobby Tables", "bobby@example.test", "Bobby")];
+    let req = |q: &str| {
+        envelope(&format!(
+            r#"<m:ResolveNames ReturnFullContactData="true"><m:UnresolvedEntry>{q}</m:UnresolvedEntry></m:ResolveNames>"#
+        ))
+    };
     let (_, root, s) = run(s, &req("SMTP:bob@example.test")).await;
     let m = &messages(&root)[0];
     assert_eq!(code(m), "NoError");
@@ -722,13 +766,18 @@ async fn draft_edits_attachments_and_stale_ids() {
     let (_, root, s) = run(s, &get).await;
     assert_eq!(named(&root, "Subject")[0].text, "v2");
     // Delete the attachment.
-    let del = envelope(&format!(r#"<m:DeleteAttachment><m:AttachmentIds><t:AttachmentId Id="{}"/></m:AttachmentIds></m:DeleteAttachment>"#, aid.attr("Id").unwrap()));
+    let del = envelope(&format!(
+        r#"<m:DeleteAttachment><m:AttachmentIds><t:AttachmentId Id="{}"/></m:AttachmentIds></m:DeleteAttachment>"#,
+        aid.attr("Id").unwrap()
+    ));
     let (_, root, s) = run(s, &del).await;
     assert_eq!(code(&messages(&root)[0]), "NoError");
     let draft = s.folders["Drafts"].messages.values().next().unwrap().clone();
     assert!(crate::model::message::Message::from_mime(&draft.raw).unwrap().attachments.is_empty());
     // Send it: Bcc reaches the envelope, not the headers.
-    let send = envelope(&format!(r#"<m:SendItem SaveItemToFolder="false"><m:ItemIds><t:ItemId Id="{id2}"/></m:ItemIds></m:SendItem>"#));
+    let send = envelope(&format!(
+        r#"<m:SendItem SaveItemToFolder="false"><m:ItemIds><t:ItemId Id="{id2}"/></m:ItemIds></m:SendItem>"#
+    ));
     let (_, root, s) = run(s, &send).await;
     assert_eq!(code(&messages(&root)[0]), "NoError");
     let (_, rcpts, wire) = &s.submitted[0];
@@ -814,14 +863,22 @@ async fn pull_subscription_events() {
     assert_eq!(code(m), "NoError", "{m:?}");
     let sid = m.m("SubscriptionId").unwrap().text.clone();
     let wm = m.m("Watermark").unwrap().text.clone();
-    let get = |wm: &str| envelope(&format!(r#"<m:GetEvents><m:SubscriptionId>{sid}</m:SubscriptionId><m:Watermark>{wm}</m:Watermark></m:GetEvents>"#));
+    let get = |wm: &str| {
+        envelope(&format!(
+            r#"<m:GetEvents><m:SubscriptionId>{sid}</m:SubscriptionId><m:Watermark>{wm}</m:Watermark></m:GetEvents>"#
+        ))
+    };
     // Nothing happened: a status event.
     let (_, root, s2) = run(s.clone(), &get(&wm)).await;
     let n = messages(&root)[0].m("Notification").unwrap().clone();
     assert!(n.t("StatusEvent").is_some());
     // New mail, a flag change and a deletion.
     s = s2;
-    s.add_message("INBOX", MsgSummary { subject: Some("fresh".into()), ..Default::default() }, b"Subject: fresh\r\n\r\nx\r\n");
+    s.add_message(
+        "INBOX",
+        MsgSummary { subject: Some("fresh".into()), ..Default::default() },
+        b"Subject: fresh\r\n\r\nx\r\n",
+    );
     crate::ews::store::MailStore::set_flags(&mut s, "INBOX", &[2], &["\\Seen".into()], &[], None).await.unwrap();
     crate::ews::store::MailStore::delete_messages(&mut s, "INBOX", &[1]).await.unwrap();
     let (_, root, s) = run(s, &get(&wm)).await;
@@ -835,11 +892,14 @@ async fn pull_subscription_events() {
     let (_, root, s) = run(s, &get(&next)).await;
     assert!(messages(&root)[0].m("Notification").unwrap().t("StatusEvent").is_some());
     // Unsubscribe; bad ids.
-    let (_, root, s) = run(s, &envelope(&format!("<m:Unsubscribe><m:SubscriptionId>{sid}</m:SubscriptionId></m:Unsubscribe>"))).await;
+    let (_, root, s) =
+        run(s, &envelope(&format!("<m:Unsubscribe><m:SubscriptionId>{sid}</m:SubscriptionId></m:Unsubscribe>"))).await;
     assert_eq!(code(&messages(&root)[0]), "NoError");
     let (_, root, s) = run(s, &get("garbage")).await;
     assert_eq!(code(&messages(&root)[0]), "ErrorInvalidWatermark");
-    let push = envelope(r#"<m:Subscribe><m:PushSubscriptionRequest><t:FolderIds><t:DistinguishedFolderId Id="inbox"/></t:FolderIds><t:EventTypes><t:EventType>NewMailEvent</t:EventType></t:EventTypes><t:StatusFrequency>1</t:StatusFrequency><t:URL>https://x/</t:URL></m:PushSubscriptionRequest></m:Subscribe>"#);
+    let push = envelope(
+        r#"<m:Subscribe><m:PushSubscriptionRequest><t:FolderIds><t:DistinguishedFolderId Id="inbox"/></t:FolderIds><t:EventTypes><t:EventType>NewMailEvent</t:EventType></t:EventTypes><t:StatusFrequency>1</t:StatusFrequency><t:URL>https://x/</t:URL></m:PushSubscriptionRequest></m:Subscribe>"#,
+    );
     let (_, root, _) = run(s, &push).await;
     assert_eq!(code(&messages(&root)[0]), "ErrorInvalidSubscriptionRequest");
 }

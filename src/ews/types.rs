@@ -34,7 +34,13 @@ pub struct Shape {
 
 impl Default for Shape {
     fn default() -> Self {
-        Shape { base: BaseShape::Default, additional: Vec::new(), body_type: None, include_mime: false, extended: Vec::new() }
+        Shape {
+            base: BaseShape::Default,
+            additional: Vec::new(),
+            body_type: None,
+            include_mime: false,
+            extended: Vec::new(),
+        }
     }
 }
 
@@ -161,7 +167,13 @@ pub fn format_datetime(t: i64) -> String {
 pub fn parse_datetime(s: &str) -> Option<i64> {
     let s = s.trim();
     let b = s.as_bytes();
-    if b.len() < 19 || b[4] != b'-' || b[7] != b'-' || (b[10] != b'T' && b[10] != b't') || b[13] != b':' || b[16] != b':' {
+    if b.len() < 19
+        || b[4] != b'-'
+        || b[7] != b'-'
+        || (b[10] != b'T' && b[10] != b't')
+        || b[13] != b':'
+        || b[16] != b':'
+    {
         return None;
     }
     let num = |r: std::ops::Range<usize>| s.get(r)?.parse::<i64>().ok();
@@ -216,7 +228,10 @@ mod tests {
         assert_eq!(parse_datetime("2023-11-14T22:13:20Z"), Some(1_700_000_000));
         assert_eq!(parse_datetime("2023-11-14T23:13:20.123+01:00"), Some(1_700_000_000));
         assert_eq!(parse_datetime("2023-11-14T22:13:20"), Some(1_700_000_000));
-        assert_eq!(parse_datetime("2024-02-29T00:00:00Z").map(format_datetime).as_deref(), Some("2024-02-29T00:00:00Z"));
+        assert_eq!(
+            parse_datetime("2024-02-29T00:00:00Z").map(format_datetime).as_deref(),
+            Some("2024-02-29T00:00:00Z")
+        );
         assert_eq!(parse_datetime("yesterday"), None);
     }
 

@@ -180,7 +180,9 @@ pub fn parse(input: &[u8]) -> Result<Element, XmlError> {
                     }
                     let (ans, local) = reader.resolver().resolve_attribute(a.key);
                     let ans = bound_ns(&ans)?;
-                    let value = a.normalized_value(quick_xml::XmlVersion::Implicit1_0).map_err(|e| err(format!("bad attribute value: {e}")))?;
+                    let value = a
+                        .normalized_value(quick_xml::XmlVersion::Implicit1_0)
+                        .map_err(|e| err(format!("bad attribute value: {e}")))?;
                     attrs.push((ans, local.as_ref().to_string(), value.into_owned()));
                 }
                 let el = Element { ns, name, attrs, children: Vec::new(), text: String::new() };

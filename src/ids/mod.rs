@@ -370,10 +370,7 @@ impl IdCodec {
         if t.is_empty() || t.len() > MAX_ID_LEN {
             return Err(IdError::Malformed);
         }
-        STANDARD
-            .decode(t)
-            .or_else(|_| URL_SAFE_NO_PAD.decode(t.trim_end_matches('=')))
-            .map_err(|_| IdError::Malformed)
+        STANDARD.decode(t).or_else(|_| URL_SAFE_NO_PAD.decode(t.trim_end_matches('='))).map_err(|_| IdError::Malformed)
     }
 
     fn open<'a>(&self, raw: &'a [u8], kind: IdKind) -> Result<In<'a>, IdError> {
@@ -729,7 +726,12 @@ mod tests {
         assert!(c.item_sync_state(&big).len() < 200_000);
         let w = Watermark {
             mailbox: "bob@example.test".into(),
-            folders: vec![FolderState { folder: Some(FolderRef::Name("INBOX".into())), uid_validity: 3, modseq: 9, known: uid_ranges([1, 2, 5]) }],
+            folders: vec![FolderState {
+                folder: Some(FolderRef::Name("INBOX".into())),
+                uid_validity: 3,
+                modseq: 9,
+                known: uid_ranges([1, 2, 5]),
+            }],
         };
         assert_eq!(c.parse_watermark(&c.watermark(&w)).unwrap(), w);
         let sub = Subscription {

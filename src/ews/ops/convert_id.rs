@@ -18,7 +18,7 @@ fn decode(format: &str, text: &str) -> Option<Vec<u8>> {
     match format {
         "HexEntryId" => {
             let t = text.trim();
-            if t.len() % 2 != 0 || t.len() > 2 * crate::ids::MAX_ID_LEN {
+            if !t.len().is_multiple_of(2) || t.len() > 2 * crate::ids::MAX_ID_LEN {
                 return None;
             }
             (0..t.len()).step_by(2).map(|i| u8::from_str_radix(t.get(i..i + 2)?, 16).ok()).collect()

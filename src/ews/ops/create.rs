@@ -58,7 +58,10 @@ pub fn build_message<S>(cx: &Ctx<S>, m: &Element) -> Result<(Vec<u8>, Vec<String
         bcc: recipients(m.t("BccRecipients")),
         reply_to: recipients(m.t("ReplyTo")),
         in_reply_to: m.t_text("InReplyTo").map(str::to_string),
-        references: m.t_text("References").map(|r| r.split_whitespace().map(str::to_string).collect()).unwrap_or_default(),
+        references: m
+            .t_text("References")
+            .map(|r| r.split_whitespace().map(str::to_string).collect())
+            .unwrap_or_default(),
         importance: match m.t_text("Importance") {
             Some("High") => Importance::High,
             Some("Low") => Importance::Low,
@@ -106,9 +109,11 @@ async fn target_folder<S: MailStore>(cx: &mut Ctx<S>, op: &Element, default: &st
 }
 
 async fn save<S: MailStore>(cx: &mut Ctx<S>, folder: &FolderNode, raw: &[u8], flags: &[&str]) -> Result<String, Fail> {
-    let name = folder.name.clone().ok_or_else(|| Fail::new("ErrorInvalidRequest", "Items cannot be saved in this folder."))?;
+    let name =
+        folder.name.clone().ok_or_else(|| Fail::new("ErrorInvalidRequest", "Items cannot be saved in this folder."))?;
     let flags: Vec<String> = flags.iter().map(|s| s.to_string()).collect();
-    let (uv, uid) = cx.store.append(&name, raw, &flags).await.map_err(|e| Fail::from_error(&e, "ErrorFolderNotFound"))?;
+    let (uv, uid) =
+        cx.store.append(&name, raw, &flags).await.map_err(|e| Fail::from_error(&e, "ErrorFolderNotFound"))?;
     let modseq = cx.store.summaries(&name, &[uid]).await.ok().and_then(|v| v.first().map(|s| s.modseq)).unwrap_or(0);
     let id = ItemId { mailbox: cx.mailbox.clone(), folder: folder.r.clone(), uid_validity: uv, uid };
     let mut w = XmlWriter::new();
@@ -121,7 +126,10 @@ async fn save<S: MailStore>(cx: &mut Ctx<S>, folder: &FolderNode, raw: &[u8], fl
 pub async fn create_item<S: MailStore>(cx: &mut Ctx<S>, op: &Element) -> Vec<ResponseMessage> {
     let disposition = op.attr("MessageDisposition").unwrap_or("SaveOnly").to_string();
     if !matches!(disposition.as_str(), "SaveOnly" | "SendOnly" | "SendAndSaveCopy") {
-        return vec![ResponseMessage::error("ErrorInvalidRequest", format!("Unknown MessageDisposition '{disposition}'."))];
+        return vec![ResponseMessage::error(
+            "ErrorInvalidRequest",
+            format!("Unknown MessageDisposition '{disposition}'."),
+        )];
     }
     let Some(items) = op.m("Items") else {
         return vec![ResponseMessage::error("ErrorInvalidRequest", "Items is required.")];
@@ -149,7 +157,10 @@ pub async fn create_item<S: MailStore>(cx: &mut Ctx<S>, op: &Element) -> Vec<Res
                     }
                     let from = cx.mailbox.clone();
                     let wire = super::drafts::strip_bcc(&raw);
-                    cx.store.submit(&from, &rcpts, &wire).await.map_err(|e| Fail::from_error(&e, "ErrorItemNotFound"))?;
+                    cx.store
+                        .submit(&from, &rcpts, &wire)
+                        .await
+                        .map_err(|e| Fail::from_error(&e, "ErrorItemNotFound"))?;
                     if disposition == "SendAndSaveCopy" {
                         let folder = target_folder(cx, op, "sentitems").await?;
                         // The copy's id is not returned for sends (MS-OXWSCORE 3.1.4.2.3.2).
@@ -192,7 +203,9 @@ pub async fn send_item<S: MailStore>(cx: &mut Ctx<S>, op: &Element) -> Vec<Respo
                 .fetch_raw(&name, id.uid)
                 .await
                 .map_err(|e| Fail::from_error(&e, "ErrorItemNotFound"))?
-                .ok_or_else(|| Fail::new("ErrorItemNotFound", "The specified object was not found in the store."))?;
+                .ok_or_else(|| {
+                Fail::new("ErrorItemNotFound", "The specified object was not found in the store.")
+            })?;
             let parsed = Message::from_mime(&raw).map_err(|e| Fail::new("ErrorMimeContentInvalid", e.message))?;
             let mut rcpts: Vec<String> = Vec::new();
             for r in parsed.to.iter().chain(&parsed.cc).chain(&parsed.bcc) {

@@ -72,7 +72,7 @@ pub async fn resolve_names<S: MailStore>(cx: &mut Ctx<S>, op: &Element) -> Vec<R
     if found.is_empty() {
         return vec![ResponseMessage::error("ErrorNameResolutionNoResults", "No results were found.")];
     }
-    found.sort_by(|a, b| a.display_name.to_lowercase().cmp(&b.display_name.to_lowercase()));
+    found.sort_by_key(|a| a.display_name.to_lowercase());
     let mut w = XmlWriter::new();
     let n = found.len().to_string();
     w.start("m:ResolutionSet", &[("TotalItemsInView", &n), ("IncludesLastItemInRange", "true")]);

@@ -39,7 +39,11 @@ pub async fn locate<S: MailStore>(cx: &mut Ctx<S>, node: &FolderNode, id: &ItemI
     if node.distinguished != Some("drafts") {
         return Err(not_found());
     }
-    let found = cx.store.find_header(&name, SUPERSEDES, &token(id.uid)).await.map_err(|e| Fail::from_error(&e, "ErrorItemNotFound"))?;
+    let found = cx
+        .store
+        .find_header(&name, SUPERSEDES, &token(id.uid))
+        .await
+        .map_err(|e| Fail::from_error(&e, "ErrorItemNotFound"))?;
     found.into_iter().max().ok_or_else(not_found)
 }
 
@@ -97,11 +101,18 @@ pub fn draft_update(edit: &mut DraftEdit, kind: &str, uri: &str, item: Option<&E
         }
     };
     match uri {
-        "item:Subject" => edit.subject = Some(if delete { String::new() } else { item.and_then(|i| i.t("Subject")).map(|s| s.text.clone()).unwrap_or_default() }),
+        "item:Subject" => {
+            edit.subject = Some(if delete {
+                String::new()
+            } else {
+                item.and_then(|i| i.t("Subject")).map(|s| s.text.clone()).unwrap_or_default()
+            })
+        }
         "item:Body" => {
             let b = item.and_then(|i| i.t("Body"));
             let html = b.and_then(|b| b.attr("BodyType")) == Some("HTML");
-            edit.body = Some((html, if delete { String::new() } else { b.map(|b| b.text.clone()).unwrap_or_default() }));
+            edit.body =
+                Some((html, if delete { String::new() } else { b.map(|b| b.text.clone()).unwrap_or_default() }));
         }
         "message:ToRecipients" => merge(&mut edit.to, if delete { Vec::new() } else { list("ToRecipients") }),
         "message:CcRecipients" => merge(&mut edit.cc, if delete { Vec::new() } else { list("CcRecipients") }),
@@ -137,7 +148,11 @@ pub fn with_bcc(raw: Vec<u8>, bcc: &[Recipient]) -> Vec<u8> {
 /// Removes the top-level `Bcc:` and `X-Viaduc-Supersedes:` headers (and their continuation lines) before a
 /// message is submitted.
 pub fn strip_bcc(raw: &[u8]) -> Vec<u8> {
-    let end = raw.windows(4).position(|w| w == b"\r\n\r\n").map(|p| p + 2).or_else(|| raw.windows(2).position(|w| w == b"\n\n").map(|p| p + 1));
+    let end = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .map(|p| p + 2)
+        .or_else(|| raw.windows(2).position(|w| w == b"\n\n").map(|p| p + 1));
     let Some(end) = end else { return raw.to_vec() };
     let (head, body) = raw.split_at(end);
     let mut out = Vec::with_capacity(raw.len());
@@ -205,9 +220,17 @@ pub async fn rewrite<S: MailStore>(
     let summary = cx.store.summaries(&name, &[uid]).await.map_err(|e| Fail::from_error(&e, "ErrorItemNotFound"))?;
     let summary = summary.into_iter().next().ok_or_else(not_found)?;
     if !summary.has_flag("\\Draft") {
-        return Err(Fail::new("ErrorInvalidPropertyUpdateSentMessage", "Only drafts can be changed; this message was sent or received."));
+        return Err(Fail::new(
+            "ErrorInvalidPropertyUpdateSentMessage",
+            "Only drafts can be changed; this message was sent or received.",
+        ));
     }
-    let raw = cx.store.fetch_raw(&name, uid).await.map_err(|e| Fail::from_error(&e, "ErrorItemNotFound"))?.ok_or_else(not_found)?;
+    let raw = cx
+        .store
+        .fetch_raw(&name, uid)
+        .await
+        .map_err(|e| Fail::from_error(&e, "ErrorItemNotFound"))?
+        .ok_or_else(not_found)?;
     let msg = Message::from_mime(&raw).map_err(|e| Fail::new("ErrorItemCorrupt", e.message))?;
     let mut out = outgoing_of(&raw, &msg);
     let before = out.attachments.len();
@@ -223,7 +246,12 @@ pub async fn rewrite<S: MailStore>(
             out.body_html = None;
         }
     }
-    for (field, new) in [(&mut out.to, &edit.to), (&mut out.cc, &edit.cc), (&mut out.bcc, &edit.bcc), (&mut out.reply_to, &edit.reply_to)] {
+    for (field, new) in [
+        (&mut out.to, &edit.to),
+        (&mut out.cc, &edit.cc),
+        (&mut out.bcc, &edit.bcc),
+        (&mut out.reply_to, &edit.reply_to),
+    ] {
         if let Some(v) = new {
             *field = v.clone();
         }
@@ -260,15 +288,20 @@ pub async fn rewrite<S: MailStore>(
     let bcc = out.bcc.clone();
     let new_raw = with_bcc(build_mime(&out), &bcc);
     let flags: Vec<String> = summary.flags.iter().filter(|f| !f.eq_ignore_ascii_case("\\Recent")).cloned().collect();
-    let (uv, new_uid) = cx.store.append(&name, &new_raw, &flags).await.map_err(|e| Fail::from_error(&e, "ErrorItemNotFound"))?;
+    let (uv, new_uid) =
+        cx.store.append(&name, &new_raw, &flags).await.map_err(|e| Fail::from_error(&e, "ErrorItemNotFound"))?;
     cx.store.delete_messages(&name, &[uid]).await.map_err(|e| Fail::from_error(&e, "ErrorItemNotFound"))?;
-    let modseq = cx.store.summaries(&name, &[new_uid]).await.ok().and_then(|v| v.first().map(|s| s.modseq)).unwrap_or(0);
+    let modseq =
+        cx.store.summaries(&name, &[new_uid]).await.ok().and_then(|v| v.first().map(|s| s.modseq)).unwrap_or(0);
     Ok((ItemId { mailbox: cx.mailbox.clone(), folder: node.r.clone(), uid_validity: uv, uid: new_uid }, modseq, before))
 }
 
 fn file_attachment(a: &Element) -> Result<OutgoingAttachment, Fail> {
     if a.name != "FileAttachment" {
-        return Err(Fail::new("ErrorInvalidRequest", "Only file attachments can be created; item attachments are not supported yet."));
+        return Err(Fail::new(
+            "ErrorInvalidRequest",
+            "Only file attachments can be created; item attachments are not supported yet.",
+        ));
     }
     let data = STANDARD
         .decode(a.t_text("Content").unwrap_or("").replace(['\r', '\n', ' '], ""))
@@ -358,7 +391,8 @@ pub async fn delete_attachment<S: MailStore>(cx: &mut Ctx<S>, op: &Element) -> V
             None => groups.push((a.item.clone(), vec![a.index as usize])),
         }
     }
-    let mut results: Vec<(ItemId, Result<(ItemId, u64), Fail>)> = Vec::new();
+    type Outcome = Result<(ItemId, u64), Fail>;
+    let mut results: Vec<(ItemId, Outcome)> = Vec::new();
     for (item, indexes) in groups {
         let r = async {
             let node = cx.node(&item.folder).await.ok().flatten().ok_or_else(not_found)?;
@@ -377,7 +411,10 @@ pub async fn delete_attachment<S: MailStore>(cx: &mut Ctx<S>, op: &Element) -> V
             Ok(a) => match results.iter().find(|(i, _)| *i == a.item).map(|(_, r)| r) {
                 Some(Ok((_, modseq))) => {
                     let mut w = XmlWriter::new();
-                    w.empty("m:RootItemId", &[("RootItemId", &cx.ids.item_id(&a.item)), ("RootItemChangeKey", &cx.ids.change_key(*modseq))]);
+                    w.empty(
+                        "m:RootItemId",
+                        &[("RootItemId", &cx.ids.item_id(&a.item)), ("RootItemChangeKey", &cx.ids.change_key(*modseq))],
+                    );
                     ResponseMessage::ok(w.finish())
                 }
                 Some(Err(f)) => f.message(),

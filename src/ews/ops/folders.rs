@@ -14,11 +14,11 @@ use crate::ids::FolderRef;
 pub fn write_folder<S: MailStore>(w: &mut XmlWriter, cx: &Ctx<S>, node: &FolderNode, shape: &Shape) {
     w.start("t:Folder", &[]);
     write_folder_id(w, cx, "t:FolderId", node);
-    if shape.wants("folder:ParentFolderId", false) {
-        if let Some(p) = &node.parent {
-            let id = cx.folder_id_text(p);
-            w.empty("t:ParentFolderId", &[("Id", &id), ("ChangeKey", &cx.ids.change_key(0))]);
-        }
+    if shape.wants("folder:ParentFolderId", false)
+        && let Some(p) = &node.parent
+    {
+        let id = cx.folder_id_text(p);
+        w.empty("t:ParentFolderId", &[("Id", &id), ("ChangeKey", &cx.ids.change_key(0))]);
     }
     if shape.wants("folder:FolderClass", false) && !node.is_virtual() {
         w.leaf("t:FolderClass", "IPF.Note");
@@ -46,10 +46,10 @@ pub fn write_folder<S: MailStore>(w: &mut XmlWriter, cx: &Ctx<S>, node: &FolderN
         w.bool_leaf("t:ViewPrivateItems", true);
         w.end();
     }
-    if shape.wants("folder:DistinguishedFolderId", false) {
-        if let Some(d) = node.distinguished {
-            w.leaf("t:DistinguishedFolderId", d);
-        }
+    if shape.wants("folder:DistinguishedFolderId", false)
+        && let Some(d) = node.distinguished
+    {
+        w.leaf("t:DistinguishedFolderId", d);
     }
     if shape.wants("folder:UnreadCount", true) {
         w.leaf("t:UnreadCount", &info.map(|i| i.unseen).unwrap_or(0).to_string());
@@ -103,7 +103,10 @@ pub async fn find_folder<S: MailStore>(cx: &mut Ctx<S>, op: &Element) -> Vec<Res
         Some("Deep") => true,
         Some("Shallow") | None => false,
         Some(other) => {
-            return vec![ResponseMessage::error("ErrorInvalidRequest", format!("Traversal '{other}' is not supported."))];
+            return vec![ResponseMessage::error(
+                "ErrorInvalidRequest",
+                format!("Traversal '{other}' is not supported."),
+            )];
         }
     };
     let (max, offset, from_end) = match parse_paging(op.m("IndexedPageFolderView")) {
@@ -142,7 +145,11 @@ pub async fn find_folder<S: MailStore>(cx: &mut Ctx<S>, op: &Element) -> Vec<Res
         let (o, t, last) = (end.to_string(), total.to_string(), end >= total);
         w.start(
             "m:RootFolder",
-            &[("IndexedPagingOffset", &o), ("TotalItemsInView", &t), ("IncludesLastItemInRange", if last { "true" } else { "false" })],
+            &[
+                ("IndexedPagingOffset", &o),
+                ("TotalItemsInView", &t),
+                ("IncludesLastItemInRange", if last { "true" } else { "false" }),
+            ],
         );
         w.start("t:Folders", &[]);
         for n in page {
@@ -168,9 +175,7 @@ pub fn page_bounds(total: u32, max: Option<u32>, offset: u32, from_end: bool) ->
 }
 
 fn delimiter<S>(cx: &Ctx<S>, node: &FolderNode) -> char {
-    node.delimiter
-        .or_else(|| cx.folders_ref().iter().find_map(|n| n.delimiter))
-        .unwrap_or('/')
+    node.delimiter.or_else(|| cx.folders_ref().iter().find_map(|n| n.delimiter)).unwrap_or('/')
 }
 
 impl<S> Ctx<S> {
@@ -190,7 +195,10 @@ fn child_name<S>(cx: &Ctx<S>, parent: &FolderNode, leaf: &str) -> String {
 fn valid_leaf<S>(cx: &Ctx<S>, parent: &FolderNode, leaf: &str) -> Result<(), Fail> {
     let d = delimiter(cx, parent);
     if leaf.trim().is_empty() || leaf.contains(d) || leaf.chars().any(|c| c.is_control()) || leaf.len() > 255 {
-        return Err(Fail::new("ErrorInvalidRequest", "The folder name is empty, too long or contains the hierarchy delimiter."));
+        return Err(Fail::new(
+            "ErrorInvalidRequest",
+            "The folder name is empty, too long or contains the hierarchy delimiter.",
+        ));
     }
     Ok(())
 }
@@ -240,7 +248,9 @@ pub async fn create_folder<S: MailStore>(cx: &mut Ctx<S>, op: &Element) -> Vec<R
         match cx.store.create_folder(&name).await {
             Ok(()) => match node_by_name(cx, &name).await {
                 Some(node) => out.push(folders_message(cx, &[&node], &id_only())),
-                None => out.push(ResponseMessage::error("ErrorFolderSave", "The folder was created but cannot be listed.")),
+                None => {
+                    out.push(ResponseMessage::error("ErrorFolderSave", "The folder was created but cannot be listed."))
+                }
             },
             Err(e) => out.push(Fail::from_error(&e, "ErrorFolderNotFound").message()),
         }
@@ -262,7 +272,9 @@ async fn rename<S: MailStore>(cx: &mut Ctx<S>, node: &FolderNode, new_name: &str
         return Err(Fail::new("ErrorFolderExists", "A folder with the specified name already exists."));
     }
     cx.store.rename_folder(old, new_name).await.map_err(|e| Fail::from_error(&e, "ErrorFolderNotFound"))?;
-    node_by_name(cx, new_name).await.ok_or_else(|| Fail::new("ErrorFolderNotFound", "The renamed folder cannot be listed."))
+    node_by_name(cx, new_name)
+        .await
+        .ok_or_else(|| Fail::new("ErrorFolderNotFound", "The renamed folder cannot be listed."))
 }
 
 /// UpdateFolder: SetFolderField DisplayName renames the folder; other fields are refused per change.
@@ -383,18 +395,21 @@ pub async fn delete_folder<S: MailStore>(cx: &mut Ctx<S>, op: &Element) -> Vec<R
             }
         };
         if node.is_virtual() || node.distinguished.is_some() {
-            out.push(ResponseMessage::error("ErrorDeleteDistinguishedFolder", "Distinguished folders cannot be deleted."));
+            out.push(ResponseMessage::error(
+                "ErrorDeleteDistinguishedFolder",
+                "Distinguished folders cannot be deleted.",
+            ));
             continue;
         }
         let tree = cx.folders_ref().to_vec();
         let trash = tree.iter().find(|n| n.distinguished == Some("deleteditems")).cloned();
         let in_trash = trash.as_ref().is_some_and(|t| descendants(&tree, &t.r).iter().any(|d| d.r == node.r));
-        let result = if delete_type == "MoveToDeletedItems" && !in_trash && trash.is_some() {
-            let trash = trash.expect("checked");
-            let new_name = child_name(cx, &trash, &node.display);
-            rename(cx, &node, &new_name).await.map(|_| ())
-        } else {
-            delete_subtree(cx, &tree, &node).await
+        let result = match trash.filter(|_| delete_type == "MoveToDeletedItems" && !in_trash) {
+            Some(trash) => {
+                let new_name = child_name(cx, &trash, &node.display);
+                rename(cx, &node, &new_name).await.map(|_| ())
+            }
+            None => delete_subtree(cx, &tree, &node).await,
         };
         match result {
             Ok(()) => out.push(ResponseMessage::ok(String::new())),
@@ -445,8 +460,11 @@ pub async fn empty_folder<S: MailStore>(cx: &mut Ctx<S>, op: &Element) -> Vec<Re
                 }
             }
             if sub {
-                let children: Vec<FolderNode> =
-                    tree.iter().filter(|n| n.parent.as_ref() == Some(&node.r) && n.distinguished.is_none()).cloned().collect();
+                let children: Vec<FolderNode> = tree
+                    .iter()
+                    .filter(|n| n.parent.as_ref() == Some(&node.r) && n.distinguished.is_none())
+                    .cloned()
+                    .collect();
                 for c in children {
                     delete_subtree(cx, &tree, &c).await?;
                 }
@@ -505,11 +523,16 @@ pub async fn copy_folder<S: MailStore>(cx: &mut Ctx<S>, op: &Element) -> Vec<Res
                 if src.info.as_ref().is_some_and(|i| i.selectable) {
                     let uids = cx.store.uids(&sname).await.map_err(|e| Fail::from_error(&e, "ErrorFolderNotFound"))?;
                     if !uids.is_empty() {
-                        cx.store.copy_messages(&sname, &uids, dst).await.map_err(|e| Fail::from_error(&e, "ErrorMoveCopyFailed"))?;
+                        cx.store
+                            .copy_messages(&sname, &uids, dst)
+                            .await
+                            .map_err(|e| Fail::from_error(&e, "ErrorMoveCopyFailed"))?;
                     }
                 }
             }
-            let copy = node_by_name(cx, &new_root).await.ok_or_else(|| Fail::new("ErrorFolderNotFound", "The copy cannot be listed."))?;
+            let copy = node_by_name(cx, &new_root)
+                .await
+                .ok_or_else(|| Fail::new("ErrorFolderNotFound", "The copy cannot be listed."))?;
             Ok(folders_message(cx, &[&copy], &id_only()))
         }
         .await;

@@ -76,7 +76,10 @@ fn write_list(w: &mut XmlWriter, el: &str, list: &[Addr]) {
 }
 
 fn display_list(list: &[Addr]) -> String {
-    list.iter().map(|a| a.name.clone().filter(|n| !n.is_empty()).unwrap_or_else(|| a.email.clone())).collect::<Vec<_>>().join("; ")
+    list.iter()
+        .map(|a| a.name.clone().filter(|n| !n.is_empty()).unwrap_or_else(|| a.email.clone()))
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 /// PidTagFlagStatus (MS-OXPROPS 2.1125, 0x1090): 2 = flagged, 0 = not flagged. IMAP has no "complete" state.
@@ -124,9 +127,16 @@ fn text_to_html(text: &str) -> String {
 /// Writes one `t:Message` (MS-OXWSMSG 2.2.4.1 MessageType; element order of ItemType, MS-OXWSCORE
 /// 2.2.4.24, then MessageType). `full_default` selects GetItem's Default shape (with body, attachments and
 /// recipients) rather than FindItem's.
-pub fn write_message<S: MailStore>(w: &mut XmlWriter, cx: &Ctx<S>, d: &ItemData<'_>, shape: &Shape, full_default: bool) {
+pub fn write_message<S: MailStore>(
+    w: &mut XmlWriter,
+    cx: &Ctx<S>,
+    d: &ItemData<'_>,
+    shape: &Shape,
+    full_default: bool,
+) {
     let s = d.summary;
-    let item_id = ItemId { mailbox: cx.mailbox.clone(), folder: d.node.r.clone(), uid_validity: d.uid_validity, uid: s.uid };
+    let item_id =
+        ItemId { mailbox: cx.mailbox.clone(), folder: d.node.r.clone(), uid_validity: d.uid_validity, uid: s.uid };
     w.start("t:Message", &[]);
     if (shape.include_mime || shape.wants("item:MimeContent", false)) && d.raw.is_some() {
         let b64 = STANDARD.encode(d.raw.unwrap_or_default());
@@ -145,39 +155,39 @@ pub fn write_message<S: MailStore>(w: &mut XmlWriter, cx: &Ctx<S>, d: &ItemData<
     if shape.wants("item:Sensitivity", true) {
         w.leaf("t:Sensitivity", "Normal");
     }
-    if shape.wants("item:Body", full_default) {
-        if let Some(m) = d.msg {
-            let want = shape.body_type.as_deref().unwrap_or("Best");
-            let (kind, body) = match (want, &m.body_html, &m.body_text) {
-                ("Text", _, Some(t)) => ("Text", t.clone()),
-                ("Text", Some(h), None) => ("Text", html_to_text(h)),
-                ("HTML", None, Some(t)) => ("HTML", text_to_html(t)),
-                (_, Some(h), _) => ("HTML", h.clone()),
-                (_, None, Some(t)) => ("Text", t.clone()),
-                (_, None, None) => ("Text", String::new()),
-            };
-            w.leaf_with("t:Body", &[("BodyType", kind), ("IsTruncated", "false")], &body);
-        }
+    if shape.wants("item:Body", full_default)
+        && let Some(m) = d.msg
+    {
+        let want = shape.body_type.as_deref().unwrap_or("Best");
+        let (kind, body) = match (want, &m.body_html, &m.body_text) {
+            ("Text", _, Some(t)) => ("Text", t.clone()),
+            ("Text", Some(h), None) => ("Text", html_to_text(h)),
+            ("HTML", None, Some(t)) => ("HTML", text_to_html(t)),
+            (_, Some(h), _) => ("HTML", h.clone()),
+            (_, None, Some(t)) => ("Text", t.clone()),
+            (_, None, None) => ("Text", String::new()),
+        };
+        w.leaf_with("t:Body", &[("BodyType", kind), ("IsTruncated", "false")], &body);
     }
-    if shape.wants("item:Attachments", full_default) {
-        if let Some(m) = d.msg.filter(|m| !m.attachments.is_empty()) {
-            w.start("t:Attachments", &[]);
-            for a in &m.attachments {
-                let aid = cx.ids.attachment_id(&AttachmentId { item: item_id.clone(), index: a.index as u32 });
-                w.start("t:FileAttachment", &[]);
-                w.empty("t:AttachmentId", &[("Id", &aid)]);
-                w.leaf("t:Name", &a.name);
-                w.leaf("t:ContentType", &a.content_type);
-                if let Some(cid) = &a.content_id {
-                    w.leaf("t:ContentId", cid);
-                }
-                w.leaf("t:Size", &a.size.to_string());
-                w.bool_leaf("t:IsInline", a.is_inline);
-                w.bool_leaf("t:IsContactPhoto", false);
-                w.end();
+    if shape.wants("item:Attachments", full_default)
+        && let Some(m) = d.msg.filter(|m| !m.attachments.is_empty())
+    {
+        w.start("t:Attachments", &[]);
+        for a in &m.attachments {
+            let aid = cx.ids.attachment_id(&AttachmentId { item: item_id.clone(), index: a.index as u32 });
+            w.start("t:FileAttachment", &[]);
+            w.empty("t:AttachmentId", &[("Id", &aid)]);
+            w.leaf("t:Name", &a.name);
+            w.leaf("t:ContentType", &a.content_type);
+            if let Some(cid) = &a.content_id {
+                w.leaf("t:ContentId", cid);
             }
+            w.leaf("t:Size", &a.size.to_string());
+            w.bool_leaf("t:IsInline", a.is_inline);
+            w.bool_leaf("t:IsContactPhoto", false);
             w.end();
         }
+        w.end();
     }
     if shape.wants("item:DateTimeReceived", true) {
         w.leaf("t:DateTimeReceived", &format_datetime(s.internal_date));
@@ -203,10 +213,10 @@ pub fn write_message<S: MailStore>(w: &mut XmlWriter, cx: &Ctx<S>, d: &ItemData<
         };
         w.leaf("t:Importance", imp);
     }
-    if shape.wants("item:InReplyTo", false) {
-        if let Some(r) = &s.in_reply_to {
-            w.leaf("t:InReplyTo", r);
-        }
+    if shape.wants("item:InReplyTo", false)
+        && let Some(r) = &s.in_reply_to
+    {
+        w.leaf("t:InReplyTo", r);
     }
     if shape.wants("item:IsSubmitted", true) {
         w.bool_leaf("t:IsSubmitted", false);
@@ -217,14 +227,14 @@ pub fn write_message<S: MailStore>(w: &mut XmlWriter, cx: &Ctx<S>, d: &ItemData<
     if shape.wants("item:IsFromMe", true) {
         w.bool_leaf("t:IsFromMe", s.from.as_ref().is_some_and(|f| f.email.eq_ignore_ascii_case(&cx.mailbox)));
     }
-    if shape.wants("item:InternetMessageHeaders", false) {
-        if let Some(m) = d.msg {
-            w.start("t:InternetMessageHeaders", &[]);
-            for (k, v) in &m.headers {
-                w.leaf_with("t:InternetMessageHeader", &[("HeaderName", k)], v);
-            }
-            w.end();
+    if shape.wants("item:InternetMessageHeaders", false)
+        && let Some(m) = d.msg
+    {
+        w.start("t:InternetMessageHeaders", &[]);
+        for (k, v) in &m.headers {
+            w.leaf_with("t:InternetMessageHeader", &[("HeaderName", k)], v);
         }
+        w.end();
     }
     if shape.wants("item:DateTimeSent", true) {
         w.leaf("t:DateTimeSent", &format_datetime(s.date.unwrap_or(s.internal_date)));
@@ -285,19 +295,22 @@ pub fn write_message<S: MailStore>(w: &mut XmlWriter, cx: &Ctx<S>, d: &ItemData<
     if shape.wants("message:From", true) {
         write_single(w, "t:From", s.from.as_ref());
     }
-    if shape.wants("message:InternetMessageId", true) {
-        if let Some(id) = &s.message_id {
-            let id = if id.starts_with('<') { id.clone() } else { format!("<{id}>") };
-            w.leaf("t:InternetMessageId", &id);
-        }
+    if shape.wants("message:InternetMessageId", true)
+        && let Some(id) = &s.message_id
+    {
+        let id = if id.starts_with('<') { id.clone() } else { format!("<{id}>") };
+        w.leaf("t:InternetMessageId", &id);
     }
     if shape.wants("message:IsRead", true) {
         w.bool_leaf("t:IsRead", s.has_flag("\\Seen"));
     }
-    if shape.wants("message:References", false) {
-        if let Some(m) = d.msg.filter(|m| !m.references.is_empty()) {
-            w.leaf("t:References", &m.references.iter().map(|r| format!("<{}>", r.trim_matches(['<', '>']))).collect::<Vec<_>>().join(" "));
-        }
+    if shape.wants("message:References", false)
+        && let Some(m) = d.msg.filter(|m| !m.references.is_empty())
+    {
+        w.leaf(
+            "t:References",
+            &m.references.iter().map(|r| format!("<{}>", r.trim_matches(['<', '>']))).collect::<Vec<_>>().join(" "),
+        );
     }
     if shape.wants("message:ReplyTo", false) {
         write_list(w, "t:ReplyTo", &s.reply_to);
@@ -419,7 +432,8 @@ pub async fn get_item<S: MailStore>(cx: &mut Ctx<S>, op: &Element) -> Vec<Respon
             }
             let summary = sums.get(&(name.clone(), id.uid)).cloned().ok_or_else(item_not_found)?;
             let (raw, msg) = if need {
-                let raw = cx.store.fetch_raw(&name, id.uid).await.map_err(|e| Fail::from_error(&e, "ErrorItemNotFound"))?;
+                let raw =
+                    cx.store.fetch_raw(&name, id.uid).await.map_err(|e| Fail::from_error(&e, "ErrorItemNotFound"))?;
                 let raw = raw.ok_or_else(item_not_found)?;
                 let msg = Message::from_mime(&raw).ok();
                 (Some(raw), msg)
@@ -428,7 +442,13 @@ pub async fn get_item<S: MailStore>(cx: &mut Ctx<S>, op: &Element) -> Vec<Respon
             };
             let mut w = XmlWriter::new();
             w.start("m:Items", &[]);
-            let d = ItemData { node: &node, uid_validity: id.uid_validity, summary: &summary, msg: msg.as_ref(), raw: raw.as_deref() };
+            let d = ItemData {
+                node: &node,
+                uid_validity: id.uid_validity,
+                summary: &summary,
+                msg: msg.as_ref(),
+                raw: raw.as_deref(),
+            };
             write_message(&mut w, cx, &d, &shape, true);
             w.end();
             Ok::<_, Fail>(w.finish())
@@ -447,7 +467,8 @@ pub async fn get_item<S: MailStore>(cx: &mut Ctx<S>, op: &Element) -> Vec<Respon
 /// Parses a restriction (MS-OXWSSRCH 2.2.4.x RestrictionType) into a store filter. Unsupported paths or
 /// operators are an error (`ErrorUnsupportedPathForQuery` / `ErrorUnsupportedQueryFilter`), never ignored.
 pub fn parse_restriction(el: &Element) -> Result<Filter, Fail> {
-    let unsupported = |what: &str| Fail::new("ErrorUnsupportedQueryFilter", format!("The restriction '{what}' is not supported."));
+    let unsupported =
+        |what: &str| Fail::new("ErrorUnsupportedQueryFilter", format!("The restriction '{what}' is not supported."));
     let constant = |e: &Element| -> Option<String> {
         e.t("FieldURIOrConstant").and_then(|c| c.t("Constant")).and_then(|c| c.attr("Value")).map(str::to_string)
     };
@@ -469,7 +490,12 @@ pub fn parse_restriction(el: &Element) -> Result<Filter, Fail> {
                 _ => Err(Fail::new("ErrorUnsupportedPathForQuery", format!("Searching '{uri}' is not supported."))),
             }
         }
-        "IsEqualTo" | "IsNotEqualTo" | "IsGreaterThan" | "IsGreaterThanOrEqualTo" | "IsLessThan" | "IsLessThanOrEqualTo" => {
+        "IsEqualTo"
+        | "IsNotEqualTo"
+        | "IsGreaterThan"
+        | "IsGreaterThanOrEqualTo"
+        | "IsLessThan"
+        | "IsLessThanOrEqualTo" => {
             let uri = path_uri(el).unwrap_or_default();
             let v = constant(el).ok_or_else(|| unsupported("comparison without a constant"))?;
             let op = el.name.as_str();
@@ -512,7 +538,10 @@ fn parse_sort(op: &Element) -> Result<(SortField, bool), Fail> {
         Some("message:From") | Some("message:Sender") => SortField::From,
         Some("item:Size") => SortField::Size,
         other => {
-            return Err(Fail::new("ErrorUnsupportedPathForSortGroup", format!("Sorting by '{}' is not supported.", other.unwrap_or(""))));
+            return Err(Fail::new(
+                "ErrorUnsupportedPathForSortGroup",
+                format!("Sorting by '{}' is not supported.", other.unwrap_or("")),
+            ));
         }
     };
     Ok((field, desc))
@@ -536,7 +565,10 @@ pub async fn find_item<S: MailStore>(cx: &mut Ctx<S>, op: &Element) -> Vec<Respo
         Err(f) => return vec![f.message()],
     };
     if op.m("FractionalPageItemView").is_some() || op.m("CalendarView").is_some() || op.m("ContactsView").is_some() {
-        return vec![ResponseMessage::error("ErrorInvalidRequest", "Only IndexedPageItemView (or no view) is supported.")];
+        return vec![ResponseMessage::error(
+            "ErrorInvalidRequest",
+            "Only IndexedPageItemView (or no view) is supported.",
+        )];
     }
     let (max, offset, from_end) = match parse_paging(op.m("IndexedPageItemView")) {
         Ok(p) => p,
@@ -554,21 +586,29 @@ pub async fn find_item<S: MailStore>(cx: &mut Ctx<S>, op: &Element) -> Vec<Respo
             let node = cx.resolve_folder(&el).await?;
             let mut w = XmlWriter::new();
             // Virtual roots and associated (FAI) items hold no messages.
-            let Some(name) = node.name.clone().filter(|_| traversal == "Shallow" && node.info.as_ref().is_some_and(|i| i.selectable))
+            let Some(name) = node
+                .name
+                .clone()
+                .filter(|_| traversal == "Shallow" && node.info.as_ref().is_some_and(|i| i.selectable))
             else {
-                w.start("m:RootFolder", &[("IndexedPagingOffset", "0"), ("TotalItemsInView", "0"), ("IncludesLastItemInRange", "true")]);
+                w.start(
+                    "m:RootFolder",
+                    &[("IndexedPagingOffset", "0"), ("TotalItemsInView", "0"), ("IncludesLastItemInRange", "true")],
+                );
                 w.empty("t:Items", &[]);
                 w.end();
                 return Ok::<_, Fail>(w.finish());
             };
             // BasePoint=End: the page counted from the end of the view is the first page of the reversed view.
             let q = ListQuery { offset, limit: max, sort, descending: descending ^ from_end, filter: filter.clone() };
-            let (total, mut page) = cx.store.list_messages(&name, &q).await.map_err(|e| Fail::from_error(&e, "ErrorFolderNotFound"))?;
+            let (total, mut page) =
+                cx.store.list_messages(&name, &q).await.map_err(|e| Fail::from_error(&e, "ErrorFolderNotFound"))?;
             if from_end {
                 page.reverse();
             }
             let (_, end) = page_bounds(total, Some(max), offset, from_end);
-            let next = if from_end { end.saturating_sub(page.len() as u32) } else { offset.saturating_add(page.len() as u32) };
+            let next =
+                if from_end { end.saturating_sub(page.len() as u32) } else { offset.saturating_add(page.len() as u32) };
             let last = if from_end { next == 0 } else { next >= total };
             let uv = node.info.as_ref().map(|i| i.uid_validity).unwrap_or(0);
             w.start(
@@ -640,7 +680,8 @@ pub fn parse_updates(updates: &Element) -> Result<FlagChange, Fail> {
     };
     for u in &updates.children {
         let uri = path_uri(u).unwrap_or_default();
-        let item = u.children.iter().find(|c| c.ns.as_deref() == Some(NS_T) && matches!(c.name.as_str(), "Message" | "Item"));
+        let item =
+            u.children.iter().find(|c| c.ns.as_deref() == Some(NS_T) && matches!(c.name.as_str(), "Message" | "Item"));
         let kind = u.name.as_str();
         match (kind, uri.as_str()) {
             ("SetItemField", "message:IsRead") => {
@@ -669,7 +710,9 @@ pub fn parse_updates(updates: &Element) -> Result<FlagChange, Fail> {
                 if let Some(bad) = cats.iter().find(|c| !keyword_ok(c)) {
                     return Err(Fail::new(
                         "ErrorInvalidPropertySet",
-                        format!("The category '{bad}' cannot be stored as an IMAP keyword (no spaces or special characters)."),
+                        format!(
+                            "The category '{bad}' cannot be stored as an IMAP keyword (no spaces or special characters)."
+                        ),
                     ));
                 }
                 if kind == "AppendToItemField" {
@@ -683,7 +726,9 @@ pub fn parse_updates(updates: &Element) -> Result<FlagChange, Fail> {
             _ => {
                 return Err(Fail::new(
                     "ErrorInvalidPropertySet",
-                    format!("{kind} of '{uri}' is not supported on mail items (IsRead, Flag, PidTagFlagStatus and Categories are)."),
+                    format!(
+                        "{kind} of '{uri}' is not supported on mail items (IsRead, Flag, PidTagFlagStatus and Categories are)."
+                    ),
                 ));
             }
         }
@@ -700,18 +745,24 @@ pub async fn update_item<S: MailStore>(cx: &mut Ctx<S>, op: &Element) -> Vec<Res
     let mut out = Vec::new();
     for ch in changes.iter().filter(|c| c.name == "ItemChange") {
         let r = async {
-            let id_el = ch.t("ItemId").ok_or_else(|| Fail::new("ErrorInvalidRequest", "ItemChange without an ItemId."))?;
+            let id_el =
+                ch.t("ItemId").ok_or_else(|| Fail::new("ErrorInvalidRequest", "ItemChange without an ItemId."))?;
             let (mut id, node) = resolve_item(cx, id_el).await?;
-            let upd = parse_updates(ch.t("Updates").ok_or_else(|| Fail::new("ErrorInvalidRequest", "ItemChange without Updates."))?)?;
+            let upd = parse_updates(
+                ch.t("Updates").ok_or_else(|| Fail::new("ErrorInvalidRequest", "ItemChange without Updates."))?,
+            )?;
             let name = node.name.clone().ok_or_else(item_not_found)?;
             if !upd.draft.is_empty() {
-                if resolution == "NeverOverwrite" {
-                    if let Some(ck) = id_el.attr("ChangeKey") {
-                        let since = cx.ids.parse_change_key(ck).map_err(Fail::id)?;
-                        let (cur, _, _) = load_item(cx, &node, id.uid, false).await?;
-                        if cur.modseq > since {
-                            return Err(Fail::new("ErrorIrresolvableConflict", "The item was changed since the client last read it."));
-                        }
+                if resolution == "NeverOverwrite"
+                    && let Some(ck) = id_el.attr("ChangeKey")
+                {
+                    let since = cx.ids.parse_change_key(ck).map_err(Fail::id)?;
+                    let (cur, _, _) = load_item(cx, &node, id.uid, false).await?;
+                    if cur.modseq > since {
+                        return Err(Fail::new(
+                            "ErrorIrresolvableConflict",
+                            "The item was changed since the client last read it.",
+                        ));
                     }
                 }
                 id = super::drafts::rewrite(cx, &node, &id, &upd.draft).await?.0;
@@ -733,7 +784,10 @@ pub async fn update_item<S: MailStore>(cx: &mut Ctx<S>, op: &Element) -> Vec<Res
                 .await
                 .map_err(|e| Fail::from_error(&e, "ErrorItemNotFound"))?;
             if !failed.is_empty() {
-                return Err(Fail::new("ErrorIrresolvableConflict", "The item was changed since the client last read it."));
+                return Err(Fail::new(
+                    "ErrorIrresolvableConflict",
+                    "The item was changed since the client last read it.",
+                ));
             }
             let (after, _, _) = load_item(cx, &node, id.uid, false).await?;
             let mut w = XmlWriter::new();
@@ -765,17 +819,29 @@ pub async fn delete_item<S: MailStore>(cx: &mut Ctx<S>, op: &Element) -> Vec<Res
     if let Err(f) = cx.load().await {
         return vec![f.message()];
     }
-    let trash = cx.tree().await.ok().and_then(|t| t.iter().find(|n| n.distinguished == Some("deleteditems")).and_then(|n| n.name.clone()));
+    let trash = cx
+        .tree()
+        .await
+        .ok()
+        .and_then(|t| t.iter().find(|n| n.distinguished == Some("deleteditems")).and_then(|n| n.name.clone()));
     let mut out = Vec::new();
     for el in item_ids(op, "ItemIds") {
         let r = async {
             let (id, node) = resolve_item(cx, &el).await?;
             let name = node.name.clone().ok_or_else(item_not_found)?;
-            if cx.store.summaries(&name, &[id.uid]).await.map_err(|e| Fail::from_error(&e, "ErrorItemNotFound"))?.is_empty() {
+            if cx
+                .store
+                .summaries(&name, &[id.uid])
+                .await
+                .map_err(|e| Fail::from_error(&e, "ErrorItemNotFound"))?
+                .is_empty()
+            {
                 return Err(item_not_found());
             }
             let res = match (&trash, delete_type.as_str()) {
-                (Some(t), "MoveToDeletedItems") if *t != name => cx.store.move_messages(&name, &[id.uid], t).await.map(|_| ()),
+                (Some(t), "MoveToDeletedItems") if *t != name => {
+                    cx.store.move_messages(&name, &[id.uid], t).await.map(|_| ())
+                }
                 _ => cx.store.delete_messages(&name, &[id.uid]).await,
             };
             res.map_err(|e| Fail::from_error(&e, "ErrorItemNotFound"))
@@ -809,7 +875,13 @@ pub async fn move_or_copy_item<S: MailStore>(cx: &mut Ctx<S>, op: &Element, copy
         let r = async {
             let (id, node) = resolve_item(cx, &el).await?;
             let name = node.name.clone().ok_or_else(item_not_found)?;
-            if cx.store.summaries(&name, &[id.uid]).await.map_err(|e| Fail::from_error(&e, "ErrorItemNotFound"))?.is_empty() {
+            if cx
+                .store
+                .summaries(&name, &[id.uid])
+                .await
+                .map_err(|e| Fail::from_error(&e, "ErrorItemNotFound"))?
+                .is_empty()
+            {
                 return Err(item_not_found());
             }
             let (uv, map) = if copy {
@@ -821,8 +893,15 @@ pub async fn move_or_copy_item<S: MailStore>(cx: &mut Ctx<S>, op: &Element, copy
             let mut w = XmlWriter::new();
             w.start("m:Items", &[]);
             if let Some((_, new_uid)) = map.iter().find(|(o, _)| *o == id.uid) {
-                let nid = ItemId { mailbox: cx.mailbox.clone(), folder: target.r.clone(), uid_validity: uv, uid: *new_uid };
-                let modseq = cx.store.summaries(&target_name, &[*new_uid]).await.ok().and_then(|v| v.first().map(|s| s.modseq)).unwrap_or(0);
+                let nid =
+                    ItemId { mailbox: cx.mailbox.clone(), folder: target.r.clone(), uid_validity: uv, uid: *new_uid };
+                let modseq = cx
+                    .store
+                    .summaries(&target_name, &[*new_uid])
+                    .await
+                    .ok()
+                    .and_then(|v| v.first().map(|s| s.modseq))
+                    .unwrap_or(0);
                 w.start("t:Message", &[]);
                 w.empty("t:ItemId", &[("Id", &cx.ids.item_id(&nid)), ("ChangeKey", &cx.ids.change_key(modseq))]);
                 w.end();
@@ -856,7 +935,10 @@ pub async fn mark_all_items_as_read<S: MailStore>(cx: &mut Ctx<S>, op: &Element)
             if !uids.is_empty() {
                 let seen = vec!["\\Seen".to_string()];
                 let (add, remove) = if read { (seen, Vec::new()) } else { (Vec::new(), seen) };
-                cx.store.set_flags(&name, &uids, &add, &remove, None).await.map_err(|e| Fail::from_error(&e, "ErrorFolderNotFound"))?;
+                cx.store
+                    .set_flags(&name, &uids, &add, &remove, None)
+                    .await
+                    .map_err(|e| Fail::from_error(&e, "ErrorFolderNotFound"))?;
             }
             Ok::<(), Fail>(())
         }
@@ -931,11 +1013,10 @@ pub async fn mark_as_junk<S: MailStore>(cx: &mut Ctx<S>, op: &Element) -> Vec<Re
     if let Err(f) = cx.load().await {
         return vec![f.message()];
     }
-    let target = cx
-        .tree()
-        .await
-        .ok()
-        .and_then(|t| t.iter().find(|n| n.distinguished == Some(if junk { "junkemail" } else { "inbox" })).cloned());
+    let target =
+        cx.tree().await.ok().and_then(|t| {
+            t.iter().find(|n| n.distinguished == Some(if junk { "junkemail" } else { "inbox" })).cloned()
+        });
     let mut out = Vec::new();
     for el in item_ids(op, "ItemIds") {
         let r = async {
@@ -954,13 +1035,23 @@ pub async fn mark_as_junk<S: MailStore>(cx: &mut Ctx<S>, op: &Element) -> Vec<Re
             let mut new_folder = name.clone();
             if let Some(t) = target.as_ref().filter(|t| mv && t.r != node.r) {
                 let tname = t.name.clone().ok_or_else(item_not_found)?;
-                let (uv, map) = cx.store.move_messages(&name, &[id.uid], &tname).await.map_err(|e| Fail::from_error(&e, "ErrorItemNotFound"))?;
+                let (uv, map) = cx
+                    .store
+                    .move_messages(&name, &[id.uid], &tname)
+                    .await
+                    .map_err(|e| Fail::from_error(&e, "ErrorItemNotFound"))?;
                 if let Some((_, nu)) = map.iter().find(|(o, _)| *o == id.uid) {
                     new_id = ItemId { mailbox: cx.mailbox.clone(), folder: t.r.clone(), uid_validity: uv, uid: *nu };
                     new_folder = tname;
                 }
             }
-            let modseq = cx.store.summaries(&new_folder, &[new_id.uid]).await.ok().and_then(|v| v.first().map(|s| s.modseq)).unwrap_or(0);
+            let modseq = cx
+                .store
+                .summaries(&new_folder, &[new_id.uid])
+                .await
+                .ok()
+                .and_then(|v| v.first().map(|s| s.modseq))
+                .unwrap_or(0);
             let mut w = XmlWriter::new();
             w.empty("m:MovedItemId", &[("Id", &cx.ids.item_id(&new_id)), ("ChangeKey", &cx.ids.change_key(modseq))]);
             Ok::<_, Fail>(w.finish())

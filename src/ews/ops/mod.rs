@@ -81,10 +81,10 @@ impl<S: MailStore> Ctx<S> {
                 Ok(fid.folder)
             }
             "DistinguishedFolderId" => {
-                if let Some(addr) = el.t("Mailbox").and_then(|m| m.t_text("EmailAddress")) {
-                    if !addr.is_empty() {
-                        self.check_mailbox(addr)?;
-                    }
+                if let Some(addr) = el.t("Mailbox").and_then(|m| m.t_text("EmailAddress"))
+                    && !addr.is_empty()
+                {
+                    self.check_mailbox(addr)?;
                 }
                 let name = el.attr("Id").unwrap_or("");
                 match name {
@@ -92,9 +92,15 @@ impl<S: MailStore> Ctx<S> {
                     "msgfolderroot" => Ok(FolderRef::MsgFolderRoot),
                     _ => {
                         let tree = self.folders.as_deref().unwrap_or(&[]);
-                        tree.iter().find(|n| n.distinguished == Some(distinguished_static(name))).map(|n| n.r.clone()).ok_or_else(
-                            || Fail::new("ErrorFolderNotFound", format!("The distinguished folder '{name}' does not exist in this mailbox.")),
-                        )
+                        tree.iter()
+                            .find(|n| n.distinguished == Some(distinguished_static(name)))
+                            .map(|n| n.r.clone())
+                            .ok_or_else(|| {
+                                Fail::new(
+                                    "ErrorFolderNotFound",
+                                    format!("The distinguished folder '{name}' does not exist in this mailbox."),
+                                )
+                            })
                     }
                 }
             }
@@ -200,7 +206,9 @@ pub fn build_tree(mut infos: Vec<FolderInfo>) -> Vec<FolderNode> {
     // Distinguished mapping: special-use first, then names.
     let mut dist: Vec<Option<&'static str>> = vec![None; infos.len()];
     for (id, sp) in DISTINGUISHED {
-        let by_use = infos.iter().position(|i| i.special == Some(*sp) || (*sp == Special::Inbox && i.name.eq_ignore_ascii_case("INBOX")));
+        let by_use = infos
+            .iter()
+            .position(|i| i.special == Some(*sp) || (*sp == Special::Inbox && i.name.eq_ignore_ascii_case("INBOX")));
         let pos = by_use.or_else(|| {
             let names: &[&str] = match sp {
                 Special::Drafts => &["Drafts"],
@@ -212,10 +220,10 @@ pub fn build_tree(mut infos: Vec<FolderInfo>) -> Vec<FolderNode> {
             };
             infos.iter().position(|i| names.iter().any(|n| i.name.eq_ignore_ascii_case(n)))
         });
-        if let Some(p) = pos {
-            if dist[p].is_none() {
-                dist[p] = Some(id);
-            }
+        if let Some(p) = pos
+            && dist[p].is_none()
+        {
+            dist[p] = Some(id);
         }
     }
     let names: std::collections::HashMap<String, usize> =
@@ -311,7 +319,11 @@ pub fn write_folder_id<S: MailStore>(w: &mut XmlWriter, cx: &Ctx<S>, el: &str, n
 pub fn parse_paging(el: Option<&Element>) -> std::result::Result<(Option<u32>, u32, bool), Fail> {
     let Some(v) = el else { return Ok((None, 0, false)) };
     let max = match v.attr("MaxEntriesReturned") {
-        Some(m) => Some(m.trim().parse::<u32>().map_err(|_| Fail::new("ErrorInvalidRequest", "MaxEntriesReturned is not a number."))?),
+        Some(m) => Some(
+            m.trim()
+                .parse::<u32>()
+                .map_err(|_| Fail::new("ErrorInvalidRequest", "MaxEntriesReturned is not a number."))?,
+        ),
         None => None,
     };
     let offset = match v.attr("Offset") {

@@ -78,17 +78,31 @@ pub struct Event {
 }
 
 async fn current_state<S: MailStore>(cx: &mut Ctx<S>, node: &FolderNode) -> Result<FolderState, Fail> {
-    let name = node.name.clone().ok_or_else(|| Fail::new("ErrorInvalidSubscriptionRequest", "This folder has no items."))?;
+    let name =
+        node.name.clone().ok_or_else(|| Fail::new("ErrorInvalidSubscriptionRequest", "This folder has no items."))?;
     let ch = cx.store.changes_since(&name, 0).await.map_err(|e| Fail::from_error(&e, "ErrorFolderNotFound"))?;
-    Ok(FolderState { folder: Some(node.r.clone()), uid_validity: ch.uid_validity, modseq: ch.highest_modseq, known: uid_ranges(ch.uids) })
+    Ok(FolderState {
+        folder: Some(node.r.clone()),
+        uid_validity: ch.uid_validity,
+        modseq: ch.highest_modseq,
+        known: uid_ranges(ch.uids),
+    })
 }
 
 /// The events of one folder since `st`, and its new state.
-async fn folder_events<S: MailStore>(cx: &mut Ctx<S>, node: &FolderNode, st: &FolderState) -> Result<(Vec<Event>, FolderState), Fail> {
+async fn folder_events<S: MailStore>(
+    cx: &mut Ctx<S>,
+    node: &FolderNode,
+    st: &FolderState,
+) -> Result<(Vec<Event>, FolderState), Fail> {
     let name = node.name.clone().ok_or_else(|| Fail::new("ErrorFolderNotFound", "This folder has no items."))?;
     let cur_uv = node.info.as_ref().map(|i| i.uid_validity).unwrap_or(0);
     let same = st.uid_validity == cur_uv;
-    let ch = cx.store.changes_since(&name, if same { st.modseq } else { 0 }).await.map_err(|e| Fail::from_error(&e, "ErrorFolderNotFound"))?;
+    let ch = cx
+        .store
+        .changes_since(&name, if same { st.modseq } else { 0 })
+        .await
+        .map_err(|e| Fail::from_error(&e, "ErrorFolderNotFound"))?;
     let changed: Vec<(u32, u64)> = ch.changed.iter().map(|m| (m.uid, m.modseq)).collect();
     let modseq_of = |uid: u32| changed.iter().find(|(u, _)| *u == uid).map(|(_, m)| *m).unwrap_or(0);
     let mut events = Vec::new();
@@ -96,7 +110,12 @@ async fn folder_events<S: MailStore>(cx: &mut Ctx<S>, node: &FolderNode, st: &Fo
     let (known, base) = if same { (st.known.clone(), st.modseq) } else { (Vec::new(), 0) };
     if !same {
         for uid in crate::ids::ranges_iter(&st.known) {
-            events.push(Event { kind: "DeletedEvent", item: id(st.uid_validity, uid), modseq: 0, folder: node.r.clone() });
+            events.push(Event {
+                kind: "DeletedEvent",
+                item: id(st.uid_validity, uid),
+                modseq: 0,
+                folder: node.r.clone(),
+            });
         }
     }
     let plan = plan_items(&known, base, &ch.uids, &changed, ch.highest_modseq, usize::MAX);
@@ -104,14 +123,24 @@ async fn folder_events<S: MailStore>(cx: &mut Ctx<S>, node: &FolderNode, st: &Fo
         events.push(Event { kind: "DeletedEvent", item: id(cur_uv, *uid), modseq: 0, folder: node.r.clone() });
     }
     for uid in &plan.updates {
-        events.push(Event { kind: "ModifiedEvent", item: id(cur_uv, *uid), modseq: modseq_of(*uid), folder: node.r.clone() });
+        events.push(Event {
+            kind: "ModifiedEvent",
+            item: id(cur_uv, *uid),
+            modseq: modseq_of(*uid),
+            folder: node.r.clone(),
+        });
     }
     for uid in &plan.creates {
         let m = modseq_of(*uid);
         events.push(Event { kind: "CreatedEvent", item: id(cur_uv, *uid), modseq: m, folder: node.r.clone() });
         events.push(Event { kind: "NewMailEvent", item: id(cur_uv, *uid), modseq: m, folder: node.r.clone() });
     }
-    let next = FolderState { folder: Some(node.r.clone()), uid_validity: cur_uv, modseq: plan.next_modseq, known: plan.next_known };
+    let next = FolderState {
+        folder: Some(node.r.clone()),
+        uid_validity: cur_uv,
+        modseq: plan.next_modseq,
+        known: plan.next_known,
+    };
     Ok((events, next))
 }
 
@@ -127,7 +156,11 @@ async fn subscribed<S: MailStore>(cx: &mut Ctx<S>, sub: &Subscription) -> Result
 }
 
 /// Computes the events of a subscription since `states`; returns the events it asked for and the new states.
-pub async fn poll<S: MailStore>(cx: &mut Ctx<S>, sub: &Subscription, states: &[FolderState]) -> Result<(Vec<Event>, Vec<FolderState>), Fail> {
+pub async fn poll<S: MailStore>(
+    cx: &mut Ctx<S>,
+    sub: &Subscription,
+    states: &[FolderState],
+) -> Result<(Vec<Event>, Vec<FolderState>), Fail> {
     let nodes = subscribed(cx, sub).await?;
     let mut events = Vec::new();
     let mut next = Vec::with_capacity(nodes.len());
@@ -147,7 +180,8 @@ pub async fn poll<S: MailStore>(cx: &mut Ctx<S>, sub: &Subscription, states: &[F
         if let Some(f) = &st.folder {
             for uid in crate::ids::ranges_iter(&st.known) {
                 if sub.events & EV_DELETED != 0 {
-                    let item = ItemId { mailbox: cx.mailbox.clone(), folder: f.clone(), uid_validity: st.uid_validity, uid };
+                    let item =
+                        ItemId { mailbox: cx.mailbox.clone(), folder: f.clone(), uid_validity: st.uid_validity, uid };
                     events.push(Event { kind: "DeletedEvent", item, modseq: 0, folder: f.clone() });
                 }
             }
@@ -185,7 +219,10 @@ pub async fn subscribe<S: MailStore>(cx: &mut Ctx<S>, op: &Element) -> Vec<Respo
         } else if let Some(r) = op.m("StreamingSubscriptionRequest") {
             (r, true)
         } else {
-            return Err(Fail::new("ErrorInvalidSubscriptionRequest", "Push subscriptions are not supported; use pull or streaming subscriptions."));
+            return Err(Fail::new(
+                "ErrorInvalidSubscriptionRequest",
+                "Push subscriptions are not supported; use pull or streaming subscriptions.",
+            ));
         };
         let all = req.attr("SubscribeToAllFolders").and_then(parse_bool).unwrap_or(false);
         let mut events = 0u16;
@@ -200,7 +237,10 @@ pub async fn subscribe<S: MailStore>(cx: &mut Ctx<S>, op: &Element) -> Vec<Respo
             for el in req.t("FolderIds").map(|f| f.children.as_slice()).unwrap_or(&[]) {
                 let node = cx.resolve_folder(el).await?;
                 if node.is_virtual() {
-                    return Err(Fail::new("ErrorInvalidSubscriptionRequest", "Only mail folders can be subscribed to."));
+                    return Err(Fail::new(
+                        "ErrorInvalidSubscriptionRequest",
+                        "Only mail folders can be subscribed to.",
+                    ));
                 }
                 folders.push(node.r);
             }
@@ -208,11 +248,21 @@ pub async fn subscribe<S: MailStore>(cx: &mut Ctx<S>, op: &Element) -> Vec<Respo
                 return Err(Fail::new("ErrorInvalidSubscriptionRequest", "FolderIds is empty."));
             }
         }
-        let mut sub = Subscription { mailbox: cx.mailbox.clone(), streaming, events, all_folders: all, folders, initial: Vec::new() };
+        let mut sub = Subscription {
+            mailbox: cx.mailbox.clone(),
+            streaming,
+            events,
+            all_folders: all,
+            folders,
+            initial: Vec::new(),
+        };
         let nodes = subscribed(cx, &sub).await?;
         let states = match req.t_text("Watermark").filter(|w| !w.is_empty() && !streaming) {
             Some(w) => {
-                let wm = cx.ids.parse_watermark(w).map_err(|_| Fail::new("ErrorInvalidWatermark", "The watermark is invalid."))?;
+                let wm = cx
+                    .ids
+                    .parse_watermark(w)
+                    .map_err(|_| Fail::new("ErrorInvalidWatermark", "The watermark is invalid."))?;
                 cx.check_mailbox(&wm.mailbox)?;
                 wm.folders
             }
@@ -243,7 +293,10 @@ pub async fn subscribe<S: MailStore>(cx: &mut Ctx<S>, op: &Element) -> Vec<Respo
 
 /// Parses and checks a subscription id.
 pub fn parse_subscription<S: MailStore>(cx: &Ctx<S>, text: &str) -> Result<Subscription, Fail> {
-    let sub = cx.ids.parse_subscription(text).map_err(|_| Fail::new("ErrorInvalidSubscription", "The subscription id is invalid."))?;
+    let sub = cx
+        .ids
+        .parse_subscription(text)
+        .map_err(|_| Fail::new("ErrorInvalidSubscription", "The subscription id is invalid."))?;
     cx.check_mailbox(&sub.mailbox)?;
     Ok(sub)
 }
@@ -253,10 +306,16 @@ pub async fn get_events<S: MailStore>(cx: &mut Ctx<S>, op: &Element) -> Vec<Resp
         let sid = op.m("SubscriptionId").map(|s| s.trimmed().to_string()).unwrap_or_default();
         let sub = parse_subscription(cx, &sid)?;
         if sub.streaming {
-            return Err(Fail::new("ErrorInvalidPullSubscriptionId", "This is a streaming subscription; use GetStreamingEvents."));
+            return Err(Fail::new(
+                "ErrorInvalidPullSubscriptionId",
+                "This is a streaming subscription; use GetStreamingEvents.",
+            ));
         }
         let wm_text = op.m("Watermark").map(|s| s.trimmed().to_string()).unwrap_or_default();
-        let wm = cx.ids.parse_watermark(&wm_text).map_err(|_| Fail::new("ErrorInvalidWatermark", "The watermark is invalid."))?;
+        let wm = cx
+            .ids
+            .parse_watermark(&wm_text)
+            .map_err(|_| Fail::new("ErrorInvalidWatermark", "The watermark is invalid."))?;
         cx.check_mailbox(&wm.mailbox)?;
         let (events, next) = poll(cx, &sub, &wm.folders).await?;
         let next_text = cx.ids.watermark(&Watermark { mailbox: cx.mailbox.clone(), folders: next });

@@ -255,7 +255,8 @@ pub async fn sync_folder_items<S: MailStore>(cx: &mut Ctx<S>, op: &Element) -> V
         };
         // Deletions carry the old UIDVALIDITY while the known set still refers to it.
         let deleted_uv = if same_uv { cur_uv } else { old_uv };
-        let next_uv = if same_uv || plan.complete || !plan.creates.is_empty() || known.is_empty() { cur_uv } else { old_uv };
+        let next_uv =
+            if same_uv || plan.complete || !plan.creates.is_empty() || known.is_empty() { cur_uv } else { old_uv };
         let mut need: Vec<u32> = plan.updates.iter().chain(&plan.creates).copied().collect();
         need.sort_unstable();
         let sums: Vec<MsgSummary> = if need.is_empty() {
@@ -265,7 +266,8 @@ pub async fn sync_folder_items<S: MailStore>(cx: &mut Ctx<S>, op: &Element) -> V
         };
         let mut ch = XmlWriter::new();
         for uid in &plan.deletes {
-            let id = ItemId { mailbox: cx.mailbox.clone(), folder: node.r.clone(), uid_validity: deleted_uv, uid: *uid };
+            let id =
+                ItemId { mailbox: cx.mailbox.clone(), folder: node.r.clone(), uid_validity: deleted_uv, uid: *uid };
             ch.start("t:Delete", &[]).empty("t:ItemId", &[("Id", &cx.ids.item_id(&id))]).end();
         }
         for (kind, uids) in [("t:Update", &plan.updates), ("t:Create", &plan.creates)] {
