@@ -132,8 +132,10 @@ const GAL_SHARE_TTL: Duration = Duration::from_secs(60);
 
 /// The most recent GAL read from the directory, shared by sessions bound within [`GAL_SHARE_TTL`] so that many
 /// Outlooks starting at once cost one LDAP search. Each session keeps the snapshot it got.
-fn shared_gal() -> &'static Mutex<Option<(Instant, Arc<Gal>)>> {
-    static G: OnceLock<Mutex<Option<(Instant, Arc<Gal>)>>> = OnceLock::new();
+type SharedGal = Mutex<Option<(Instant, Arc<Gal>)>>;
+
+fn shared_gal() -> &'static SharedGal {
+    static G: OnceLock<SharedGal> = OnceLock::new();
     G.get_or_init(|| Mutex::new(None))
 }
 
