@@ -291,15 +291,17 @@ fn absolute_day(p: &Parts) -> Result<u32, NotRepresentable> {
 /// before UNTIL.
 fn until_to_end_date(until: &str, dtstart: &EventTime) -> Result<NaiveDate, NotRepresentable> {
     let bad = || NotRepresentable::new(format!("bad UNTIL {until:?}"));
+    let ok_year = |d: NaiveDate| (1..=9999).contains(&d.year());
     let u = until.trim();
     if u.len() == 8 {
-        return NaiveDate::parse_from_str(u, "%Y%m%d").map_err(|_| bad());
+        return NaiveDate::parse_from_str(u, "%Y%m%d").ok().filter(|d| ok_year(*d)).ok_or_else(bad);
     }
     let (body, utc) = match u.strip_suffix('Z').or_else(|| u.strip_suffix('z')) {
         Some(b) => (b, true),
         None => (u, false),
     };
-    let naive = NaiveDateTime::parse_from_str(body, "%Y%m%dT%H%M%S").map_err(|_| bad())?;
+    let naive =
+        NaiveDateTime::parse_from_str(body, "%Y%m%dT%H%M%S").ok().filter(|n| ok_year(n.date())).ok_or_else(bad)?;
     let local = if utc {
         let at = DateTime::<Utc>::from_naive_utc_and_offset(naive, Utc);
         match dtstart {
@@ -539,11 +541,12 @@ impl Recurrence {
             }
         };
         Some(match &self.pattern {
-            Pattern::Daily { .. } => vec![first.checked_add_signed(Duration::days(n))?],
+            Pattern::Daily { .. } => vec![first.checked_add_signed(Duration::try_days(n)?)?],
             Pattern::Weekly { days, first_day_of_week, .. } => {
                 let back = (first.weekday().num_days_from_monday() + 7 - first_day_of_week.num_days_from_monday()) % 7;
-                let week_start =
-                    first.checked_sub_signed(Duration::days(back as i64))?.checked_add_signed(Duration::weeks(n))?;
+                let week_start = first
+                    .checked_sub_signed(Duration::days(back as i64))?
+                    .checked_add_signed(Duration::try_weeks(n)?)?;
                 let days: Vec<Weekday> = if days.is_empty() { vec![first.weekday()] } else { days.clone() };
                 let mut v: Vec<NaiveDate> = days
                     .iter()
@@ -613,9 +616,10 @@ impl Recurrence {
                 // All-day: whole local days, whatever the DST shifts in between.
                 EventTime::Date(_) => {
                     let days = duration.num_days().max(1);
-                    local_to_utc(floating_tz, (d + Duration::days(days)).and_time(NaiveTime::MIN))
+                    let end = d.checked_add_signed(Duration::days(days)).unwrap_or(NaiveDate::MAX);
+                    local_to_utc(floating_tz, end.and_time(NaiveTime::MIN))
                 }
-                _ => s + duration,
+                _ => s.checked_add_signed(duration).unwrap_or(DateTime::<Utc>::MAX_UTC),
             }
         };
         let is_deleted = |d: NaiveDate, s: DateTime<Utc>| {
@@ -702,6 +706,11 @@ impl Iterator for Dates<'_> {
             }
             if !self.buf.is_empty() {
                 let d = self.buf.remove(0);
+                // RFC 5545 years have four digits; stopping there also keeps the arithmetic far from chrono's limits.
+                if d.year() > 9999 {
+                    self.done = true;
+                    return None;
+                }
                 if let Range::EndDate(end) = self.rec.range
                     && d > end
                 {

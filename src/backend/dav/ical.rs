@@ -409,21 +409,29 @@ pub fn parse_duration(v: &str) -> Option<Duration> {
                 let n: i64 = num.parse().ok()?;
                 num.clear();
                 any = true;
-                total += match (u, in_time) {
-                    ('W', false) => Duration::weeks(n),
-                    ('D', false) => Duration::days(n),
-                    ('H', true) => Duration::hours(n),
-                    ('M', true) => Duration::minutes(n),
-                    ('S', true) => Duration::seconds(n),
+                let part = match (u, in_time) {
+                    ('W', false) => Duration::try_weeks(n),
+                    ('D', false) => Duration::try_days(n),
+                    ('H', true) => Duration::try_hours(n),
+                    ('M', true) => Duration::try_minutes(n),
+                    ('S', true) => Duration::try_seconds(n),
                     _ => return None,
-                };
+                }?;
+                total = total.checked_add(&part)?;
             }
         }
     }
-    if !any || !num.is_empty() {
+    // Anything longer than a century is a broken value, and would overflow date arithmetic later.
+    if !any || !num.is_empty() || total > Duration::days(36_525) {
         return None;
     }
     Some(if neg { -total } else { total })
+}
+
+/// Dates outside years 1–9999 are refused: RFC 5545 has four-digit years, and the bound keeps date arithmetic
+/// (durations, recurrence) far from chrono's limits.
+fn in_range(d: NaiveDate) -> bool {
+    (1..=9999).contains(&d.year())
 }
 
 pub fn format_duration(d: Duration) -> String {
@@ -459,6 +467,9 @@ pub fn format_duration(d: Duration) -> String {
 fn parse_utc(v: &str) -> Option<DateTime<Utc>> {
     let v = v.trim();
     let body = v.strip_suffix('Z').or_else(|| v.strip_suffix('z')).unwrap_or(v);
+    if body.len() < 8 || !body.is_char_boundary(4) || !body[..4].bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
     NaiveDateTime::parse_from_str(body, "%Y%m%dT%H%M%S")
         .ok()
         .map(|n| DateTime::from_naive_utc_and_offset(n, Utc))
@@ -580,7 +591,9 @@ impl Zones {
             let is_date = p.get_param("VALUE").is_some_and(|x| x.eq_ignore_ascii_case("DATE")) || v.len() == 8;
             if is_date {
                 let d = NaiveDate::parse_from_str(v, "%Y%m%d")
-                    .map_err(|_| malformed(format!("bad DATE {v:?} in {}", p.name)))?;
+                    .ok()
+                    .filter(|d| in_range(*d))
+                    .ok_or_else(|| malformed(format!("bad DATE {v:?} in {}", p.name)))?;
                 out.push(EventTime::Date(d));
                 continue;
             }
@@ -589,7 +602,9 @@ impl Zones {
                 None => (v, false),
             };
             let n = NaiveDateTime::parse_from_str(body, "%Y%m%dT%H%M%S")
-                .map_err(|_| malformed(format!("bad DATE-TIME {v:?} in {}", p.name)))?;
+                .ok()
+                .filter(|n| in_range(n.date()))
+                .ok_or_else(|| malformed(format!("bad DATE-TIME {v:?} in {}", p.name)))?;
             if utc {
                 out.push(EventTime::Utc(DateTime::from_naive_utc_and_offset(n, Utc)));
             } else if let Some(tzid) = p.get_param("TZID") {
@@ -1530,6 +1545,25 @@ mod tests {
         let p = parse_calendar(&text).unwrap();
         assert_eq!(p.events.len(), 5000);
         assert_eq!(p.events[4999].uid, "e4999");
+    }
+
+    #[test]
+    fn out_of_range_values_are_refused_not_panicking() {
+        assert_eq!(parse_duration("P99999999999999W"), None);
+        assert_eq!(parse_duration("PT9223372036854775807S"), None);
+        assert_eq!(parse_duration("P200000D"), None);
+        for v in ["DTSTART:999991231T000000Z", "DTSTART;VALUE=DATE:00000101", "DTSTART:1000000101T000000"] {
+            let text = format!(
+                "BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nUID:x\r\n{v}\r\nDURATION:P99999999W\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+            );
+            let p = parse_calendar(&text).unwrap();
+            assert!(p.events.is_empty(), "{v}");
+        }
+        let text = "BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nUID:x\r\nDTSTART:99991231T230000Z\r\nDURATION:P36500D\r\n\
+                    RRULE:FREQ=DAILY\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n";
+        let p = parse_calendar(text).unwrap();
+        let occ = p.events[0].occurrences(Tz::UTC, DateTime::<Utc>::MIN_UTC, DateTime::<Utc>::MAX_UTC);
+        assert_eq!(occ.len(), 1);
     }
 
     #[test]
