@@ -903,3 +903,30 @@ async fn pull_subscription_events() {
     let (_, root, _) = run(s, &push).await;
     assert_eq!(code(&messages(&root)[0]), "ErrorInvalidSubscriptionRequest");
 }
+
+/// Known-answer tests: the response to each captured exchangelib request (against the in-memory store of
+/// [`store`], id key `[42; 32]`) is stored next to the request as `*.response.xml`. Set
+/// `VIADUC_UPDATE_FIXTURES=1` to rewrite them after an intended change, and review the diff.
+#[tokio::test]
+async fn golden_responses_for_exchangelib_requests() {
+    let dir = format!("{}/protocol-fixtures/ews", env!("CARGO_MANIFEST_DIR"));
+    for name in [
+        "convertid-probe.exchangelib",
+        "getfolder-root.exchangelib",
+        "getfolder-inbox.exchangelib",
+        "getfolder-distinguished-31.exchangelib",
+        "finditem-inbox.exchangelib",
+        "findfolder-deep-root.exchangelib",
+    ] {
+        let req = fixture(&format!("{name}.request.xml"));
+        let (status, xml, _) = process(ids(), ME, req.as_bytes(), store()).await;
+        assert_eq!(status, 200);
+        let path = format!("{dir}/{name}.response.xml");
+        if std::env::var_os("VIADUC_UPDATE_FIXTURES").is_some() {
+            std::fs::write(&path, &xml).unwrap();
+            continue;
+        }
+        let expected = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e} (run with VIADUC_UPDATE_FIXTURES=1)"));
+        assert_eq!(xml, expected, "{name}: response differs from {path}");
+    }
+}
