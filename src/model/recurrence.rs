@@ -989,6 +989,80 @@ mod tests {
         assert_eq!(d, [date(2026, 1, 6), date(2026, 1, 8), date(2026, 1, 20), date(2026, 1, 22), date(2026, 2, 3)]);
     }
 
+    /// Random RRULEs built from real and broken parts: reading never panics, what is read writes back to the same
+    /// rule, and its expansion over two years stays inside the window and in order.
+    #[test]
+    fn random_rules_never_panic_and_round_trip() {
+        let mut x: u64 = 0x1234_5678_9abc_def1;
+        let mut next = move |n: usize| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x % n as u64) as usize
+        };
+        const PARTS: &[&str] = &[
+            "FREQ=DAILY",
+            "FREQ=WEEKLY",
+            "FREQ=MONTHLY",
+            "FREQ=YEARLY",
+            "FREQ=HOURLY",
+            "INTERVAL=2",
+            "INTERVAL=0",
+            "INTERVAL=13",
+            "COUNT=5",
+            "COUNT=0",
+            "UNTIL=20270101T000000Z",
+            "UNTIL=20261231",
+            "UNTIL=bad",
+            "BYDAY=MO",
+            "BYDAY=MO,WE,FR",
+            "BYDAY=-1FR",
+            "BYDAY=2TU",
+            "BYDAY=5SU",
+            "BYDAY=+1MO",
+            "BYDAY=XX",
+            "BYMONTHDAY=15",
+            "BYMONTHDAY=-1",
+            "BYMONTHDAY=31",
+            "BYMONTHDAY=28,29,30",
+            "BYMONTHDAY=0",
+            "BYMONTH=2",
+            "BYMONTH=13",
+            "BYMONTH=6,7",
+            "BYSETPOS=-1",
+            "BYSETPOS=1",
+            "BYSETPOS=2,3",
+            "WKST=SU",
+            "WKST=ZZ",
+            "BYHOUR=9",
+            "X-Y=1",
+            "=",
+            "FREQ",
+            "BYDAY=é",
+            ";",
+        ];
+        let from = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
+        let to = Utc.with_ymd_and_hms(2028, 1, 1, 0, 0, 0).unwrap();
+        let mut ok = 0;
+        for _ in 0..5000 {
+            let mut rule: Vec<&str> = vec![PARTS[next(5)]];
+            rule.extend((0..next(4)).map(|_| PARTS[next(PARTS.len())]));
+            let rule = rule.join(";");
+            let start = match next(3) {
+                0 => EventTime::Date(date(2026, 1 + next(12) as u32, 1 + next(28) as u32)),
+                1 => paris(2026, 1 + next(12) as u32, 1 + next(28) as u32, next(24) as u32, 0),
+                _ => EventTime::Utc(Utc.with_ymd_and_hms(2026, 3, 29, 1, 30, 0).unwrap()),
+            };
+            let Ok(r) = Recurrence::from_rrule(&rule, &start) else { continue };
+            ok += 1;
+            assert_eq!(Recurrence::from_rrule(&r.to_rrule(&start), &start).as_ref(), Ok(&r), "{rule}");
+            let occ = r.expand(&start, Duration::hours(1), Tz::Europe__Paris, from..to, &[], &[]);
+            assert!(occ.windows(2).all(|w| w[0].start <= w[1].start), "{rule}");
+            assert!(occ.iter().all(|o| o.start < to && o.end > from), "{rule}");
+        }
+        assert!(ok > 500, "only {ok} rules were readable");
+    }
+
     #[test]
     fn all_day_expansion_is_whole_local_days() {
         let start = EventTime::Date(date(2026, 3, 28));
