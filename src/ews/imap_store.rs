@@ -5,6 +5,7 @@ use std::sync::{Arc, OnceLock};
 
 use super::store::{Addr, Changes, Filter, FolderInfo, ListQuery, MailStore, MsgSummary, SortField, Special};
 use crate::auth::Principal;
+use crate::backend::imap::codec::{Command, Value};
 use crate::backend::imap::pool::ImapPool;
 use crate::backend::imap::store::{Criteria, MailStore as ImapMailStore, MessageSummary, Sort, SortKey, SpecialUse};
 use crate::backend::ldap::Directory;
@@ -18,6 +19,8 @@ use crate::server::Gateway;
 /// The IMAP store EWS uses. `Gateway` has no field for it (and this module may not add one); there is one
 /// Gateway per process, so one lazily created store serves every request.
 static STORE: OnceLock<ImapMailStore> = OnceLock::new();
+/// The server's non-personal namespace prefixes (RFC 2342: other users', shared), read once with NAMESPACE.
+static FOREIGN_NAMESPACES: OnceLock<Vec<String>> = OnceLock::new();
 /// TLS settings for the SMTP submission server (built once; `None` when it cannot be built).
 static SMTP_TLS: OnceLock<Option<Arc<rustls::ClientConfig>>> = OnceLock::new();
 
@@ -113,11 +116,54 @@ fn criteria(f: &Filter) -> Criteria {
     }
 }
 
+/// The prefixes of the "other users" and "shared" namespaces of a NAMESPACE response (RFC 2342 section 5):
+/// `* NAMESPACE (("" "/")) (("shared/" "/")) (("Public/" "/"))` → `["shared/", "Public/"]`.
+pub fn foreign_namespaces(data: &[Value]) -> Vec<String> {
+    if data.first().and_then(Value::as_atom).is_none_or(|a| !a.eq_ignore_ascii_case("NAMESPACE")) {
+        return Vec::new();
+    }
+    data.iter()
+        .skip(2)
+        .filter_map(Value::as_list)
+        .flatten()
+        .filter_map(|ns| ns.as_list().and_then(|l| l.first()).and_then(Value::as_text))
+        .filter(|p| !p.is_empty())
+        .collect()
+}
+
+impl ImapStore {
+    async fn namespaces(&self) -> Vec<String> {
+        if let Some(n) = FOREIGN_NAMESPACES.get() {
+            return n.clone();
+        }
+        let found = async {
+            let mut s = self.store.session(&self.principal).await.ok()?;
+            let done = s.run(&Command::new("NAMESPACE")).await.ok()?;
+            done.data()
+                .find(|d| d.first().and_then(Value::as_atom).is_some_and(|a| a.eq_ignore_ascii_case("NAMESPACE")))
+                .map(foreign_namespaces)
+        }
+        .await;
+        match found {
+            Some(n) => FOREIGN_NAMESPACES.get_or_init(|| n).clone(),
+            None => Vec::new(),
+        }
+    }
+}
+
 impl MailStore for ImapStore {
     async fn list_folders(&mut self) -> Result<Vec<FolderInfo>> {
         let list = self.store.list_mailboxes(&self.principal).await?;
+        // Other users' and shared folders are not part of this mailbox (they belong to delegate access).
+        let foreign = self.namespaces().await;
+        let is_foreign = |name: &str| {
+            foreign
+                .iter()
+                .any(|p| name.starts_with(p.as_str()) || p.strip_suffix(['/', '.']).is_some_and(|root| name == root))
+        };
         Ok(list
             .into_iter()
+            .filter(|m| !is_foreign(&m.name))
             .filter(|m| !m.attributes.iter().any(|a| a.eq_ignore_ascii_case("\\NonExistent")))
             .map(|m| FolderInfo {
                 special: m.special_use.map(special),
@@ -270,5 +316,20 @@ impl MailStore for ImapStore {
     async fn find_header(&mut self, folder: &str, name: &str, value: &str) -> Result<Vec<u32>> {
         let c = Criteria::And(vec![Criteria::Deleted(false), Criteria::Header(name.to_string(), value.to_string())]);
         self.store.search_uids(&self.principal, folder, &c).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn namespace_prefixes() {
+        let s = |t: &str| Value::Str(t.as_bytes().to_vec());
+        let ns = |p: &str| Value::List(vec![Value::List(vec![s(p), s("/")])]);
+        let data = vec![Value::Atom("NAMESPACE".into()), ns(""), ns("shared/"), ns("Public/")];
+        assert_eq!(foreign_namespaces(&data), vec!["shared/".to_string(), "Public/".to_string()]);
+        let data = vec![Value::Atom("NAMESPACE".into()), ns(""), Value::Nil, Value::Nil];
+        assert!(foreign_namespaces(&data).is_empty());
     }
 }

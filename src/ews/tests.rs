@@ -926,7 +926,8 @@ async fn golden_responses_for_exchangelib_requests() {
             std::fs::write(&path, &xml).unwrap();
             continue;
         }
-        let expected = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e} (run with VIADUC_UPDATE_FIXTURES=1)"));
+        let expected = std::fs::read_to_string(&path)
+            .unwrap_or_else(|e| panic!("{path}: {e} (run with VIADUC_UPDATE_FIXTURES=1)"));
         assert_eq!(xml, expected, "{name}: response differs from {path}");
     }
 }

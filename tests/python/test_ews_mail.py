@@ -146,6 +146,7 @@ def test_folder_tree(acct):
     top = acct.msg_folder_root
     names = {f.name for f in top.children}
     assert {"Inbox", "Drafts", "Sent", "Trash", "Junk", "Archive", "Projects"} <= names, names
+    assert "shared" not in names, "other users' namespace (IMAP NAMESPACE) is not part of alice's own tree"
     projects = top / "Projects"
     assert {f.name for f in projects.children} >= {"Gateway"}
     assert acct.inbox.name == "Inbox"
