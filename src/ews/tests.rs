@@ -446,6 +446,13 @@ async fn delete_move_copy_and_mark_all_read() {
     let (_, root, s) = run(s, &req).await;
     assert_eq!(code(&messages(&root)[0]), "NoError");
     assert!(s.folders["Trash"].messages.is_empty());
+
+    let req = envelope(
+        r#"<m:EmptyFolder DeleteType="HardDelete" DeleteSubFolders="true"><m:FolderIds><t:DistinguishedFolderId Id="msgfolderroot"/></m:FolderIds></m:EmptyFolder>"#,
+    );
+    let (_, root, s) = run(s, &req).await;
+    assert_eq!(code(&messages(&root)[0]), "ErrorCannotEmptyFolder");
+    assert!(s.folders.contains_key("Projects"));
 }
 
 #[tokio::test]

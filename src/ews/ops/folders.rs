@@ -444,6 +444,14 @@ pub async fn empty_folder<S: MailStore>(cx: &mut Ctx<S>, op: &Element) -> Vec<Re
                 continue;
             }
         };
+        if node.is_virtual() && sub {
+            // Emptying the top of the store with its subfolders would delete every folder of the mailbox.
+            out.push(ResponseMessage::error(
+                "ErrorCannotEmptyFolder",
+                "The root folders cannot be emptied with their subfolders.",
+            ));
+            continue;
+        }
         let tree = cx.folders_ref().to_vec();
         let trash = tree.iter().find(|n| n.distinguished == Some("deleteditems")).and_then(|n| n.name.clone());
         let r = async {
