@@ -129,6 +129,8 @@ pub struct Email {
 
 /// The most e-mail addresses an Exchange contact holds.
 pub const MAX_EMAILS: usize = 3;
+/// The most instant-messaging addresses an Exchange contact holds.
+pub const MAX_IM_ADDRESSES: usize = 3;
 
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Contact {
@@ -153,6 +155,16 @@ pub struct Contact {
     pub categories: Vec<String>,
     pub photo: Option<Photo>,
     pub web_page: Option<String>,
+    /// Instant-messaging addresses, as URIs (`xmpp:alice@example.test`); Exchange keeps three (ImAddress1–3).
+    pub im_addresses: Vec<String>,
+    /// EWS `Profession` (vCard ROLE).
+    pub profession: Option<String>,
+    /// EWS `SpouseName`.
+    pub spouse_name: Option<String>,
+    /// EWS `Manager` (a name, not a reference).
+    pub manager: Option<String>,
+    /// EWS `AssistantName`.
+    pub assistant_name: Option<String>,
 }
 
 impl Contact {

@@ -10,7 +10,8 @@ use super::ical::{
 };
 use crate::error::{Backend, Error, Kind, Result};
 use crate::model::contact::{
-    Address, AddressKind, Contact, ContactGroup, Email, GroupMember, MAX_EMAILS, Phone, PhoneKind, Photo, PostalAddress,
+    Address, AddressKind, Contact, ContactGroup, Email, GroupMember, MAX_EMAILS, MAX_IM_ADDRESSES, Phone, PhoneKind,
+    Photo, PostalAddress,
 };
 
 pub const PRODID: &str = "-//Viaduc//Viaduc Gateway//EN";
@@ -303,6 +304,50 @@ fn read_card(c: &Component, warnings: &mut Vec<String>) -> Result<Card> {
     ct.anniversary =
         date_prop(&["ANNIVERSARY", "X-MS-ANNIVERSARY", "X-ANNIVERSARY", "X-EVOLUTION-ANNIVERSARY"], warnings);
     ct.web_page = c.prop("URL").map(value_text).filter(|s| !s.is_empty());
+    // IM: IMPP (RFC 4770 for 3.0, RFC 6350), Outlook's X-MS-IMADDRESS, and the older per-service properties.
+    let mut ims: Vec<String> = Vec::new();
+    for p in &c.props {
+        let scheme = match p.name.as_str() {
+            "IMPP" | "X-MS-IMADDRESS" => "",
+            "X-JABBER" => "xmpp:",
+            "X-AIM" => "aim:",
+            "X-ICQ" => "icq:",
+            "X-MSN" => "msnim:",
+            "X-YAHOO" => "ymsgr:",
+            "X-SKYPE" | "X-SKYPE-USERNAME" => "skype:",
+            _ => continue,
+        };
+        let v = value_text(p).trim().to_string();
+        if v.is_empty() {
+            continue;
+        }
+        let uri = if scheme.is_empty() || v.contains(':') { v } else { format!("{scheme}{v}") };
+        if !ims.contains(&uri) {
+            ims.push(uri);
+        }
+    }
+    if ims.len() > MAX_IM_ADDRESSES {
+        warnings.push(format!(
+            "vCard {uid:?}: more than {MAX_IM_ADDRESSES} IM addresses, not mapped: {}",
+            ims[MAX_IM_ADDRESSES..].join(", ")
+        ));
+        ims.truncate(MAX_IM_ADDRESSES);
+    }
+    ct.im_addresses = ims;
+    ct.profession = c.prop("ROLE").map(value_text).filter(|s| !s.is_empty());
+    // Outlook's X-MS-* names, or vCard 4.0 `RELATED;VALUE=text;TYPE=spouse` (and X-ABRELATEDNAMES with a TYPE).
+    let related = |kind: &str| {
+        c.props_named("RELATED")
+            .chain(c.props_named("X-ABRELATEDNAMES"))
+            .find(|p| types(p).iter().any(|t| t == kind))
+            .map(value_text)
+    };
+    let named = |names: &[&str], kind: &str| {
+        names.iter().find_map(|n| c.prop(n)).map(value_text).or_else(|| related(kind)).filter(|s| !s.trim().is_empty())
+    };
+    ct.spouse_name = named(&["X-MS-SPOUSE", "X-SPOUSE", "X-EVOLUTION-SPOUSE"], "spouse");
+    ct.manager = named(&["X-MS-MANAGER", "X-MANAGER", "X-EVOLUTION-MANAGER"], "manager");
+    ct.assistant_name = named(&["X-MS-ASSISTANT", "X-ASSISTANT", "X-EVOLUTION-ASSISTANT"], "assistant");
     if let Some(p) = c.prop("PHOTO") {
         ct.photo = read_photo(p);
         if ct.photo.is_none() {
@@ -469,6 +514,27 @@ pub fn write_contact(ct: &Contact, version: VcardVersion) -> String {
     }
     if let Some(u) = &ct.web_page {
         c.push(Property::new("URL", u.clone()));
+    }
+    for im in ct.im_addresses.iter().take(MAX_IM_ADDRESSES) {
+        c.push(Property::new("IMPP", im.clone()));
+    }
+    if let Some(r) = &ct.profession {
+        c.push(Property::new("ROLE", escape_text(r)));
+    }
+    // Spouse: RELATED in 4.0 (RFC 6350 6.6.6 has the type), Outlook's X-MS-SPOUSE in 3.0; manager and assistant
+    // have no standard property in either version.
+    if let Some(v) = &ct.spouse_name {
+        if v4 {
+            c.push(Property::new("RELATED", escape_text(v)).param("VALUE", "text").param("TYPE", "spouse"));
+        } else {
+            c.push(Property::new("X-MS-SPOUSE", escape_text(v)));
+        }
+    }
+    if let Some(v) = &ct.manager {
+        c.push(Property::new("X-MS-MANAGER", escape_text(v)));
+    }
+    if let Some(v) = &ct.assistant_name {
+        c.push(Property::new("X-MS-ASSISTANT", escape_text(v)));
     }
     push_common(&mut c, &ct.notes, &ct.categories);
     if let Some(ph) = &ct.photo {
@@ -646,6 +712,12 @@ mod fixture_tests {
         assert_eq!(c.web_page.as_deref(), Some("https://alice.example.test/"));
         let photo = c.photo.as_ref().unwrap();
         assert_eq!((photo.media_type.as_str(), photo.data.as_slice()), ("image/png", PNG));
+        assert_eq!(c.im_addresses, ["sip:alice@example.test", "xmpp:alice@jabber.example"]);
+        assert_eq!(c.profession.as_deref(), Some("Physicist"));
+        assert_eq!(
+            (c.spouse_name.as_deref(), c.manager.as_deref(), c.assistant_name.as_deref()),
+            (Some("Sam Anderson"), Some("Mona Manager"), Some("Andy Assistant"))
+        );
     }
 
     #[test]
@@ -668,6 +740,8 @@ mod fixture_tests {
         assert_eq!(c.birthday, Some(d(1975, 1, 2)));
         assert_eq!(c.anniversary, Some(d(2000, 1, 1)));
         assert_eq!(c.photo.as_ref().unwrap().data, PNG);
+        assert_eq!(c.im_addresses, ["xmpp:bob@example.test", "skype:bob.brown"]);
+        assert_eq!(c.spouse_name.as_deref(), Some("Beth Brown"));
     }
 
     #[test]
@@ -721,6 +795,11 @@ mod property_tests {
             birthday: g.chance(50).then(|| g.date()),
             anniversary: g.chance(30).then(|| g.date()),
             web_page: g.chance(40).then(|| format!("https://example.test/~u{}", g.below(1000))),
+            im_addresses: (0..g.range(0, 3)).map(|i| format!("xmpp:u{i}.{}@example.test", g.below(100))).collect(),
+            profession: g.opt_text(false),
+            spouse_name: g.opt_text(false),
+            manager: g.opt_text(false),
+            assistant_name: g.opt_text(false),
             ..Default::default()
         };
         c.emails = (0..g.range(0, 3))
