@@ -482,3 +482,20 @@ def test_streaming_notifications(ews, acct):
         acct.inbox.unsubscribe(sub_id)
         for i in acct.inbox.filter(subject=f"stream {token}"):
             i.delete()
+
+
+def test_unicode_folder_names(ews, acct):
+    name = f"Über Ordner ✓ {uuid.uuid4().hex[:6]}"
+    f = Folder(parent=acct.msg_folder_root, name=name)
+    f.save()
+    try:
+        again = acct.msg_folder_root / name
+        assert again.name == name and again.id == f.id
+        m = imap(ews)
+        try:
+            listing = b"".join(m.list()[1])
+            assert b"&ANw-ber Ordner &JxM-" in listing, listing  # RFC 3501 modified UTF-7 on the wire
+        finally:
+            m.logout()
+    finally:
+        f.delete()
