@@ -160,6 +160,8 @@ pub struct CalendarItem {
     pub uid: String,
     pub subject: String,
     pub body: Option<String>,
+    /// The HTML form of the body, when the source has one (iCalendar `X-ALT-DESC;FMTTYPE=text/html`).
+    pub body_html: Option<String>,
     pub location: Option<String>,
     /// Start and end with their zones. For all-day items both are dates and the end is exclusive (the day after).
     pub start: EventTime,
@@ -200,6 +202,7 @@ impl CalendarItem {
             uid: uid.into(),
             subject: subject.into(),
             body: None,
+            body_html: None,
             location: None,
             is_all_day: start.is_date(),
             start,

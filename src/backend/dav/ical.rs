@@ -1001,6 +1001,10 @@ fn read_event(ev: &Component, zones: &mut Zones, warnings: &mut Vec<String>) -> 
     }
     let mut item = CalendarItem::new(uid.clone(), ev.text("SUMMARY").unwrap_or_default(), start, end);
     item.body = ev.text("DESCRIPTION");
+    item.body_html = ev
+        .props_named("X-ALT-DESC")
+        .find(|p| p.get_param("FMTTYPE").is_some_and(|f| f.eq_ignore_ascii_case("text/html")))
+        .map(Property::text);
     item.location = ev.text("LOCATION");
     item.free_busy = parse_free_busy(ev);
     item.sensitivity = parse_class(ev);
@@ -1304,6 +1308,9 @@ fn write_event_components(e: &CalendarItem) -> Vec<Component> {
     v.push(Property::new("SUMMARY", escape_text(&e.subject)));
     if let Some(b) = &e.body {
         v.push(Property::new("DESCRIPTION", escape_text(b)));
+    }
+    if let Some(h) = &e.body_html {
+        v.push(Property::new("X-ALT-DESC", escape_text(h)).param("FMTTYPE", "text/html"));
     }
     if let Some(l) = &e.location {
         v.push(Property::new("LOCATION", escape_text(l)));
@@ -1698,6 +1705,10 @@ mod fixture_tests {
         assert_eq!(e.sensitivity, Sensitivity::Private);
         assert_eq!(e.reminder_minutes, Some(30));
         assert_eq!(e.body.as_deref(), Some("Quarterly review of the Berlin numbers.\n"));
+        assert_eq!(
+            e.body_html.as_deref(),
+            Some("<html><body><p>Quarterly review of the <b>Berlin</b> numbers.</p></body></html>")
+        );
         assert!(e.uid.starts_with("040000008200E00074C5B7101A82E008") && e.uid.len() == 112);
         assert_eq!(e.attendees[1].role, Role::Optional);
         assert!(e.attendees.iter().all(|a| a.rsvp));
@@ -2085,6 +2096,7 @@ pub(crate) mod property_tests {
         let end = shift(&start, length);
         let mut e = CalendarItem::new(g.text(false), g.text(false), start, end);
         e.body = g.opt_text(true);
+        e.body_html = g.chance(30).then(|| format!("<html><body><p>{}</p></body></html>", g.text(true)));
         e.location = g.opt_text(false);
         e.free_busy = g.pick(FB);
         e.sensitivity = g.pick(SENS);
