@@ -801,6 +801,7 @@ impl WindowsRule {
                         offset_to: std_off,
                         name: None,
                         rule: Some(s),
+                        until: None,
                     },
                     ZoneObservance {
                         daylight: true,
@@ -809,6 +810,7 @@ impl WindowsRule {
                         offset_to: dst_off,
                         name: None,
                         rule: Some(d),
+                        until: None,
                     },
                 ]
             }
@@ -819,6 +821,7 @@ impl WindowsRule {
                 offset_to: std_off,
                 name: None,
                 rule: None,
+                until: None,
             }],
         }
     }
@@ -840,60 +843,80 @@ pub struct ZoneObservance {
     pub name: Option<String>,
     /// Yearly rule of the onset, `None` for a single onset.
     pub rule: Option<Transition>,
+    /// The rule's last onset is at or before this instant (RRULE UNTIL); `None`: it goes on.
+    pub until: Option<DateTime<Utc>>,
 }
 
-/// The content of a VTIMEZONE for `tz` that is valid from `from_year` on under today's rules: for a zone with
-/// DST, one STANDARD and one DAYLIGHT observance with a yearly rule (taken from `from_year`); without DST, one
-/// STANDARD observance.
+/// The year of the compiled tz database (`2025b` → 2025): rules after it are the last rule continued.
+fn tzdb_year() -> i32 {
+    IANA_TZDB_VERSION.get(..4).and_then(|y| y.parse().ok()).unwrap_or(2025)
+}
+
+/// The content of a VTIMEZONE for `tz` that is right from `from_year` on (RFC 5545 3.6.5): for each period with
+/// one yearly rule (see [`windows_rules`]), a STANDARD and a DAYLIGHT observance with that rule, bounded by UNTIL
+/// when a later rule replaces it, or one STANDARD observance for a period without DST. Zones whose rules have not
+/// changed since `from_year` (most of them) get two observances, or one.
 pub fn vtimezone_observances(tz: Tz, from_year: i32) -> Vec<ZoneObservance> {
-    let rule = windows_rule(tz, from_year);
     let abbr = |utc: DateTime<Utc>| {
         let o = tz.offset_from_utc_datetime(&utc.naive_utc());
         o.abbreviation().filter(|a| !a.starts_with('+') && !a.starts_with('-')).map(str::to_string)
     };
-    match (rule.standard, rule.daylight) {
-        (Some(s), Some(d)) => {
-            let std_off = -rule.bias * 60;
-            let dst_off = std_off - rule.daylight_bias * 60;
-            // First onsets in the year before, so that the whole of `from_year` is covered.
-            let onset = |t: Transition| {
-                nth_weekday_of_month(from_year - 1, t.month, t.day_of_week, t.week)
-                    .map(|date| date.and_time(t.time))
-                    .unwrap_or_default()
-            };
-            let sd = onset(s);
-            let dd = onset(d);
-            vec![
-                ZoneObservance {
+    let groups = windows_rules(tz, from_year, from_year.max(tzdb_year() + 1));
+    let mut out = Vec::new();
+    for (i, (year, rule)) in groups.iter().enumerate() {
+        let first = i == 0;
+        let until = groups
+            .get(i + 1)
+            .map(|(next, _)| Utc.with_ymd_and_hms(*next, 1, 1, 0, 0, 0).unwrap() - Duration::seconds(1));
+        match (rule.standard, rule.daylight) {
+            (Some(s), Some(d)) => {
+                let std_off = -rule.bias * 60;
+                let dst_off = std_off - rule.daylight_bias * 60;
+                // The first period starts its onsets the year before, so that all of `from_year` is covered.
+                let onset_year = if first { year - 1 } else { *year };
+                for (t, daylight) in [(s, false), (d, true)] {
+                    let dtstart = nth_weekday_of_month(onset_year, t.month, t.day_of_week, t.week)
+                        .map(|date| date.and_time(t.time))
+                        .unwrap_or_default();
+                    let (from, to) = if daylight { (std_off, dst_off) } else { (dst_off, std_off) };
+                    out.push(ZoneObservance {
+                        daylight,
+                        dtstart,
+                        offset_from: from,
+                        offset_to: to,
+                        name: abbr(local_to_utc(tz, dtstart) + Duration::days(1)),
+                        rule: Some(t),
+                        until,
+                    });
+                }
+            }
+            _ => {
+                let off = -rule.bias * 60;
+                // A period without DST starts at its year's last offset change (Moscow, 26 October 2014), or on
+                // 1 January; the first one since 1970.
+                let change = offset_changes(tz, *year).into_iter().last();
+                let (dtstart, from) = match change {
+                    Some(c) => (c.at.naive_utc() + Duration::seconds(c.from as i64), c.from),
+                    None if first => (NaiveDate::from_ymd_opt(1970, 1, 1).unwrap().and_time(NaiveTime::MIN), off),
+                    None => {
+                        let jan = Utc.with_ymd_and_hms(*year, 1, 1, 0, 0, 0).unwrap();
+                        let before = offset_at(tz, jan - Duration::seconds(1));
+                        (jan.naive_utc() + Duration::seconds(before as i64), before)
+                    }
+                };
+                out.push(ZoneObservance {
                     daylight: false,
-                    dtstart: sd,
-                    offset_from: dst_off,
-                    offset_to: std_off,
-                    name: abbr(local_to_utc(tz, sd) + Duration::days(1)),
-                    rule: Some(s),
-                },
-                ZoneObservance {
-                    daylight: true,
-                    dtstart: dd,
-                    offset_from: std_off,
-                    offset_to: dst_off,
-                    name: abbr(local_to_utc(tz, dd) + Duration::days(1)),
-                    rule: Some(d),
-                },
-            ]
-        }
-        _ => {
-            let off = -rule.bias * 60;
-            vec![ZoneObservance {
-                daylight: false,
-                dtstart: NaiveDate::from_ymd_opt(1970, 1, 1).unwrap().and_time(NaiveTime::MIN),
-                offset_from: off,
-                offset_to: off,
-                name: abbr(Utc.with_ymd_and_hms(from_year, 12, 31, 12, 0, 0).unwrap()),
-                rule: None,
-            }]
+                    dtstart,
+                    offset_from: from,
+                    offset_to: off,
+                    name: abbr(Utc.with_ymd_and_hms(*year, 12, 31, 12, 0, 0).unwrap()),
+                    rule: None,
+                    until: None,
+                });
+            }
         }
     }
+    out
 }
 
 /// The offset (seconds east) a set of observances gives at a UTC instant, or `None` when none has started.
@@ -916,6 +939,9 @@ pub fn observances_offset_at(obs: &[ZoneObservance], utc: DateTime<Utc>) -> Opti
         };
         for local in candidates {
             let at = Utc.from_utc_datetime(&(local - Duration::seconds(o.offset_from as i64)));
+            if o.until.is_some_and(|u| at > u) {
+                continue;
+            }
             if at <= utc && best.is_none_or(|(b, _)| at > b) {
                 best = Some((at, o.offset_to));
             }
@@ -1140,6 +1166,24 @@ mod tests {
         let tyo = TimeZoneDefinition::for_zone(Tz::Asia__Tokyo, 2026, 2026);
         assert_eq!(tyo.periods.len(), 1);
         assert_eq!(tyo.rule_for_year(2026).unwrap().bias, -540);
+    }
+
+    #[test]
+    fn vtimezone_follows_rule_changes() {
+        // New York changed its DST rule in 2007, Moscow dropped DST in 2011 and moved to +03 in October 2014.
+        for (tz, from, to) in
+            [(Tz::America__New_York, 2005, 2010), (Tz::Europe__Moscow, 2009, 2016), (Tz::Europe__Paris, 2026, 2030)]
+        {
+            let obs = vtimezone_observances(tz, from);
+            let start = Utc.with_ymd_and_hms(from, 1, 1, 0, 0, 0).unwrap();
+            let mut t = start;
+            while t < Utc.with_ymd_and_hms(to, 12, 31, 0, 0, 0).unwrap() {
+                assert_eq!(observances_offset_at(&obs, t), Some(offset_at(tz, t)), "{tz} at {t}");
+                t += Duration::hours(11);
+            }
+        }
+        assert_eq!(vtimezone_observances(Tz::Europe__Paris, 2026).len(), 2);
+        assert_eq!(vtimezone_observances(Tz::Asia__Tokyo, 2026).len(), 1);
     }
 
     #[test]

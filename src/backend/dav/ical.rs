@@ -661,6 +661,16 @@ fn observances_of(vt: &Component) -> Vec<ZoneObservance> {
             let week = if n < 0 { 5 } else { n as u32 };
             Some(Transition { month: month?, week, day_of_week: wd, time: dtstart.time() })
         });
+        // RRULE UNTIL: UTC (`Z`) as RFC 5545 requires, or a local time in the offset before the onset.
+        let until = c.prop("RRULE").and_then(|p| {
+            let v = p.value.split(';').find_map(|part| {
+                let (k, v) = part.split_once('=')?;
+                k.trim().eq_ignore_ascii_case("UNTIL").then(|| v.trim().to_string())
+            })?;
+            let utc = v.ends_with(['Z', 'z']);
+            let at = parse_utc(&v)?;
+            Some(if utc { at } else { at - Duration::seconds(from as i64) })
+        });
         out.push(ZoneObservance {
             daylight: c.name == "DAYLIGHT",
             dtstart,
@@ -668,6 +678,7 @@ fn observances_of(vt: &Component) -> Vec<ZoneObservance> {
             offset_to: to,
             name: c.text("TZNAME"),
             rule,
+            until,
         });
         // RDATE-only observances: each RDATE is an extra onset.
         for rd in c.props_named("RDATE") {
@@ -680,6 +691,7 @@ fn observances_of(vt: &Component) -> Vec<ZoneObservance> {
                         offset_to: to,
                         name: None,
                         rule: None,
+                        until: None,
                     });
                 }
             }
@@ -1217,9 +1229,10 @@ pub fn vtimezone(tz: Tz, from_year: i32) -> Component {
         c.push(Property::new("DTSTART", fmt_local(o.dtstart)));
         if let Some(r) = o.rule {
             let ord = if r.week >= 5 { -1 } else { r.week as i32 };
+            let until = o.until.map(|u| format!(";UNTIL={}", fmt_utc(u))).unwrap_or_default();
             c.push(Property::new(
                 "RRULE",
-                format!("FREQ=YEARLY;BYMONTH={};BYDAY={}{}", r.month, ord, weekday_code(r.day_of_week)),
+                format!("FREQ=YEARLY;BYMONTH={};BYDAY={}{}{until}", r.month, ord, weekday_code(r.day_of_week)),
             ));
         }
         c.push(Property::new("TZOFFSETFROM", fmt_offset(o.offset_from)));
@@ -1537,6 +1550,34 @@ mod tests {
         assert_eq!((x.start, x.subject.as_deref()), (None, Some("moved")));
         assert!(p.tasks.is_empty());
         assert_eq!(p.warnings.len(), 2, "{:?}", p.warnings);
+    }
+
+    #[test]
+    fn written_vtimezone_with_rule_changes_reads_back() {
+        // A Moscow series from 2010 needs three periods (DST, +04 all year, +03); renamed to an unknown TZID the
+        // reader has only the written VTIMEZONE to go by.
+        let start = EventTime::Zoned(
+            NaiveDate::from_ymd_opt(2010, 1, 4).unwrap().and_hms_opt(9, 0, 0).unwrap(),
+            Tz::Europe__Moscow,
+        );
+        let end = EventTime::Zoned(
+            NaiveDate::from_ymd_opt(2010, 1, 4).unwrap().and_hms_opt(10, 0, 0).unwrap(),
+            Tz::Europe__Moscow,
+        );
+        let mut item = CalendarItem::new("m", "Moscow", start, end);
+        item.deleted_occurrences.push(EventTime::Zoned(
+            NaiveDate::from_ymd_opt(2013, 7, 1).unwrap().and_hms_opt(9, 0, 0).unwrap(),
+            Tz::Europe__Moscow,
+        ));
+        let text = write_event(&item).replace("Europe/Moscow", "Custom Moscow");
+        assert!(text.contains(";UNTIL="), "{text}");
+        let p = parse_calendar(&text).unwrap();
+        // 9:00 in summer 2013 was +04 (05:00 UTC); in January 2010 +03 (06:00 UTC).
+        assert_eq!(
+            p.events[0].deleted_occurrences[0].to_utc(Tz::UTC),
+            Utc.with_ymd_and_hms(2013, 7, 1, 5, 0, 0).unwrap()
+        );
+        assert_eq!(p.events[0].start.to_utc(Tz::UTC), Utc.with_ymd_and_hms(2010, 1, 4, 6, 0, 0).unwrap());
     }
 
     #[test]
