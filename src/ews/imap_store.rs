@@ -19,8 +19,9 @@ use crate::server::Gateway;
 /// The IMAP store EWS uses. `Gateway` has no field for it (and this module may not add one); there is one
 /// Gateway per process, so one lazily created store serves every request.
 static STORE: OnceLock<ImapMailStore> = OnceLock::new();
-/// The server's non-personal namespace prefixes (RFC 2342: other users', shared), read once with NAMESPACE.
-static FOREIGN_NAMESPACES: OnceLock<Vec<String>> = OnceLock::new();
+/// The server's non-personal namespace prefixes (RFC 2342: other users' first, then shared), read once with
+/// NAMESPACE.
+static FOREIGN_NAMESPACES: OnceLock<(Vec<String>, Vec<String>)> = OnceLock::new();
 /// TLS settings for the SMTP submission server (built once; `None` when it cannot be built).
 static SMTP_TLS: OnceLock<Option<Arc<rustls::ClientConfig>>> = OnceLock::new();
 
@@ -117,22 +118,24 @@ fn criteria(f: &Filter) -> Criteria {
 }
 
 /// The prefixes of the "other users" and "shared" namespaces of a NAMESPACE response (RFC 2342 section 5):
-/// `* NAMESPACE (("" "/")) (("shared/" "/")) (("Public/" "/"))` → `["shared/", "Public/"]`.
-pub fn foreign_namespaces(data: &[Value]) -> Vec<String> {
+/// `* NAMESPACE (("" "/")) (("shared/" "/")) (("Public/" "/"))` → `(["shared/"], ["Public/"])`.
+pub fn foreign_namespaces(data: &[Value]) -> (Vec<String>, Vec<String>) {
     if data.first().and_then(Value::as_atom).is_none_or(|a| !a.eq_ignore_ascii_case("NAMESPACE")) {
-        return Vec::new();
+        return (Vec::new(), Vec::new());
     }
-    data.iter()
-        .skip(2)
-        .filter_map(Value::as_list)
-        .flatten()
-        .filter_map(|ns| ns.as_list().and_then(|l| l.first()).and_then(Value::as_text))
-        .filter(|p| !p.is_empty())
-        .collect()
+    let group = |v: Option<&Value>| -> Vec<String> {
+        v.and_then(Value::as_list)
+            .unwrap_or(&[])
+            .iter()
+            .filter_map(|ns| ns.as_list().and_then(|l| l.first()).and_then(Value::as_text))
+            .filter(|p| !p.is_empty())
+            .collect()
+    };
+    (group(data.get(2)), group(data.get(3)))
 }
 
 impl ImapStore {
-    async fn namespaces(&self) -> Vec<String> {
+    async fn namespaces(&self) -> (Vec<String>, Vec<String>) {
         if let Some(n) = FOREIGN_NAMESPACES.get() {
             return n.clone();
         }
@@ -146,7 +149,22 @@ impl ImapStore {
         .await;
         match found {
             Some(n) => FOREIGN_NAMESPACES.get_or_init(|| n).clone(),
-            None => Vec::new(),
+            None => (Vec::new(), Vec::new()),
+        }
+    }
+
+    fn info(m: crate::backend::imap::store::MailboxInfo) -> FolderInfo {
+        FolderInfo {
+            special: m.special_use.map(special),
+            selectable: m.selectable,
+            messages: m.messages,
+            unseen: m.unseen,
+            uid_validity: m.uid_validity,
+            uid_next: m.uid_next,
+            highest_modseq: m.highest_modseq,
+            guid: m.guid,
+            delimiter: m.delimiter,
+            name: m.name,
         }
     }
 }
@@ -154,30 +172,36 @@ impl ImapStore {
 impl MailStore for ImapStore {
     async fn list_folders(&mut self) -> Result<Vec<FolderInfo>> {
         let list = self.store.list_mailboxes(&self.principal).await?;
-        // Other users' and shared folders are not part of this mailbox (they belong to delegate access).
-        let foreign = self.namespaces().await;
+        // Other users' and shared folders are not part of this mailbox (they are reached by delegate access).
+        let (others, shared) = self.namespaces().await;
         let is_foreign = |name: &str| {
-            foreign
+            others
                 .iter()
+                .chain(&shared)
                 .any(|p| name.starts_with(p.as_str()) || p.strip_suffix(['/', '.']).is_some_and(|root| name == root))
         };
         Ok(list
             .into_iter()
             .filter(|m| !is_foreign(&m.name))
             .filter(|m| !m.attributes.iter().any(|a| a.eq_ignore_ascii_case("\\NonExistent")))
-            .map(|m| FolderInfo {
-                special: m.special_use.map(special),
-                selectable: m.selectable,
-                messages: m.messages,
-                unseen: m.unseen,
-                uid_validity: m.uid_validity,
-                uid_next: m.uid_next,
-                highest_modseq: m.highest_modseq,
-                guid: m.guid,
-                delimiter: m.delimiter,
-                name: m.name,
-            })
+            .map(Self::info)
             .collect())
+    }
+
+    async fn other_user_folders(&mut self, owner: &str) -> Result<Option<(String, Vec<FolderInfo>)>> {
+        let (others, _) = self.namespaces().await;
+        let Some(ns) = others.first() else { return Ok(None) };
+        let delim = ns.chars().last().filter(|c| !c.is_alphanumeric()).unwrap_or('/');
+        let prefix = format!("{ns}{owner}{delim}");
+        let root = format!("{ns}{owner}");
+        let list = self.store.list_mailboxes(&self.principal).await?;
+        let mine = list
+            .into_iter()
+            .filter(|m| m.name.starts_with(&prefix) || m.name == root)
+            .filter(|m| !m.attributes.iter().any(|a| a.eq_ignore_ascii_case("\\NonExistent")))
+            .map(Self::info)
+            .collect();
+        Ok(Some((prefix, mine)))
     }
 
     async fn create_folder(&mut self, name: &str) -> Result<()> {
@@ -328,8 +352,8 @@ mod tests {
         let s = |t: &str| Value::Str(t.as_bytes().to_vec());
         let ns = |p: &str| Value::List(vec![Value::List(vec![s(p), s("/")])]);
         let data = vec![Value::Atom("NAMESPACE".into()), ns(""), ns("shared/"), ns("Public/")];
-        assert_eq!(foreign_namespaces(&data), vec!["shared/".to_string(), "Public/".to_string()]);
+        assert_eq!(foreign_namespaces(&data), (vec!["shared/".to_string()], vec!["Public/".to_string()]));
         let data = vec![Value::Atom("NAMESPACE".into()), ns(""), Value::Nil, Value::Nil];
-        assert!(foreign_namespaces(&data).is_empty());
+        assert_eq!(foreign_namespaces(&data), (Vec::new(), Vec::new()));
     }
 }

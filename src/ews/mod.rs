@@ -90,6 +90,9 @@ pub async fn handle(gw: &Gateway, req: &HttpRequest, principal: &Principal) -> R
         match imap_store::ImapStore::open(gw, principal).await {
             Ok(store) => {
                 let mut cx = Ctx::new(ids, &principal.mail, &principal.display_name, &version, store);
+                if let Some(target) = ops::request_target(&request.op, &cx.ids, &principal.mail) {
+                    cx.set_target(&target);
+                }
                 let out = dispatch(&mut cx, &request).await;
                 cx.store.release();
                 out
@@ -112,8 +115,41 @@ fn fault_response(fault: &Fault) -> Response<Body> {
     full(StatusCode::INTERNAL_SERVER_ERROR, CONTENT_TYPE, soap::fault_xml(fault))
 }
 
-/// Runs the operation of a parsed request. Unknown operations get one `ErrorInvalidRequest` message.
+/// How many response messages an operation owes: one per element of its batch container (MS-OXWSCDATA
+/// 2.2.4.64 ArrayOfResponseMessagesType: one message per requested item or folder).
+fn expected_messages(op: &xml::Element) -> usize {
+    let container = match op.name.as_str() {
+        "GetItem" | "DeleteItem" | "MoveItem" | "CopyItem" | "SendItem" | "MarkAsJunk" => "ItemIds",
+        "UpdateItem" => "ItemChanges",
+        "CreateItem" => "Items",
+        "GetAttachment" | "DeleteAttachment" => "AttachmentIds",
+        "CreateAttachment" => "Attachments",
+        "GetFolder" | "DeleteFolder" | "EmptyFolder" | "MoveFolder" | "CopyFolder" | "MarkAllItemsAsRead" => {
+            "FolderIds"
+        }
+        "FindItem" | "FindFolder" => "ParentFolderIds",
+        "CreateFolder" => "Folders",
+        "UpdateFolder" => "FolderChanges",
+        "ConvertId" => "SourceIds",
+        _ => return 1,
+    };
+    op.m(container).map(|c| c.children.len()).unwrap_or(1).max(1)
+}
+
+/// Runs the operation of a parsed request. Unknown operations get one `ErrorInvalidRequest` message. A
+/// failure that stops a batch operation before its items are looked at (the mailbox cannot be listed, access is
+/// denied) is repeated for every item, so that clients can pair answers with what they asked for.
 pub async fn dispatch<S: MailStore>(cx: &mut Ctx<S>, req: &soap::Request) -> Vec<ResponseMessage> {
+    let mut out = run_op(cx, req).await;
+    let n = expected_messages(&req.op);
+    if out.len() == 1 && n > 1 && out[0].class == soap::ResponseClass::Error {
+        let m = out[0].clone();
+        out = vec![m; n];
+    }
+    out
+}
+
+async fn run_op<S: MailStore>(cx: &mut Ctx<S>, req: &soap::Request) -> Vec<ResponseMessage> {
     let op = &req.op;
     match req.op_name() {
         "ConvertId" => ops::convert_id::convert_id(cx, op).await,
@@ -164,6 +200,9 @@ pub async fn process<S: MailStore>(ids: IdCodec, mailbox: &str, body: &[u8], sto
         Ok(req) => {
             let version = req.echo_version().to_string();
             let mut cx = Ctx::new(ids, mailbox, mailbox, &version, store);
+            if let Some(target) = ops::request_target(&req.op, &cx.ids, mailbox) {
+                cx.set_target(&target);
+            }
             let msgs = dispatch(&mut cx, &req).await;
             let op = req.op_name();
             (200, soap::response_xml(&version, op, &format!("{op}ResponseMessage"), &msgs), cx.store)

@@ -174,6 +174,10 @@ pub trait MailStore {
     async fn uids(&mut self, folder: &str) -> Result<Vec<u32>>;
     /// Submits a message for delivery as the user (SMTP submission, RFC 6409).
     async fn submit(&mut self, from: &str, recipients: &[String], raw: &[u8]) -> Result<()>;
+    /// Another user's folders that the caller may see (IMAP ACL, RFC 4314) through the server's "other users"
+    /// namespace (RFC 2342): the prefix of that user's folders in the caller's session (e.g. `shared/bob/`) and
+    /// the folders with their full names. `None` when the server has no such namespace.
+    async fn other_user_folders(&mut self, owner: &str) -> Result<Option<(String, Vec<FolderInfo>)>>;
     /// UIDs of messages whose header `name` contains `value` (IMAP SEARCH HEADER), ascending.
     async fn find_header(&mut self, folder: &str, name: &str, value: &str) -> Result<Vec<u32>>;
     /// Directory entries matching an ambiguous name (display name, given name, surname, address, login).
@@ -204,6 +208,8 @@ pub struct MemStore {
     pub submitted: Vec<(String, Vec<String>, Vec<u8>)>,
     /// The directory ResolveNames searches.
     pub directory: Vec<DirectoryEntry>,
+    /// The "other users" namespace prefix (e.g. `shared/`); folders under it belong to other users.
+    pub other_users: Option<String>,
     modseq: u64,
     next_validity: u32,
 }
@@ -292,7 +298,17 @@ impl MemStore {
 
 impl MailStore for MemStore {
     async fn list_folders(&mut self) -> Result<Vec<FolderInfo>> {
-        Ok(self.folders.values().map(|f| f.info.clone()).collect())
+        let foreign =
+            |n: &str| self.other_users.as_deref().is_some_and(|p| n.starts_with(p) || n == p.trim_end_matches('/'));
+        Ok(self.folders.values().filter(|f| !foreign(&f.info.name)).map(|f| f.info.clone()).collect())
+    }
+
+    async fn other_user_folders(&mut self, owner: &str) -> Result<Option<(String, Vec<FolderInfo>)>> {
+        let Some(ns) = &self.other_users else { return Ok(None) };
+        let prefix = format!("{ns}{owner}/");
+        let root = format!("{ns}{owner}");
+        let list = self.folders.values().filter(|f| f.info.name.starts_with(&prefix) || f.info.name == root);
+        Ok(Some((prefix.clone(), list.map(|f| f.info.clone()).collect())))
     }
 
     async fn create_folder(&mut self, name: &str) -> Result<()> {

@@ -938,3 +938,59 @@ async fn golden_responses_for_exchangelib_requests() {
         assert_eq!(xml, expected, "{name}: response differs from {path}");
     }
 }
+
+#[tokio::test]
+async fn delegate_access_through_the_other_users_namespace() {
+    let mut s = store();
+    s.other_users = Some("shared/".into());
+    s.add_folder("shared/bob", None);
+    s.add_folder("shared/bob/Projects", None);
+    s.add_message(
+        "shared/bob",
+        MsgSummary { subject: Some("for bob".into()), ..Default::default() },
+        b"Subject: for bob\r\n\r\nx\r\n",
+    );
+    let bob = r#"<t:Mailbox><t:EmailAddress>bob@example.test</t:EmailAddress></t:Mailbox>"#;
+    // The owner's own tree does not show other users' folders.
+    let (_, root, s) = run(s, &fixture("findfolder-deep-root.exchangelib.request.xml")).await;
+    assert!(!named(&root, "DisplayName").iter().any(|d| d.text == "bob" || d.text == "shared"));
+    // Bob's inbox and folders, as the IMAP ACL lets the caller see them.
+    let req = envelope(&format!(
+        r#"<m:GetFolder><m:FolderShape><t:BaseShape>Default</t:BaseShape></m:FolderShape><m:FolderIds><t:DistinguishedFolderId Id="inbox">{bob}</t:DistinguishedFolderId><t:DistinguishedFolderId Id="drafts">{bob}</t:DistinguishedFolderId></m:FolderIds></m:GetFolder>"#
+    ));
+    let (_, root, s) = run(s, &req).await;
+    let msgs = messages(&root);
+    assert_eq!(code(&msgs[0]), "NoError");
+    assert_eq!(code(&msgs[1]), "ErrorFolderNotFound");
+    let f = msgs[0].m("Folders").unwrap().t("Folder").unwrap();
+    assert_eq!(f.t_text("DisplayName"), Some("Inbox"));
+    assert_eq!(f.t_text("TotalCount"), Some("1"));
+    assert_eq!(f.t_text("ChildFolderCount"), Some("0"), "bob's Projects is top-level in bob's own terms");
+    let fid = ids().parse_folder_id(f.t("FolderId").unwrap().attr("Id").unwrap()).unwrap();
+    assert_eq!(fid.mailbox, "bob@example.test");
+    let req = envelope(&format!(
+        r#"<m:FindItem Traversal="Shallow"><m:ItemShape><t:BaseShape>Default</t:BaseShape></m:ItemShape><m:ParentFolderIds><t:DistinguishedFolderId Id="inbox">{bob}</t:DistinguishedFolderId></m:ParentFolderIds></m:FindItem>"#
+    ));
+    let (_, root, s) = run(s, &req).await;
+    let item = named(&root, "Message")[0].clone();
+    assert_eq!(item.t_text("Subject"), Some("for bob"));
+    let item_id = item.t("ItemId").unwrap().attr("Id").unwrap().to_string();
+    // The item id alone leads back to bob's mailbox.
+    let req = envelope(&format!(
+        r#"<m:GetItem><m:ItemShape><t:BaseShape>IdOnly</t:BaseShape><t:AdditionalProperties><t:FieldURI FieldURI="item:Subject"/></t:AdditionalProperties></m:ItemShape><m:ItemIds><t:ItemId Id="{item_id}"/></m:ItemIds></m:GetItem>"#
+    ));
+    let (_, root, s) = run(s, &req).await;
+    assert_eq!(code(&messages(&root)[0]), "NoError");
+    // Sending as bob is refused; carol shares nothing.
+    let send = envelope(&format!(
+        r#"<m:CreateItem MessageDisposition="SendAndSaveCopy"><m:SavedItemFolderId><t:DistinguishedFolderId Id="inbox">{bob}</t:DistinguishedFolderId></m:SavedItemFolderId><m:Items><t:Message><t:Subject>x</t:Subject><t:ToRecipients><t:Mailbox><t:EmailAddress>z@example.test</t:EmailAddress></t:Mailbox></t:ToRecipients></t:Message></m:Items></m:CreateItem>"#
+    ));
+    let (_, root, s) = run(s, &send).await;
+    assert_eq!(code(&messages(&root)[0]), "ErrorAccessDenied");
+    let carol = envelope(
+        r#"<m:GetFolder><m:FolderShape><t:BaseShape>Default</t:BaseShape></m:FolderShape><m:FolderIds><t:DistinguishedFolderId Id="inbox"><t:Mailbox><t:EmailAddress>carol@example.test</t:EmailAddress></t:Mailbox></t:DistinguishedFolderId></m:FolderIds></m:GetFolder>"#,
+    );
+    let (_, root, _) = run(s, &carol.replace("</m:FolderIds>", "<t:DistinguishedFolderId Id=\"sentitems\"><t:Mailbox><t:EmailAddress>carol@example.test</t:EmailAddress></t:Mailbox></t:DistinguishedFolderId></m:FolderIds>")).await;
+    let codes: Vec<String> = messages(&root).iter().map(|m| code(m).to_string()).collect();
+    assert_eq!(codes, vec!["ErrorAccessDenied", "ErrorAccessDenied"], "one answer per folder asked for");
+}

@@ -152,6 +152,12 @@ pub async fn create_item<S: MailStore>(cx: &mut Ctx<S>, op: &Element) -> Vec<Res
                     content = save(cx, &folder, &raw, flags).await?;
                 }
                 _ => {
+                    if cx.delegate.is_some() {
+                        return Err(Fail::new(
+                            "ErrorAccessDenied",
+                            "Sending as or on behalf of another mailbox is not supported.",
+                        ));
+                    }
                     if rcpts.is_empty() {
                         return Err(Fail::new("ErrorInvalidRecipients", "The message has no recipients."));
                     }
@@ -189,6 +195,12 @@ pub async fn create_item<S: MailStore>(cx: &mut Ctx<S>, op: &Element) -> Vec<Res
 /// with `\Draft` cleared, otherwise it is deleted.
 pub async fn send_item<S: MailStore>(cx: &mut Ctx<S>, op: &Element) -> Vec<ResponseMessage> {
     let save_copy = op.attr("SaveItemToFolder").and_then(parse_bool).unwrap_or(true);
+    if cx.delegate.is_some() {
+        return vec![ResponseMessage::error(
+            "ErrorAccessDenied",
+            "Sending as or on behalf of another mailbox is not supported.",
+        )];
+    }
     if let Err(f) = cx.load().await {
         return vec![f.message()];
     }

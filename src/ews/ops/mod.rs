@@ -27,6 +27,8 @@ pub struct Ctx<S> {
     pub version: String,
     pub store: S,
     folders: Option<Vec<FolderNode>>,
+    /// Set when the request addresses another user's mailbox (delegate access): its address.
+    pub delegate: Option<String>,
 }
 
 impl<S: MailStore> Ctx<S> {
@@ -38,14 +40,41 @@ impl<S: MailStore> Ctx<S> {
             version: version.to_string(),
             store,
             folders: None,
+            delegate: None,
+        }
+    }
+
+    /// Makes the request act on `addr`'s mailbox. For another user's mailbox this is delegate access: the
+    /// folders are those the IMAP server lets the caller see in its "other users" namespace (the server's ACLs
+    /// decide, RFC 4314), ids carry that mailbox's address, and sending as that user is refused.
+    pub fn set_target(&mut self, addr: &str) {
+        if !addr.eq_ignore_ascii_case(&self.mailbox) {
+            self.mailbox = addr.to_lowercase();
+            self.delegate = Some(addr.to_lowercase());
+            self.folders = None;
         }
     }
 
     /// The folder tree of the mailbox (listed once per request; [`Ctx::invalidate`] after changes).
     pub async fn tree(&mut self) -> Result<&[FolderNode]> {
         if self.folders.is_none() {
-            let infos = self.store.list_folders().await?;
-            self.folders = Some(build_tree(infos));
+            let nodes = match &self.delegate {
+                None => build_tree(self.store.list_folders().await?),
+                Some(owner) => {
+                    let local = owner.split('@').next().unwrap_or(owner).to_string();
+                    let denied = || {
+                        crate::error::Error::client(
+                            crate::error::Kind::AccessDenied,
+                            format!("no folder of {owner} is shared with this user"),
+                        )
+                    };
+                    match self.store.other_user_folders(&local).await? {
+                        Some((prefix, infos)) if !infos.is_empty() => delegate_tree(&prefix, infos),
+                        _ => return Err(denied()),
+                    }
+                }
+            };
+            self.folders = Some(nodes);
         }
         Ok(self.folders.as_deref().unwrap_or(&[]))
     }
@@ -293,6 +322,70 @@ pub fn build_tree(mut infos: Vec<FolderInfo>) -> Vec<FolderNode> {
         visit(i, FolderRef::MsgFolderRoot, &infos, &parents, &dist, &mut nodes);
     }
     nodes
+}
+
+/// The tree of another user's mailbox seen through the caller's "other users" namespace: `prefix` (e.g.
+/// `shared/bob/`) is removed to get the owner's own names (the namespace root `shared/bob` is the owner's
+/// INBOX), the tree is built on those, and the IMAP names are put back for the store operations. Name-based
+/// folder references stay in the owner's terms, so ids read the same for the owner and for delegates.
+pub fn delegate_tree(prefix: &str, infos: Vec<FolderInfo>) -> Vec<FolderNode> {
+    let root = prefix.strip_suffix(['/', '.']).unwrap_or(prefix).to_string();
+    let mut full: std::collections::HashMap<String, String> = std::collections::HashMap::new();
+    let local: Vec<FolderInfo> = infos
+        .into_iter()
+        .filter_map(|mut i| {
+            let l = if i.name == root { "INBOX".to_string() } else { i.name.strip_prefix(prefix)?.to_string() };
+            if l.is_empty() {
+                return None;
+            }
+            full.insert(l.clone(), i.name.clone());
+            i.name = l;
+            Some(i)
+        })
+        .collect();
+    let mut nodes = build_tree(local);
+    for n in &mut nodes {
+        if let Some(l) = &n.name {
+            n.name = full.get(l).cloned().or_else(|| Some(l.clone()));
+        }
+    }
+    nodes
+}
+
+/// Every mailbox a request names: in `DistinguishedFolderId/Mailbox/EmailAddress` elements and in the folder,
+/// item and attachment ids it carries, in document order.
+pub fn request_mailboxes(op: &Element, ids: &IdCodec) -> Vec<String> {
+    fn walk(el: &Element, ids: &IdCodec, out: &mut Vec<String>) {
+        let found = match el.name.as_str() {
+            "DistinguishedFolderId" => {
+                el.t("Mailbox").and_then(|m| m.t_text("EmailAddress")).filter(|a| !a.is_empty()).map(str::to_lowercase)
+            }
+            "FolderId" => el.attr("Id").and_then(|i| ids.parse_folder_id(i).ok()).map(|f| f.mailbox),
+            "ItemId" | "ParentItemId" => el.attr("Id").and_then(|i| ids.parse_item_id(i).ok()).map(|i| i.mailbox),
+            "AttachmentId" => el.attr("Id").and_then(|i| ids.parse_attachment_id(i).ok()).map(|a| a.item.mailbox),
+            // Message content (recipients' mailboxes) says nothing about the mailbox acted on.
+            "Items" | "Message" | "SourceIds" => return,
+            _ => None,
+        };
+        if let Some(m) = found {
+            if !out.contains(&m) {
+                out.push(m);
+            }
+        }
+        for c in &el.children {
+            walk(c, ids, out);
+        }
+    }
+    let mut out = Vec::new();
+    walk(op, ids, &mut out);
+    out
+}
+
+/// The mailbox a request acts on: the caller's own unless every mailbox it names is another one, then the first
+/// of those (one mailbox per request; ids of any other mailbox get ErrorAccessDenied item by item).
+pub fn request_target(op: &Element, ids: &IdCodec, me: &str) -> Option<String> {
+    let all = request_mailboxes(op, ids);
+    if all.iter().any(|m| m.eq_ignore_ascii_case(me)) { None } else { all.into_iter().next() }
 }
 
 /// Every descendant of `r` in `tree` (depth-first, parents first), without `r` itself.
