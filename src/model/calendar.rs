@@ -139,6 +139,7 @@ pub struct Exception {
     pub start: Option<EventTime>,
     pub end: Option<EventTime>,
     pub subject: Option<String>,
+    /// `Some("")`: this occurrence has no body while the master has one (likewise for `location`).
     pub body: Option<String>,
     pub location: Option<String>,
     pub free_busy: Option<FreeBusy>,

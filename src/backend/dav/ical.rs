@@ -1105,12 +1105,11 @@ fn read_exception(
     let same_instant = |a: &EventTime, b: &EventTime| a.to_utc(tz) == b.to_utc(tz) && a.is_date() == b.is_date();
     let master_duration = master.duration(tz);
     let default_end = add_duration(&o.start, master_duration);
-    let diff = |a: bool| a;
     Ok(Exception {
         recurrence_id: Some(rid),
         start: (!same_instant(&o.start, &rid)).then_some(o.start),
         end: (!same_instant(&o.end, &default_end)).then_some(o.end),
-        subject: diff(o.subject != master.subject).then(|| o.subject.clone()),
+        subject: (o.subject != master.subject).then(|| o.subject.clone()),
         body: (o.body != master.body).then(|| o.body.clone().unwrap_or_default()),
         location: (o.location != master.location).then(|| o.location.clone().unwrap_or_default()),
         free_busy: (o.free_busy != master.free_busy).then_some(o.free_busy),
