@@ -961,7 +961,7 @@ async fn delegate_access_through_the_other_users_namespace() {
     let (_, root, s) = run(s, &req).await;
     let msgs = messages(&root);
     assert_eq!(code(&msgs[0]), "NoError");
-    assert_eq!(code(&msgs[1]), "ErrorFolderNotFound");
+    assert_eq!(code(&msgs[1]), "ErrorAccessDenied", "not visible: missing or not shared");
     let f = msgs[0].m("Folders").unwrap().t("Folder").unwrap();
     assert_eq!(f.t_text("DisplayName"), Some("Inbox"));
     assert_eq!(f.t_text("TotalCount"), Some("1"));

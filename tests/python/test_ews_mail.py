@@ -499,3 +499,34 @@ def test_unicode_folder_names(ews, acct):
             m.logout()
     finally:
         f.delete()
+
+
+# ---------------------------------------------------------------------------------------------- delegation
+
+def delegate_account(viaduc, user, owner):
+    addr = f"{user}@{viaduc.stack.domain}"
+    config = Configuration(service_endpoint=viaduc.url + "/EWS/Exchange.asmx",
+                           credentials=Credentials(addr, viaduc.stack.password), auth_type=BASIC,
+                           version=Version(build=EXCHANGE_2016))
+    return Account(primary_smtp_address=f"{owner}@{viaduc.stack.domain}", config=config, autodiscover=False,
+                   access_type=DELEGATE)
+
+
+def test_delegate_access_follows_imap_acls(ews):
+    # 'shared' granted alice all rights on its INBOX (seed): alice reads it through EWS.
+    team = delegate_account(ews, "alice", "shared")
+    assert team.inbox.total_count >= 4
+    subjects = [i.subject for i in team.inbox.all().only("subject")]
+    assert "Welcome to the test stack" in subjects
+    item = team.inbox.all().only("subject")[0]
+    got = list(team.fetch(ids=[(item.id, item.changekey)], only_fields=["subject"]))[0]
+    assert got.subject == item.subject
+    # alice shared only Projects with bob (lrs).
+    bob_view = delegate_account(ews, "bob", "alice")
+    assert "Projects" in {f.name for f in bob_view.msg_folder_root.children}
+    # carol shared nothing with bob.
+    r = post(ews, soap('<m:GetFolder><m:FolderShape><t:BaseShape>Default</t:BaseShape></m:FolderShape><m:FolderIds>'
+                       f'<t:DistinguishedFolderId Id="inbox"><t:Mailbox><t:EmailAddress>carol@{ews.stack.domain}'
+                       '</t:EmailAddress></t:Mailbox></t:DistinguishedFolderId></m:FolderIds></m:GetFolder>'), user="bob")
+    codes = [m.find("m:ResponseCode", NS).text for m in parse(r).findall(".//m:GetFolderResponseMessage", NS)]
+    assert codes == ["ErrorAccessDenied"], r.text

@@ -339,6 +339,9 @@ pub async fn resolve_item<S: MailStore>(cx: &mut Ctx<S>, el: &Element) -> Result
     cx.check_mailbox(&id.mailbox)?;
     let node = match cx.node(&id.folder).await {
         Ok(Some(n)) => n,
+        Ok(None) if cx.delegate.is_some() => {
+            return Err(Fail::new("ErrorAccessDenied", "The item does not exist or is not shared with this user."));
+        }
         Ok(None) => return Err(item_not_found()),
         Err(e) => return Err(Fail::from_error(&e, "ErrorItemNotFound")),
     };

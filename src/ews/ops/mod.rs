@@ -95,6 +95,8 @@ impl<S: MailStore> Ctx<S> {
         let r = self.folder_ref(el)?;
         match self.node(&r).await {
             Ok(Some(n)) => Ok(n),
+            // Another user's folder that is missing from the list may exist but not be shared: IMAP cannot tell.
+            Ok(None) if self.delegate.is_some() => Err(not_shared()),
             Ok(None) => Err(Fail::new("ErrorFolderNotFound", "The specified folder could not be found in the store.")),
             Err(e) => Err(Fail::from_error(&e, "ErrorFolderNotFound")),
         }
@@ -121,15 +123,15 @@ impl<S: MailStore> Ctx<S> {
                     "msgfolderroot" => Ok(FolderRef::MsgFolderRoot),
                     _ => {
                         let tree = self.folders.as_deref().unwrap_or(&[]);
-                        tree.iter()
-                            .find(|n| n.distinguished == Some(distinguished_static(name)))
-                            .map(|n| n.r.clone())
-                            .ok_or_else(|| {
-                                Fail::new(
-                                    "ErrorFolderNotFound",
-                                    format!("The distinguished folder '{name}' does not exist in this mailbox."),
-                                )
-                            })
+                        let found = tree.iter().find(|n| n.distinguished == Some(distinguished_static(name)));
+                        match found {
+                            Some(n) => Ok(n.r.clone()),
+                            None if self.delegate.is_some() => Err(not_shared()),
+                            None => Err(Fail::new(
+                                "ErrorFolderNotFound",
+                                format!("The distinguished folder '{name}' does not exist in this mailbox."),
+                            )),
+                        }
                     }
                 }
             }
@@ -155,6 +157,10 @@ impl<S: MailStore> Ctx<S> {
     pub async fn load(&mut self) -> std::result::Result<(), Fail> {
         self.tree().await.map(|_| ()).map_err(|e| Fail::from_error(&e, "ErrorFolderNotFound"))
     }
+}
+
+fn not_shared() -> Fail {
+    Fail::new("ErrorAccessDenied", "The folder does not exist or is not shared with this user.")
 }
 
 fn distinguished_static(name: &str) -> &'static str {
