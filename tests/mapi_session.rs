@@ -1100,3 +1100,76 @@ async fn nspi_calls_decode_with_codec() {
     assert_eq!(ec, 0x8004_0102);
     assert!(!server.log().contains("panicked"));
 }
+
+async fn execute_rops(c: &mut Client, d: &Discovered, rops: Vec<u8>, handle: u32) -> RopResponseBuffer {
+    let body = execute_body(rop_buffer(&rops, &[handle], EncodeOptions::default()), 3);
+    let r = c.call(&d.emsmdb, "Execute", body).await;
+    let (_, er) = fields::<ExecuteResponse>(&r.body);
+    RopResponseBuffer::decode(&rpc::decode_chain(&er.rop_buffer).unwrap()[0].payload, &()).unwrap()
+}
+
+/// Named properties (ADR 0002 §2): ids allocated with the create flag are persisted in the hidden IMAP folder,
+/// so another session — on another instance — maps the same names to the same ids and back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn named_properties_persist_across_instances() {
+    use mapi_codec::oxcdata::{Guid, NameKind, PropertyName};
+    let stack = Stack::from_env();
+    let a = Server::start(&stack, &[]);
+    let b = Server::start(&stack, &[]);
+    let unique = format!(
+        "viaduc-test-{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos()
+    );
+    let psetid_appointment = Guid::from_fields(0x00062002, 0, 0, [0xC0, 0, 0, 0, 0, 0, 0, 0x46]);
+    let names = vec![
+        PropertyName { guid: psetid_appointment, kind: NameKind::Lid(0x8205) },
+        PropertyName { guid: mapi_codec::oxcdata::PS_PUBLIC_STRINGS, kind: NameKind::Name("Keywords".into()) },
+        PropertyName { guid: mapi_codec::oxcdata::PS_PUBLIC_STRINGS, kind: NameKind::Name(unique.clone()) },
+        PropertyName { guid: mapi_codec::oxcdata::PS_MAPI, kind: NameKind::Lid(0x3001) },
+    ];
+    let ids_rop = |create: bool| {
+        let mut w = Writer::new();
+        w.u8(0x56);
+        w.u8(0);
+        w.u8(0);
+        w.u8(if create { 0x02 } else { 0x00 });
+        w.u16(names.len() as u16);
+        for n in &names {
+            n.encode(&mut w).unwrap();
+        }
+        w.into_vec()
+    };
+    let mut ca = Client::new(&a, "carol@example.test");
+    let da = autodiscover(&mut ca, "carol@example.test").await;
+    logon(&mut ca, &da).await;
+    let mut rops = logon_rop(&da.legacy_dn);
+    rops.extend(ids_rop(true));
+    let out = execute_rops(&mut ca, &da, rops, 0xFFFF_FFFF).await;
+    let RopResponse::Success { body: RopBody::GetPropertyIdsFromNames(ids), .. } = &out.rops[1] else { panic!("{:?}", out.rops) };
+    assert_eq!(ids.len(), 4);
+    assert!(ids[..3].iter().all(|i| *i >= 0x8001), "{ids:x?}");
+    assert_eq!(ids[3], 0x3001, "PS_MAPI LID is the id");
+    let created = ids.clone();
+
+    // Instance B, a new session, without the create flag: the same ids.
+    let mut cb = Client::new(&b, "carol@example.test");
+    let db = autodiscover(&mut cb, "carol@example.test").await;
+    logon(&mut cb, &db).await;
+    let mut rops = logon_rop(&db.legacy_dn);
+    rops.extend(ids_rop(false));
+    rops.extend_from_slice(&[0x55, 0, 0]);
+    rops.extend_from_slice(&3u16.to_le_bytes());
+    for i in &created[..3] {
+        rops.extend_from_slice(&i.to_le_bytes());
+    }
+    rops.extend_from_slice(&[0x5F, 0, 0, 0x00, 0x00]); // RopQueryNamedProperties, all, no GUID filter
+    let out = execute_rops(&mut cb, &db, rops, 0xFFFF_FFFF).await;
+    let RopResponse::Success { body: RopBody::GetPropertyIdsFromNames(ids), .. } = &out.rops[1] else { panic!("{:?}", out.rops) };
+    assert_eq!(ids, &created);
+    let RopResponse::Success { body: RopBody::GetNamesFromPropertyIds(back), .. } = &out.rops[2] else { panic!("{:?}", out.rops) };
+    assert_eq!(back.as_slice(), &names[..3]);
+    let RopResponse::Success { body: RopBody::QueryNamedProperties(qids, qnames), .. } = &out.rops[3] else { panic!("{:?}", out.rops) };
+    assert!(qids.contains(&created[2]) && qnames.contains(&names[2]));
+    assert!(!a.log().contains("panicked") && !b.log().contains("panicked"));
+}

@@ -18,6 +18,7 @@ use mapi_codec::rpc::{self, EncodeOptions};
 use super::props as p;
 use super::session::{EmsmdbState, Object, SessionRef, State};
 use super::store::{self, StoreInfo, slot};
+use super::named;
 use super::wire::{self, ConnectRequest, ConnectResponse, ExecuteRequest, ExecuteResponse, Response};
 use super::Ctx;
 
@@ -76,7 +77,7 @@ pub async fn execute(ctx: Arc<Ctx>, session: SessionRef, prepared: PreparedExecu
     };
     let mut outputs = Vec::new();
     for buffer in &prepared.buffers {
-        let out = run_buffer(&ctx, es, buffer);
+        let out = run_buffer(&ctx, es, buffer).await;
         match out.encode() {
             Ok(b) => outputs.push(b),
             Err(e) => {
@@ -186,11 +187,19 @@ fn receive_folder(class: &str) -> (u64, &'static str) {
     }
 }
 
-fn run_buffer(ctx: &Ctx, es: &mut EmsmdbState, buffer: &RopRequestBuffer) -> RopResponseBuffer {
+async fn run_buffer(ctx: &Ctx, es: &mut EmsmdbState, buffer: &RopRequestBuffer) -> RopResponseBuffer {
     let mut handles = buffer.handles.clone();
     let mut out = Vec::new();
     for rop in &buffer.rops {
-        if let Some(r) = run_rop(ctx, es, &mut handles, rop) {
+        let named = match rop {
+            RopRequest::GetPropertyIdsFromNames(_) | RopRequest::GetNamesFromPropertyIds(_) | RopRequest::QueryNamedProperties(_) => {
+                Some(run_named(ctx, es, &handles, rop).await)
+            }
+            _ => None,
+        };
+        if let Some(r) = named {
+            out.push(r);
+        } else if let Some(r) = run_rop(ctx, es, &mut handles, rop) {
             out.push(r);
         }
     }
@@ -200,6 +209,99 @@ fn run_buffer(ctx: &Ctx, es: &mut EmsmdbState, buffer: &RopRequestBuffer) -> Rop
         out.push(RopResponse::error(stop.rop_id, index.unwrap_or(0), p::EC_NOT_SUPPORTED));
     }
     RopResponseBuffer { rops: out, handles }
+}
+
+/// The named-property ROPs (MS-OXCPRPT 3.2.5.x), answered from the mailbox's log (`named`). Unmappable names
+/// get id 0 and unknown ids a kind-0xFF name, with ReturnValue 0: the codec has no "warning with body" response
+/// (ecWarnWithErrors) yet.
+async fn run_named(ctx: &Ctx, es: &mut EmsmdbState, handles: &[u32], rop: &RopRequest) -> RopResponse {
+    use mapi_codec::oxcdata::{NameKind, PropertyName};
+    let id = rop.rop_id();
+    let index = rop.response_handle_index();
+    let input = match rop {
+        RopRequest::GetPropertyIdsFromNames(g) => g.input_handle_index,
+        RopRequest::GetNamesFromPropertyIds(g) => g.input_handle_index,
+        RopRequest::QueryNamedProperties(q) => q.input_handle_index,
+        _ => return RopResponse::error(id, index, p::EC_NOT_SUPPORTED),
+    };
+    if object(es, handles, input).is_none() {
+        return RopResponse::error(id, index, p::EC_NULL_OBJECT);
+    }
+    let map = |es: &EmsmdbState| es.named.clone().unwrap_or_default();
+    match rop {
+        RopRequest::GetPropertyIdsFromNames(g) => {
+            let create = g.flags & 0x02 != 0;
+            let ids = match &ctx.imap {
+                Some((store, principal)) => {
+                    match named::resolve(store, principal, es.named.clone(), &g.property_names, create).await {
+                        Ok((m, ids)) => {
+                            es.named = Some(m);
+                            ids
+                        }
+                        Err(e) => {
+                            tracing::warn!(error = %e, "named-property map unavailable");
+                            return RopResponse::error(id, index, p::EC_GENERAL_FAILURE);
+                        }
+                    }
+                }
+                None => {
+                    let m = map(es);
+                    g.property_names.iter().map(|n| m.id_of(n).unwrap_or(0)).collect()
+                }
+            };
+            RopResponse::success(index, Body::GetPropertyIdsFromNames(ids))
+        }
+        RopRequest::GetNamesFromPropertyIds(g) => {
+            if g.property_ids.iter().any(|i| *i >= named::FIRST_ID && map(es).name_of(*i).is_none())
+                && let Some((store, principal)) = &ctx.imap
+            {
+                match named::load(store, principal).await {
+                    Ok(m) => es.named = Some(Arc::new(m)),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "named-property map unavailable");
+                        return RopResponse::error(id, index, p::EC_GENERAL_FAILURE);
+                    }
+                }
+            }
+            let m = map(es);
+            let names = g
+                .property_ids
+                .iter()
+                .map(|i| {
+                    if *i < 0x8000 {
+                        PropertyName { guid: mapi_codec::oxcdata::PS_MAPI, kind: NameKind::Lid(u32::from(*i)) }
+                    } else {
+                        m.name_of(*i).unwrap_or(PropertyName { guid: Default::default(), kind: NameKind::None })
+                    }
+                })
+                .collect();
+            RopResponse::success(index, Body::GetNamesFromPropertyIds(names))
+        }
+        RopRequest::QueryNamedProperties(q) => {
+            if let Some((store, principal)) = &ctx.imap {
+                match named::load(store, principal).await {
+                    Ok(m) => es.named = Some(Arc::new(m)),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "named-property map unavailable");
+                        return RopResponse::error(id, index, p::EC_GENERAL_FAILURE);
+                    }
+                }
+            }
+            // QueryFlags: NoStrings 0x01, NoIds 0x02 (MS-OXCROPS 2.2.8.10.1).
+            let (ids, names): (Vec<u16>, Vec<PropertyName>) = map(es)
+                .all()
+                .into_iter()
+                .filter(|(_, n)| q.property_guid.is_none_or(|g| n.guid == g))
+                .filter(|(_, n)| match n.kind {
+                    NameKind::Name(_) => q.query_flags & 0x01 == 0,
+                    NameKind::Lid(_) => q.query_flags & 0x02 == 0,
+                    NameKind::None => false,
+                })
+                .unzip();
+            RopResponse::success(index, Body::QueryNamedProperties(ids, names))
+        }
+        _ => RopResponse::error(id, index, p::EC_NOT_SUPPORTED),
+    }
 }
 
 fn object<'a>(es: &'a EmsmdbState, handles: &[u32], index: u8) -> Option<&'a Object> {
@@ -408,6 +510,9 @@ pub const IMPLEMENTED_ROPS: &[u8] = &[
     rop_id::GetTransportFolder,
     rop_id::LongTermIdFromId,
     rop_id::IdFromLongTermId,
+    rop_id::GetPropertyIdsFromNames,
+    rop_id::GetNamesFromPropertyIds,
+    rop_id::QueryNamedProperties,
 ];
 
 #[cfg(test)]
@@ -450,7 +555,7 @@ mod tests {
             w.u32(*h);
         }
         let buffer = RopRequestBuffer::decode(w.as_slice(), &RopContext::default()).unwrap();
-        let out = run_buffer(ctx, es, &buffer);
+        let out = tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(run_buffer(ctx, es, &buffer));
         // Whatever was answered encodes.
         out.encode().unwrap();
         out

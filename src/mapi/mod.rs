@@ -11,6 +11,7 @@
 pub mod emsmdb;
 pub mod http;
 pub mod ids;
+pub mod named;
 pub mod nspi;
 pub mod props;
 pub mod session;
@@ -45,6 +46,9 @@ pub struct Ctx {
     pub principal: Caller,
     /// The caller's Autodiscover settings: the X.500 DNs and URLs MAPI must repeat exactly.
     pub me: UserSettings,
+    /// Back-end access as the caller, for the duration of this request only (never kept in the session):
+    /// the IMAP store and the credentials it logs in with.
+    pub(crate) imap: Option<(&'static crate::backend::imap::store::MailStore, Principal)>,
 }
 
 impl Ctx {
@@ -55,12 +59,14 @@ impl Ctx {
             display_name: principal.display_name.clone(),
             entry: principal.entry.clone(),
         };
-        Ctx::for_caller(Arc::new(gw.config.clone()), gw.directory.clone(), caller)
+        let mut ctx = Ctx::for_caller(Arc::new(gw.config.clone()), gw.directory.clone(), caller);
+        ctx.imap = Some((named::store(&gw.config.imap, &gw.imap_tls), principal.clone()));
+        ctx
     }
 
     pub fn for_caller(config: Arc<Config>, directory: Option<Directory>, caller: Caller) -> Ctx {
         let me = UserSettings::new(&config, &caller.mail, &caller.display_name);
-        Ctx { config, directory, principal: caller, me }
+        Ctx { config, directory, principal: caller, me, imap: None }
     }
 
     /// Autodiscover settings of any mailbox of this deployment.

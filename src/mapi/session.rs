@@ -67,13 +67,15 @@ pub enum Object {
     Logon { logon_id: u8 },
 }
 
-/// EMSMDB state: the handle table.
+/// EMSMDB state: the handle table, and the named-property map last read (a cache: the log in the mailbox is
+/// the truth).
 #[derive(Debug, Default)]
 pub struct EmsmdbState {
     pub handles: HashMap<u32, Object>,
     next_handle: u32,
     pub code_page: u32,
     pub locale: u32,
+    pub named: Option<Arc<super::named::NamedMap>>,
 }
 
 impl EmsmdbState {
