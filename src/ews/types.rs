@@ -95,6 +95,12 @@ impl Shape {
         }
     }
 
+    /// Whether the MIME content is asked for: `IncludeMimeContent` or an explicit `item:MimeContent` path (as
+    /// on Exchange, `AllProperties` does not include it).
+    pub fn wants_mime(&self) -> bool {
+        self.include_mime || self.additional.iter().any(|p| p.uri == "item:MimeContent")
+    }
+
     /// Whether an extended property with this tag was asked for.
     pub fn wants_ext(&self, tag: &str) -> bool {
         self.extended.iter().any(|(t, _)| t == tag)

@@ -32,15 +32,20 @@ pub struct ItemData<'a> {
 }
 
 /// Whether writing the shape needs the whole message (body, MIME, attachments, headers, references).
+/// `full_default` is GetItem (whose shapes include the body); FindItem and SyncFolderItems fetch whole messages
+/// only for properties named explicitly, never because of `AllProperties` (a listing must not download every
+/// message of the page).
 pub fn needs_raw(shape: &Shape, full_default: bool) -> bool {
-    shape.include_mime
-        || shape.wants("item:MimeContent", false)
-        || shape.wants("item:Body", full_default)
-        || shape.wants("item:Attachments", full_default)
-        || shape.wants("item:InternetMessageHeaders", false)
-        || shape.wants("item:UniqueBody", false)
-        || shape.wants("item:TextBody", false)
-        || shape.wants("message:References", false)
+    let wants = |uri: &str, in_default: bool| {
+        if full_default { shape.wants(uri, in_default) } else { shape.additional.iter().any(|p| p.uri == uri) }
+    };
+    shape.wants_mime()
+        || wants("item:Body", true)
+        || wants("item:Attachments", true)
+        || wants("item:InternetMessageHeaders", false)
+        || wants("item:UniqueBody", false)
+        || wants("item:TextBody", false)
+        || wants("message:References", false)
 }
 
 fn write_mailbox(w: &mut XmlWriter, a: &Addr) {
@@ -138,7 +143,7 @@ pub fn write_message<S: MailStore>(
     let item_id =
         ItemId { mailbox: cx.mailbox.clone(), folder: d.node.r.clone(), uid_validity: d.uid_validity, uid: s.uid };
     w.start("t:Message", &[]);
-    if (shape.include_mime || shape.wants("item:MimeContent", false)) && d.raw.is_some() {
+    if shape.wants_mime() && d.raw.is_some() {
         let b64 = STANDARD.encode(d.raw.unwrap_or_default());
         w.start("t:MimeContent", &[("CharacterSet", "UTF-8")]).raw_text(&b64).end();
     }
