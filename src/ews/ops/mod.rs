@@ -373,10 +373,8 @@ pub fn request_mailboxes(op: &Element, ids: &IdCodec) -> Vec<String> {
             "Items" | "Message" | "SourceIds" => return,
             _ => None,
         };
-        if let Some(m) = found {
-            if !out.contains(&m) {
-                out.push(m);
-            }
+        if let Some(m) = found.filter(|m| !out.contains(m)) {
+            out.push(m);
         }
         for c in &el.children {
             walk(c, ids, out);
