@@ -463,6 +463,8 @@ def test_pull_notifications(ews, acct):
         assert "DeletedEvent" in [type(e).__name__ for e in events], events
     finally:
         acct.inbox.unsubscribe(sub_id)
+        for i in acct.inbox.filter(subject=f"pull {token}"):
+            i.delete()
 
 
 def test_streaming_notifications(ews, acct):
