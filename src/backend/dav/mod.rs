@@ -2,6 +2,7 @@
 //! (`viaduc check`): the DAV compliance classes, the user's principal, calendar and address-book homes, and
 //! whether sync-collection and scheduling are available.
 
+pub mod client;
 pub mod ical;
 pub mod vcard;
 
