@@ -232,6 +232,18 @@ async fn find_folder_deep_and_shallow() {
     assert_eq!(rf.attr("IndexedPagingOffset"), Some("3"));
     assert_eq!(rf.attr("IncludesLastItemInRange"), Some("false"));
     assert_eq!(named(&rf, "Folder").len(), 3);
+
+    let req = envelope(
+        r#"<m:FindFolder Traversal="Deep"><m:FolderShape><t:BaseShape>Default</t:BaseShape></m:FolderShape><m:Restriction><t:And><t:IsEqualTo><t:FieldURI FieldURI="folder:FolderClass"/><t:FieldURIOrConstant><t:Constant Value="IPF.Note"/></t:FieldURIOrConstant></t:IsEqualTo><t:Contains ContainmentMode="Substring" ContainmentComparison="IgnoreCase"><t:FieldURI FieldURI="folder:DisplayName"/><t:Constant Value="gate"/></t:Contains></t:And></m:Restriction><m:ParentFolderIds><t:DistinguishedFolderId Id="root"/></m:ParentFolderIds></m:FindFolder>"#,
+    );
+    let (_, root, _) = run(store(), &req).await;
+    let names: Vec<String> = named(&root, "DisplayName").iter().map(|d| d.text.clone()).collect();
+    assert_eq!(names, vec!["Gateway"]);
+    let req = envelope(
+        r#"<m:FindFolder Traversal="Deep"><m:FolderShape><t:BaseShape>Default</t:BaseShape></m:FolderShape><m:Restriction><t:IsGreaterThan><t:FieldURI FieldURI="folder:TotalCount"/><t:FieldURIOrConstant><t:Constant Value="1"/></t:FieldURIOrConstant></t:IsGreaterThan></m:Restriction><m:ParentFolderIds><t:DistinguishedFolderId Id="root"/></m:ParentFolderIds></m:FindFolder>"#,
+    );
+    let (_, root, _) = run(store(), &req).await;
+    assert_eq!(code(&messages(&root)[0]), "ErrorUnsupportedQueryFilter");
 }
 
 #[tokio::test]

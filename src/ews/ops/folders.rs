@@ -113,6 +113,11 @@ pub async fn find_folder<S: MailStore>(cx: &mut Ctx<S>, op: &Element) -> Vec<Res
         Ok(p) => p,
         Err(f) => return vec![f.message()],
     };
+    let restriction = match op.m("Restriction").map(FolderFilter::parse) {
+        Some(Ok(r)) => Some(r),
+        Some(Err(f)) => return vec![f.message()],
+        None => None,
+    };
     let parents = id_elements(op.m("ParentFolderIds"));
     if parents.is_empty() {
         return vec![ResponseMessage::error("ErrorInvalidRequest", "ParentFolderIds is empty.")];
@@ -138,6 +143,10 @@ pub async fn find_folder<S: MailStore>(cx: &mut Ctx<S>, op: &Element) -> Vec<Res
         } else {
             tree.iter().filter(|n| n.parent.as_ref() == Some(&node.r)).collect()
         };
+        let all: Vec<&FolderNode> = match &restriction {
+            Some(r) => all.into_iter().filter(|n| r.matches(n)).collect(),
+            None => all,
+        };
         let total = all.len() as u32;
         let (start, end) = page_bounds(total, max, offset, from_end);
         let page = &all[start as usize..end as usize];
@@ -159,6 +168,65 @@ pub async fn find_folder<S: MailStore>(cx: &mut Ctx<S>, op: &Element) -> Vec<Res
         out.push(ResponseMessage::ok(w.finish()));
     }
     out
+}
+
+/// A FindFolder restriction (MS-OXWSSRCH 2.2.4.x) on the folder properties Viaduc has: DisplayName (IsEqualTo,
+/// IsNotEqualTo, Contains) and FolderClass (IsEqualTo, IsNotEqualTo, Contains), combined with And/Or/Not.
+/// Anything else is refused (ErrorUnsupportedQueryFilter), never ignored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FolderFilter {
+    And(Vec<FolderFilter>),
+    Or(Vec<FolderFilter>),
+    Not(Box<FolderFilter>),
+    Name { value: String, contains: bool },
+    Class { value: String, contains: bool },
+}
+
+impl FolderFilter {
+    pub fn parse(el: &Element) -> Result<FolderFilter, Fail> {
+        let unsupported = |what: &str| {
+            Fail::new("ErrorUnsupportedQueryFilter", format!("The folder restriction '{what}' is not supported."))
+        };
+        let value = |e: &Element| -> Option<String> {
+            e.t("FieldURIOrConstant")
+                .and_then(|c| c.t("Constant"))
+                .or_else(|| e.t("Constant"))
+                .and_then(|c| c.attr("Value"))
+                .map(str::to_string)
+        };
+        match el.name.as_str() {
+            "Restriction" => FolderFilter::parse(el.children.first().ok_or_else(|| unsupported("empty"))?),
+            "And" => Ok(FolderFilter::And(el.children.iter().map(FolderFilter::parse).collect::<Result<_, _>>()?)),
+            "Or" => Ok(FolderFilter::Or(el.children.iter().map(FolderFilter::parse).collect::<Result<_, _>>()?)),
+            "Not" => Ok(FolderFilter::Not(Box::new(FolderFilter::parse(
+                el.children.first().ok_or_else(|| unsupported("Not"))?,
+            )?))),
+            op @ ("IsEqualTo" | "IsNotEqualTo" | "Contains") => {
+                let v = value(el).ok_or_else(|| unsupported("comparison without a constant"))?;
+                let contains = op == "Contains";
+                let f = match path_uri(el).as_deref() {
+                    Some("folder:DisplayName") => FolderFilter::Name { value: v, contains },
+                    Some("folder:FolderClass") => FolderFilter::Class { value: v, contains },
+                    other => return Err(unsupported(other.unwrap_or(op))),
+                };
+                Ok(if op == "IsNotEqualTo" { FolderFilter::Not(Box::new(f)) } else { f })
+            }
+            other => Err(unsupported(other)),
+        }
+    }
+
+    pub fn matches(&self, n: &FolderNode) -> bool {
+        let test = |have: &str, want: &str, contains: bool| {
+            if contains { have.to_lowercase().contains(&want.to_lowercase()) } else { have.eq_ignore_ascii_case(want) }
+        };
+        match self {
+            FolderFilter::And(v) => v.iter().all(|f| f.matches(n)),
+            FolderFilter::Or(v) => v.iter().any(|f| f.matches(n)),
+            FolderFilter::Not(f) => !f.matches(n),
+            FolderFilter::Name { value, contains } => test(&n.display, value, *contains),
+            FolderFilter::Class { value, contains } => !n.is_virtual() && test("IPF.Note", value, *contains),
+        }
+    }
 }
 
 /// The [start, end) window of an indexed page view (MS-OXWSSRCH 2.2.4.x IndexedPageViewType): `offset`
