@@ -80,6 +80,7 @@ fn summary(m: MessageSummary) -> MsgSummary {
         reply_to: m.reply_to.iter().map(addr).collect(),
         message_id: m.message_id,
         in_reply_to: m.in_reply_to,
+        references: m.references,
         has_attachments: m.has_attachments,
         importance: m.importance,
         flags: m.flags,

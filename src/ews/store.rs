@@ -67,6 +67,8 @@ pub struct MsgSummary {
     pub reply_to: Vec<Addr>,
     pub message_id: Option<String>,
     pub in_reply_to: Option<String>,
+    /// The References header's message ids (oldest first).
+    pub references: Vec<String>,
     pub has_attachments: bool,
     /// From the Importance / X-Priority / Priority headers (MS-OXCMAIL 2.2.3.2.5).
     pub importance: Importance,

@@ -269,6 +269,9 @@ pub fn write_message<S: MailStore>(
     if shape.wants("item:LastModifiedTime", true) {
         w.leaf("t:LastModifiedTime", &format_datetime(s.internal_date));
     }
+    if shape.wants("item:ConversationId", true) {
+        w.empty("t:ConversationId", &[("Id", &conversation_id(s))]);
+    }
     if shape.wants("item:Flag", true) {
         w.start("t:Flag", &[]);
         w.leaf("t:FlagStatus", if flag_status(s) == 2 { "Flagged" } else { "NotFlagged" });
@@ -321,6 +324,23 @@ pub fn write_message<S: MailStore>(
         write_list(w, "t:ReplyTo", &s.reply_to);
     }
     w.end();
+}
+
+/// A conversation id from the thread's root message id (RFC 5322 References, else In-Reply-To, else the
+/// message's own id, else the base subject): every message of a thread gets the same, on every instance.
+pub fn conversation_id(s: &MsgSummary) -> String {
+    use sha2::Digest;
+    let root = s
+        .references
+        .first()
+        .or(s.in_reply_to.as_ref())
+        .or(s.message_id.as_ref())
+        .map(|id| id.trim().trim_matches(['<', '>']).to_ascii_lowercase())
+        .unwrap_or_else(|| strip_prefixes(s.subject.as_deref().unwrap_or("")).to_lowercase());
+    let mut h = sha2::Sha256::new();
+    h.update(b"viaduc conversation\0");
+    h.update(root.as_bytes());
+    STANDARD.encode(&h.finalize()[..16])
 }
 
 fn strip_prefixes(subject: &str) -> &str {
@@ -1086,5 +1106,17 @@ mod tests {
         assert_eq!(strip_prefixes("Re: Fwd: hello"), "hello");
         assert!(keyword_ok("Work"));
         assert!(!keyword_ok("Red category"));
+    }
+
+    #[test]
+    fn threads_share_a_conversation_id() {
+        let root = MsgSummary { message_id: Some("<a@x>".into()), ..Default::default() };
+        let reply =
+            MsgSummary { in_reply_to: Some("<a@x>".into()), message_id: Some("<b@x>".into()), ..Default::default() };
+        let deep = MsgSummary { references: vec!["<A@x>".into(), "<b@x>".into()], ..Default::default() };
+        let other = MsgSummary { message_id: Some("<c@x>".into()), ..Default::default() };
+        assert_eq!(conversation_id(&root), conversation_id(&reply));
+        assert_eq!(conversation_id(&root), conversation_id(&deep));
+        assert_ne!(conversation_id(&root), conversation_id(&other));
     }
 }
