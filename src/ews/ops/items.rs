@@ -92,6 +92,71 @@ fn flag_status(s: &MsgSummary) -> u32 {
     if s.has_flag("\\Flagged") { 2 } else { 0 }
 }
 
+/// PidTagLastVerbExecuted values (MS-OXOMSG 2.2.1.34): reply to sender, reply to all, forward.
+const VERB_REPLY: u32 = 102;
+const VERB_REPLY_ALL: u32 = 103;
+const VERB_FORWARD: u32 = 104;
+
+/// The tagged MAPI properties Viaduc derives from IMAP state, as (tag, type, value) for the ones asked for
+/// (explicitly, or all of them with AllProperties) and set: PidTagMessageFlags 0x0E07 (MS-OXCMSG 2.2.1.6),
+/// PidTagMessageSize 0x0E08, PidTagHasAttachments 0x0E1B, PidTagIconIndex 0x1080, PidTagLastVerbExecuted 0x1081,
+/// PidTagFlagStatus 0x1090.
+fn extended_properties<S>(cx: &Ctx<S>, d: &ItemData<'_>, shape: &Shape) -> Vec<(&'static str, &'static str, String)> {
+    let s = d.summary;
+    let all = matches!(shape.base, crate::ews::types::BaseShape::AllProperties);
+    let want = |tag: &str| all || shape.wants_ext(tag);
+    let has_att = d.msg.map(|m| m.attachments.iter().any(|a| !a.is_inline)).unwrap_or(s.has_attachments);
+    let verb = if s.has_flag("$Forwarded") {
+        Some(VERB_FORWARD)
+    } else if s.has_flag("\\Answered") {
+        Some(VERB_REPLY)
+    } else {
+        None
+    };
+    let mut out = Vec::new();
+    if want("0x0e07") {
+        // mfRead 0x1, mfUnsent 0x8 (drafts), mfHasAttach 0x10, mfFromMe 0x20.
+        let mut f = 0u32;
+        if s.has_flag("\\Seen") {
+            f |= 0x1;
+        }
+        if s.has_flag("\\Draft") {
+            f |= 0x8;
+        }
+        if has_att {
+            f |= 0x10;
+        }
+        if s.from.as_ref().is_some_and(|a| a.email.eq_ignore_ascii_case(&cx.mailbox)) {
+            f |= 0x20;
+        }
+        out.push(("0x0E07", "Integer", f.to_string()));
+    }
+    if want("0x0e08") {
+        out.push(("0x0E08", "Integer", s.size.to_string()));
+    }
+    if want("0x0e1b") {
+        out.push(("0x0E1B", "Boolean", if has_att { "true" } else { "false" }.to_string()));
+    }
+    if want("0x1080") {
+        // MS-OXOMSG 2.2.1.10: 0x100 read mail, 0x101 unread, 0x105 replied, 0x106 forwarded.
+        let icon = match verb {
+            Some(VERB_FORWARD) => 0x106,
+            Some(_) => 0x105,
+            None if s.has_flag("\\Seen") => 0x100,
+            None => 0x101,
+        };
+        out.push(("0x1080", "Integer", icon.to_string()));
+    }
+    if let Some(v) = verb.filter(|_| want("0x1081")) {
+        out.push(("0x1081", "Integer", v.to_string()));
+    }
+    let st = flag_status(s);
+    if st != 0 && want("0x1090") {
+        out.push(("0x1090", "Integer", st.to_string()));
+    }
+    out
+}
+
 /// A very small HTML → text conversion for clients that ask for Text when only HTML exists.
 pub fn html_to_text(html: &str) -> String {
     let mut out = String::with_capacity(html.len());
@@ -257,14 +322,11 @@ pub fn write_message<S: MailStore>(
         let has = d.msg.map(|m| m.attachments.iter().any(|a| !a.is_inline)).unwrap_or(s.has_attachments);
         w.bool_leaf("t:HasAttachments", has);
     }
-    if shape.wants_ext("0x1090") || matches!(shape.base, crate::ews::types::BaseShape::AllProperties) {
-        let st = flag_status(s);
-        if st != 0 {
-            w.start("t:ExtendedProperty", &[]);
-            w.empty("t:ExtendedFieldURI", &[("PropertyTag", "0x1090"), ("PropertyType", "Integer")]);
-            w.leaf("t:Value", &st.to_string());
-            w.end();
-        }
+    for (tag, ty, value) in extended_properties(cx, d, shape) {
+        w.start("t:ExtendedProperty", &[]);
+        w.empty("t:ExtendedFieldURI", &[("PropertyTag", tag), ("PropertyType", ty)]);
+        w.leaf("t:Value", &value);
+        w.end();
     }
     if shape.wants("item:LastModifiedTime", true) {
         w.leaf("t:LastModifiedTime", &format_datetime(s.internal_date));
@@ -750,6 +812,24 @@ pub fn parse_updates(updates: &Element) -> Result<FlagChange, Fail> {
                 }
             }
             ("DeleteItemField", "item:Categories") => ch.categories = Some(Vec::new()),
+            ("SetItemField", "ext:0x1081") => {
+                // PidTagLastVerbExecuted: replies set \Answered, forwards $Forwarded (the IMAP keywords clients
+                // share, RFC 5788 registry).
+                let v = item
+                    .and_then(|i| i.t("ExtendedProperty"))
+                    .and_then(|p| p.t_text("Value"))
+                    .and_then(|v| v.parse::<u32>().ok())
+                    .ok_or_else(|| Fail::new("ErrorInvalidPropertySet", "PidTagLastVerbExecuted needs an integer."))?;
+                match v {
+                    VERB_REPLY | VERB_REPLY_ALL => set(&mut ch, "\\Answered", true),
+                    VERB_FORWARD => set(&mut ch, "$Forwarded", true),
+                    _ => {}
+                }
+            }
+            ("DeleteItemField", "ext:0x1081") => {
+                set(&mut ch, "\\Answered", false);
+                set(&mut ch, "$Forwarded", false);
+            }
             (k, u) if super::drafts::draft_update(&mut ch.draft, k, u, item) => {}
             _ => {
                 return Err(Fail::new(
@@ -1106,6 +1186,31 @@ mod tests {
         assert_eq!(strip_prefixes("Re: Fwd: hello"), "hello");
         assert!(keyword_ok("Work"));
         assert!(!keyword_ok("Red category"));
+    }
+
+    #[test]
+    fn verbs_and_flags_as_mapi_properties() {
+        let ids = crate::ids::IdCodec::new([1; 32]);
+        let cx = Ctx::new(ids, "me@x", "Me", "Exchange2016", crate::ews::store::MemStore::default());
+        let node = super::super::build_tree(Vec::new()).remove(0);
+        let s = MsgSummary {
+            flags: vec!["\\Seen".into(), "\\Answered".into(), "\\Flagged".into()],
+            size: 42,
+            has_attachments: true,
+            ..Default::default()
+        };
+        let d = ItemData { node: &node, uid_validity: 1, summary: &s, msg: None, raw: None };
+        let shape = Shape { base: crate::ews::types::BaseShape::AllProperties, ..Shape::default() };
+        let props = extended_properties(&cx, &d, &shape);
+        let get = |t: &str| props.iter().find(|p| p.0 == t).map(|p| p.2.clone());
+        assert_eq!(get("0x0E07").as_deref(), Some("17"));
+        assert_eq!(get("0x0E08").as_deref(), Some("42"));
+        assert_eq!(get("0x1080").as_deref(), Some("261"));
+        assert_eq!(get("0x1081").as_deref(), Some("102"));
+        assert_eq!(get("0x1090").as_deref(), Some("2"));
+        let xml = r#"<t:Updates xmlns:t="http://schemas.microsoft.com/exchange/services/2006/types"><t:SetItemField><t:ExtendedFieldURI PropertyTag="0x1081" PropertyType="Integer"/><t:Message><t:ExtendedProperty><t:ExtendedFieldURI PropertyTag="0x1081" PropertyType="Integer"/><t:Value>104</t:Value></t:ExtendedProperty></t:Message></t:SetItemField></t:Updates>"#;
+        let ch = parse_updates(&crate::ews::xml::parse(xml.as_bytes()).unwrap()).unwrap();
+        assert_eq!(ch.add, vec!["$Forwarded".to_string()]);
     }
 
     #[test]
