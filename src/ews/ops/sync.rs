@@ -270,8 +270,17 @@ pub async fn sync_folder_items<S: MailStore>(cx: &mut Ctx<S>, op: &Element) -> V
                 ItemId { mailbox: cx.mailbox.clone(), folder: node.r.clone(), uid_validity: deleted_uv, uid: *uid };
             ch.start("t:Delete", &[]).empty("t:ItemId", &[("Id", &cx.ids.item_id(&id))]).end();
         }
+        // Ignore (MS-OXWSSYNC 2.2.3.3): changes to these items are not reported (they still count as known).
+        let ignored: Vec<u32> = op
+            .m("Ignore")
+            .map(|i| i.children.iter().filter_map(|e| cx.ids.parse_item_id(e.attr("Id")?).ok()).collect::<Vec<_>>())
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|i| i.folder == node.r && i.uid_validity == cur_uv)
+            .map(|i| i.uid)
+            .collect();
         for (kind, uids) in [("t:Update", &plan.updates), ("t:Create", &plan.creates)] {
-            for uid in uids {
+            for uid in uids.iter().filter(|u| !ignored.contains(u)) {
                 let Some(s) = sums.iter().find(|s| s.uid == *uid) else { continue };
                 ch.start(kind, &[]);
                 let d = ItemData { node: &node, uid_validity: cur_uv, summary: s, msg: None, raw: None };
