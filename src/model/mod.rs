@@ -10,3 +10,4 @@ pub mod recurrence;
 pub mod calendar;
 pub mod task;
 pub mod contact;
+pub mod freebusy;
