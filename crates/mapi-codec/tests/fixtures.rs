@@ -3,8 +3,9 @@
 
 mod common;
 
-use mapi_codec::oxcdata::{PropTag, PropValue};
-use mapi_codec::rops::{RopContext, RopRequest};
+use mapi_codec::oxcdata::{ObjectId, PropTag, PropValue};
+use mapi_codec::rops::request::FlaggedString;
+use mapi_codec::rops::{Body, RopContext, RopRequest, RopResponse};
 use mapi_codec::{Reader, Writer, lz77};
 
 fn fixture(name: &str) -> Vec<u8> {
@@ -77,4 +78,81 @@ fn ms_oxcprpt_set_properties_request() {
     let mut w = Writer::new();
     rop.encode(&mut w).unwrap();
     assert_eq!(w.into_vec(), b);
+}
+
+fn request(name: &str) -> (Vec<u8>, RopRequest) {
+    let b = fixture(name);
+    let mut r = Reader::new(&b);
+    let rop = RopRequest::decode(&mut r, &RopContext::default()).unwrap();
+    assert!(r.is_empty(), "{name}: trailing bytes");
+    // Round trip: every field of these requests is on the wire.
+    let mut w = Writer::new();
+    rop.encode(&mut w).unwrap();
+    assert_eq!(w.into_vec(), b, "{name}: re-encoding differs");
+    (b, rop)
+}
+
+fn response(name: &str) -> RopResponse {
+    let b = fixture(name);
+    let mut r = Reader::new(&b);
+    let rop = RopResponse::decode(&mut r, &()).unwrap();
+    assert!(r.is_empty(), "{name}: trailing bytes");
+    let mut w = Writer::new();
+    rop.encode(&mut w).unwrap();
+    assert_eq!(w.into_vec(), b, "{name}: re-encoding differs");
+    rop
+}
+
+/// MS-OXCFOLD 4.5.1: RopMoveFolder request moving folder 0001-00000E8EDF36
+/// asynchronously, renamed "Folder1" (Unicode).
+#[test]
+fn ms_oxcfold_move_folder_request() {
+    let (b, rop) = request("ms-oxcfold-4.5.1-movefolder-request.hex");
+    assert_eq!(b.len(), 30);
+    let RopRequest::MoveFolder(m) = &rop else {
+        panic!("{rop:?}")
+    };
+    assert_eq!(rop.rop_id(), 0x35);
+    assert_eq!(m.logon_id, 0);
+    assert_eq!(m.source_handle_index, 1);
+    assert_eq!(m.dest_handle_index, 2);
+    assert!(m.want_asynchronous);
+    assert_eq!(m.want_recursive, None);
+    assert_eq!(m.folder_id, ObjectId::new(0x0001, 0x0000_0E8E_DF36));
+    assert_eq!(m.new_folder_name, FlaggedString::Unicode("Folder1".into()));
+}
+
+/// MS-OXCTABL 4.5.3.1: RopQueryRows request, advance, forward, 50 rows.
+#[test]
+fn ms_oxctabl_query_rows_request() {
+    let (_, rop) = request("ms-oxctabl-4.5.3.1-queryrows-request.hex");
+    let RopRequest::QueryRows(q) = &rop else {
+        panic!("{rop:?}")
+    };
+    assert_eq!((q.logon_id, q.input_handle_index), (0, 0));
+    assert_eq!(q.query_rows_flags, 0x00);
+    assert!(q.forward_read);
+    assert_eq!(q.row_count, 50);
+}
+
+/// MS-OXCTABL 4.3.2: RopSortTable response, TableStatus TBLSTAT_COMPLETE.
+#[test]
+fn ms_oxctabl_sort_table_response() {
+    let rop = response("ms-oxctabl-4.3.2-sorttable-response.hex");
+    assert_eq!(rop, RopResponse::success(1, Body::TableStatus(0x13, 0x00)));
+}
+
+/// MS-OXORULE 4.2.2: RopGetRulesTable response (success, handle index 1).
+#[test]
+fn ms_oxorule_get_rules_table_response() {
+    let rop = response("ms-oxorule-4.2.2-getrulestable-response.hex");
+    assert_eq!(rop.rop_id(), 0x3F);
+    assert_eq!(rop, RopResponse::success(1, Body::Empty(0x3F)));
+}
+
+/// MS-OXORULE 4.2.2: RopSetColumns response, TBLSTAT_COMPLETE.
+#[test]
+fn ms_oxorule_set_columns_response() {
+    let rop = response("ms-oxorule-4.2.2-setcolumns-response.hex");
+    assert_eq!(rop, RopResponse::success(1, Body::TableStatus(0x12, 0x00)));
 }
