@@ -156,3 +156,95 @@ fn ms_oxorule_set_columns_response() {
     let rop = response("ms-oxorule-4.2.2-setcolumns-response.hex");
     assert_eq!(rop, RopResponse::success(1, Body::TableStatus(0x12, 0x00)));
 }
+
+/// MS-OXCPRPT 4.1.2: RopGetPropertyIdsFromNames response mapping two names
+/// to 0x863E and 0x863F (16-bit IDs, whatever the example's prose says).
+#[test]
+fn ms_oxcprpt_get_property_ids_from_names_response() {
+    let rop = response("ms-oxcprpt-4.1.2-getpropertyidsfromnames-response.hex");
+    assert_eq!(
+        rop,
+        RopResponse::success(0, Body::GetPropertyIdsFromNames(vec![0x863E, 0x863F]))
+    );
+}
+
+/// MS-OXCPRPT 4.2.2: RopSetProperties response without property problems.
+#[test]
+fn ms_oxcprpt_set_properties_response() {
+    let rop = response("ms-oxcprpt-4.2.2-setproperties-response.hex");
+    assert_eq!(rop, RopResponse::success(0, Body::Problems(0x0A, vec![])));
+}
+
+/// MS-OXCPRPT 4.3.1: RopGetPropertiesSpecific request for two named
+/// properties and PidTagChangeKey, Unicode strings wanted.
+#[test]
+fn ms_oxcprpt_get_properties_specific_request() {
+    let (_, rop) = request("ms-oxcprpt-4.3.1-getpropertiesspecific-request.hex");
+    let RopRequest::GetPropertiesSpecific(g) = &rop else {
+        panic!("{rop:?}")
+    };
+    assert_eq!((g.logon_id, g.input_handle_index), (0, 0));
+    assert_eq!(g.property_size_limit, 0);
+    assert_eq!(g.want_unicode, 1);
+    assert_eq!(
+        g.property_tags,
+        [
+            PropTag(0x863E000B),
+            PropTag(0x863F0003),
+            PropTag(0x65E20102)
+        ]
+    );
+}
+
+/// MS-OXCPRPT 4.4.1.1: RopOpenStream request on
+/// PidTagExtendedRuleMessageCondition, ReadWrite.
+#[test]
+fn ms_oxcprpt_open_stream_request() {
+    let (_, rop) = request("ms-oxcprpt-4.4.1.1-openstream-request.hex");
+    let RopRequest::OpenStream(o) = &rop else {
+        panic!("{rop:?}")
+    };
+    assert_eq!(o.logon_id, 1);
+    assert_eq!(o.input_handle_index, 0);
+    assert_eq!(o.output_handle_index, 1);
+    assert_eq!(o.property_tag, PropTag(0x0E9A0102));
+    assert_eq!(o.open_mode_flags, 0x01);
+}
+
+/// MS-OXCPRPT 4.5 "Asynchronous Progress": RopEmptyFolder (asynchronous),
+/// then RopProgress request/response pairs reporting 29 and 59 of 729.
+#[test]
+fn ms_oxcprpt_asynchronous_progress() {
+    use mapi_codec::rops::response::Progress;
+    let (_, rop) = request("ms-oxcprpt-4.5-emptyfolder-request.hex");
+    let RopRequest::EmptyFolder(e) = &rop else {
+        panic!("{rop:?}")
+    };
+    assert_eq!((e.logon_id, e.input_handle_index), (0, 0));
+    assert!(e.want_asynchronous);
+    assert!(!e.want_delete_associated);
+
+    let (_, rop) = request("ms-oxcprpt-4.5-progress-request.hex");
+    let RopRequest::Progress(p) = &rop else {
+        panic!("{rop:?}")
+    };
+    assert_eq!((p.logon_id, p.input_handle_index), (0, 0));
+    assert!(!p.want_cancel);
+
+    for (name, done) in [
+        ("ms-oxcprpt-4.5-progress-response-29.hex", 29),
+        ("ms-oxcprpt-4.5-progress-response-59.hex", 59),
+    ] {
+        assert_eq!(
+            response(name),
+            RopResponse::success(
+                0,
+                Body::Progress(Progress {
+                    logon_id: 0,
+                    completed_task_count: done,
+                    total_task_count: 729,
+                })
+            )
+        );
+    }
+}
