@@ -248,3 +248,115 @@ fn ms_oxcprpt_asynchronous_progress() {
         );
     }
 }
+
+/// MS-OXCFOLD 4.1: RopCreateFolder request ("Folder1", Unicode) and its
+/// response (new FID 0001-00000E915212, not an existing folder).
+#[test]
+fn ms_oxcfold_create_folder() {
+    let (b, rop) = request("ms-oxcfold-4.1.1-createfolder-request.hex");
+    assert_eq!(b.len(), 26);
+    let RopRequest::CreateFolder(c) = &rop else {
+        panic!("{rop:?}")
+    };
+    assert_eq!(
+        (c.logon_id, c.input_handle_index, c.output_handle_index),
+        (0, 0, 1)
+    );
+    assert_eq!(c.folder_type, 1);
+    assert!(!c.open_existing);
+    assert_eq!(c.reserved, 0);
+    assert_eq!(c.display_name, FlaggedString::Unicode("Folder1".into()));
+    assert_eq!(c.comment, FlaggedString::Unicode(String::new()));
+
+    let rop = response("ms-oxcfold-4.1.2-createfolder-response.hex");
+    assert_eq!(
+        rop,
+        RopResponse::success(
+            1,
+            Body::CreateFolder {
+                folder_id: ObjectId::new(0x0001, 0x0000_0E91_5212),
+                existing: None,
+            }
+        )
+    );
+}
+
+/// MS-OXCFOLD 4.2: RopDeleteFolder (DEL_MESSAGES | DEL_FOLDERS) and its
+/// response (PartialCompletion FALSE).
+#[test]
+fn ms_oxcfold_delete_folder() {
+    let (_, rop) = request("ms-oxcfold-4.2.1-deletefolder-request.hex");
+    let RopRequest::DeleteFolder(d) = &rop else {
+        panic!("{rop:?}")
+    };
+    assert_eq!((d.logon_id, d.input_handle_index), (0, 1));
+    assert_eq!(d.delete_folder_flags, 0x01 | 0x04);
+    assert_eq!(d.folder_id, ObjectId::new(0x0001, 0x0000_0E8E_DF36));
+    assert_eq!(
+        response("ms-oxcfold-4.2.2-deletefolder-response.hex"),
+        RopResponse::success(1, Body::PartialCompletion(0x1D, false))
+    );
+}
+
+/// MS-OXCFOLD 4.7.2: RopGetHierarchyTable response with 21 rows.
+#[test]
+fn ms_oxcfold_get_hierarchy_table_response() {
+    assert_eq!(
+        response("ms-oxcfold-4.7.2-gethierarchytable-response.hex"),
+        RopResponse::success(2, Body::TableRowCount(0x04, 21))
+    );
+}
+
+/// MS-OXCTABL 4.1.1: RopGetContentsTable request, standard table.
+#[test]
+fn ms_oxctabl_get_contents_table_request() {
+    let (_, rop) = request("ms-oxctabl-4.1.1-getcontentstable-request.hex");
+    let RopRequest::GetContentsTable(t) = &rop else {
+        panic!("{rop:?}")
+    };
+    assert_eq!(
+        (t.logon_id, t.input_handle_index, t.output_handle_index),
+        (0, 0, 1)
+    );
+    assert_eq!(t.table_flags, 0x00);
+}
+
+/// MS-OXOMSG 4.1 and 4.3: RopSubmitMessage and RopAbortSubmit requests and
+/// responses; 4.6.1.2 / 4.6.6.2: RopSetSpooler and RopSpoolerLockMessage
+/// responses.
+#[test]
+fn ms_oxomsg_submit_and_spooler() {
+    let (_, rop) = request("ms-oxomsg-4.1.1-submitmessage-request.hex");
+    let RopRequest::SubmitMessage(s) = &rop else {
+        panic!("{rop:?}")
+    };
+    assert_eq!(
+        (s.logon_id, s.input_handle_index, s.submit_flags),
+        (0, 2, 0)
+    );
+    assert_eq!(
+        response("ms-oxomsg-4.1.2-submitmessage-response.hex"),
+        RopResponse::success(2, Body::Empty(0x32))
+    );
+
+    let (_, rop) = request("ms-oxomsg-4.3.1-abortsubmit-request.hex");
+    let RopRequest::AbortSubmit(a) = &rop else {
+        panic!("{rop:?}")
+    };
+    assert_eq!((a.logon_id, a.input_handle_index), (0, 0));
+    assert_eq!(a.folder_id, ObjectId::new(0x0001, 0x0003_b479_ca47));
+    assert_eq!(a.message_id, ObjectId::new(0x0001, 0x0003_b7e6_5fa7));
+    assert_eq!(
+        response("ms-oxomsg-4.3.2-abortsubmit-response.hex"),
+        RopResponse::success(0, Body::Empty(0x34))
+    );
+
+    assert_eq!(
+        response("ms-oxomsg-4.6.1.2-setspooler-response.hex"),
+        RopResponse::success(0, Body::Empty(0x47))
+    );
+    assert_eq!(
+        response("ms-oxomsg-4.6.6.2-spoolerlockmessage-response.hex"),
+        RopResponse::success(0, Body::Empty(0x48))
+    );
+}
