@@ -360,3 +360,98 @@ fn ms_oxomsg_submit_and_spooler() {
         RopResponse::success(0, Body::Empty(0x48))
     );
 }
+
+/// MS-OXCFOLD 4.3.1: RopDeleteMessages request for two messages.
+#[test]
+fn ms_oxcfold_delete_messages_request() {
+    let (b, rop) = request("ms-oxcfold-4.3.1-deletemessages-request.hex");
+    assert_eq!(b.len(), 23);
+    let RopRequest::DeleteMessages(d) = &rop else {
+        panic!("{rop:?}")
+    };
+    assert_eq!((d.logon_id, d.input_handle_index), (0, 0));
+    assert!(!d.want_asynchronous);
+    assert!(d.notify_non_read);
+    assert_eq!(
+        d.message_ids,
+        [
+            ObjectId::new(0x0001, 0x0000_0E8E_F148),
+            ObjectId::new(0x0001, 0x0000_0E8E_C302)
+        ]
+    );
+}
+
+/// MS-OXCFOLD 4.6: RopCopyFolder request (asynchronous, recursive,
+/// "Folder1") and its response.
+#[test]
+fn ms_oxcfold_copy_folder() {
+    let (b, rop) = request("ms-oxcfold-4.6.1-copyfolder-request.hex");
+    assert_eq!(b.len(), 31);
+    let RopRequest::CopyFolder(c) = &rop else {
+        panic!("{rop:?}")
+    };
+    assert_eq!(rop.rop_id(), 0x36);
+    assert_eq!(
+        (c.logon_id, c.source_handle_index, c.dest_handle_index),
+        (0, 0, 1)
+    );
+    assert!(c.want_asynchronous);
+    assert_eq!(c.want_recursive, Some(true));
+    assert_eq!(c.folder_id, ObjectId::new(0x0001, 0x0000_0E8E_DF36));
+    assert_eq!(c.new_folder_name, FlaggedString::Unicode("Folder1".into()));
+    assert_eq!(
+        response("ms-oxcfold-4.6.2-copyfolder-response.hex"),
+        RopResponse::success(0, Body::PartialCompletion(0x36, false))
+    );
+}
+
+/// MS-OXCTABL 4.2.1: RopSetColumns request with six columns.
+#[test]
+fn ms_oxctabl_set_columns_request() {
+    let (_, rop) = request("ms-oxctabl-4.2.1-setcolumns-request.hex");
+    let RopRequest::SetColumns(s) = &rop else {
+        panic!("{rop:?}")
+    };
+    assert_eq!((s.logon_id, s.input_handle_index), (0, 1));
+    assert_eq!(s.set_columns_flags, 0);
+    assert_eq!(
+        s.property_tags,
+        [
+            PropTag(0x67480014),
+            PropTag(0x674a0014),
+            PropTag(0x674d0014),
+            PropTag(0x674e0003),
+            PropTag(0x0037001f),
+            PropTag(0x0e060040),
+        ]
+    );
+}
+
+/// MS-OXCTABL 4.3.1: RopSortTable request, one category, expanded.
+#[test]
+fn ms_oxctabl_sort_table_request() {
+    use mapi_codec::oxcdata::SortOrder;
+    let (_, rop) = request("ms-oxctabl-4.3.1-sorttable-request.hex");
+    let RopRequest::SortTable(s) = &rop else {
+        panic!("{rop:?}")
+    };
+    assert_eq!((s.logon_id, s.input_handle_index), (0, 0));
+    assert_eq!(s.sort_table_flags, 0);
+    let set = &s.sort_order_set;
+    assert_eq!((set.categorized_count, set.expanded_count), (1, 1));
+    assert_eq!(
+        set.sort_orders,
+        [
+            SortOrder {
+                prop_type: 0x301F,
+                prop_id: 0x8008,
+                order: 0x00
+            },
+            SortOrder {
+                prop_type: 0x0040,
+                prop_id: 0x0E06,
+                order: 0x01
+            },
+        ]
+    );
+}
