@@ -455,3 +455,28 @@ fn ms_oxctabl_sort_table_request() {
         ]
     );
 }
+
+/// MS-OXCFOLD 4.4.1: RopMoveCopyMessages request (move one message).
+#[test]
+fn ms_oxcfold_move_copy_messages_request() {
+    let (_, rop) = request("ms-oxcfold-4.4.1-movecopymessages-request.hex");
+    let RopRequest::MoveCopyMessages(m) = &rop else {
+        panic!("{rop:?}")
+    };
+    assert_eq!(
+        (m.logon_id, m.source_handle_index, m.dest_handle_index),
+        (0, 0, 1)
+    );
+    assert_eq!(m.message_ids, [ObjectId::new(0x0001, 0x0000_0E8E_EC5D)]);
+    assert!(!m.want_asynchronous);
+    assert!(!m.want_copy);
+}
+
+/// MS-OXCFOLD 4.5.2: RopMoveFolder response (PartialCompletion FALSE).
+#[test]
+fn ms_oxcfold_move_folder_response() {
+    assert_eq!(
+        response("ms-oxcfold-4.5.2-movefolder-response.hex"),
+        RopResponse::success(1, Body::PartialCompletion(0x35, false))
+    );
+}
