@@ -25,6 +25,23 @@ static FOREIGN_NAMESPACES: OnceLock<(Vec<String>, Vec<String>)> = OnceLock::new(
 /// TLS settings for the SMTP submission server (built once; `None` when it cannot be built).
 static SMTP_TLS: OnceLock<Option<Arc<rustls::ClientConfig>>> = OnceLock::new();
 
+/// How long a user's cached folder list may be used to resolve ids.
+const TREE_TTL: std::time::Duration = std::time::Duration::from_secs(5);
+/// Per-user folder lists (bounded; keyed by IMAP login), see [`MailStore::list_folders_cached`].
+type TreeCache = std::sync::Mutex<lru::LruCache<String, (std::time::Instant, Arc<Vec<FolderInfo>>)>>;
+static TREES: OnceLock<TreeCache> = OnceLock::new();
+
+fn trees() -> &'static TreeCache {
+    TREES.get_or_init(|| std::sync::Mutex::new(lru::LruCache::new(std::num::NonZeroUsize::new(1024).unwrap())))
+}
+
+/// Forgets a user's cached folder list (after Viaduc's own folder changes).
+fn forget_tree(login: &str) {
+    if let Ok(mut c) = trees().lock() {
+        c.pop(login);
+    }
+}
+
 /// One request's view of the caller's mailbox.
 pub struct ImapStore {
     store: &'static ImapMailStore,
@@ -171,6 +188,17 @@ impl ImapStore {
 }
 
 impl MailStore for ImapStore {
+    async fn list_folders_cached(&mut self) -> Result<Vec<FolderInfo>> {
+        let key = self.principal.login.to_lowercase();
+        if let Ok(mut c) = trees().lock()
+            && let Some((at, list)) = c.get(&key)
+            && at.elapsed() < TREE_TTL
+        {
+            return Ok(list.as_ref().clone());
+        }
+        self.list_folders().await
+    }
+
     async fn list_folders(&mut self) -> Result<Vec<FolderInfo>> {
         let list = self.store.list_mailboxes(&self.principal).await?;
         // Other users' and shared folders are not part of this mailbox (they are reached by delegate access).
@@ -181,12 +209,17 @@ impl MailStore for ImapStore {
                 .chain(&shared)
                 .any(|p| name.starts_with(p.as_str()) || p.strip_suffix(['/', '.']).is_some_and(|root| name == root))
         };
-        Ok(list
+        let list: Vec<FolderInfo> = list
             .into_iter()
             .filter(|m| !is_foreign(&m.name))
             .filter(|m| !m.attributes.iter().any(|a| a.eq_ignore_ascii_case("\\NonExistent")))
             .map(Self::info)
-            .collect())
+            .collect();
+        // Every fresh listing refreshes the cache the item operations use.
+        if let Ok(mut c) = trees().lock() {
+            c.put(self.principal.login.to_lowercase(), (std::time::Instant::now(), Arc::new(list.clone())));
+        }
+        Ok(list)
     }
 
     async fn other_user_folders(&mut self, owner: &str) -> Result<Option<(String, Vec<FolderInfo>)>> {
@@ -206,14 +239,17 @@ impl MailStore for ImapStore {
     }
 
     async fn create_folder(&mut self, name: &str) -> Result<()> {
+        forget_tree(&self.principal.login.to_lowercase());
         self.store.create_mailbox(&self.principal, name).await
     }
 
     async fn rename_folder(&mut self, from: &str, to: &str) -> Result<()> {
+        forget_tree(&self.principal.login.to_lowercase());
         self.store.rename_mailbox(&self.principal, from, to).await
     }
 
     async fn delete_folder(&mut self, name: &str) -> Result<()> {
+        forget_tree(&self.principal.login.to_lowercase());
         self.store.delete_mailbox(&self.principal, name).await
     }
 
@@ -238,6 +274,10 @@ impl MailStore for ImapStore {
         v.sort_by_key(|m| m.uid);
         v.dedup_by_key(|m| m.uid);
         Ok(v)
+    }
+
+    async fn fetch_full(&mut self, folder: &str, uid: u32) -> Result<Option<(MsgSummary, Vec<u8>)>> {
+        Ok(self.store.fetch_message(&self.principal, folder, uid).await?.map(|m| (summary(m.summary), m.raw.to_vec())))
     }
 
     async fn fetch_raw(&mut self, folder: &str, uid: u32) -> Result<Option<Vec<u8>>> {

@@ -149,8 +149,14 @@ pub async fn dispatch<S: MailStore>(cx: &mut Ctx<S>, req: &soap::Request) -> Vec
     out
 }
 
+/// Operations that use the folder tree only to resolve folder ids (and UIDVALIDITY), never to show counts:
+/// they may take it from the store's short-lived cache.
+const CACHED_TREE_OPS: &[&str] =
+    &["GetItem", "FindItem", "SyncFolderItems", "UpdateItem", "DeleteItem", "GetAttachment", "MarkAsJunk"];
+
 async fn run_op<S: MailStore>(cx: &mut Ctx<S>, req: &soap::Request) -> Vec<ResponseMessage> {
     let op = &req.op;
+    cx.cached_tree = CACHED_TREE_OPS.contains(&req.op_name());
     match req.op_name() {
         "ConvertId" => ops::convert_id::convert_id(cx, op).await,
         "GetFolder" => ops::folders::get_folder(cx, op).await,

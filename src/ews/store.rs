@@ -144,6 +144,11 @@ pub struct Changes {
 #[allow(async_fn_in_trait)]
 pub trait MailStore {
     async fn list_folders(&mut self) -> Result<Vec<FolderInfo>>;
+    /// The folder list, possibly from a short-lived per-user cache: for resolving ids, never for counts (the
+    /// item operations take counts and MODSEQs from a fresh STATUS/SELECT of the folder they touch).
+    async fn list_folders_cached(&mut self) -> Result<Vec<FolderInfo>> {
+        self.list_folders().await
+    }
     async fn create_folder(&mut self, name: &str) -> Result<()>;
     async fn rename_folder(&mut self, from: &str, to: &str) -> Result<()>;
     async fn delete_folder(&mut self, name: &str) -> Result<()>;
@@ -153,6 +158,11 @@ pub trait MailStore {
     async fn summaries(&mut self, folder: &str, uids: &[u32]) -> Result<Vec<MsgSummary>>;
     /// The whole RFC 5322 message, if the UID exists.
     async fn fetch_raw(&mut self, folder: &str, uid: u32) -> Result<Option<Vec<u8>>>;
+    /// The summary and the whole message together (one `UID FETCH` on IMAP), if the UID exists.
+    async fn fetch_full(&mut self, folder: &str, uid: u32) -> Result<Option<(MsgSummary, Vec<u8>)>> {
+        let Some(s) = self.summaries(folder, &[uid]).await?.pop() else { return Ok(None) };
+        Ok(self.fetch_raw(folder, uid).await?.map(|r| (s, r)))
+    }
     /// Adds and removes flags. With `unchanged_since` (RFC 7162 UNCHANGEDSINCE), returns the UIDs that were not
     /// changed because they were modified after it.
     async fn set_flags(

@@ -532,3 +532,57 @@ def test_delegate_access_follows_imap_acls(ews):
                        '</t:EmailAddress></t:Mailbox></t:DistinguishedFolderId></m:FolderIds></m:GetFolder>'), user="bob")
     codes = [m.find("m:ResponseCode", NS).text for m in parse(r).findall(".//m:GetFolderResponseMessage", NS)]
     assert codes == ["ErrorAccessDenied"], r.text
+
+
+# ---------------------------------------------------------------------------------------------- read path
+
+def _find_inbox_ids(ews):
+    body = soap('<m:FindItem Traversal="Shallow"><m:ItemShape><t:BaseShape>IdOnly</t:BaseShape></m:ItemShape>'
+                '<m:IndexedPageItemView MaxEntriesReturned="1000" Offset="0" BasePoint="Beginning"/>'
+                '<m:ParentFolderIds><t:DistinguishedFolderId Id="inbox"/></m:ParentFolderIds></m:FindItem>')
+    root = parse(post(ews, body))
+    view = root.find(".//m:RootFolder", NS)
+    return int(view.get("TotalItemsInView")), [i.get("Id") for i in root.iterfind(".//t:ItemId", NS)]
+
+
+def test_cached_folder_tree_still_sees_other_clients(ews, acct):
+    """The folder tree is cached for a few seconds for the item operations; counts and new folders made by
+    other clients are still seen at once."""
+    total, _ = _find_inbox_ids(ews)
+    subject = f"read path {uuid.uuid4().hex[:8]}"
+    _deliver(ews, subject)
+    total2, ids = _find_inbox_ids(ews)  # within the cache lifetime
+    assert total2 == total + 1
+    # A folder created over IMAP just now is found by an item operation (the cache is refreshed on a miss).
+    name = f"RP {uuid.uuid4().hex[:6]}"
+    m = imap(ews)
+    try:
+        m.create(f'"{name}"')
+        m.append(f'"{name}"', None, None, f"Subject: {subject}\r\n\r\nx\r\n".encode())
+        body = soap('<m:FindFolder Traversal="Shallow"><m:FolderShape><t:BaseShape>Default</t:BaseShape>'
+                    '</m:FolderShape><m:ParentFolderIds><t:DistinguishedFolderId Id="msgfolderroot"/>'
+                    '</m:ParentFolderIds></m:FindFolder>')
+        fid = next(f.find("t:FolderId", NS).get("Id") for f in parse(post(ews, body)).iterfind(".//t:Folder", NS)
+                   if f.findtext("t:DisplayName", namespaces=NS) == name)
+        body = soap('<m:FindItem Traversal="Shallow"><m:ItemShape><t:BaseShape>IdOnly</t:BaseShape></m:ItemShape>'
+                    f'<m:ParentFolderIds><t:FolderId Id="{fid}"/></m:ParentFolderIds></m:FindItem>')
+        root = parse(post(ews, body))
+        assert root.find(".//m:RootFolder", NS).get("TotalItemsInView") == "1"
+        # GetItem with only MimeContent (no MIME parsing on the server) returns the message bytes.
+        iid = root.find(".//t:ItemId", NS).get("Id")
+        body = soap('<m:GetItem><m:ItemShape><t:BaseShape>IdOnly</t:BaseShape>'
+                    '<t:IncludeMimeContent>true</t:IncludeMimeContent></m:ItemShape>'
+                    f'<m:ItemIds><t:ItemId Id="{iid}"/></m:ItemIds></m:GetItem>')
+        resp = post(ews, body)
+        mime = parse(resp).find(".//t:MimeContent", NS)
+        assert mime is not None, resp.text
+        mime = mime.text
+        assert subject.encode() in base64.b64decode(mime)
+    finally:
+        m.delete(f'"{name}"')
+        m.select("INBOX")
+        typ, d = m.uid("SEARCH", "SUBJECT", f'"{subject}"')
+        for u in d[0].split():
+            m.uid("STORE", u, "+FLAGS.SILENT", "(\\Deleted)")
+        m.expunge()
+        m.logout()

@@ -48,6 +48,20 @@ pub fn needs_raw(shape: &Shape, full_default: bool) -> bool {
         || wants("message:References", false)
 }
 
+/// Whether the shape asks for anything read from the parsed MIME message (MimeContent alone needs only the
+/// raw bytes).
+pub fn needs_parsed(shape: &Shape, full_default: bool) -> bool {
+    let wants = |uri: &str, in_default: bool| {
+        if full_default { shape.wants(uri, in_default) } else { shape.additional.iter().any(|p| p.uri == uri) }
+    };
+    wants("item:Body", true)
+        || wants("item:Attachments", true)
+        || wants("item:InternetMessageHeaders", false)
+        || wants("item:UniqueBody", false)
+        || wants("item:TextBody", false)
+        || wants("message:References", false)
+}
+
 fn write_mailbox(w: &mut XmlWriter, a: &Addr) {
     w.start("t:Mailbox", &[]);
     if let Some(n) = a.name.as_deref().filter(|n| !n.is_empty()) {
@@ -486,15 +500,18 @@ pub async fn get_item<S: MailStore>(cx: &mut Ctx<S>, op: &Element) -> Vec<Respon
     if els.is_empty() {
         return vec![ResponseMessage::error("ErrorInvalidRequest", "ItemIds is empty.")];
     }
+    // Parsing MIME is only needed for the fields taken from it (not for MimeContent alone).
+    let parse = needs_parsed(&shape, true);
     // Resolve every id, then fetch the summaries of each folder's items in one command (clients ask for
-    // dozens of items per GetItem while syncing).
+    // dozens of items per GetItem while syncing); when whole messages are needed, one UID FETCH per item
+    // brings summary and body together.
     let mut resolved: Vec<Result<(ItemId, FolderNode), Fail>> = Vec::with_capacity(els.len());
     for el in &els {
         resolved.push(resolve_item(cx, el).await);
     }
     let mut by_folder: std::collections::BTreeMap<String, Vec<u32>> = std::collections::BTreeMap::new();
     for (id, node) in resolved.iter().flatten() {
-        if let Some(n) = &node.name {
+        if let Some(n) = node.name.as_ref().filter(|_| !need) {
             by_folder.entry(n.clone()).or_default().push(id.uid);
         }
     }
@@ -520,15 +537,15 @@ pub async fn get_item<S: MailStore>(cx: &mut Ctx<S>, op: &Element) -> Vec<Respon
             if let Some(f) = folder_errors.get(&name) {
                 return Err(f.clone());
             }
-            let summary = sums.get(&(name.clone(), id.uid)).cloned().ok_or_else(item_not_found)?;
-            let (raw, msg) = if need {
-                let raw =
-                    cx.store.fetch_raw(&name, id.uid).await.map_err(|e| Fail::from_error(&e, "ErrorItemNotFound"))?;
-                let raw = raw.ok_or_else(item_not_found)?;
-                let msg = Message::from_mime(&raw).ok();
-                (Some(raw), msg)
+            let (summary, raw, msg) = if need {
+                let full =
+                    cx.store.fetch_full(&name, id.uid).await.map_err(|e| Fail::from_error(&e, "ErrorItemNotFound"))?;
+                let (summary, raw) = full.ok_or_else(item_not_found)?;
+                let msg = if parse { Message::from_mime(&raw).ok() } else { None };
+                (summary, Some(raw), msg)
             } else {
-                (None, None)
+                let summary = sums.get(&(name.clone(), id.uid)).cloned().ok_or_else(item_not_found)?;
+                (summary, None, None)
             };
             let mut w = XmlWriter::new();
             w.start("m:Items", &[]);

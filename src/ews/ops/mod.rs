@@ -29,6 +29,9 @@ pub struct Ctx<S> {
     folders: Option<Vec<FolderNode>>,
     /// Set when the request addresses another user's mailbox (delegate access): its address.
     pub delegate: Option<String>,
+    /// Whether the folder tree may come from the store's short-lived cache (item operations, which only
+    /// resolve ids through it); folder operations, which show counts, always list afresh.
+    pub cached_tree: bool,
 }
 
 impl<S: MailStore> Ctx<S> {
@@ -41,6 +44,7 @@ impl<S: MailStore> Ctx<S> {
             store,
             folders: None,
             delegate: None,
+            cached_tree: false,
         }
     }
 
@@ -59,6 +63,7 @@ impl<S: MailStore> Ctx<S> {
     pub async fn tree(&mut self) -> Result<&[FolderNode]> {
         if self.folders.is_none() {
             let nodes = match &self.delegate {
+                None if self.cached_tree => build_tree(self.store.list_folders_cached().await?),
                 None => build_tree(self.store.list_folders().await?),
                 Some(owner) => {
                     let local = owner.split('@').next().unwrap_or(owner).to_string();
@@ -84,15 +89,32 @@ impl<S: MailStore> Ctx<S> {
         self.folders = None;
     }
 
-    /// Finds a folder node by reference.
+    /// Finds a folder node by reference. A folder missing from a cached tree is looked for again in a fresh
+    /// listing (another client may have created it since).
     pub async fn node(&mut self, r: &FolderRef) -> Result<Option<FolderNode>> {
-        Ok(self.tree().await?.iter().find(|n| &n.r == r).cloned())
+        let found = self.tree().await?.iter().find(|n| &n.r == r).cloned();
+        if found.is_none() && self.cached_tree {
+            self.cached_tree = false;
+            self.invalidate();
+            return Ok(self.tree().await?.iter().find(|n| &n.r == r).cloned());
+        }
+        Ok(found)
     }
 
     /// Resolves a `t:FolderId` / `t:DistinguishedFolderId` element to a folder node.
     pub async fn resolve_folder(&mut self, el: &Element) -> std::result::Result<FolderNode, Fail> {
         self.load().await?;
-        let r = self.folder_ref(el)?;
+        let mut r = self.folder_ref(el);
+        // A folder another client created since the cached listing: list afresh before saying it is missing.
+        if self.cached_tree
+            && (r.is_err() || matches!(&r, Ok(x) if self.folders.as_deref().is_some_and(|t| !t.iter().any(|n| &n.r == x))))
+        {
+            self.cached_tree = false;
+            self.invalidate();
+            self.load().await?;
+            r = self.folder_ref(el);
+        }
+        let r = r?;
         match self.node(&r).await {
             Ok(Some(n)) => Ok(n),
             // Another user's folder that is missing from the list may exist but not be shared: IMAP cannot tell.
