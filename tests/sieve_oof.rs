@@ -199,6 +199,14 @@ async fn dovecot_sends_the_internal_reply() {
     let carol = stack.principal("carol").await;
     let token = unique("oof-probe");
 
+    // bob's own active rule files the probe into Archive; it must keep working next to the reply.
+    let bob_rules = format!("require [\"fileinto\"];\r\nif header :contains \"subject\" \"{token}\" {{\r\n    fileinto \"Archive\";\r\n}}\r\n");
+    let mut s = SieveSession::connect(&cfg, &tls, &bob).await.unwrap();
+    let previously_active = s.list_scripts().await.unwrap().into_iter().find(|(_, a)| *a).map(|(n, _)| n);
+    s.put_script("bob-rules", &bob_rules).await.unwrap();
+    s.set_active("bob-rules").await.unwrap();
+    s.logout().await.unwrap();
+
     let settings = OofSettings {
         state: OofState::Enabled,
         external_audience: ExternalAudience::None,
@@ -226,8 +234,18 @@ async fn dovecot_sends_the_internal_reply() {
         }
         tokio::time::sleep(Duration::from_millis(300)).await;
     };
-    // Switch bob's reply off before asserting, so a failure leaves no OOF behind.
+    let filed = store.search_uids(&bob, "Archive", &Criteria::SubjectContains(token.clone())).await.unwrap();
+    let in_inbox = store.search_uids(&bob, "INBOX", &Criteria::SubjectContains(token.clone())).await.unwrap();
+    // Switch bob's reply off and restore his scripts before asserting, so a failure leaves nothing behind.
     oof::set_oof(&cfg, &tls, &bob, &OofSettings { state: OofState::Disabled, ..settings.clone() }, &domains()).await.unwrap();
+    assert_eq!(active_script(&stack, &bob).await.as_deref(), Some("bob-rules"));
+    let mut s = SieveSession::connect(&cfg, &tls, &bob).await.unwrap();
+    assert_eq!(s.get_script("bob-rules").await.unwrap().as_deref(), Some(bob_rules.as_str()), "bob's script is untouched");
+    s.set_active(previously_active.as_deref().unwrap_or("")).await.unwrap();
+    s.delete_script("bob-rules").await.unwrap();
+    s.logout().await.unwrap();
+    assert_eq!((filed.len(), in_inbox.len()), (1, 0), "bob's own fileinto rule still ran while the reply was on");
+    store.delete_messages(&bob, "Archive", &filed).await.unwrap();
     assert_eq!(uids.len(), 1, "no auto-reply with {token} in carol's INBOX within 15 s (see the stack's log/dovecot.log)");
     let msg = store.fetch_message(&carol, "INBOX", uids[0]).await.unwrap().expect("the reply");
     let text = String::from_utf8_lossy(&msg.raw).into_owned();
