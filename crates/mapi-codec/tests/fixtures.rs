@@ -480,3 +480,89 @@ fn ms_oxcfold_move_folder_response() {
         RopResponse::success(1, Body::PartialCompletion(0x35, false))
     );
 }
+
+/// MS-OXORULE 4.2.1: the three ROPs that read the rules table, assembled
+/// into a ROP input buffer with the example's handle table; 4.2.2: the
+/// RopQueryRows response decoded against the requested columns.
+#[test]
+fn ms_oxorule_read_rules_table() {
+    use mapi_codec::oxcdata::{PropertyRow, RowValue};
+    use mapi_codec::rops::RopRequestBuffer;
+
+    let (get, rop) = request("ms-oxorule-4.2.1-getrulestable-request.hex");
+    let RopRequest::GetRulesTable(t) = &rop else {
+        panic!("{rop:?}")
+    };
+    assert_eq!(
+        (t.logon_id, t.input_handle_index, t.output_handle_index),
+        (0, 0, 1)
+    );
+    assert_eq!(t.table_flags, 0x40);
+
+    let (set, rop) = request("ms-oxorule-4.2.1-setcolumns-request.hex");
+    let RopRequest::SetColumns(s) = &rop else {
+        panic!("{rop:?}")
+    };
+    assert_eq!((s.input_handle_index, s.set_columns_flags), (1, 0));
+    let columns = s.property_tags.clone();
+    assert_eq!(
+        columns,
+        [
+            PropTag(0x66740014),
+            PropTag(0x66840102),
+            PropTag(0x6682001F)
+        ]
+    );
+
+    let (query, rop) = request("ms-oxorule-4.2.1-queryrows-request.hex");
+    let RopRequest::QueryRows(q) = &rop else {
+        panic!("{rop:?}")
+    };
+    assert_eq!((q.input_handle_index, q.query_rows_flags), (1, 0));
+    assert!(q.forward_read);
+    assert_eq!(q.row_count, 50);
+
+    // RopSize counts itself and the RopsList; the handle table follows.
+    let rops_len = get.len() + set.len() + query.len();
+    let mut input = ((rops_len + 2) as u16).to_le_bytes().to_vec();
+    input.extend_from_slice(&get);
+    input.extend_from_slice(&set);
+    input.extend_from_slice(&query);
+    input.extend_from_slice(&fixture("ms-oxorule-4.2.1-handle-table.hex"));
+    let buf = RopRequestBuffer::decode(&input, &RopContext::default()).unwrap();
+    assert_eq!(buf.rops.len(), 3);
+    assert_eq!(buf.stopped, None);
+    assert_eq!(buf.handles, [0x0000_0223, 0xFFFF_FFFF]);
+    assert_eq!(buf.encode().unwrap(), input);
+
+    let b = fixture("ms-oxorule-4.2.2-queryrows-response.hex");
+    let cols = |rop: u8, hi: u8| (rop == 0x15 && hi == 1).then(|| columns.clone());
+    let mut r = Reader::new(&b);
+    let rop = RopResponse::decode(&mut r, &cols).unwrap();
+    assert!(r.is_empty());
+    let RopResponse::Success {
+        handle_index: 1,
+        body: Body::QueryRows { origin, rows },
+    } = &rop
+    else {
+        panic!("{rop:?}")
+    };
+    assert_eq!(*origin, 0x02); // BOOKMARK_END
+    assert_eq!(
+        rows.rows,
+        [PropertyRow {
+            flagged: false,
+            values: vec![
+                RowValue::Value(PropValue::Integer64(0x56F8_3F01_0000_0001)),
+                RowValue::Value(PropValue::Binary(vec![
+                    0x01, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x55, 0x55, 0x55, 0x55, 0xd1,
+                    0x44, 0xe3, 0x40,
+                ])),
+                RowValue::Value(PropValue::String("Project X".into())),
+            ],
+        }]
+    );
+    let mut w = Writer::new();
+    rop.encode(&mut w).unwrap();
+    assert_eq!(w.into_vec(), b);
+}
