@@ -586,3 +586,80 @@ def test_cached_folder_tree_still_sees_other_clients(ews, acct):
             m.uid("STORE", u, "+FLAGS.SILENT", "(\\Deleted)")
         m.expunge()
         m.logout()
+
+
+# ---------------------------------------------------------------------------------------------- reply / forward
+
+def _bob_fetch(ews, subject, timeout=30):
+    """The raw message with `subject` in bob's INBOX over IMAP (waits for delivery), then deletes it."""
+    m = imap(ews, user="bob")
+    try:
+        deadline = time.time() + timeout
+        while True:
+            m.select("INBOX")
+            typ, d = m.uid("SEARCH", "SUBJECT", f'"{subject}"')
+            uids = d[0].split()
+            if uids or time.time() > deadline:
+                break
+            time.sleep(0.5)
+        assert uids, f"{subject!r} never reached bob"
+        typ, d = m.uid("FETCH", uids[-1], "(BODY.PEEK[])")
+        raw = d[0][1]
+        for u in uids:
+            m.uid("STORE", u, "+FLAGS.SILENT", "(\\Deleted)")
+        m.expunge()
+        return raw
+    finally:
+        m.logout()
+
+
+def test_reply_and_forward_reach_bob_and_flag_the_original(ews, acct):
+    import email
+    from email import policy
+    from exchangelib import FileAttachment
+    token = uuid.uuid4().hex[:8]
+    subject = f"Question {token}"
+    mid = f"<q{token}@example.org>"
+    bob = f"bob@{ews.stack.domain}"
+    m = imap(ews)
+    try:
+        msg = (f"From: Bob <{bob}>\r\nTo: alice@{ews.stack.domain}\r\nSubject: {subject}\r\nMessage-ID: {mid}\r\n"
+               "MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n"
+               "Content-Type: text/plain\r\n\r\nWhat about Tuesday?\r\n--b\r\nContent-Type: text/plain; name=a.txt\r\n"
+               "Content-Disposition: attachment; filename=a.txt\r\n\r\nattached text\r\n--b--\r\n")
+        m.append("INBOX", None, None, msg.encode())
+    finally:
+        m.logout()
+    orig = acct.inbox.filter(subject=subject).get()
+    try:
+        orig.reply(subject=None, body="Tuesday is fine.")
+        raw = _bob_fetch(ews, f"Re: {subject}")
+        got = email.message_from_bytes(raw, policy=policy.default)
+        assert got["Subject"] == f"Re: {subject}"
+        assert got["In-Reply-To"].strip() == mid
+        assert mid in got["References"]
+        assert got["From"].addresses[0].addr_spec == acct.primary_smtp_address
+        text = got.get_body(("plain",)).get_content()
+        assert "Tuesday is fine." in text and "What about Tuesday?" in text
+        assert "\\Answered" in imap_flags(ews, "INBOX", subject)
+
+        orig.refresh()
+        orig.forward(subject=None, body="FYI", to_recipients=[bob])
+        raw = _bob_fetch(ews, f"Fw: {subject}")
+        got = email.message_from_bytes(raw, policy=policy.default)
+        assert got["Subject"] == f"Fw: {subject}"
+        names = [p.get_filename() for p in got.iter_attachments()]
+        assert "a.txt" in names
+        assert "$Forwarded" in imap_flags(ews, "INBOX", subject)
+
+        # Reply-all to a message sent to alice and carol goes to bob (the sender) and carol, never to alice.
+        orig.refresh()
+        orig.reply_all(subject=f"Re: {subject} all", body="all of you")
+        raw = _bob_fetch(ews, f"Re: {subject} all")
+        got = email.message_from_bytes(raw, policy=policy.default)
+        assert acct.primary_smtp_address not in str(got["To"]) + str(got.get("Cc", ""))
+    finally:
+        for it in acct.inbox.filter(subject=subject):
+            it.delete()
+        for it in acct.sent.filter(subject__contains=token):
+            it.delete()

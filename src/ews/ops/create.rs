@@ -94,6 +94,161 @@ pub fn build_message<S>(cx: &Ctx<S>, m: &Element) -> Result<(Vec<u8>, Vec<String
     Ok((super::drafts::with_bcc(build_mime(&out), &out.bcc), rcpts, is_read))
 }
 
+/// The subject of a response: the prefix unless the original already has one (case-insensitively, with the
+/// usual variants).
+fn response_subject(prefix: &str, original: &str) -> String {
+    let t = original.trim_start();
+    let lower = t.to_ascii_lowercase();
+    let already = match prefix {
+        "Re:" => lower.starts_with("re:"),
+        _ => lower.starts_with("fw:") || lower.starts_with("fwd:"),
+    };
+    if already { t.to_string() } else { format!("{prefix} {t}") }
+}
+
+fn html_escape(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}
+
+fn show(r: &Recipient) -> String {
+    match r.name.as_deref().filter(|n| !n.is_empty()) {
+        Some(n) => format!("{n} <{}>", r.address),
+        None => r.address.clone(),
+    }
+}
+
+/// Builds the message of a ReplyToItem / ReplyAllToItem / ForwardItem response object (MS-OXWSMSG 2.2.4.x
+/// SmartResponseType): the new body content, then the original under a header block; subject with Re:/Fw:;
+/// In-Reply-To and References from the original; recipients from the request or, for replies, from the
+/// original (Reply-To or From; reply-all adds To and Cc without the user). A forward carries the original's
+/// attachments. Returns the MIME, the envelope recipients and the original's id and folder.
+async fn build_response<S: MailStore>(
+    cx: &mut Ctx<S>,
+    m: &Element,
+) -> Result<(Vec<u8>, Vec<String>, ItemId, FolderNode), Fail> {
+    let kind = m.name.as_str();
+    let ref_el = m
+        .t("ReferenceItemId")
+        .ok_or_else(|| Fail::new("ErrorInvalidRequest", "ReferenceItemId is required for a response object."))?;
+    let mut as_item = ref_el.clone();
+    as_item.name = "ItemId".into();
+    cx.load().await?;
+    let (id, node) = resolve_item(cx, &as_item).await?;
+    let name = node.name.clone().ok_or_else(|| Fail::new("ErrorItemNotFound", "No such item."))?;
+    let (_, raw) = cx
+        .store
+        .fetch_full(&name, id.uid)
+        .await
+        .map_err(|e| Fail::from_error(&e, "ErrorItemNotFound"))?
+        .ok_or_else(|| Fail::new("ErrorItemNotFound", "The specified object was not found in the store."))?;
+    let orig = Message::from_mime(&raw).map_err(|e| Fail::new("ErrorMimeContentInvalid", e.message))?;
+    let me = cx.mailbox.clone();
+    let not_me = |r: &&Recipient| !r.address.eq_ignore_ascii_case(&me);
+    let given_to = recipients(m.t("ToRecipients"));
+    let to = if !given_to.is_empty() || kind == "ForwardItem" {
+        given_to
+    } else {
+        let mut v: Vec<Recipient> = if orig.reply_to.is_empty() {
+            orig.from.iter().cloned().collect()
+        } else {
+            orig.reply_to.clone()
+        };
+        if kind == "ReplyAllToItem" {
+            for r in orig.to.iter().filter(not_me) {
+                if !v.iter().any(|x| x.address.eq_ignore_ascii_case(&r.address)) {
+                    v.push(r.clone());
+                }
+            }
+        }
+        v
+    };
+    let given_cc = recipients(m.t("CcRecipients"));
+    let cc = if !given_cc.is_empty() || kind != "ReplyAllToItem" {
+        given_cc
+    } else {
+        orig.cc
+            .iter()
+            .filter(not_me)
+            .filter(|r| !to.iter().any(|x| x.address.eq_ignore_ascii_case(&r.address)))
+            .cloned()
+            .collect()
+    };
+    let orig_subject = orig.subject.clone().unwrap_or_default();
+    let subject = match m.t_text("Subject").filter(|s| !s.trim().is_empty()) {
+        Some(s) => s.to_string(),
+        None => response_subject(if kind == "ForwardItem" { "Fw:" } else { "Re:" }, &orig_subject),
+    };
+    // The header block of the original, as Outlook writes it.
+    let mut head = vec![
+        format!("From: {}", orig.from.as_ref().map(show).unwrap_or_default()),
+        format!("Sent: {}", orig.date_sent.as_ref().map(|d| d.to_rfc3339_utc()).unwrap_or_default()),
+        format!("To: {}", orig.to.iter().map(show).collect::<Vec<_>>().join("; ")),
+    ];
+    if !orig.cc.is_empty() {
+        head.push(format!("Cc: {}", orig.cc.iter().map(show).collect::<Vec<_>>().join("; ")));
+    }
+    head.push(format!("Subject: {orig_subject}"));
+    let new = m.t("NewBodyContent").or_else(|| m.t("Body"));
+    let new_html = new.is_some_and(|b| b.attr("BodyType") == Some("HTML"));
+    let new_text = new.map(|b| b.text.clone()).unwrap_or_default();
+    let mut out = OutgoingMessage {
+        from: Recipient::new(Some(&cx.display_name), &cx.mailbox),
+        subject,
+        to,
+        cc,
+        bcc: recipients(m.t("BccRecipients")),
+        importance: orig.importance,
+        ..Default::default()
+    };
+    if let Some(mid) = &orig.message_id {
+        let mut refs = orig.references.clone();
+        if refs.is_empty()
+            && let Some(irt) = &orig.in_reply_to
+        {
+            refs.push(irt.clone());
+        }
+        refs.push(mid.clone());
+        out.references = refs;
+        if kind != "ForwardItem" {
+            out.in_reply_to = Some(mid.clone());
+        }
+    }
+    if new_html || orig.body_html.is_some() {
+        let new_part = if new_html { new_text.clone() } else { format!("<p>{}</p>", html_escape(&new_text).replace('\n', "<br>")) };
+        let head_html = head.iter().map(|l| html_escape(l)).collect::<Vec<_>>().join("<br>");
+        let orig_html = match &orig.body_html {
+            Some(h) => h.clone(),
+            None => format!("<pre>{}</pre>", html_escape(orig.body_text.as_deref().unwrap_or(""))),
+        };
+        out.body_html =
+            Some(format!("<div>{new_part}</div><hr><div>{head_html}</div><br>{orig_html}"));
+    }
+    if !new_html {
+        let orig_text = orig.body_text.clone().unwrap_or_default();
+        out.body_text = Some(format!(
+            "{new_text}\r\n\r\n-----Original Message-----\r\n{}\r\n\r\n{orig_text}",
+            head.join("\r\n")
+        ));
+    }
+    if kind == "ForwardItem" {
+        for a in &orig.attachments {
+            if let Some((info, data)) = crate::model::message::attachment_bytes(&raw, a.index) {
+                out.attachments.push(OutgoingAttachment {
+                    name: info.name,
+                    content_type: info.content_type,
+                    data,
+                    content_id: if info.is_inline { info.content_id } else { None },
+                });
+            }
+        }
+    }
+    if out.to.is_empty() && out.cc.is_empty() && out.bcc.is_empty() {
+        return Err(Fail::new("ErrorInvalidRecipients", "The response has no recipients."));
+    }
+    let rcpts = out.envelope_recipients();
+    Ok((super::drafts::with_bcc(build_mime(&out), &out.bcc), rcpts, id, node))
+}
+
 async fn target_folder<S: MailStore>(cx: &mut Ctx<S>, op: &Element, default: &str) -> Result<FolderNode, Fail> {
     match op.m("SavedItemFolderId").and_then(|s| s.children.first()) {
         Some(el) => cx.resolve_folder(el).await,
@@ -137,13 +292,21 @@ pub async fn create_item<S: MailStore>(cx: &mut Ctx<S>, op: &Element) -> Vec<Res
     let mut out = Vec::new();
     for m in &items.children {
         let r = async {
-            if m.name != "Message" {
+            let responding = matches!(m.name.as_str(), "ReplyToItem" | "ReplyAllToItem" | "ForwardItem");
+            if m.name != "Message" && !responding {
                 return Err(Fail::new(
                     "ErrorInvalidRequest",
                     format!("Creating '{}' items is not supported yet; only messages are.", m.name),
                 ));
             }
-            let (raw, rcpts, is_read) = build_message(cx, m)?;
+            let mut original: Option<(ItemId, FolderNode)> = None;
+            let (raw, rcpts, is_read) = if responding {
+                let (raw, rcpts, id, node) = build_response(cx, m).await?;
+                original = Some((id, node));
+                (raw, rcpts, true)
+            } else {
+                build_message(cx, m)?
+            };
             let mut content = String::new();
             match disposition.as_str() {
                 "SaveOnly" => {
@@ -171,6 +334,16 @@ pub async fn create_item<S: MailStore>(cx: &mut Ctx<S>, op: &Element) -> Vec<Res
                         let folder = target_folder(cx, op, "sentitems").await?;
                         // The copy's id is not returned for sends (MS-OXWSCORE 3.1.4.2.3.2).
                         save(cx, &folder, &raw, &["\\Seen"]).await?;
+                    }
+                    // The original is marked answered / forwarded once the response is sent (MS-OXOMSG
+                    // PidTagLastVerbExecuted; IMAP \Answered and $Forwarded as other IMAP clients do).
+                    if let Some((id, node)) = &original
+                        && let Some(name) = node.name.clone()
+                    {
+                        let flag = if m.name == "ForwardItem" { "$Forwarded" } else { "\\Answered" };
+                        if let Err(e) = cx.store.set_flags(&name, &[id.uid], &[flag.to_string()], &[], None).await {
+                            tracing::debug!(error = %e, "EWS: could not flag the original of a response");
+                        }
                     }
                 }
             }
