@@ -54,7 +54,13 @@ impl Stack {
         viaduc::backend::tls::client_config(Backend::Sieve, Some(&self.ca())).unwrap()
     }
     fn sieve(&self) -> SieveConfig {
-        SieveConfig { host: "127.0.0.1".into(), port: self.port("SIEVE_PORT"), tls: TlsMode::Starttls, ca_file: Some(self.ca()), timeout_secs: 20 }
+        SieveConfig {
+            host: "127.0.0.1".into(),
+            port: self.port("SIEVE_PORT"),
+            tls: TlsMode::Starttls,
+            ca_file: Some(self.ca()),
+            timeout_secs: 20,
+        }
     }
     fn imap(&self) -> ImapConfig {
         ImapConfig {
@@ -72,7 +78,13 @@ impl Stack {
         }
     }
     fn smtp(&self) -> SmtpConfig {
-        SmtpConfig { host: "127.0.0.1".into(), port: self.port("SUBMISSION_PORT"), tls: TlsMode::Starttls, ca_file: Some(self.ca()), timeout_secs: 20 }
+        SmtpConfig {
+            host: "127.0.0.1".into(),
+            port: self.port("SUBMISSION_PORT"),
+            tls: TlsMode::Starttls,
+            ca_file: Some(self.ca()),
+            timeout_secs: 20,
+        }
     }
     /// A principal as the authenticator makes it (a real IMAP login).
     async fn principal(&self, user: &str) -> Principal {
@@ -160,7 +172,11 @@ async fn oof_round_trips_and_keeps_the_users_own_script() {
     let disabled = OofSettings { state: OofState::Disabled, ..scheduled.clone() };
     oof::set_oof(&cfg, &tls, &alice, &disabled, &domains()).await.unwrap();
     assert_eq!(oof::get_oof(&cfg, &tls, &alice).await.unwrap(), disabled, "texts are kept while disabled");
-    assert_eq!(active_script(&stack, &alice).await.as_deref(), Some("alice-rules"), "the user's script is active again");
+    assert_eq!(
+        active_script(&stack, &alice).await.as_deref(),
+        Some("alice-rules"),
+        "the user's script is active again"
+    );
 
     // Someone activates another script elsewhere: Viaduc's rules are no longer reachable, so it reads disabled.
     oof::set_oof(&cfg, &tls, &alice, &enabled, &domains()).await.unwrap();
@@ -200,7 +216,9 @@ async fn dovecot_sends_the_internal_reply() {
     let token = unique("oof-probe");
 
     // bob's own active rule files the probe into Archive; it must keep working next to the reply.
-    let bob_rules = format!("require [\"fileinto\"];\r\nif header :contains \"subject\" \"{token}\" {{\r\n    fileinto \"Archive\";\r\n}}\r\n");
+    let bob_rules = format!(
+        "require [\"fileinto\"];\r\nif header :contains \"subject\" \"{token}\" {{\r\n    fileinto \"Archive\";\r\n}}\r\n"
+    );
     let mut s = SieveSession::connect(&cfg, &tls, &bob).await.unwrap();
     let previously_active = s.list_scripts().await.unwrap().into_iter().find(|(_, a)| *a).map(|(n, _)| n);
     s.put_script("bob-rules", &bob_rules).await.unwrap();
@@ -221,9 +239,16 @@ async fn dovecot_sends_the_internal_reply() {
          Are you there?\r\n",
         chrono::DateTime::<Utc>::from(SystemTime::now()).to_rfc2822()
     );
-    viaduc::backend::smtp::send(&stack.smtp(), &tls, &carol, "carol@example.test", &["bob@example.test".to_string()], raw.as_bytes())
-        .await
-        .unwrap();
+    viaduc::backend::smtp::send(
+        &stack.smtp(),
+        &tls,
+        &carol,
+        "carol@example.test",
+        &["bob@example.test".to_string()],
+        raw.as_bytes(),
+    )
+    .await
+    .unwrap();
 
     let store = MailStore::new(ImapPool::new(stack.imap(), tls.clone()));
     let deadline = Instant::now() + Duration::from_secs(15);
@@ -237,16 +262,26 @@ async fn dovecot_sends_the_internal_reply() {
     let filed = store.search_uids(&bob, "Archive", &Criteria::SubjectContains(token.clone())).await.unwrap();
     let in_inbox = store.search_uids(&bob, "INBOX", &Criteria::SubjectContains(token.clone())).await.unwrap();
     // Switch bob's reply off and restore his scripts before asserting, so a failure leaves nothing behind.
-    oof::set_oof(&cfg, &tls, &bob, &OofSettings { state: OofState::Disabled, ..settings.clone() }, &domains()).await.unwrap();
+    oof::set_oof(&cfg, &tls, &bob, &OofSettings { state: OofState::Disabled, ..settings.clone() }, &domains())
+        .await
+        .unwrap();
     assert_eq!(active_script(&stack, &bob).await.as_deref(), Some("bob-rules"));
     let mut s = SieveSession::connect(&cfg, &tls, &bob).await.unwrap();
-    assert_eq!(s.get_script("bob-rules").await.unwrap().as_deref(), Some(bob_rules.as_str()), "bob's script is untouched");
+    assert_eq!(
+        s.get_script("bob-rules").await.unwrap().as_deref(),
+        Some(bob_rules.as_str()),
+        "bob's script is untouched"
+    );
     s.set_active(previously_active.as_deref().unwrap_or("")).await.unwrap();
     s.delete_script("bob-rules").await.unwrap();
     s.logout().await.unwrap();
     assert_eq!((filed.len(), in_inbox.len()), (1, 0), "bob's own fileinto rule still ran while the reply was on");
     store.delete_messages(&bob, "Archive", &filed).await.unwrap();
-    assert_eq!(uids.len(), 1, "no auto-reply with {token} in carol's INBOX within 15 s (see the stack's log/dovecot.log)");
+    assert_eq!(
+        uids.len(),
+        1,
+        "no auto-reply with {token} in carol's INBOX within 15 s (see the stack's log/dovecot.log)"
+    );
     let msg = store.fetch_message(&carol, "INBOX", uids[0]).await.unwrap().expect("the reply");
     let text = String::from_utf8_lossy(&msg.raw).into_owned();
     assert!(text.contains(&format!("Bob is away ({token}).")), "{text}");

@@ -43,7 +43,10 @@ pub enum OofState {
     Disabled,
     Enabled,
     /// Replies only in `[start, end)`.
-    Scheduled { start: DateTime<Utc>, end: DateTime<Utc> },
+    Scheduled {
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+    },
 }
 
 /// Who outside the organisation gets the external reply (EWS `ExternalAudience`).
@@ -118,7 +121,9 @@ pub fn parse_oof_script(script: &str) -> Option<OofSettings> {
     let state = match st.state.as_str() {
         "disabled" => OofState::Disabled,
         "enabled" => OofState::Enabled,
-        "scheduled" => OofState::Scheduled { start: parse_time(st.start.as_deref()?)?, end: parse_time(st.end.as_deref()?)? },
+        "scheduled" => {
+            OofState::Scheduled { start: parse_time(st.start.as_deref()?)?, end: parse_time(st.end.as_deref()?)? }
+        }
         _ => return None,
     };
     let external_audience = match st.external_audience.as_str() {
@@ -194,10 +199,11 @@ pub fn html_to_text(html: &str) -> String {
                 })
             }
             "br" => out.push('\n'),
-            "p" | "div" | "li" | "tr" | "h1" | "h2" | "h3" | "h4" | "h5" | "h6" | "table" | "ul" | "ol" | "blockquote" => {
-                if tag.starts_with('/') || name == "li" || name == "p" || name == "div" {
-                    out.push('\n');
-                }
+            "p" | "div" | "li" => out.push('\n'),
+            "tr" | "h1" | "h2" | "h3" | "h4" | "h5" | "h6" | "table" | "ul" | "ol" | "blockquote"
+                if tag.starts_with('/') =>
+            {
+                out.push('\n')
             }
             _ => {}
         }
@@ -253,7 +259,9 @@ fn decode_entities(s: &str) -> String {
                 "quot" => '"',
                 "apos" | "#39" => '\'',
                 "nbsp" => '\u{a0}',
-                n if n.starts_with("#x") || n.starts_with("#X") => char::from_u32(u32::from_str_radix(&n[2..], 16).ok()?)?,
+                n if n.starts_with("#x") || n.starts_with("#X") => {
+                    char::from_u32(u32::from_str_radix(&n[2..], 16).ok()?)?
+                }
                 n if n.starts_with('#') => char::from_u32(n[1..].parse().ok()?)?,
                 _ => return None,
             };
@@ -319,7 +327,8 @@ pub fn render_oof_script(settings: &OofSettings, served_domains: &[String], addr
             v
         };
         let mut body = String::new();
-        let domains: Vec<String> = served_domains.iter().map(|d| d.trim().to_ascii_lowercase()).filter(|d| !d.is_empty()).collect();
+        let domains: Vec<String> =
+            served_domains.iter().map(|d| d.trim().to_ascii_lowercase()).filter(|d| !d.is_empty()).collect();
         if domains.is_empty() {
             // Nobody can be told apart: everyone is internal.
             if !internal.is_empty() {
@@ -380,7 +389,11 @@ fn sieve_error(msg: impl Into<String>) -> Error {
 
 /// Reads the out-of-office settings. The state is `Disabled` when Viaduc's rules are not reachable from the
 /// active script (the user activated another script elsewhere); the texts are kept.
-pub async fn get_oof(config: &SieveConfig, tls: &Arc<rustls::ClientConfig>, principal: &Principal) -> Result<OofSettings> {
+pub async fn get_oof(
+    config: &SieveConfig,
+    tls: &Arc<rustls::ClientConfig>,
+    principal: &Principal,
+) -> Result<OofSettings> {
     let mut s = SieveSession::connect(config, tls, principal).await?;
     let result = async {
         let scripts = s.list_scripts().await?;
@@ -389,7 +402,9 @@ pub async fn get_oof(config: &SieveConfig, tls: &Arc<rustls::ClientConfig>, prin
         let active = scripts.iter().find(|(_, a)| *a).map(|(n, _)| n.as_str());
         let reachable = match active {
             Some(OOF_SCRIPT) => true,
-            Some(WRAPPER_SCRIPT) => s.get_script(WRAPPER_SCRIPT).await?.is_some_and(|w| w.contains(&sieve_string(OOF_SCRIPT))),
+            Some(WRAPPER_SCRIPT) => {
+                s.get_script(WRAPPER_SCRIPT).await?.is_some_and(|w| w.contains(&sieve_string(OOF_SCRIPT)))
+            }
             _ => false,
         };
         if !reachable {
@@ -503,8 +518,17 @@ mod tests {
     fn fixtures_match() {
         let start = Utc.with_ymd_and_hms(2026, 12, 1, 8, 0, 0).unwrap();
         let end = Utc.with_ymd_and_hms(2026, 12, 24, 17, 30, 0).unwrap();
-        for (name, st) in [("oof-enabled.sieve", OofState::Enabled), ("oof-scheduled.sieve", OofState::Scheduled { start, end }), ("oof-disabled.sieve", OofState::Disabled)] {
-            let script = render_oof_script(&settings(st), &["example.test".into(), "example.org".into()], &["bob@example.test".into()]).unwrap();
+        for (name, st) in [
+            ("oof-enabled.sieve", OofState::Enabled),
+            ("oof-scheduled.sieve", OofState::Scheduled { start, end }),
+            ("oof-disabled.sieve", OofState::Disabled),
+        ] {
+            let script = render_oof_script(
+                &settings(st),
+                &["example.test".into(), "example.org".into()],
+                &["bob@example.test".into()],
+            )
+            .unwrap();
             let path = format!("{}/protocol-fixtures/sieve/{name}", env!("CARGO_MANIFEST_DIR"));
             if std::env::var_os("VIADUC_UPDATE_FIXTURES").is_some() {
                 std::fs::write(&path, &script).unwrap();
@@ -521,7 +545,8 @@ mod tests {
     fn script_shape() {
         let start = Utc.with_ymd_and_hms(2026, 12, 1, 8, 0, 0).unwrap();
         let end = Utc.with_ymd_and_hms(2026, 12, 24, 17, 30, 0).unwrap();
-        let s = render_oof_script(&settings(OofState::Scheduled { start, end }), &["Example.TEST".into()], &[]).unwrap();
+        let s =
+            render_oof_script(&settings(OofState::Scheduled { start, end }), &["Example.TEST".into()], &[]).unwrap();
         assert!(s.contains(r#"require ["vacation", "date", "relational"];"#));
         assert!(s.contains(r#"currentdate :zone "+0000" :value "ge" "iso8601" "2026-12-01T08:00:00""#));
         assert!(s.contains(r#"currentdate :zone "+0000" :value "lt" "iso8601" "2026-12-24T17:30:00""#));
@@ -541,7 +566,9 @@ mod tests {
     #[test]
     fn html_rendering() {
         assert_eq!(
-            html_to_text("<html><head><style>p{x:1}</style></head><body><div>Hi&nbsp;there,</div><br><p>A &lt;b&gt; &#233;t&#xE9;</p><script>x</script></body></html>"),
+            html_to_text(
+                "<html><head><style>p{x:1}</style></head><body><div>Hi&nbsp;there,</div><br><p>A &lt;b&gt; &#233;t&#xE9;</p><script>x</script></body></html>"
+            ),
             "Hi there,\n\nA <b> été"
         );
         assert_eq!(reply_text("  plain < text  "), "plain < text");

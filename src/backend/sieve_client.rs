@@ -427,16 +427,27 @@ async fn write_all(stream: &mut BackendStream, data: &str, step: Duration) -> Re
 
 impl SieveSession {
     /// Connects, upgrades with STARTTLS when configured and logs in as the principal (AUTHENTICATE PLAIN).
-    pub async fn connect(config: &SieveConfig, tls: &Arc<rustls::ClientConfig>, principal: &Principal) -> Result<SieveSession> {
+    pub async fn connect(
+        config: &SieveConfig,
+        tls: &Arc<rustls::ClientConfig>,
+        principal: &Principal,
+    ) -> Result<SieveSession> {
         Self::connect_as(config, tls, &principal.login, principal.password()).await
     }
 
     /// Like [`SieveSession::connect`] with explicit credentials.
-    pub async fn connect_as(config: &SieveConfig, tls: &Arc<rustls::ClientConfig>, user: &str, password: &str) -> Result<SieveSession> {
+    pub async fn connect_as(
+        config: &SieveConfig,
+        tls: &Arc<rustls::ClientConfig>,
+        user: &str,
+        password: &str,
+    ) -> Result<SieveSession> {
         let step = Duration::from_secs(config.timeout_secs.max(1));
         let tcp = timeout(step, TcpStream::connect((config.host.as_str(), config.port)))
             .await
-            .map_err(|_| Error::unavailable(Backend::Sieve, format!("connect {}:{}: timed out", config.host, config.port)))?
+            .map_err(|_| {
+                Error::unavailable(Backend::Sieve, format!("connect {}:{}: timed out", config.host, config.port))
+            })?
             .map_err(|e| Error::unavailable(Backend::Sieve, format!("connect {}:{}: {e}", config.host, config.port)))?;
         let mut stream = match config.tls {
             TlsMode::Tls => BackendStream::tls(Backend::Sieve, tcp, &config.host, tls).await?,
@@ -478,7 +489,11 @@ impl SieveSession {
         if !r.is_ok() {
             return Err(match r.status {
                 Status::Bye => reply_error("AUTHENTICATE", &r),
-                _ => Error::backend(Backend::Sieve, Kind::AuthFailed, format!("credentials refused: {}", r.text.unwrap_or_default())),
+                _ => Error::backend(
+                    Backend::Sieve,
+                    Kind::AuthFailed,
+                    format!("credentials refused: {}", r.text.unwrap_or_default()),
+                ),
             });
         }
         Ok(SieveSession { stream, decoder, caps, step })
@@ -587,7 +602,10 @@ mod tests {
 
     #[test]
     fn greeting_capabilities() {
-        let text = include_str!("../../protocol-fixtures/sieve/capability-dovecot.txt").lines().map(|l| format!("{l}\r\n")).collect::<String>();
+        let text = include_str!("../../protocol-fixtures/sieve/capability-dovecot.txt")
+            .lines()
+            .map(|l| format!("{l}\r\n"))
+            .collect::<String>();
         let r = decode_all(text.as_bytes());
         assert_eq!(r.len(), 1);
         let caps = capabilities(&r[0]);
@@ -599,14 +617,18 @@ mod tests {
 
     #[test]
     fn listscripts_getscript_and_codes() {
-        let input = b"\"viaduc\" ACTIVE\r\n\"my \\\"rules\\\"\"\r\n{6}\r\nx y\r\nz\r\nOK \"Listscripts completed.\"\r\n\
+        let input =
+            b"\"viaduc\" ACTIVE\r\n\"my \\\"rules\\\"\"\r\n{6}\r\nx y\r\nz\r\nOK \"Listscripts completed.\"\r\n\
 {14}\r\nkeep;\r\nstop;\r\n\r\nOK \"Getscript completed.\"\r\n\
 NO (NONEXISTENT) \"Script does not exist.\"\r\n\
 NO (QUOTA/MAXSIZE) {14}\r\nToo big\r\n line\r\n\
 OK (WARNINGS) \"line 2: unused\"\r\nBYE (TRYLATER) \"shutting down\"\r\n";
         let r = decode_all(input);
         assert_eq!(r.len(), 6);
-        assert_eq!(script_list(&r[0]), [("viaduc".to_string(), true), ("my \"rules\"".to_string(), false), ("x y\r\nz".to_string(), false)]);
+        assert_eq!(
+            script_list(&r[0]),
+            [("viaduc".to_string(), true), ("my \"rules\"".to_string(), false), ("x y\r\nz".to_string(), false)]
+        );
         assert_eq!(r[1].data, [vec![Token::Str("keep;\r\nstop;\r\n".into())]]);
         assert_eq!(r[2].code_name().as_deref(), Some("NONEXISTENT"));
         assert_eq!(reply_error("x", &r[2]).kind, Kind::NotFound);
@@ -638,7 +660,10 @@ OK (WARNINGS) \"line 2: unused\"\r\nBYE (TRYLATER) \"shutting down\"\r\n";
 
     #[test]
     fn commands() {
-        assert_eq!(command::authenticate_plain("alice", "pw"), format!("AUTHENTICATE \"PLAIN\" \"{}\"\r\n", plain_response("alice", "pw")));
+        assert_eq!(
+            command::authenticate_plain("alice", "pw"),
+            format!("AUTHENTICATE \"PLAIN\" \"{}\"\r\n", plain_response("alice", "pw"))
+        );
         assert_eq!(plain_response("alice", "pw"), "AGFsaWNlAHB3");
         assert_eq!(command::putscript("a\"b", "keep;\r\n"), "PUTSCRIPT \"a\\\"b\" {7+}\r\nkeep;\r\n\r\n");
         assert_eq!(command::setactive(""), "SETACTIVE \"\"\r\n");

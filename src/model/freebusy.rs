@@ -49,12 +49,19 @@ fn rank(s: FreeBusy) -> u8 {
     }
 }
 
-const BY_RANK: [FreeBusy; 5] = [FreeBusy::Free, FreeBusy::WorkingElsewhere, FreeBusy::Tentative, FreeBusy::Busy, FreeBusy::Oof];
+const BY_RANK: [FreeBusy; 5] =
+    [FreeBusy::Free, FreeBusy::WorkingElsewhere, FreeBusy::Tentative, FreeBusy::Busy, FreeBusy::Oof];
 
 /// The occurrences of `items` that overlap `[from, to)` and are not free, in start order. Dates and floating
 /// times are read in `floating_tz` (the owner's zone). With `details`, subject and location are filled in,
 /// except for private items.
-pub fn busy_events(items: &[CalendarItem], floating_tz: Tz, from: DateTime<Utc>, to: DateTime<Utc>, details: bool) -> Vec<BusyEvent> {
+pub fn busy_events(
+    items: &[CalendarItem],
+    floating_tz: Tz,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    details: bool,
+) -> Vec<BusyEvent> {
     let mut out = Vec::new();
     if from >= to {
         return out;
@@ -94,7 +101,7 @@ pub fn busy_events(items: &[CalendarItem], floating_tz: Tz, from: DateTime<Utc>,
             out.push(BusyEvent { start, end, status, details });
         }
     }
-    out.sort_by(|a, b| (a.start, a.end).cmp(&(b.start, b.end)));
+    out.sort_by_key(|e| (e.start, e.end));
     out
 }
 
@@ -140,7 +147,12 @@ pub fn free_busy(items: &[CalendarItem], floating_tz: Tz, from: DateTime<Utc>, t
 
 /// EWS `MergedFreeBusy`: one digit per slot of `slot` from `from` to `to` (0 free, 1 tentative, 2 busy, 3 OOF,
 /// 4 working elsewhere; MS-OXWSAVAIL 2.2.4.12), the strongest status overlapping the slot.
-pub fn merged_free_busy_string(intervals: &[BusyInterval], from: DateTime<Utc>, to: DateTime<Utc>, slot: Duration) -> String {
+pub fn merged_free_busy_string(
+    intervals: &[BusyInterval],
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    slot: Duration,
+) -> String {
     let mut s = String::new();
     if slot <= Duration::zero() {
         return s;
@@ -279,6 +291,9 @@ mod tests {
             single("c", utc(2026, 1, 1, 9, 15), utc(2026, 1, 1, 9, 45), FreeBusy::Busy),
         ];
         let m = free_busy(&items, Tz::UTC, utc(2026, 1, 1, 0, 0), utc(2026, 1, 2, 0, 0));
-        assert_eq!(m, [BusyInterval { start: utc(2026, 1, 1, 9, 0), end: utc(2026, 1, 1, 11, 0), status: FreeBusy::Busy }]);
+        assert_eq!(
+            m,
+            [BusyInterval { start: utc(2026, 1, 1, 9, 0), end: utc(2026, 1, 1, 11, 0), status: FreeBusy::Busy }]
+        );
     }
 }

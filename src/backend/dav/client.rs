@@ -80,7 +80,9 @@ impl CalComponent {
 pub enum CollectionKind {
     /// A calendar collection; `components` from supported-calendar-component-set (all of VEVENT, VTODO and
     /// VJOURNAL when the server does not say).
-    Calendar { components: Vec<CalComponent> },
+    Calendar {
+        components: Vec<CalComponent>,
+    },
     AddressBook,
 }
 
@@ -261,18 +263,23 @@ pub fn parse_multistatus(body: &[u8]) -> Result<Multistatus> {
                     cur_ps = Some(Propstat { status: 0, props: Vec::new() });
                 }
                 (4, Some((NS_DAV, "prop"))) if cur_ps.is_some() => {
-                    cur_prop = Some(Prop { ns: ns.clone(), name: name.clone(), text: String::new(), hrefs: Vec::new(), children: Vec::new() });
+                    cur_prop = Some(Prop {
+                        ns: ns.clone(),
+                        name: name.clone(),
+                        text: String::new(),
+                        hrefs: Vec::new(),
+                        children: Vec::new(),
+                    });
                 }
                 (d, _) if d > 4 => {
                     if let Some(p) = cur_prop.as_mut()
                         && !(is_dav && name == "href")
                         && p.children.len() < 10_000
                     {
-                        let name_attr = e
-                            .attributes()
-                            .flatten()
-                            .find(|a| a.key.local_name().into_inner() == "name")
-                            .and_then(|a| a.normalized_value(quick_xml::XmlVersion::Implicit1_0).ok().map(|v| v.into_owned()));
+                        let name_attr =
+                            e.attributes().flatten().find(|a| a.key.local_name().into_inner() == "name").and_then(
+                                |a| a.normalized_value(quick_xml::XmlVersion::Implicit1_0).ok().map(|v| v.into_owned()),
+                            );
                         p.children.push(PropChild { ns: ns.clone(), name: name.clone(), name_attr });
                     }
                 }
@@ -493,9 +500,7 @@ pub fn parse_collections(body: &[u8]) -> Result<Vec<Collection>> {
         } else {
             continue;
         };
-        let text = |ns: &[u8], n: &str| {
-            r.prop(ns, n).map(|p| p.text.trim().to_string()).filter(|s| !s.is_empty())
-        };
+        let text = |ns: &[u8], n: &str| r.prop(ns, n).map(|p| p.text.trim().to_string()).filter(|s| !s.is_empty());
         let read_only = match r.prop(NS_DAV, "current-user-privilege-set") {
             Some(p) => !p
                 .children
@@ -540,7 +545,9 @@ pub fn parse_etags(body: &[u8], collection: &str) -> Result<Vec<(String, String)
         if same_href(&r.href, collection) {
             continue;
         }
-        if r.prop(NS_DAV, "resourcetype").is_some_and(|p| p.children.iter().any(|c| c.ns == NS_DAV && c.name == "collection")) {
+        if r.prop(NS_DAV, "resourcetype")
+            .is_some_and(|p| p.children.iter().any(|c| c.ns == NS_DAV && c.name == "collection"))
+        {
             continue;
         }
         if let Some(e) = r.prop(NS_DAV, "getetag") {
@@ -777,10 +784,9 @@ impl DavClient {
         let base = href_path(&self.base_url).to_string();
         let body = self.multistatus_request(p, "PROPFIND", &base, "0", HOMES_PROPFIND.to_string()).await?;
         let mut info = parse_principal_multistatus(&body)?;
-        let principal = info
-            .principal
-            .clone()
-            .ok_or_else(|| Error::backend(Backend::Dav, Kind::NotSupported, "server does not name the user's principal"))?;
+        let principal = info.principal.clone().ok_or_else(|| {
+            Error::backend(Backend::Dav, Kind::NotSupported, "server does not name the user's principal")
+        })?;
         if info.calendar_home.is_none() && info.addressbook_home.is_none() {
             let body = self.multistatus_request(p, "PROPFIND", &principal, "0", HOMES_PROPFIND.to_string()).await?;
             info = parse_principal_multistatus(&body)?;
@@ -832,7 +838,14 @@ impl DavClient {
     /// One collection's properties (PROPFIND Depth 0), e.g. another user's shared calendar.
     pub async fn collection(&self, p: &Principal, href: &str) -> Result<Option<Collection>> {
         let r = self
-            .request(p, "PROPFIND", href, Some("0"), &[], Some(("application/xml; charset=utf-8", COLLECTIONS_PROPFIND.to_string())))
+            .request(
+                p,
+                "PROPFIND",
+                href,
+                Some("0"),
+                &[],
+                Some(("application/xml; charset=utf-8", COLLECTIONS_PROPFIND.to_string())),
+            )
             .await?;
         match r.status {
             StatusCode::MULTI_STATUS => Ok(parse_collections(&r.body)?.into_iter().next()),
@@ -850,7 +863,8 @@ impl DavClient {
         component: CalComponent,
         time_range: Option<(DateTime<Utc>, DateTime<Utc>)>,
     ) -> Result<Vec<DavObject>> {
-        let body = self.multistatus_request(p, "REPORT", collection, "1", calendar_query_body(component, time_range)).await?;
+        let body =
+            self.multistatus_request(p, "REPORT", collection, "1", calendar_query_body(component, time_range)).await?;
         parse_objects(&body)
     }
 
@@ -863,7 +877,13 @@ impl DavClient {
     }
 
     /// The named objects (calendar-multiget / addressbook-multiget); missing ones are left out.
-    pub async fn multiget(&self, p: &Principal, collection: &str, kind: ObjectKind, hrefs: &[String]) -> Result<Vec<DavObject>> {
+    pub async fn multiget(
+        &self,
+        p: &Principal,
+        collection: &str,
+        kind: ObjectKind,
+        hrefs: &[String],
+    ) -> Result<Vec<DavObject>> {
         let mut out = Vec::new();
         for chunk in hrefs.chunks(MULTIGET_BATCH) {
             let body = self.multistatus_request(p, "REPORT", collection, "1", multiget_body(kind, chunk)).await?;
@@ -889,7 +909,14 @@ impl DavClient {
     /// The current etag of an object (PROPFIND Depth 0), `None` when it does not exist.
     pub async fn etag(&self, p: &Principal, href: &str) -> Result<Option<String>> {
         let r = self
-            .request(p, "PROPFIND", href, Some("0"), &[], Some(("application/xml; charset=utf-8", ETAG_PROPFIND.to_string())))
+            .request(
+                p,
+                "PROPFIND",
+                href,
+                Some("0"),
+                &[],
+                Some(("application/xml; charset=utf-8", ETAG_PROPFIND.to_string())),
+            )
             .await?;
         match r.status {
             StatusCode::MULTI_STATUS => {
@@ -902,7 +929,14 @@ impl DavClient {
     }
 
     /// Creates or replaces an object; returns its new etag. A failed precondition (412) is `Kind::Conflict`.
-    pub async fn put(&self, p: &Principal, href: &str, data: &str, content_type: &str, if_match: IfMatch) -> Result<String> {
+    pub async fn put(
+        &self,
+        p: &Principal,
+        href: &str,
+        data: &str,
+        content_type: &str,
+        if_match: IfMatch,
+    ) -> Result<String> {
         let headers: Vec<(&str, String)> = match &if_match {
             IfMatch::Any => Vec::new(),
             IfMatch::Etag(e) => vec![("If-Match", e.clone())],
@@ -957,7 +991,14 @@ impl DavClient {
     /// etags (`full`, no token).
     pub async fn sync_collection(&self, p: &Principal, collection: &str, token: Option<&str>) -> Result<SyncResult> {
         let r = self
-            .request(p, "REPORT", collection, Some("0"), &[], Some(("application/xml; charset=utf-8", sync_body(token))))
+            .request(
+                p,
+                "REPORT",
+                collection,
+                Some("0"),
+                &[],
+                Some(("application/xml; charset=utf-8", sync_body(token))),
+            )
             .await?;
         match r.status {
             StatusCode::MULTI_STATUS => {
@@ -968,16 +1009,21 @@ impl DavClient {
             StatusCode::FORBIDDEN | StatusCode::CONFLICT => {
                 let conds = parse_error_body(&r.body);
                 if conds.iter().any(|(ns, n)| ns == NS_DAV && n == "valid-sync-token") {
-                    return Err(Error::backend(Backend::Dav, Kind::Conflict, format!("sync token of {collection} no longer valid")));
+                    return Err(Error::backend(
+                        Backend::Dav,
+                        Kind::Conflict,
+                        format!("sync token of {collection} no longer valid"),
+                    ));
                 }
                 if conds.iter().any(|(ns, n)| ns == NS_DAV && n == "supported-report") {
                     return self.list_etags_as_sync(p, collection).await;
                 }
                 Err(status_error(&format!("REPORT sync-collection {collection}"), r.status))
             }
-            StatusCode::NOT_IMPLEMENTED | StatusCode::BAD_REQUEST | StatusCode::METHOD_NOT_ALLOWED | StatusCode::UNSUPPORTED_MEDIA_TYPE => {
-                self.list_etags_as_sync(p, collection).await
-            }
+            StatusCode::NOT_IMPLEMENTED
+            | StatusCode::BAD_REQUEST
+            | StatusCode::METHOD_NOT_ALLOWED
+            | StatusCode::UNSUPPORTED_MEDIA_TYPE => self.list_etags_as_sync(p, collection).await,
             s => Err(status_error(&format!("REPORT sync-collection {collection}"), s)),
         }
     }
@@ -1013,11 +1059,21 @@ impl DavClient {
     }
 
     /// Creates a calendar `name` in the calendar home (MKCALENDAR, RFC 4791 5.3.1); returns its href.
-    pub async fn mkcalendar(&self, p: &Principal, name: &str, display_name: &str, components: &[CalComponent]) -> Result<String> {
+    pub async fn mkcalendar(
+        &self,
+        p: &Principal,
+        name: &str,
+        display_name: &str,
+        components: &[CalComponent],
+    ) -> Result<String> {
         let homes = self.discover(p).await?;
         let href = Self::new_collection_href(&homes, homes.calendar_home.as_ref(), name)?;
         let comps: String = components.iter().map(|c| format!(r#"<c:comp name="{}"/>"#, c.as_str())).collect();
-        let comps = if comps.is_empty() { String::new() } else { format!("<c:supported-calendar-component-set>{comps}</c:supported-calendar-component-set>") };
+        let comps = if comps.is_empty() {
+            String::new()
+        } else {
+            format!("<c:supported-calendar-component-set>{comps}</c:supported-calendar-component-set>")
+        };
         let body = format!(
             r#"<?xml version="1.0" encoding="utf-8"?>
 <c:mkcalendar xmlns:d="DAV:" xmlns:c="urn:ietf:params:xml:ns:caldav"><d:set><d:prop><d:displayname>{}</d:displayname>{comps}</d:prop></d:set></c:mkcalendar>"#,
@@ -1053,7 +1109,8 @@ impl DavClient {
         match r.status {
             StatusCode::MULTI_STATUS => {
                 let ms = parse_multistatus(&r.body)?;
-                let failed = ms.responses.iter().flat_map(|x| x.propstats.iter()).find(|ps| !(200..300).contains(&ps.status));
+                let failed =
+                    ms.responses.iter().flat_map(|x| x.propstats.iter()).find(|ps| !(200..300).contains(&ps.status));
                 match failed {
                     Some(ps) => Err(status_error(
                         &format!("PROPPATCH {href}"),
@@ -1150,7 +1207,10 @@ mod tests {
         assert!(s.deleted.is_empty());
         assert!(s.new_token.as_deref().is_some_and(|t| t.starts_with("http://radicale.org/ns/sync/")));
         let s = parse_sync(&fixture("report-sync-changes.xml"), "/alice/fixture-scratch/").unwrap();
-        assert_eq!(s.changed.iter().map(|(h, _)| h.as_str()).collect::<Vec<_>>(), ["/alice/fixture-scratch/a.ics", "/alice/fixture-scratch/b.ics"]);
+        assert_eq!(
+            s.changed.iter().map(|(h, _)| h.as_str()).collect::<Vec<_>>(),
+            ["/alice/fixture-scratch/a.ics", "/alice/fixture-scratch/b.ics"]
+        );
         let s = parse_sync(&fixture("report-sync-deleted.xml"), "/alice/fixture-scratch/").unwrap();
         assert!(s.changed.is_empty());
         assert_eq!(s.deleted, ["/alice/fixture-scratch/a.ics"]);
@@ -1191,7 +1251,10 @@ END:VCALENDAR
     fn refuses_bad_bodies() {
         assert!(parse_multistatus(b"<multistatus xmlns='DAV:'><response></multistatus>").is_err());
         assert!(parse_multistatus(b"<other xmlns='DAV:'/>").is_err());
-        assert!(parse_multistatus(b"<multistatus xmlns='DAV:'><response><href>&bogus;</href></response></multistatus>").is_err());
+        assert!(
+            parse_multistatus(b"<multistatus xmlns='DAV:'><response><href>&bogus;</href></response></multistatus>")
+                .is_err()
+        );
         assert!(parse_multistatus(b"").is_err());
         let deep = format!("<multistatus xmlns='DAV:'>{}{}</multistatus>", "<a>".repeat(100), "</a>".repeat(100));
         assert!(parse_multistatus(deep.as_bytes()).is_err());
@@ -1202,7 +1265,9 @@ END:VCALENDAR
         let s = Utc.with_ymd_and_hms(2025, 1, 10, 0, 0, 0).unwrap();
         let e = Utc.with_ymd_and_hms(2025, 1, 25, 0, 0, 0).unwrap();
         let q = calendar_query_body(CalComponent::Event, Some((s, e)));
-        assert!(q.contains(r#"<c:comp-filter name="VEVENT"><c:time-range start="20250110T000000Z" end="20250125T000000Z"/>"#));
+        assert!(q.contains(
+            r#"<c:comp-filter name="VEVENT"><c:time-range start="20250110T000000Z" end="20250125T000000Z"/>"#
+        ));
         let m = multiget_body(ObjectKind::AddressBook, &["/a/b&c.vcf".to_string()]);
         assert!(m.contains("<d:href>/a/b&amp;c.vcf</d:href>") && m.contains("addressbook-multiget"));
         assert!(sync_body(None).contains("<d:sync-token/>"));
