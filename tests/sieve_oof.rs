@@ -207,6 +207,32 @@ async fn bad_credentials_are_refused() {
     assert_eq!(e.kind, Kind::AuthFailed, "{e}");
 }
 
+/// carol sends bob a message with `token` as its subject (submission, STARTTLS, AUTH as carol).
+async fn carol_writes_to_bob(stack: &Stack, carol: &Principal, token: &str) {
+    let raw = format!(
+        "From: Carol Clark <carol@example.test>\r\nTo: Bob Brown <bob@example.test>\r\nSubject: {token}\r\n\
+         Message-ID: <{token}@example.test>\r\nDate: {}\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n\
+         Are you there?\r\n",
+        chrono::DateTime::<Utc>::from(SystemTime::now()).to_rfc2822()
+    );
+    let to = ["bob@example.test".to_string()];
+    viaduc::backend::smtp::send(&stack.smtp(), &stack.tls(), carol, "carol@example.test", &to, raw.as_bytes())
+        .await
+        .unwrap();
+}
+
+/// The messages of `mailbox` whose subject contains `token`, polling up to `secs` seconds for at least one.
+async fn wait_for(store: &MailStore, p: &Principal, mailbox: &str, token: &str, secs: u64) -> Vec<u32> {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    loop {
+        let uids = store.search_uids(p, mailbox, &Criteria::SubjectContains(token.to_string())).await.unwrap();
+        if !uids.is_empty() || Instant::now() > deadline {
+            return uids;
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+}
+
 #[tokio::test]
 async fn dovecot_sends_the_internal_reply() {
     let stack = Stack::get();
@@ -233,32 +259,9 @@ async fn dovecot_sends_the_internal_reply() {
     };
     oof::set_oof(&cfg, &tls, &bob, &settings, &domains()).await.unwrap();
 
-    let raw = format!(
-        "From: Carol Clark <carol@example.test>\r\nTo: Bob Brown <bob@example.test>\r\nSubject: {token}\r\n\
-         Message-ID: <{token}@example.test>\r\nDate: {}\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n\
-         Are you there?\r\n",
-        chrono::DateTime::<Utc>::from(SystemTime::now()).to_rfc2822()
-    );
-    viaduc::backend::smtp::send(
-        &stack.smtp(),
-        &tls,
-        &carol,
-        "carol@example.test",
-        &["bob@example.test".to_string()],
-        raw.as_bytes(),
-    )
-    .await
-    .unwrap();
-
+    carol_writes_to_bob(&stack, &carol, &token).await;
     let store = MailStore::new(ImapPool::new(stack.imap(), tls.clone()));
-    let deadline = Instant::now() + Duration::from_secs(15);
-    let uids = loop {
-        let uids = store.search_uids(&carol, "INBOX", &Criteria::SubjectContains(token.clone())).await.unwrap();
-        if !uids.is_empty() || Instant::now() > deadline {
-            break uids;
-        }
-        tokio::time::sleep(Duration::from_millis(300)).await;
-    };
+    let uids = wait_for(&store, &carol, "INBOX", &token, 15).await;
     let filed = store.search_uids(&bob, "Archive", &Criteria::SubjectContains(token.clone())).await.unwrap();
     let in_inbox = store.search_uids(&bob, "INBOX", &Criteria::SubjectContains(token.clone())).await.unwrap();
     // Switch bob's reply off and restore his scripts before asserting, so a failure leaves nothing behind.
@@ -287,4 +290,41 @@ async fn dovecot_sends_the_internal_reply() {
     assert!(text.contains(&format!("Bob is away ({token}).")), "{text}");
     assert!(text.to_ascii_lowercase().contains("auto-submitted: auto-replied"), "{text}");
     store.delete_messages(&carol, "INBOX", &uids).await.unwrap();
+
+    // Scheduled (bob has no script of his own now, so viaduc-oof itself is active): a window that has not
+    // begun gets no reply, a window around now does (Pigeonhole's currentdate against our iso8601 bounds).
+    let now = chrono::DateTime::<Utc>::from(SystemTime::now());
+    let later = unique("oof-later");
+    let future = OofSettings {
+        state: OofState::Scheduled { start: now + chrono::Duration::hours(1), end: now + chrono::Duration::hours(2) },
+        external_audience: ExternalAudience::None,
+        internal_reply: format!("Not yet ({later})."),
+        external_reply: String::new(),
+    };
+    oof::set_oof(&cfg, &tls, &bob, &future, &domains()).await.unwrap();
+    assert_eq!(active_script(&stack, &bob).await.as_deref(), Some(OOF_SCRIPT));
+    carol_writes_to_bob(&stack, &carol, &later).await;
+    let delivered = wait_for(&store, &bob, "INBOX", &later, 15).await;
+    assert_eq!(delivered.len(), 1, "the probe reached bob");
+    let now_token = unique("oof-now");
+    let current = OofSettings {
+        state: OofState::Scheduled { start: now - chrono::Duration::hours(1), end: now + chrono::Duration::hours(1) },
+        internal_reply: format!("Away right now ({now_token})."),
+        ..future.clone()
+    };
+    oof::set_oof(&cfg, &tls, &bob, &current, &domains()).await.unwrap();
+    carol_writes_to_bob(&stack, &carol, &now_token).await;
+    let replies_now = wait_for(&store, &carol, "INBOX", &now_token, 15).await;
+    let replies_later = store.search_uids(&carol, "INBOX", &Criteria::SubjectContains(later.clone())).await.unwrap();
+    oof::set_oof(&cfg, &tls, &bob, &OofSettings { state: OofState::Disabled, ..current.clone() }, &domains())
+        .await
+        .unwrap();
+    assert_eq!(active_script(&stack, &bob).await, previously_active);
+    assert_eq!(replies_now.len(), 1, "a window around now answers");
+    assert!(replies_later.is_empty(), "a window that has not begun does not answer");
+    store.delete_messages(&carol, "INBOX", &replies_now).await.unwrap();
+    for t in [&later, &now_token] {
+        let probes = store.search_uids(&bob, "INBOX", &Criteria::SubjectContains(t.to_string())).await.unwrap();
+        store.delete_messages(&bob, "INBOX", &probes).await.unwrap();
+    }
 }
