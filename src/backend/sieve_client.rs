@@ -616,6 +616,26 @@ mod tests {
     }
 
     #[test]
+    fn recorded_dovecot_session() {
+        // Server side of a session after STARTTLS (protocol-fixtures/sieve/oof-managesieve-session.txt, recorded
+        // from the test stack's Pigeonhole with openssl s_client -starttls sieve): capabilities, AUTHENTICATE,
+        // PUTSCRIPT, LISTSCRIPTS, GETSCRIPT, GETSCRIPT of a missing script, PUTSCRIPT of a broken script (NO
+        // with a literal), DELETESCRIPT, LOGOUT.
+        let r = decode_all(include_bytes!("../../protocol-fixtures/sieve/oof-managesieve-session.txt"));
+        assert_eq!(r.len(), 9, "{r:#?}");
+        assert!(capabilities(&r[0]).sieve_extensions().iter().any(|e| e == "vacation-seconds"));
+        assert_eq!(r[0].text.as_deref(), Some("TLS negotiation successful."));
+        assert!(r[1].is_ok() && r[2].is_ok());
+        assert_eq!(script_list(&r[3]), [("vacation".to_string(), false), ("oof-fixture".to_string(), false)]);
+        let script = r[4].data[0][0].as_str().unwrap();
+        assert!(script.starts_with("require [\"fileinto\"];\n") && script.ends_with("}\n"), "{script:?}");
+        assert_eq!(reply_error("GETSCRIPT", &r[5]).kind, Kind::NotFound);
+        assert_eq!(r[6].status, Status::No);
+        assert!(r[6].text.as_deref().is_some_and(|t| t.contains("parse failed")));
+        assert!(r[7].is_ok() && r[8].is_ok());
+    }
+
+    #[test]
     fn listscripts_getscript_and_codes() {
         let input =
             b"\"viaduc\" ACTIVE\r\n\"my \\\"rules\\\"\"\r\n{6}\r\nx y\r\nz\r\nOK \"Listscripts completed.\"\r\n\
