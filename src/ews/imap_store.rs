@@ -360,6 +360,17 @@ impl MailStore for ImapStore {
         smtp::send(config, tls, &self.principal, from, recipients, raw).await
     }
 
+    async fn directory_entries(&mut self) -> Result<Vec<DirectoryEntry>> {
+        match &self.directory {
+            Some((dir, _)) => dir.global_address_list().await,
+            None => Ok(Vec::new()),
+        }
+    }
+
+    fn has_directory(&self) -> bool {
+        self.directory.is_some()
+    }
+
     async fn resolve_names(&mut self, query: &str) -> Result<Vec<DirectoryEntry>> {
         let Some((dir, config)) = &self.directory else {
             return Ok(Vec::new());

@@ -27,6 +27,12 @@ const CONTENT_TYPE: &str = "text/xml; charset=utf-8";
 
 /// Operations Viaduc implements (the rest get an `ErrorInvalidRequest` response message).
 pub const IMPLEMENTED: &[&str] = &[
+    "GetServerTimeZones",
+    "ExpandDL",
+    "GetMailTips",
+    "GetServiceConfiguration",
+    "ArchiveItem",
+    "CreateFolderPath",
     "ConvertId",
     "GetFolder",
     "FindFolder",
@@ -90,6 +96,7 @@ pub async fn handle(gw: &Gateway, req: &HttpRequest, principal: &Principal) -> R
         match imap_store::ImapStore::open(gw, principal).await {
             Ok(store) => {
                 let mut cx = Ctx::new(ids, &principal.mail, &principal.display_name, &version, store);
+                cx.domains = gw.config.mail.domains.clone();
                 if let Some(target) = ops::request_target(&request.op, &cx.ids, &principal.mail) {
                     cx.set_target(&target);
                 }
@@ -107,8 +114,34 @@ pub async fn handle(gw: &Gateway, req: &HttpRequest, principal: &Principal) -> R
         let mut cx = Ctx::new(ids, &principal.mail, &principal.display_name, &version, store::MemStore::default());
         dispatch(&mut cx, &request).await
     };
-    let body = soap::response_xml(&version, &op, &format!("{op}ResponseMessage"), &messages);
+    let body = render(&version, &op, &messages);
     full(StatusCode::OK, CONTENT_TYPE, body)
+}
+
+/// The response document of an operation. GetMailTips and GetServiceConfiguration name their messages
+/// differently and carry a ResponseClass/ResponseCode of their own on the response element (MS-OXWSMTGS,
+/// MS-OXWSCONFIG).
+pub fn render(version: &str, op: &str, messages: &[ResponseMessage]) -> String {
+    let msg_name = match op {
+        "GetMailTips" => "MailTipsResponseMessageType".to_string(),
+        "GetServiceConfiguration" => "ServiceConfigurationResponseMessageType".to_string(),
+        _ => format!("{op}ResponseMessage"),
+    };
+    let body = soap::response_xml(version, op, &msg_name, messages);
+    if matches!(op, "GetMailTips" | "GetServiceConfiguration") {
+        let ok = messages.iter().all(|m| m.class == soap::ResponseClass::Success);
+        let (class, code) = if ok { ("Success", "NoError") } else { ("Warning", "NoError") };
+        let open = format!("<m:{op}Response ");
+        if let Some(at) = body.find(&open) {
+            let mut b = body.clone();
+            b.insert_str(at + open.len(), &format!("ResponseClass=\"{class}\" "));
+            if let Some(rm) = b.find("<m:ResponseMessages>") {
+                b.insert_str(rm, &format!("<m:ResponseCode>{code}</m:ResponseCode>"));
+            }
+            return b;
+        }
+    }
+    body
 }
 
 fn fault_response(fault: &Fault) -> Response<Body> {
@@ -119,7 +152,9 @@ fn fault_response(fault: &Fault) -> Response<Body> {
 /// 2.2.4.64 ArrayOfResponseMessagesType: one message per requested item or folder).
 fn expected_messages(op: &xml::Element) -> usize {
     let container = match op.name.as_str() {
-        "GetItem" | "DeleteItem" | "MoveItem" | "CopyItem" | "SendItem" | "MarkAsJunk" => "ItemIds",
+        "GetItem" | "DeleteItem" | "MoveItem" | "CopyItem" | "SendItem" | "MarkAsJunk" | "ArchiveItem" => "ItemIds",
+        "GetMailTips" => "Recipients",
+        "CreateFolderPath" => "RelativeFolderPath",
         "UpdateItem" => "ItemChanges",
         "CreateItem" => "Items",
         "GetAttachment" | "DeleteAttachment" => "AttachmentIds",
@@ -191,6 +226,15 @@ async fn run_op<S: MailStore>(cx: &mut Ctx<S>, req: &soap::Request) -> Vec<Respo
             vec![ResponseMessage::error("ErrorItemNotFound", "The specified object was not found in the store.")]
         }
         "MarkAllItemsAsRead" => ops::items::mark_all_items_as_read(cx, op).await,
+        "GetServerTimeZones" => ops::misc::get_server_time_zones(cx, op).await,
+        "ExpandDL" => ops::misc::expand_dl(cx, op).await,
+        "GetMailTips" => {
+            let domains = cx.domains.clone();
+            ops::misc::get_mail_tips(cx, op, &domains).await
+        }
+        "GetServiceConfiguration" => ops::misc::get_service_configuration(op, &cx.domains),
+        "ArchiveItem" => ops::misc::archive_item(cx, op).await,
+        "CreateFolderPath" => ops::folders::create_folder_path(cx, op).await,
         other => vec![ResponseMessage::error(
             "ErrorInvalidRequest",
             format!("The operation '{other}' is not supported by this server (Viaduc)."),
@@ -211,7 +255,7 @@ pub async fn process<S: MailStore>(ids: IdCodec, mailbox: &str, body: &[u8], sto
             }
             let msgs = dispatch(&mut cx, &req).await;
             let op = req.op_name();
-            (200, soap::response_xml(&version, op, &format!("{op}ResponseMessage"), &msgs), cx.store)
+            (200, render(&version, op, &msgs), cx.store)
         }
     }
 }

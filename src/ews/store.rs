@@ -194,6 +194,14 @@ pub trait MailStore {
     async fn find_header(&mut self, folder: &str, name: &str, value: &str) -> Result<Vec<u32>>;
     /// Directory entries matching an ambiguous name (display name, given name, surname, address, login).
     async fn resolve_names(&mut self, query: &str) -> Result<Vec<DirectoryEntry>>;
+    /// Every entry of the Global Address List (users and distribution lists); empty without a directory.
+    async fn directory_entries(&mut self) -> Result<Vec<DirectoryEntry>> {
+        Ok(Vec::new())
+    }
+    /// Whether a directory is configured (so that unknown addresses can be told apart from unknowable ones).
+    fn has_directory(&self) -> bool {
+        false
+    }
 }
 
 // ------------------------------------------------------------------------------------------------ in memory

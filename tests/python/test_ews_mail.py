@@ -663,3 +663,127 @@ def test_reply_and_forward_reach_bob_and_flag_the_original(ews, acct):
             it.delete()
         for it in acct.sent.filter(subject__contains=token):
             it.delete()
+
+
+# ---------------------------------------------------------------------------------------------- smaller operations
+
+def test_get_server_time_zones(ews, acct):
+    zones = list(acct.protocol.get_timezones(return_full_timezone_data=True))
+    ids = {z.id for z in zones}
+    assert {"Pacific Standard Time", "W. Europe Standard Time", "UTC"} <= ids
+    pst = next(z for z in zones if z.id == "Pacific Standard Time")
+    assert pst.name
+    assert pst.periods and pst.transitions_groups and pst.transitions
+    # With an Id filter and without full data, only the names come back.
+    body = soap('<m:GetServerTimeZones ReturnFullTimeZoneData="false"><m:Ids><t:Id>Tokyo Standard Time</t:Id>'
+                '<t:Id>No Such Zone</t:Id></m:Ids></m:GetServerTimeZones>')
+    root = parse(post(ews, body))
+    defs = root.findall(".//t:TimeZoneDefinition", NS)
+    assert [d.get("Id") for d in defs] == ["Tokyo Standard Time"]
+    assert defs[0].find("t:Periods", NS) is None
+    # Full data for W. Europe: a Standard period of -PT1H and a Daylight one of -PT2H in the current rules.
+    body = soap('<m:GetServerTimeZones ReturnFullTimeZoneData="true"><m:Ids><t:Id>W. Europe Standard Time</t:Id>'
+                '</m:Ids></m:GetServerTimeZones>')
+    root = parse(post(ews, body))
+    periods = [(p.get("Name"), p.get("Bias")) for p in root.iterfind(".//t:Period", NS)]
+    assert ("Standard", "-PT1H") in periods and ("Daylight", "-PT2H") in periods
+    # The current rules (the last group): last Sunday of March and of October.
+    last = root.findall(".//t:TransitionsGroup", NS)[-1]
+    recs = [(r.findtext("t:Month", namespaces=NS), r.findtext("t:DayOfWeek", namespaces=NS),
+             r.findtext("t:Occurrence", namespaces=NS)) for r in last.iterfind("t:RecurringDayTransition", NS)]
+    assert sorted(recs) == [("10", "Sunday", "-1"), ("3", "Sunday", "-1")], recs
+
+
+def test_expand_dl(ews, acct):
+    members = acct.protocol.expand_dl(f"team@{ews.stack.domain}")
+    addrs = sorted(m.email_address for m in members)
+    assert addrs == [f"{u}@{ews.stack.domain}" for u in ("alice", "bob", "carol")]
+    body = soap(f'<m:ExpandDL><m:Mailbox><t:EmailAddress>nobody@{ews.stack.domain}</t:EmailAddress></m:Mailbox>'
+                '</m:ExpandDL>')
+    root = parse(post(ews, body))
+    assert root.findtext(".//m:ResponseCode", namespaces=NS) == "ErrorNameResolutionNoResults"
+
+
+def test_get_mail_tips(ews):
+    d = ews.stack.domain
+    body = soap(f'<m:GetMailTips><m:SendingAs><t:EmailAddress>alice@{d}</t:EmailAddress></m:SendingAs>'
+                f'<m:Recipients><t:Mailbox><t:EmailAddress>bob@{d}</t:EmailAddress></t:Mailbox>'
+                f'<t:Mailbox><t:EmailAddress>team@{d}</t:EmailAddress></t:Mailbox>'
+                f'<t:Mailbox><t:EmailAddress>nobody@{d}</t:EmailAddress></t:Mailbox></m:Recipients>'
+                '<m:MailTipsRequested>All</m:MailTipsRequested></m:GetMailTips>')
+    root = parse(post(ews, body))
+    resp = root.find(".//m:GetMailTipsResponse", NS)
+    assert resp.get("ResponseClass") == "Success"
+    tips = root.findall(".//m:MailTipsResponseMessageType/m:MailTips", NS)
+    assert len(tips) == 3
+    by = {t.findtext("t:RecipientAddress/t:EmailAddress", namespaces=NS): t for t in tips}
+    bob = by[f"bob@{d}"]
+    assert bob.findtext("t:MailboxFull", namespaces=NS) == "false"
+    assert bob.findtext("t:InvalidRecipient", namespaces=NS) == "false"
+    assert int(bob.findtext("t:MaxMessageSize", namespaces=NS)) > 0
+    assert bob.find("t:OutOfOffice/t:ReplyBody/t:Message", NS).text in (None, "")
+    assert by[f"team@{d}"].findtext("t:TotalMemberCount", namespaces=NS) == "3"
+    assert by[f"nobody@{d}"].findtext("t:InvalidRecipient", namespaces=NS) == "true"
+
+
+def test_get_service_configuration(ews):
+    body = soap('<m:GetServiceConfiguration><m:RequestedConfiguration><m:ConfigurationName>MailTips'
+                '</m:ConfigurationName><m:ConfigurationName>UnifiedMessagingConfiguration</m:ConfigurationName>'
+                '<m:ConfigurationName>ProtectionRules</m:ConfigurationName></m:RequestedConfiguration>'
+                '</m:GetServiceConfiguration>')
+    root = parse(post(ews, body))
+    msg = root.find(".//m:ServiceConfigurationResponseMessageType", NS)
+    assert msg.get("ResponseClass") == "Success"
+    mt = msg.find("m:MailTipsConfiguration", NS)
+    assert mt.findtext("t:MailTipsEnabled", namespaces=NS) == "true"
+    assert ews.stack.domain in [x.get("Name") for x in mt.iterfind("t:InternalDomains/t:Domain", NS)]
+    assert msg.find("m:UnifiedMessagingConfiguration/t:UmEnabled", NS).text == "false"
+    rules = msg.find("m:ProtectionRulesConfiguration/t:Rules", NS)
+    assert rules is not None and len(rules) == 0
+
+
+def test_archive_item(ews, acct):
+    subject = f"archive me {uuid.uuid4().hex[:8]}"
+    _deliver(ews, subject)
+    item = acct.inbox.filter(subject=subject).get()
+    body = soap('<m:ArchiveItem><m:ArchiveSourceFolderId><t:DistinguishedFolderId Id="inbox"/>'
+                f'</m:ArchiveSourceFolderId><m:ItemIds><t:ItemId Id="{item.id}"/></m:ItemIds></m:ArchiveItem>')
+    root = parse(post(ews, body))
+    assert root.findtext(".//m:ResponseCode", namespaces=NS) == "NoError", post(ews, body).text
+    assert acct.inbox.filter(subject=subject).count() == 0
+    m = imap(ews)
+    try:
+        m.select("Archive")
+        typ, d = m.uid("SEARCH", "SUBJECT", f'"{subject}"')
+        uids = d[0].split()
+        assert len(uids) == 1
+        m.uid("STORE", uids[0], "+FLAGS.SILENT", "(\\Deleted)")
+        m.expunge()
+    finally:
+        m.logout()
+
+
+def test_create_folder_path(ews, acct):
+    top = f"Path {uuid.uuid4().hex[:6]}"
+    body = soap('<m:CreateFolderPath><m:ParentFolderId><t:DistinguishedFolderId Id="msgfolderroot"/>'
+                f'</m:ParentFolderId><m:RelativeFolderPath><t:Folder><t:DisplayName>{top}</t:DisplayName></t:Folder>'
+                '<t:Folder><t:DisplayName>Sub</t:DisplayName></t:Folder>'
+                '<t:Folder><t:DisplayName>Leaf</t:DisplayName></t:Folder></m:RelativeFolderPath>'
+                '</m:CreateFolderPath>')
+    root = parse(post(ews, body))
+    msgs = root.findall(".//m:CreateFolderPathResponseMessage", NS)
+    assert [x.get("ResponseClass") for x in msgs] == ["Success"] * 3
+    assert all(x.find(".//t:FolderId", NS) is not None for x in msgs)
+    m = imap(ews)
+    try:
+        typ, d = m.list(f'"{top}"', "*")
+        names = b" ".join(d).decode()
+        assert "Sub" in names and "Leaf" in names
+        # Again: the existing folders are reused.
+        root = parse(post(ews, body))
+        assert [x.get("ResponseClass") for x in root.findall(".//m:CreateFolderPathResponseMessage", NS)] == \
+            ["Success"] * 3
+    finally:
+        for sub in ("/Sub/Leaf", "/Sub", ""):
+            m.delete(f'"{top}{sub}"')
+        m.logout()

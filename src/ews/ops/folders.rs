@@ -328,6 +328,69 @@ pub async fn create_folder<S: MailStore>(cx: &mut Ctx<S>, op: &Element) -> Vec<R
     out
 }
 
+/// CreateFolderPath (MS-OXWSCFP): creates each folder of `RelativeFolderPath` under the previous one, starting
+/// at the parent; folders of the path that already exist are used as they are. One response message per folder
+/// of the path; after a failure the rest fail too.
+pub async fn create_folder_path<S: MailStore>(cx: &mut Ctx<S>, op: &Element) -> Vec<ResponseMessage> {
+    let Some(parent_el) = op.m("ParentFolderId").and_then(|p| id_elements(Some(p)).into_iter().next()) else {
+        return vec![ResponseMessage::error("ErrorInvalidRequest", "ParentFolderId is required.")];
+    };
+    let mut parent = match cx.resolve_folder(parent_el).await {
+        Ok(n) => n,
+        Err(f) => return vec![f.message()],
+    };
+    let Some(path) = op.m("RelativeFolderPath") else {
+        return vec![ResponseMessage::error("ErrorInvalidRequest", "RelativeFolderPath is required.")];
+    };
+    let mut out = Vec::new();
+    let mut failed: Option<Fail> = None;
+    for f in &path.children {
+        if let Some(e) = &failed {
+            out.push(e.message());
+            continue;
+        }
+        let r = async {
+            let class = f.t_text("FolderClass").unwrap_or("IPF.Note");
+            if f.name != "Folder" || !(class == "IPF.Note" || class.starts_with("IPF.Note.")) {
+                return Err(Fail::new(
+                    "ErrorInvalidFolderTypeForOperation",
+                    "Only mail folders can be created in the IMAP store.",
+                ));
+            }
+            let leaf = f.t_text("DisplayName").unwrap_or("");
+            valid_leaf(cx, &parent, leaf)?;
+            let name = child_name(cx, &parent, leaf);
+            let existing = cx
+                .folders_ref()
+                .iter()
+                .find(|n| n.name.as_deref().is_some_and(|x| x.eq_ignore_ascii_case(&name)))
+                .cloned();
+            if let Some(n) = existing {
+                return Ok(n);
+            }
+            cx.store.create_folder(&name).await.map_err(|e| Fail::from_error(&e, "ErrorFolderNotFound"))?;
+            node_by_name(cx, &name)
+                .await
+                .ok_or_else(|| Fail::new("ErrorFolderSave", "The folder was created but cannot be listed."))
+        }
+        .await;
+        match r {
+            Ok(node) => {
+                out.push(folders_message(cx, &[&node], &id_only()));
+                parent = node;
+            }
+            Err(e) => {
+                out.push(e.message());
+                failed = Some(e);
+            }
+        }
+    }
+    if out.is_empty() {
+        out.push(ResponseMessage::error("ErrorInvalidRequest", "RelativeFolderPath is empty."));
+    }
+    out
+}
+
 /// Renames `node` (and its subtree) to `new_name`.
 async fn rename<S: MailStore>(cx: &mut Ctx<S>, node: &FolderNode, new_name: &str) -> Result<FolderNode, Fail> {
     let Some(old) = node.name.as_deref() else {

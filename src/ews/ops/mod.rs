@@ -8,6 +8,7 @@ pub mod directory;
 pub mod drafts;
 pub mod folders;
 pub mod items;
+pub mod misc;
 pub mod notify;
 pub mod sync;
 
@@ -32,6 +33,8 @@ pub struct Ctx<S> {
     /// Whether the folder tree may come from the store's short-lived cache (item operations, which only
     /// resolve ids through it); folder operations, which show counts, always list afresh.
     pub cached_tree: bool,
+    /// The mail domains this gateway serves (`[mail] domains`).
+    pub domains: Vec<String>,
 }
 
 impl<S: MailStore> Ctx<S> {
@@ -45,6 +48,7 @@ impl<S: MailStore> Ctx<S> {
             folders: None,
             delegate: None,
             cached_tree: false,
+            domains: Vec::new(),
         }
     }
 
