@@ -26,6 +26,8 @@ pub struct Config {
     #[serde(default)]
     pub auth: AuthConfig,
     #[serde(default)]
+    pub mapi: MapiConfig,
+    #[serde(default)]
     pub logging: LoggingConfig,
 }
 
@@ -301,6 +303,26 @@ impl Default for AuthConfig {
             max_delay_ms: 5_000,
             failure_window_secs: 900,
         }
+    }
+}
+
+/// `[mapi]`: MAPI over HTTP sessions (MS-OXCMAPIHTTP).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MapiConfig {
+    /// A session unused for this long is dropped (the client reconnects), in seconds.
+    pub session_idle_secs: u64,
+    /// Interval of the PENDING keep-alive lines in long responses (X-PendingPeriod), in milliseconds.
+    pub pending_period_ms: u64,
+    /// How long a NotificationWait request is held when nothing happens, in seconds.
+    pub notification_wait_secs: u64,
+    /// Most MAPI sessions held by one instance (least recently used are dropped first).
+    pub max_sessions: usize,
+}
+
+impl Default for MapiConfig {
+    fn default() -> Self {
+        MapiConfig { session_idle_secs: 900, pending_period_ms: 15_000, notification_wait_secs: 300, max_sessions: 10_000 }
     }
 }
 

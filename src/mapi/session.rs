@@ -29,18 +29,20 @@ impl Endpoint {
     }
 }
 
-/// Tunables. Defaults follow Exchange; each can be overridden by an environment variable (operations and tests)
-/// until the configuration grows a `[mapi]` section.
+/// Tunables, from the `[mapi]` section of the configuration (defaults follow Exchange). An environment variable
+/// overrides each one (`VIADUC_MAPI_*`, for operations and tests).
 #[derive(Debug, Clone, Copy)]
 pub struct Tuning {
-    /// A session unused for this long is gone (`VIADUC_MAPI_SESSION_IDLE_SECS`, default 900 — the
-    /// X-ExpirationInfo Exchange sends).
+    /// A session unused for this long is gone (`session_idle_secs`, default 900 — the X-ExpirationInfo Exchange
+    /// sends; `VIADUC_MAPI_SESSION_IDLE_SECS`).
     pub idle: Duration,
-    /// Interval of PENDING keep-alives (`VIADUC_MAPI_PENDING_MS`, default 15000 = X-PendingPeriod).
+    /// Interval of PENDING keep-alives (`pending_period_ms`, default 15000 = X-PendingPeriod;
+    /// `VIADUC_MAPI_PENDING_MS`).
     pub pending: Duration,
-    /// How long NotificationWait is held without an event (`VIADUC_MAPI_NOTIFICATION_WAIT_SECS`, default 300).
+    /// How long NotificationWait is held without an event (`notification_wait_secs`, default 300;
+    /// `VIADUC_MAPI_NOTIFICATION_WAIT_SECS`).
     pub notification_wait: Duration,
-    /// Most sessions kept per process (`VIADUC_MAPI_MAX_SESSIONS`, default 10000).
+    /// Most sessions kept per process (`max_sessions`, default 10000; `VIADUC_MAPI_MAX_SESSIONS`).
     pub max_sessions: usize,
 }
 
@@ -48,15 +50,28 @@ fn env_u64(name: &str, default: u64) -> u64 {
     std::env::var(name).ok().and_then(|v| v.trim().parse().ok()).filter(|v| *v > 0).unwrap_or(default)
 }
 
+static TUNING: OnceLock<Tuning> = OnceLock::new();
+
 impl Tuning {
+    fn from(config: &crate::config::MapiConfig) -> Tuning {
+        Tuning {
+            idle: Duration::from_secs(env_u64("VIADUC_MAPI_SESSION_IDLE_SECS", config.session_idle_secs.max(1))),
+            pending: Duration::from_millis(env_u64("VIADUC_MAPI_PENDING_MS", config.pending_period_ms.max(100))),
+            notification_wait: Duration::from_secs(env_u64(
+                "VIADUC_MAPI_NOTIFICATION_WAIT_SECS",
+                config.notification_wait_secs.max(1),
+            )),
+            max_sessions: env_u64("VIADUC_MAPI_MAX_SESSIONS", config.max_sessions.max(1) as u64) as usize,
+        }
+    }
+
+    /// Sets the tunables from the configuration; called once at start-up, before the first MAPI request.
+    pub fn init(config: &crate::config::MapiConfig) {
+        let _ = TUNING.set(Tuning::from(config));
+    }
+
     pub fn get() -> Tuning {
-        static T: OnceLock<Tuning> = OnceLock::new();
-        *T.get_or_init(|| Tuning {
-            idle: Duration::from_secs(env_u64("VIADUC_MAPI_SESSION_IDLE_SECS", 900)),
-            pending: Duration::from_millis(env_u64("VIADUC_MAPI_PENDING_MS", 15_000)),
-            notification_wait: Duration::from_secs(env_u64("VIADUC_MAPI_NOTIFICATION_WAIT_SECS", 300)),
-            max_sessions: env_u64("VIADUC_MAPI_MAX_SESSIONS", 10_000) as usize,
-        })
+        *TUNING.get_or_init(|| Tuning::from(&crate::config::MapiConfig::default()))
     }
 }
 

@@ -60,6 +60,7 @@ impl Gateway {
             config.mail.domains[0].clone(),
             config.auth.clone(),
         );
+        crate::mapi::session::Tuning::init(&config.mapi);
         let id_key = {
             use sha2::Digest;
             let mut h = sha2::Sha256::new();
