@@ -148,11 +148,8 @@ async fn build_response<S: MailStore>(
     let to = if !given_to.is_empty() || kind == "ForwardItem" {
         given_to
     } else {
-        let mut v: Vec<Recipient> = if orig.reply_to.is_empty() {
-            orig.from.iter().cloned().collect()
-        } else {
-            orig.reply_to.clone()
-        };
+        let mut v: Vec<Recipient> =
+            if orig.reply_to.is_empty() { orig.from.iter().cloned().collect() } else { orig.reply_to.clone() };
         if kind == "ReplyAllToItem" {
             for r in orig.to.iter().filter(not_me) {
                 if !v.iter().any(|x| x.address.eq_ignore_ascii_case(&r.address)) {
@@ -214,21 +211,22 @@ async fn build_response<S: MailStore>(
         }
     }
     if new_html || orig.body_html.is_some() {
-        let new_part = if new_html { new_text.clone() } else { format!("<p>{}</p>", html_escape(&new_text).replace('\n', "<br>")) };
+        let new_part = if new_html {
+            new_text.clone()
+        } else {
+            format!("<p>{}</p>", html_escape(&new_text).replace('\n', "<br>"))
+        };
         let head_html = head.iter().map(|l| html_escape(l)).collect::<Vec<_>>().join("<br>");
         let orig_html = match &orig.body_html {
             Some(h) => h.clone(),
             None => format!("<pre>{}</pre>", html_escape(orig.body_text.as_deref().unwrap_or(""))),
         };
-        out.body_html =
-            Some(format!("<div>{new_part}</div><hr><div>{head_html}</div><br>{orig_html}"));
+        out.body_html = Some(format!("<div>{new_part}</div><hr><div>{head_html}</div><br>{orig_html}"));
     }
     if !new_html {
         let orig_text = orig.body_text.clone().unwrap_or_default();
-        out.body_text = Some(format!(
-            "{new_text}\r\n\r\n-----Original Message-----\r\n{}\r\n\r\n{orig_text}",
-            head.join("\r\n")
-        ));
+        out.body_text =
+            Some(format!("{new_text}\r\n\r\n-----Original Message-----\r\n{}\r\n\r\n{orig_text}", head.join("\r\n")));
     }
     if kind == "ForwardItem" {
         for a in &orig.attachments {

@@ -201,7 +201,7 @@ pub async fn expand_dl<S: MailStore>(cx: &mut Ctx<S>, op: &Element) -> Vec<Respo
         )];
     };
     let mut found = members(&gal, dl);
-    found.sort_by(|a, b| a.display_name.to_lowercase().cmp(&b.display_name.to_lowercase()));
+    found.sort_by_key(|e| e.display_name.to_lowercase());
     let mut w = XmlWriter::new();
     let n = found.len().to_string();
     w.start("m:DLExpansion", &[("TotalItemsInView", &n), ("IncludesLastItemInRange", "true")]);

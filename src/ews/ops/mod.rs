@@ -111,7 +111,8 @@ impl<S: MailStore> Ctx<S> {
         let mut r = self.folder_ref(el);
         // A folder another client created since the cached listing: list afresh before saying it is missing.
         if self.cached_tree
-            && (r.is_err() || matches!(&r, Ok(x) if self.folders.as_deref().is_some_and(|t| !t.iter().any(|n| &n.r == x))))
+            && (r.is_err()
+                || matches!(&r, Ok(x) if self.folders.as_deref().is_some_and(|t| !t.iter().any(|n| &n.r == x))))
         {
             self.cached_tree = false;
             self.invalidate();
