@@ -310,6 +310,9 @@ impl Default for AuthConfig {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct MapiConfig {
+    /// Serve `/mapi/emsmdb` and `/mapi/nspi`. When false they answer X-ResponseCode 16 (endpoint disabled), and
+    /// Autodiscover still offers EWS.
+    pub enabled: bool,
     /// A session unused for this long is dropped (the client reconnects), in seconds.
     pub session_idle_secs: u64,
     /// Interval of the PENDING keep-alive lines in long responses (X-PendingPeriod), in milliseconds.
@@ -322,7 +325,7 @@ pub struct MapiConfig {
 
 impl Default for MapiConfig {
     fn default() -> Self {
-        MapiConfig { session_idle_secs: 900, pending_period_ms: 15_000, notification_wait_secs: 300, max_sessions: 10_000 }
+        MapiConfig { enabled: true, session_idle_secs: 900, pending_period_ms: 15_000, notification_wait_secs: 300, max_sessions: 10_000 }
     }
 }
 

@@ -189,3 +189,23 @@ fn config_errors_name_the_key() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("prot"), "{}", String::from_utf8_lossy(&out.stderr));
 }
+
+#[test]
+fn mapi_can_be_disabled() {
+    // MS-OXCMAPIHTTP 2.2.3.3.3: a disabled endpoint answers HTTP 200 with X-ResponseCode 16.
+    let stack = Stack::from_env();
+    let v = Viaduc::start_with(&stack, |c| format!("{c}\n[mapi]\nenabled = false\n"));
+    let r = v.curl(
+        "/mapi/emsmdb/",
+        &[
+            "-u", "alice@example.test:viaduc-demo", "-X", "POST",
+            "-H", "Content-Type: application/mapi-http",
+            "-H", "X-RequestType: Connect",
+            "-H", "X-RequestId: {E2EA6C1C-E61B-49E9-9CFB-38184F907552}:1",
+            "-H", "X-ClientInfo: {2EF33C39-49C8-421C-B876-CDF7F2AC3AA0}:1",
+            "--data-binary", "x",
+        ],
+    );
+    assert_eq!(r.status, 200, "{r:?}");
+    assert_eq!(r.header("x-responsecode").as_deref(), Some("16"), "{r:?}");
+}

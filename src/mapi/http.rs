@@ -251,6 +251,14 @@ fn session(
 /// Handles one request to `/mapi/emsmdb` or `/mapi/nspi` from an authenticated principal.
 pub async fn handle(gw: &Gateway, req: &HttpRequest, principal: &Principal, endpoint: Endpoint) -> Response<Body> {
     let echo = Echo::from(req);
+    // MS-OXCMAPIHTTP 2.2.3.3.3: 16 when the endpoint is turned off, 18 while this instance drains before
+    // stopping (the client then reconnects, through the load balancer to another instance).
+    if !gw.config.mapi.enabled {
+        return fail(&echo, ResponseCode::EndpointDisabled, "MAPI over HTTP is disabled on this server");
+    }
+    if gw.is_shutting_down() {
+        return fail(&echo, ResponseCode::EndpointShuttingDown, "this server is shutting down");
+    }
     if req.method != Method::POST {
         return fail(&echo, ResponseCode::InvalidVerb, "only POST is allowed");
     }

@@ -44,9 +44,17 @@ pub struct Gateway {
     /// Key for authenticating opaque ids and sync states handed to clients (derived from the deployment id
     /// unless configured), so every instance of a deployment accepts the others' ids.
     pub id_key: [u8; 32],
+    /// Set when a shutdown signal arrived: requests still coming in on kept-alive connections are told so
+    /// (MAPI answers X-ResponseCode 18) while in-flight work drains.
+    shutting_down: std::sync::atomic::AtomicBool,
 }
 
 impl Gateway {
+    /// Whether a shutdown signal has arrived.
+    pub fn is_shutting_down(&self) -> bool {
+        self.shutting_down.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     pub fn new(config: Config) -> Result<Gateway> {
         let imap_tls = tls::client_config(Backend::Imap, config.imap.ca_file.as_deref())?;
         let directory = match &config.ldap {
@@ -75,6 +83,7 @@ impl Gateway {
             metrics: metrics::Metrics::default(),
             imap_tls,
             id_key,
+            shutting_down: std::sync::atomic::AtomicBool::new(false),
             config,
         })
     }
@@ -195,6 +204,7 @@ pub async fn serve(gateway: Arc<Gateway>) -> Result<()> {
         });
     }
     drop(listener);
+    gateway.shutting_down.store(true, std::sync::atomic::Ordering::Relaxed);
     tracing::info!("shutting down: draining connections");
     let grace = Duration::from_secs(gateway.config.server.shutdown_grace_secs);
     if tokio::time::timeout(grace, graceful.shutdown()).await.is_err() {
