@@ -280,6 +280,16 @@ impl MailStore for ImapStore {
         Ok(self.store.fetch_message(&self.principal, folder, uid).await?.map(|m| (summary(m.summary), m.raw.to_vec())))
     }
 
+    async fn fetch_full_many(&mut self, folder: &str, uids: &[u32]) -> Result<Vec<(MsgSummary, Vec<u8>)>> {
+        Ok(self
+            .store
+            .fetch_messages(&self.principal, folder, uids)
+            .await?
+            .into_iter()
+            .map(|m| (summary(m.summary), m.raw.to_vec()))
+            .collect())
+    }
+
     async fn fetch_raw(&mut self, folder: &str, uid: u32) -> Result<Option<Vec<u8>>> {
         Ok(self.store.fetch_message(&self.principal, folder, uid).await?.map(|m| m.raw.to_vec()))
     }

@@ -163,6 +163,17 @@ pub trait MailStore {
         let Some(s) = self.summaries(folder, &[uid]).await?.pop() else { return Ok(None) };
         Ok(self.fetch_raw(folder, uid).await?.map(|r| (s, r)))
     }
+    /// [`MailStore::fetch_full`] of many UIDs of one folder (one or a few `UID FETCH` on IMAP); missing UIDs are
+    /// left out.
+    async fn fetch_full_many(&mut self, folder: &str, uids: &[u32]) -> Result<Vec<(MsgSummary, Vec<u8>)>> {
+        let mut out = Vec::new();
+        for u in uids {
+            if let Some(x) = self.fetch_full(folder, *u).await? {
+                out.push(x);
+            }
+        }
+        Ok(out)
+    }
     /// Adds and removes flags. With `unchanged_since` (RFC 7162 UNCHANGEDSINCE), returns the UIDs that were not
     /// changed because they were modified after it.
     async fn set_flags(

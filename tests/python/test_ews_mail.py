@@ -787,3 +787,28 @@ def test_create_folder_path(ews, acct):
         for sub in ("/Sub/Leaf", "/Sub", ""):
             m.delete(f'"{top}{sub}"')
         m.logout()
+
+
+def test_get_item_many_with_mime_in_one_request(ews, acct):
+    """Several items of two folders with MimeContent and Body in one GetItem (fetched per folder), one id twice,
+    one missing: one answer per id, in order."""
+    items = list(acct.inbox.all().only("subject")[:3])
+    assert len(items) == 3
+    sent = list(acct.sent.all().only("subject")[:1])
+    ids = [i.id for i in items] + [items[0].id]
+    missing = items[1].id[:-6] + ("AAAAAA" if not items[1].id.endswith("AAAAAA") else "BBBBBB")
+    body = soap('<m:GetItem><m:ItemShape><t:BaseShape>Default</t:BaseShape>'
+                '<t:IncludeMimeContent>true</t:IncludeMimeContent></m:ItemShape><m:ItemIds>'
+                + "".join(f'<t:ItemId Id="{i}"/>' for i in ids) + f'<t:ItemId Id="{missing}"/>'
+                + "".join(f'<t:ItemId Id="{s.id}"/>' for s in sent) + '</m:ItemIds></m:GetItem>')
+    root = parse(post(ews, body))
+    msgs = root.findall(".//m:GetItemResponseMessage", NS)
+    assert len(msgs) == len(ids) + 1 + len(sent)
+    for i, it in enumerate(items + [items[0]]):
+        assert msgs[i].get("ResponseClass") == "Success"
+        mime = base64.b64decode(msgs[i].find(".//t:MimeContent", NS).text)
+        assert msgs[i].findtext(".//t:Subject", namespaces=NS) == it.subject
+        assert b"Subject:" in mime
+    assert msgs[len(ids)].get("ResponseClass") == "Error"
+    for m, s in zip(msgs[len(ids) + 1:], sent):
+        assert m.findtext(".//t:Subject", namespaces=NS) == s.subject

@@ -503,25 +503,33 @@ pub async fn get_item<S: MailStore>(cx: &mut Ctx<S>, op: &Element) -> Vec<Respon
     // Parsing MIME is only needed for the fields taken from it (not for MimeContent alone).
     let parse = needs_parsed(&shape, true);
     // Resolve every id, then fetch the summaries of each folder's items in one command (clients ask for
-    // dozens of items per GetItem while syncing); when whole messages are needed, one UID FETCH per item
-    // brings summary and body together.
+    // dozens of items per GetItem while syncing); when whole messages are needed, the same command brings
+    // summaries and bodies together (a few dozen messages per UID FETCH).
     let mut resolved: Vec<Result<(ItemId, FolderNode), Fail>> = Vec::with_capacity(els.len());
     for el in &els {
         resolved.push(resolve_item(cx, el).await);
     }
     let mut by_folder: std::collections::BTreeMap<String, Vec<u32>> = std::collections::BTreeMap::new();
+    let mut wanted: std::collections::HashMap<(String, u32), usize> = std::collections::HashMap::new();
     for (id, node) in resolved.iter().flatten() {
-        if let Some(n) = node.name.as_ref().filter(|_| !need) {
+        if let Some(n) = &node.name {
+            *wanted.entry((n.clone(), id.uid)).or_default() += 1;
             by_folder.entry(n.clone()).or_default().push(id.uid);
         }
     }
-    let mut sums: std::collections::HashMap<(String, u32), MsgSummary> = std::collections::HashMap::new();
+    let mut sums: std::collections::HashMap<(String, u32), (MsgSummary, Option<Vec<u8>>)> =
+        std::collections::HashMap::new();
     let mut folder_errors: std::collections::HashMap<String, Fail> = std::collections::HashMap::new();
     for (folder, uids) in by_folder {
-        match cx.store.summaries(&folder, &uids).await {
+        let got = if need {
+            cx.store.fetch_full_many(&folder, &uids).await.map(|v| v.into_iter().map(|(s, r)| (s, Some(r))).collect())
+        } else {
+            cx.store.summaries(&folder, &uids).await.map(|v| v.into_iter().map(|s| (s, None)).collect::<Vec<_>>())
+        };
+        match got {
             Ok(v) => {
-                for m in v {
-                    sums.insert((folder.clone(), m.uid), m);
+                for (m, raw) in v {
+                    sums.insert((folder.clone(), m.uid), (m, raw));
                 }
             }
             Err(e) => {
@@ -537,15 +545,18 @@ pub async fn get_item<S: MailStore>(cx: &mut Ctx<S>, op: &Element) -> Vec<Respon
             if let Some(f) = folder_errors.get(&name) {
                 return Err(f.clone());
             }
-            let (summary, raw, msg) = if need {
-                let full =
-                    cx.store.fetch_full(&name, id.uid).await.map_err(|e| Fail::from_error(&e, "ErrorItemNotFound"))?;
-                let (summary, raw) = full.ok_or_else(item_not_found)?;
-                let msg = if parse { Message::from_mime(&raw).ok() } else { None };
-                (summary, Some(raw), msg)
-            } else {
-                let summary = sums.get(&(name.clone(), id.uid)).cloned().ok_or_else(item_not_found)?;
-                (summary, None, None)
+            // Taken out of the map at its last mention: each message's bytes are dropped once its answer is
+            // written (an id asked for twice is answered twice).
+            let key = (name.clone(), id.uid);
+            let left = wanted.get_mut(&key).map(|n| {
+                *n -= 1;
+                *n
+            });
+            let (summary, raw) =
+                if left == Some(0) { sums.remove(&key) } else { sums.get(&key).cloned() }.ok_or_else(item_not_found)?;
+            let msg = match &raw {
+                Some(r) if parse => Message::from_mime(r).ok(),
+                _ => None,
             };
             let mut w = XmlWriter::new();
             w.start("m:Items", &[]);
