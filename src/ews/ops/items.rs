@@ -487,6 +487,9 @@ async fn load_item<S: MailStore>(
 
 // ------------------------------------------------------------------------------------------------ GetItem
 
+/// A fetched item: its summary and, when the shape needs it, the whole message.
+type Loaded = (MsgSummary, Option<Vec<u8>>);
+
 pub async fn get_item<S: MailStore>(cx: &mut Ctx<S>, op: &Element) -> Vec<ResponseMessage> {
     let shape = match Shape::parse(op.m("ItemShape")) {
         Ok(s) => s,
@@ -517,8 +520,7 @@ pub async fn get_item<S: MailStore>(cx: &mut Ctx<S>, op: &Element) -> Vec<Respon
             by_folder.entry(n.clone()).or_default().push(id.uid);
         }
     }
-    let mut sums: std::collections::HashMap<(String, u32), (MsgSummary, Option<Vec<u8>>)> =
-        std::collections::HashMap::new();
+    let mut sums: std::collections::HashMap<(String, u32), Loaded> = std::collections::HashMap::new();
     let mut folder_errors: std::collections::HashMap<String, Fail> = std::collections::HashMap::new();
     for (folder, uids) in by_folder {
         let got = if need {
