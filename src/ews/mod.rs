@@ -7,6 +7,7 @@
 //! authentication failure); a body that is not a SOAP envelope gets a SOAP fault (`ErrorSchemaValidation`).
 
 pub mod imap_store;
+pub mod oof;
 pub mod ops;
 pub mod soap;
 pub mod store;
@@ -88,6 +89,9 @@ pub async fn handle(gw: &Gateway, req: &HttpRequest, principal: &Principal) -> R
         );
         let body = soap::response_xml(&version, &op, &format!("{op}ResponseMessage"), &[msg]);
         return full(StatusCode::OK, CONTENT_TYPE, body);
+    }
+    if oof::is_oof_op(&op) {
+        return oof::respond(gw, principal, &request).await;
     }
     if op == "GetStreamingEvents" {
         return streaming::respond(gw, principal, &request.op, ids, &version).await;

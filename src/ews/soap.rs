@@ -148,7 +148,7 @@ pub fn parse_request(body: &[u8]) -> Result<Request, Fault> {
     Ok(Request { version, time_zone, impersonate, op })
 }
 
-fn write_server_version_info(w: &mut XmlWriter, version: &str) {
+pub(crate) fn write_server_version_info(w: &mut XmlWriter, version: &str) {
     let (maj, min, mb, nb) =
         (MAJOR_VERSION.to_string(), MINOR_VERSION.to_string(), MAJOR_BUILD.to_string(), MINOR_BUILD.to_string());
     w.empty(
