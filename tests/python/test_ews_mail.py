@@ -4,7 +4,10 @@ What is covered: version discovery (the unauthenticated/authenticated ConvertId 
 distinguished folders, inbox listing and paging, GetItem (subject, body, recipients, attachments, MIME),
 UpdateItem (read state and follow-up flag, checked over IMAP directly), folder create/rename/delete,
 move/copy/delete of items, SyncFolderItems/SyncFolderHierarchy, and the error paths (unknown operation,
-malformed body, tampered ids) with raw requests.
+malformed body, tampered ids) with raw requests; the read path's folder-tree cache (other clients' changes seen
+at once), GetItem of many items with MimeContent; ReplyToItem/ReplyAllToItem/ForwardItem (bob receives them, the
+original is flagged); GetServerTimeZones, ExpandDL, GetMailTips, GetServiceConfiguration, ArchiveItem,
+CreateFolderPath.
 
 Every test restores what it changes, so the seeded mailbox stays as stack seeding left it.
 """
