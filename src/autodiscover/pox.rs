@@ -5,7 +5,7 @@
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use super::settings::{UserSettings, pox_server_version};
-use super::xml::{self, XmlOut};
+use super::xml::{self, XmlWriter};
 
 /// Request namespace (MS-OXDSCLI 2.2.3).
 pub const REQUEST_NS: &str = "http://schemas.microsoft.com/exchange/autodiscover/outlook/requestschema/2006";
@@ -170,7 +170,7 @@ pub fn time_of_day(t: SystemTime) -> String {
 pub fn render_settings(s: &UserSettings, ctx: &Context) -> String {
     let ews = s.ews_url();
     let owa = s.owa_url();
-    let mut w = XmlOut::new();
+    let mut w = XmlWriter::indented();
     w.start("Autodiscover", &[("xmlns", RESPONSE_NS)]);
     w.start("Response", &[("xmlns", OUTLOOK_RESPONSE_NS)]);
 
@@ -249,7 +249,7 @@ pub fn render_settings(s: &UserSettings, ctx: &Context) -> String {
 /// 2.2.3.63 shows.
 pub fn render_error(failure: &PoxFailure, ctx: &Context) -> String {
     let id = ctx.server_id.to_string();
-    let mut w = XmlOut::new();
+    let mut w = XmlWriter::indented();
     w.start("Autodiscover", &[("xmlns", RESPONSE_NS)]);
     if failure.mobilesync {
         w.start("Response", &[("xmlns", MOBILESYNC_RESPONSE_NS)]);

@@ -10,7 +10,7 @@ use super::settings::{
     EWS_SUPPORTED_SCHEMAS, SERVER_BUILD, SERVER_MAJOR, SERVER_MINOR, SERVER_REVISION, SOAP_SERVER_VERSION_NAME,
     UserSettings, server_version_string,
 };
-use super::xml::{self, Element, XmlOut};
+use super::xml::{self, Element, XmlWriter};
 
 pub const SOAP11_NS: &str = "http://schemas.xmlsoap.org/soap/envelope/";
 pub const SOAP12_NS: &str = "http://www.w3.org/2003/05/soap-envelope";
@@ -278,7 +278,7 @@ pub fn user_setting(name: &str, s: &UserSettings) -> Option<SettingValue> {
 /// The domain setting names MS-OXWSADISC defines (`DomainSettingName`); Viaduc answers both.
 pub const KNOWN_DOMAIN_SETTINGS: &[&str] = &["ExternalEwsUrl", "ExternalEwsVersion"];
 
-fn envelope(w: &mut XmlOut, version: SoapVersion, action: &str) {
+fn envelope(w: &mut XmlWriter, version: SoapVersion, action: &str) {
     w.start("s:Envelope", &[("xmlns:s", version.ns()), ("xmlns:a", WSA_NS)]);
     w.start("s:Header", &[]);
     w.leaf("a:Action", &format!("{ACTION_BASE}{action}"));
@@ -298,7 +298,7 @@ fn envelope(w: &mut XmlOut, version: SoapVersion, action: &str) {
 /// request order, with the requested settings it has a value for and an `InvalidSetting` error for each name
 /// the protocol does not define.
 pub fn render_user_settings(version: SoapVersion, settings: &[String], users: &[(String, Lookup)]) -> String {
-    let mut w = XmlOut::new();
+    let mut w = XmlWriter::indented();
     envelope(&mut w, version, "GetUserSettingsResponse");
     w.start("GetUserSettingsResponseMessage", &[("xmlns", AUTODISCOVER_NS)]);
     w.start("Response", &[("xmlns:i", XSI_NS)]);
@@ -375,7 +375,7 @@ pub fn render_domain_settings(
     domains: &[(String, bool)],
     ews_url: &str,
 ) -> String {
-    let mut w = XmlOut::new();
+    let mut w = XmlWriter::indented();
     envelope(&mut w, version, "GetDomainSettingsResponse");
     w.start("GetDomainSettingsResponseMessage", &[("xmlns", AUTODISCOVER_NS)]);
     w.start("Response", &[("xmlns:i", XSI_NS)]);
@@ -434,7 +434,7 @@ pub fn render_invalid_request(version: SoapVersion, request_name: &str, reason: 
     let base = request_name.strip_suffix("RequestMessage").unwrap_or(request_name);
     let base: String = base.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
     let base = if base.is_empty() { "Autodiscover".to_string() } else { base };
-    let mut w = XmlOut::new();
+    let mut w = XmlWriter::indented();
     envelope(&mut w, version, &format!("{base}Response"));
     w.start(&format!("{base}ResponseMessage"), &[("xmlns", AUTODISCOVER_NS)]);
     w.start("Response", &[("xmlns:i", XSI_NS)]);
@@ -445,7 +445,7 @@ pub fn render_invalid_request(version: SoapVersion, request_name: &str, reason: 
 
 /// A SOAP fault (SOAP 1.1 section 4.4 / SOAP 1.2 part 1 section 5.4) blaming the client.
 pub fn render_fault(fault: &Fault) -> String {
-    let mut w = XmlOut::new();
+    let mut w = XmlWriter::indented();
     w.start("s:Envelope", &[("xmlns:s", fault.version.ns())]);
     w.start("s:Body", &[]);
     w.start("s:Fault", &[]);

@@ -6,20 +6,16 @@
 //! are limited. Writing is string building in which every text and attribute value is escaped; no indentation is
 //! added, because EWS text content (bodies, MIME) is significant.
 
-use std::fmt::Write as _;
-
-use quick_xml::NsReader;
-use quick_xml::events::Event;
-use quick_xml::name::ResolveResult;
+pub use crate::xml::{Element, XmlError, XmlWriter, escape};
 
 /// SOAP 1.1 envelope namespace.
 pub const NS_SOAP: &str = "http://schemas.xmlsoap.org/soap/envelope/";
 /// SOAP 1.2 envelope namespace (accepted on input; answered in 1.1 like Exchange does for EWS).
 pub const NS_SOAP12: &str = "http://www.w3.org/2003/05/soap-envelope";
 /// EWS messages namespace (`m:`).
-pub const NS_M: &str = "http://schemas.microsoft.com/exchange/services/2006/messages";
+pub const NS_M: &str = crate::xml::NS_EWS_MESSAGES;
 /// EWS types namespace (`t:`).
-pub const NS_T: &str = "http://schemas.microsoft.com/exchange/services/2006/types";
+pub const NS_T: &str = crate::xml::NS_EWS_TYPES;
 
 /// Largest document accepted. The HTTP layer enforces its own body limit first; this is the codec's own bound
 /// (CreateItem with MimeContent carries whole messages, base64-encoded).
@@ -29,65 +25,12 @@ pub const MAX_DEPTH: usize = 64;
 /// Most elements accepted in one document.
 pub const MAX_ELEMENTS: usize = 200_000;
 
-/// One element of a parsed document.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct Element {
-    /// Namespace URI, if the name is bound to one.
-    pub ns: Option<String>,
-    /// Local name (without prefix).
-    pub name: String,
-    /// Attributes as (namespace URI, local name, value); namespace declarations are left out.
-    pub attrs: Vec<(Option<String>, String, String)>,
-    pub children: Vec<Element>,
-    /// Character data directly inside this element (all text pieces concatenated).
-    pub text: String,
-}
+const LIMITS: crate::xml::Limits =
+    crate::xml::Limits { max_input: MAX_INPUT, max_depth: MAX_DEPTH, max_elements: MAX_ELEMENTS };
 
-impl Element {
-    /// Whether the element has this namespace and local name.
-    pub fn is(&self, ns: &str, name: &str) -> bool {
-        self.name == name && self.ns.as_deref() == Some(ns)
-    }
-
-    /// The first child with this namespace and local name.
-    pub fn child(&self, ns: &str, name: &str) -> Option<&Element> {
-        self.children.iter().find(|c| c.is(ns, name))
-    }
-
-    /// The first child in the messages namespace with this name.
-    pub fn m(&self, name: &str) -> Option<&Element> {
-        self.child(NS_M, name)
-    }
-
-    /// The first child in the types namespace with this name.
-    pub fn t(&self, name: &str) -> Option<&Element> {
-        self.child(NS_T, name)
-    }
-
-    /// Every child with this namespace and local name.
-    pub fn children_named<'a>(&'a self, ns: &'a str, name: &'a str) -> impl Iterator<Item = &'a Element> + 'a {
-        self.children.iter().filter(move |c| c.is(ns, name))
-    }
-
-    /// The first child with this local name, whatever its namespace.
-    pub fn child_local(&self, name: &str) -> Option<&Element> {
-        self.children.iter().find(|c| c.name == name)
-    }
-
-    /// An unqualified attribute's value.
-    pub fn attr(&self, name: &str) -> Option<&str> {
-        self.attrs.iter().find(|(ns, n, _)| ns.is_none() && n == name).map(|(_, _, v)| v.as_str())
-    }
-
-    /// The text content with surrounding whitespace removed.
-    pub fn trimmed(&self) -> &str {
-        self.text.trim()
-    }
-
-    /// Text of the first child `t:name`, trimmed.
-    pub fn t_text(&self, name: &str) -> Option<&str> {
-        self.t(name).map(|e| e.trimmed())
-    }
+/// Parses an EWS document into its root element (see [`crate::xml`] for what is refused).
+pub fn parse(input: &[u8]) -> Result<Element, XmlError> {
+    crate::xml::parse(input, &LIMITS)
 }
 
 /// Parses an `xs:boolean` (XML Schema Part 2, 3.2.2.1: `true`, `false`, `1`, `0`, surrounding whitespace
@@ -100,279 +43,16 @@ pub fn parse_bool(s: &str) -> Option<bool> {
     }
 }
 
-/// Why a document was refused.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct XmlError(pub String);
-
-impl std::fmt::Display for XmlError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-fn err(msg: impl Into<String>) -> XmlError {
-    XmlError(msg.into())
-}
-
-fn bound_ns(r: &ResolveResult<'_>) -> Result<Option<String>, XmlError> {
-    match r {
-        ResolveResult::Bound(ns) => Ok(Some(ns.as_ref().to_string())),
-        ResolveResult::Unbound => Ok(None),
-        ResolveResult::Unknown(p) => Err(err(format!("undeclared namespace prefix {p:?}"))),
-    }
-}
-
-/// Expands a general reference: the five predefined entities (XML 1.0 section 4.6) and character references.
-fn expand_ref(name: &str) -> Result<char, XmlError> {
-    match name {
-        "lt" => Ok('<'),
-        "gt" => Ok('>'),
-        "amp" => Ok('&'),
-        "apos" => Ok('\''),
-        "quot" => Ok('"'),
-        _ => {
-            let num = name.strip_prefix('#').ok_or_else(|| err(format!("undeclared entity &{name};")))?;
-            let code = match num.strip_prefix('x') {
-                Some(hex) => u32::from_str_radix(hex, 16),
-                None => num.parse::<u32>(),
-            }
-            .map_err(|_| err(format!("bad character reference &{name};")))?;
-            char::from_u32(code).filter(|c| *c != '\0').ok_or_else(|| err(format!("bad character reference &{name};")))
-        }
-    }
-}
-
-/// Parses a whole document into its root element.
-pub fn parse(input: &[u8]) -> Result<Element, XmlError> {
-    if input.len() > MAX_INPUT {
-        return Err(err(format!("document larger than {MAX_INPUT} bytes")));
-    }
-    let input = input.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(input);
-    let text = std::str::from_utf8(input).map_err(|_| err("document is not UTF-8"))?;
-    let mut reader = NsReader::from_str(text);
-    reader.resolver_mut().set_max_namespace_bindings(256);
-
-    let mut stack: Vec<Element> = Vec::new();
-    let mut root: Option<Element> = None;
-    let mut count = 0usize;
-
-    loop {
-        let (resolved, event) = reader.read_resolved_event().map_err(|e| err(format!("not well-formed: {e}")))?;
-        match event {
-            Event::Start(ref start) | Event::Empty(ref start) => {
-                if root.is_some() {
-                    return Err(err("content after the root element"));
-                }
-                count += 1;
-                if count > MAX_ELEMENTS {
-                    return Err(err("too many elements"));
-                }
-                if stack.len() >= MAX_DEPTH {
-                    return Err(err("elements nested too deeply"));
-                }
-                let ns = bound_ns(&resolved)?;
-                let name = start.local_name().as_ref().to_string();
-                let mut attrs = Vec::new();
-                for a in start.attributes() {
-                    let a = a.map_err(|e| err(format!("bad attribute: {e}")))?;
-                    if a.key.as_namespace_binding().is_some() {
-                        continue;
-                    }
-                    let (ans, local) = reader.resolver().resolve_attribute(a.key);
-                    let ans = bound_ns(&ans)?;
-                    let value = a
-                        .normalized_value(quick_xml::XmlVersion::Implicit1_0)
-                        .map_err(|e| err(format!("bad attribute value: {e}")))?;
-                    attrs.push((ans, local.as_ref().to_string(), value.into_owned()));
-                }
-                let el = Element { ns, name, attrs, children: Vec::new(), text: String::new() };
-                if matches!(event, Event::Empty(_)) {
-                    match stack.last_mut() {
-                        Some(parent) => parent.children.push(el),
-                        None => root = Some(el),
-                    }
-                } else {
-                    stack.push(el);
-                }
-            }
-            Event::End(_) => {
-                let el = stack.pop().ok_or_else(|| err("unbalanced end tag"))?;
-                match stack.last_mut() {
-                    Some(parent) => parent.children.push(el),
-                    None => root = Some(el),
-                }
-            }
-            Event::Text(t) => {
-                let content = t.xml10_content();
-                match stack.last_mut() {
-                    Some(el) => el.text.push_str(&content),
-                    None if content.trim().is_empty() => {}
-                    None => return Err(err("text outside the root element")),
-                }
-            }
-            Event::CData(t) => {
-                let content = t.xml10_content();
-                match stack.last_mut() {
-                    Some(el) => el.text.push_str(&content),
-                    None => return Err(err("text outside the root element")),
-                }
-            }
-            Event::GeneralRef(r) => {
-                let c = expand_ref(&r)?;
-                match stack.last_mut() {
-                    Some(el) => el.text.push(c),
-                    None => return Err(err("reference outside the root element")),
-                }
-            }
-            Event::DocType(_) => return Err(err("DTDs are not accepted")),
-            Event::Decl(_) | Event::PI(_) | Event::Comment(_) => {}
-            Event::Eof => break,
-        }
-    }
-    if !stack.is_empty() {
-        return Err(err("document ends inside an element"));
-    }
-    root.ok_or_else(|| err("no root element"))
-}
-
-/// Escapes text for element content or a double-quoted attribute value, dropping characters XML 1.0 cannot
-/// carry (control characters other than tab, CR, LF; U+FFFE, U+FFFF).
-pub fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 8);
-    escape_into(&mut out, s);
-    out
-}
-
-fn escape_into(out: &mut String, s: &str) {
-    for c in s.chars() {
-        match c {
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '&' => out.push_str("&amp;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            '\r' => out.push_str("&#13;"),
-            '\t' | '\n' => out.push(c),
-            c if (c as u32) < 0x20 || c == '\u{FFFE}' || c == '\u{FFFF}' => {}
-            c => out.push(c),
-        }
-    }
-}
-
-/// Builds an XML document without indentation. Element names are trusted (constants); every value is escaped.
-#[derive(Debug, Default)]
-pub struct XmlWriter {
-    buf: String,
-    open: Vec<String>,
-}
-
-impl XmlWriter {
-    pub fn new() -> XmlWriter {
-        XmlWriter { buf: String::with_capacity(4096), open: Vec::new() }
-    }
-
-    /// Starts a document with the XML declaration.
-    pub fn with_decl() -> XmlWriter {
-        let mut w = XmlWriter::new();
-        w.buf.push_str("<?xml version=\"1.0\" encoding=\"utf-8\"?>");
-        w
-    }
-
-    fn tag(&mut self, name: &str, attrs: &[(&str, &str)]) {
-        self.buf.push('<');
-        self.buf.push_str(name);
-        for (k, v) in attrs {
-            let _ = write!(self.buf, " {k}=\"");
-            escape_into(&mut self.buf, v);
-            self.buf.push('"');
-        }
-    }
-
-    /// Opens an element; close it with [`XmlWriter::end`].
-    pub fn start(&mut self, name: &str, attrs: &[(&str, &str)]) -> &mut Self {
-        self.tag(name, attrs);
-        self.buf.push('>');
-        self.open.push(name.to_string());
-        self
-    }
-
-    /// Closes the innermost open element.
-    pub fn end(&mut self) -> &mut Self {
-        if let Some(name) = self.open.pop() {
-            let _ = write!(self.buf, "</{name}>");
-        }
-        self
-    }
-
-    /// An element with text content (escaped).
-    pub fn leaf(&mut self, name: &str, text: &str) -> &mut Self {
-        self.leaf_with(name, &[], text)
-    }
-
-    /// An element with attributes and text content.
-    pub fn leaf_with(&mut self, name: &str, attrs: &[(&str, &str)], text: &str) -> &mut Self {
-        self.tag(name, attrs);
-        self.buf.push('>');
-        escape_into(&mut self.buf, text);
-        let _ = write!(self.buf, "</{name}>");
-        self
-    }
-
-    /// An `xs:boolean` leaf.
-    pub fn bool_leaf(&mut self, name: &str, v: bool) -> &mut Self {
-        self.leaf(name, if v { "true" } else { "false" })
-    }
-
-    /// An empty element.
-    pub fn empty(&mut self, name: &str, attrs: &[(&str, &str)]) -> &mut Self {
-        self.tag(name, attrs);
-        self.buf.push_str("/>");
-        self
-    }
-
-    /// Appends already-escaped text (base64 content, for instance). The caller guarantees it needs no escaping.
-    pub fn raw_text(&mut self, s: &str) -> &mut Self {
-        self.buf.push_str(s);
-        self
-    }
-
-    /// Closes whatever is still open and returns the document.
-    pub fn finish(mut self) -> String {
-        while !self.open.is_empty() {
-            self.end();
-        }
-        self.buf
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn parses_namespaces_entities_and_cdata() {
-        let doc = br#"<?xml version="1.0"?><a:R xmlns:a="urn:a" xmlns="urn:d" k="v&amp;w"><x>1 &lt; 2 &#x41;&#66;</x><a:y><![CDATA[<raw>]]></a:y><z/></a:R>"#;
-        let root = parse(doc).unwrap();
-        assert!(root.is("urn:a", "R"));
-        assert_eq!(root.attr("k"), Some("v&w"));
-        assert_eq!(root.child("urn:d", "x").unwrap().text, "1 < 2 AB");
-        assert_eq!(root.child("urn:a", "y").unwrap().text, "<raw>");
-        assert!(root.child("urn:d", "z").is_some());
-    }
-
-    #[test]
-    fn refuses_dtd_entities_and_garbage() {
-        assert!(parse(b"<!DOCTYPE x [<!ENTITY e \"boom\">]><x>&e;</x>").is_err());
-        assert!(parse(b"<x>&e;</x>").is_err());
-        assert!(parse(b"<x><y></x>").is_err());
-        assert!(parse(b"<x>").is_err());
-        assert!(parse(b"").is_err());
-        assert!(parse(b"not xml").is_err());
-        assert!(parse(b"<x/><y/>").is_err());
-        assert!(parse(b"<p:x/>").is_err());
-        assert!(parse(b"\xff\xfe<\0x\0/\0>\0").is_err());
+    fn ews_limits_apply() {
         let deep = "<a>".repeat(MAX_DEPTH + 1) + &"</a>".repeat(MAX_DEPTH + 1);
         assert!(parse(deep.as_bytes()).is_err());
+        let ok = "<a>".repeat(MAX_DEPTH) + &"</a>".repeat(MAX_DEPTH);
+        assert!(parse(ok.as_bytes()).is_ok());
     }
 
     #[test]
@@ -383,16 +63,5 @@ mod tests {
         assert_eq!(parse_bool("false"), Some(false));
         assert_eq!(parse_bool("True"), None);
         assert_eq!(parse_bool("yes"), None);
-    }
-
-    #[test]
-    fn writer_escapes_and_round_trips() {
-        let mut w = XmlWriter::with_decl();
-        w.start("R", &[("xmlns", "urn:r"), ("q", "a\"<b")]).leaf("N", "x & <y> \u{1} 'z'\r\n").empty("E", &[]);
-        let s = w.finish();
-        let root = parse(s.as_bytes()).unwrap();
-        assert_eq!(root.attr("q"), Some("a\"<b"));
-        assert_eq!(root.child("urn:r", "N").unwrap().text, "x & <y>  'z'\r\n");
-        assert!(root.child("urn:r", "E").is_some());
     }
 }
