@@ -2,7 +2,8 @@
 //! `scripts/test`; these tests fail when it is not set). Writes go to collections created per run and removed
 //! at the end; the seeded data is only read.
 
-use std::collections::HashMap;
+mod common;
+
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -20,31 +21,15 @@ use viaduc::model::calendar::CalendarItem;
 use viaduc::model::freebusy;
 use viaduc::model::timezone::EventTime;
 
-struct Stack {
-    vars: HashMap<String, String>,
-}
+/// The stack `scripts/test` started (tests/common), with this file's helpers on top.
+struct Stack(common::Stack);
 
 impl Stack {
     fn get() -> Stack {
-        let dir = std::env::var("VIADUC_TEST_STACK").unwrap_or_else(|_| {
-            panic!("VIADUC_TEST_STACK is not set: start a stack (testenv/start.sh DIR && testenv/seed.sh DIR) and export VIADUC_TEST_STACK=DIR, or run scripts/test")
-        });
-        let text = std::fs::read_to_string(PathBuf::from(&dir).join("ports.env"))
-            .unwrap_or_else(|e| panic!("cannot read {dir}/ports.env: {e}"));
-        let mut vars = HashMap::new();
-        for line in text.lines() {
-            let line = line.split(" #").next().unwrap_or("").trim();
-            if line.starts_with('#') {
-                continue;
-            }
-            if let Some((k, v)) = line.split_once('=') {
-                vars.insert(k.trim().to_string(), v.trim().trim_matches('"').to_string());
-            }
-        }
-        Stack { vars }
+        Stack(common::Stack::from_env())
     }
     fn var(&self, k: &str) -> &str {
-        self.vars.get(k).map(String::as_str).unwrap_or_else(|| panic!("{k} missing in ports.env"))
+        self.0.var(k)
     }
     fn dav(&self) -> DavClient {
         DavClient::new(&DavConfig {

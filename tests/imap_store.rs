@@ -1,7 +1,9 @@
 //! The mail store against the real Dovecot of the test stack (`scripts/test` starts it and exports
-//! `VIADUC_TEST_STACK`; without it these tests print a note and pass without doing anything).
+//! `VIADUC_TEST_STACK`; without it these tests fail with a message saying so).
 //!
 //! Every test works in mailboxes of its own with names unique per run, and removes them at the end.
+
+mod common;
 
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::PathBuf;
@@ -20,25 +22,12 @@ use viaduc::model::message::{
     Date, DateTime, Message, OutgoingAttachment, OutgoingMessage, Recipient, attachment_bytes, build_mime,
 };
 
-struct Stack {
-    vars: std::collections::HashMap<String, String>,
-}
+/// The stack `scripts/test` started (tests/common), with this file's helpers on top.
+struct Stack(common::Stack);
 
 impl Stack {
-    fn get() -> Option<Stack> {
-        let dir = std::env::var("VIADUC_TEST_STACK").ok()?;
-        let text = std::fs::read_to_string(PathBuf::from(&dir).join("ports.env")).ok()?;
-        let mut vars = std::collections::HashMap::new();
-        for line in text.lines() {
-            let line = line.split(" #").next().unwrap_or("").trim();
-            if let Some((k, v)) = line.split_once('=') {
-                vars.insert(k.trim().to_string(), v.trim().trim_matches('"').to_string());
-            }
-        }
-        Some(Stack { vars })
-    }
     fn var(&self, k: &str) -> &str {
-        self.vars.get(k).map(String::as_str).unwrap_or_else(|| panic!("{k} missing in ports.env"))
+        self.0.var(k)
     }
     fn imap_config(&self) -> ImapConfig {
         ImapConfig {
@@ -84,15 +73,9 @@ impl Stack {
     }
 }
 
-macro_rules! stack_or_skip {
+macro_rules! stack {
     () => {
-        match Stack::get() {
-            Some(s) => s,
-            None => {
-                eprintln!("VIADUC_TEST_STACK not set: skipping (run scripts/test)");
-                return;
-            }
-        }
+        Stack(common::Stack::from_env())
     };
 }
 
@@ -114,7 +97,7 @@ fn outgoing(subject: &str, body: &str, date: i64) -> OutgoingMessage {
 
 #[tokio::test]
 async fn lists_inbox_and_special_use_mailboxes() {
-    let stack = stack_or_skip!();
+    let stack = stack!();
     let p = stack.principal("alice").await;
     let store = MailStore::new(stack.pool());
     let boxes = store.list_mailboxes(&p).await.unwrap();
@@ -154,7 +137,7 @@ async fn lists_inbox_and_special_use_mailboxes() {
 
 #[tokio::test]
 async fn append_list_sort_page_fetch_and_parse_back() {
-    let stack = stack_or_skip!();
+    let stack = stack!();
     let p = stack.principal("alice").await;
     let store = MailStore::new(stack.pool());
     let mbox = unique("list");
@@ -273,7 +256,7 @@ async fn append_list_sort_page_fetch_and_parse_back() {
 
 #[tokio::test]
 async fn large_messages_round_trip() {
-    let stack = stack_or_skip!();
+    let stack = stack!();
     let p = stack.principal("alice").await;
     let store = MailStore::new(stack.pool());
     let mbox = unique("large");
@@ -310,7 +293,7 @@ async fn large_messages_round_trip() {
 
 #[tokio::test]
 async fn conditional_flag_changes() {
-    let stack = stack_or_skip!();
+    let stack = stack!();
     let p = stack.principal("alice").await;
     let store = MailStore::new(stack.pool());
     let mbox = unique("flags");
@@ -392,7 +375,7 @@ async fn conditional_flag_changes() {
 
 #[tokio::test]
 async fn move_and_copy_map_uids() {
-    let stack = stack_or_skip!();
+    let stack = stack!();
     let p = stack.principal("alice").await;
     let store = MailStore::new(stack.pool());
     let (src, dst) = (unique("src"), unique("dst"));
@@ -435,7 +418,7 @@ async fn move_and_copy_map_uids() {
 
 #[tokio::test]
 async fn changes_since_sees_other_sessions() {
-    let stack = stack_or_skip!();
+    let stack = stack!();
     let p = stack.principal("alice").await;
     let store = MailStore::new(stack.pool());
     let other = MailStore::new(stack.pool()); // a second pool: a different IMAP session
@@ -486,7 +469,7 @@ async fn changes_since_sees_other_sessions() {
 
 #[tokio::test]
 async fn mailbox_lifecycle_with_non_ascii_names() {
-    let stack = stack_or_skip!();
+    let stack = stack!();
     let p = stack.principal("alice").await;
     let store = MailStore::new(stack.pool());
     let base = unique("utf7");
@@ -522,7 +505,7 @@ async fn mailbox_lifecycle_with_non_ascii_names() {
 
 #[tokio::test]
 async fn metadata_round_trip() {
-    let stack = stack_or_skip!();
+    let stack = stack!();
     let p = stack.principal("alice").await;
     let store = MailStore::new(stack.pool());
     let key = format!("/private/vendor/viaduc/{}", unique("md"));
@@ -540,7 +523,7 @@ async fn metadata_round_trip() {
 
 #[tokio::test]
 async fn pool_reuses_sessions() {
-    let stack = stack_or_skip!();
+    let stack = stack!();
     let alice = stack.principal("alice").await;
     let bob = stack.principal("bob").await;
     let pool = stack.pool();
@@ -591,7 +574,7 @@ async fn pool_reuses_sessions() {
 
 #[tokio::test]
 async fn smtp_send_delivers_and_refusals_are_errors() {
-    let stack = stack_or_skip!();
+    let stack = stack!();
     let alice = stack.principal("alice").await;
     let bob = stack.principal("bob").await;
     let subject = unique("smtp");
@@ -641,7 +624,7 @@ async fn smtp_send_delivers_and_refusals_are_errors() {
 
 #[tokio::test]
 async fn dead_pooled_sessions_are_replaced() {
-    let stack = stack_or_skip!();
+    let stack = stack!();
     // carol: no other test uses her, so kicking her sessions disturbs nobody.
     let p = stack.principal("carol").await;
     let pool = stack.pool();
@@ -669,7 +652,7 @@ async fn dead_pooled_sessions_are_replaced() {
 
 #[tokio::test]
 async fn acl_sharing_between_users() {
-    let stack = stack_or_skip!();
+    let stack = stack!();
     let alice = stack.principal("alice").await;
     let bob = stack.principal("bob").await;
     let store = MailStore::new(stack.pool());

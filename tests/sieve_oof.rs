@@ -2,7 +2,8 @@
 //! started by `scripts/test`; these tests fail when it is not set). alice: round trips and the survival of her
 //! own active script; bob: the end-to-end proof that Dovecot answers a mail from carol with bob's reply.
 
-use std::collections::HashMap;
+mod common;
+
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -18,31 +19,15 @@ use viaduc::backend::sieve_client::SieveSession;
 use viaduc::config::{AuthConfig, ImapConfig, SieveConfig, SmtpConfig, TlsMode};
 use viaduc::error::{Backend, Kind};
 
-struct Stack {
-    vars: HashMap<String, String>,
-}
+/// The stack `scripts/test` started (tests/common), with this file's helpers on top.
+struct Stack(common::Stack);
 
 impl Stack {
     fn get() -> Stack {
-        let dir = std::env::var("VIADUC_TEST_STACK").unwrap_or_else(|_| {
-            panic!("VIADUC_TEST_STACK is not set: start a stack (testenv/start.sh DIR && testenv/seed.sh DIR) and export VIADUC_TEST_STACK=DIR, or run scripts/test")
-        });
-        let text = std::fs::read_to_string(PathBuf::from(&dir).join("ports.env"))
-            .unwrap_or_else(|e| panic!("cannot read {dir}/ports.env: {e}"));
-        let mut vars = HashMap::new();
-        for line in text.lines() {
-            let line = line.split(" #").next().unwrap_or("").trim();
-            if line.starts_with('#') {
-                continue;
-            }
-            if let Some((k, v)) = line.split_once('=') {
-                vars.insert(k.trim().to_string(), v.trim().trim_matches('"').to_string());
-            }
-        }
-        Stack { vars }
+        Stack(common::Stack::from_env())
     }
     fn var(&self, k: &str) -> &str {
-        self.vars.get(k).map(String::as_str).unwrap_or_else(|| panic!("{k} missing in ports.env"))
+        self.0.var(k)
     }
     fn port(&self, k: &str) -> u16 {
         self.var(k).parse().unwrap_or_else(|_| panic!("{k} is not a port"))

@@ -6,7 +6,6 @@ use std::sync::{Arc, OnceLock};
 use super::store::{Addr, Changes, Filter, FolderInfo, ListQuery, MailStore, MsgSummary, SortField, Special};
 use crate::auth::Principal;
 use crate::backend::imap::codec::{Command, Value};
-use crate::backend::imap::pool::ImapPool;
 use crate::backend::imap::store::{Criteria, MailStore as ImapMailStore, MessageSummary, Sort, SortKey, SpecialUse};
 use crate::backend::ldap::Directory;
 use crate::backend::{smtp, tls};
@@ -18,7 +17,6 @@ use crate::server::Gateway;
 
 /// The IMAP store EWS uses. `Gateway` has no field for it (and this module may not add one); there is one
 /// Gateway per process, so one lazily created store serves every request.
-static STORE: OnceLock<ImapMailStore> = OnceLock::new();
 /// The server's non-personal namespace prefixes (RFC 2342: other users' first, then shared), read once with
 /// NAMESPACE.
 static FOREIGN_NAMESPACES: OnceLock<(Vec<String>, Vec<String>)> = OnceLock::new();
@@ -53,7 +51,7 @@ pub struct ImapStore {
 impl ImapStore {
     pub async fn open(gw: &Gateway, principal: &Principal) -> Result<ImapStore> {
         let store =
-            STORE.get_or_init(|| ImapMailStore::new(ImapPool::new(gw.config.imap.clone(), gw.imap_tls.clone())));
+            crate::backend::imap::store::shared(&gw.config.imap, &gw.imap_tls);
         let smtp = gw.config.smtp.as_ref().and_then(|c| {
             let tls = SMTP_TLS
                 .get_or_init(|| match tls::client_config(Backend::Smtp, c.ca_file.as_deref()) {

@@ -7,12 +7,11 @@
 //! PS_MAPI names map to the LID itself (MS-OXCPRPT 3.1.5.x): they are never stored.
 
 use std::collections::HashMap;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 use mapi_codec::oxcdata::{Guid, NameKind, PS_MAPI, PropertyName};
 
 use crate::auth::Principal;
-use crate::backend::imap::pool::ImapPool;
 use crate::backend::imap::store::{Criteria, MailStore};
 use crate::error::{Error, Result};
 
@@ -180,12 +179,6 @@ pub fn log_message(entries: &[(u16, Key)]) -> Vec<u8> {
     body.into_bytes()
 }
 
-/// The process-wide IMAP store MAPI uses.
-fn imap(pool: impl FnOnce() -> ImapPool) -> &'static MailStore {
-    static S: OnceLock<MailStore> = OnceLock::new();
-    S.get_or_init(|| MailStore::new(pool()))
-}
-
 /// Reads the whole log of the caller's mailbox.
 pub async fn load(store: &MailStore, p: &Principal) -> Result<NamedMap> {
     let uids = match store.search_uids(p, HIDDEN_FOLDER, &Criteria::All).await {
@@ -241,7 +234,7 @@ fn is_ps_mapi(k: &Key) -> bool {
 
 /// The IMAP store for MAPI requests of this process.
 pub fn store(gw_imap: &crate::config::ImapConfig, tls: &Arc<rustls::ClientConfig>) -> &'static MailStore {
-    imap(|| ImapPool::new(gw_imap.clone(), tls.clone()))
+    crate::backend::imap::store::shared(gw_imap, tls)
 }
 
 #[cfg(test)]

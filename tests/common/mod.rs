@@ -39,6 +39,11 @@ impl Stack {
         Stack { dir, ports }
     }
 
+    /// Any value of ports.env (ports, CA_FILE, MASTER_PW, ...).
+    pub fn var(&self, name: &str) -> &str {
+        self.ports.get(name).map(String::as_str).unwrap_or_else(|| panic!("{name} missing from ports.env"))
+    }
+
     pub fn port(&self, name: &str) -> u16 {
         self.ports.get(name).and_then(|p| p.parse().ok()).unwrap_or_else(|| panic!("{name} missing from ports.env"))
     }

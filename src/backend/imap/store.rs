@@ -781,6 +781,14 @@ fn metadata_key_ok(key: &str) -> bool {
         && key.bytes().all(|b| (0x21..0x7f).contains(&b) && !b"*%\"\\".contains(&b))
 }
 
+/// The process's one mail store (and so its one per-user IMAP session pool), shared by the EWS and MAPI
+/// front-ends so that a user's sessions are counted against one limit. Created on first use from the
+/// configuration of the (single) gateway in this process.
+pub fn shared(config: &crate::config::ImapConfig, tls: &std::sync::Arc<rustls::ClientConfig>) -> &'static MailStore {
+    static SHARED: std::sync::OnceLock<MailStore> = std::sync::OnceLock::new();
+    SHARED.get_or_init(|| MailStore::new(super::pool::ImapPool::new(config.clone(), tls.clone())))
+}
+
 impl MailStore {
     pub fn new(pool: ImapPool) -> MailStore {
         MailStore { pool, no_xguid: AtomicBool::new(false), namespaces: std::sync::Mutex::new(None) }
