@@ -19,7 +19,7 @@ use crate::ids::{FolderRef, FolderSyncState, ItemId, ItemSyncState, fnv32, range
 
 fn folder_hash(n: &FolderNode) -> u32 {
     let parent = match &n.parent {
-        Some(FolderRef::Name(p)) | Some(FolderRef::Object(p)) => p.as_str(),
+        Some(FolderRef::Name(p)) | Some(FolderRef::Object(p)) | Some(FolderRef::Dav(p)) => p.as_str(),
         Some(FolderRef::MsgFolderRoot) => "\u{1}msgfolderroot",
         Some(FolderRef::Root) => "\u{1}root",
         None => "",
