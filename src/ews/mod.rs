@@ -6,6 +6,7 @@
 //! gets HTTP 200 with an `ErrorInvalidRequest` response message (never a 500, which Outlook takes for an
 //! authentication failure); a body that is not a SOAP envelope gets a SOAP fault (`ErrorSchemaValidation`).
 
+pub mod groupware;
 pub mod imap_store;
 pub mod oof;
 pub mod ops;
@@ -101,6 +102,11 @@ pub async fn handle(gw: &Gateway, req: &HttpRequest, principal: &Principal) -> R
             Ok(store) => {
                 let mut cx = Ctx::new(ids, &principal.mail, &principal.display_name, &version, store);
                 cx.domains = gw.config.mail.domains.clone();
+                cx.time_zone = request.time_zone.clone();
+                cx.groupware = gw
+                    .dav
+                    .clone()
+                    .map(|client| groupware::Groupware { client, principal: principal.clone() });
                 if let Some(target) = ops::request_target(&request.op, &cx.ids, &principal.mail) {
                     cx.set_target(&target);
                 }
@@ -196,6 +202,15 @@ const CACHED_TREE_OPS: &[&str] =
 async fn run_op<S: MailStore>(cx: &mut Ctx<S>, req: &soap::Request) -> Vec<ResponseMessage> {
     let op = &req.op;
     cx.cached_tree = CACHED_TREE_OPS.contains(&req.op_name());
+    if cx.groupware.is_some() && cx.delegate.is_none() {
+        cx.include_dav = matches!(req.op_name(), "FindFolder" | "SyncFolderHierarchy")
+            || groupware::touches_dav(op, &cx.ids);
+    }
+    if cx.include_dav
+        && let Some(out) = groupware::items::dispatch(cx, req.op_name(), op).await
+    {
+        return out;
+    }
     match req.op_name() {
         "ConvertId" => ops::convert_id::convert_id(cx, op).await,
         "GetFolder" => ops::folders::get_folder(cx, op).await,
@@ -254,6 +269,7 @@ pub async fn process<S: MailStore>(ids: IdCodec, mailbox: &str, body: &[u8], sto
         Ok(req) => {
             let version = req.echo_version().to_string();
             let mut cx = Ctx::new(ids, mailbox, mailbox, &version, store);
+            cx.time_zone = req.time_zone.clone();
             if let Some(target) = ops::request_target(&req.op, &cx.ids, mailbox) {
                 cx.set_target(&target);
             }

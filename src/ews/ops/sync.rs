@@ -80,6 +80,7 @@ pub async fn sync_folder_hierarchy<S: MailStore>(cx: &mut Ctx<S>, op: &Element) 
                     distinguished: None,
                     child_count: 0,
                     delimiter: None,
+                    dav: None,
                 };
                 changes.start("t:Delete", &[]);
                 write_folder_id(&mut changes, cx, "t:FolderId", &gone);
