@@ -101,12 +101,14 @@ def test_free_busy_of_bob_as_seen_by_alice(ews, stack, calendars):  # noqa: F811
     assert not isinstance(bob_view, Exception), bob_view
     # alice may not read bob's calendar: times only.
     assert bob_view.view_type == "FreeBusyMerged"
-    # 08:00-12:00 Paris in 30-minute slots: free (the 08:00 block is transparent), the weekly occurrence 09:00-10:00,
-    # free, the private appointment 10:30-11:00, tentative 11:00-11:30, free.
+    # 08:00-12:00 Paris in 30-minute slots: free (the 08:00 block is transparent), the weekly occurrence 09:00-10:00
+    # (the seeded Monday standup 09:30-09:45 inside it), free, the private appointment 10:30-11:00, tentative
+    # 11:00-11:30, free.
     assert bob_view.merged == "00220210"
     got = [(e.start, e.end, e.busy_type, e.details) for e in bob_view.calendar_events]
     assert got == [
         (local(9, 0), local(10, 0), "Busy", None),
+        (local(9, 30), local(9, 45), "Busy", None),
         (local(10, 30), local(11, 0), "Busy", None),
         (local(11, 0), local(11, 30), "Tentative", None),
     ]
@@ -122,8 +124,10 @@ def test_recurrence_is_expanded_on_later_mondays(ews, stack, calendars):  # noqa
     [view] = list(alice.protocol.get_free_busy_info(
         accounts=[(stack.addr("bob"), "Required", False)], start=start, end=end,
         merged_free_busy_interval=60, requested_view="FreeBusy"))
+    # Our weekly series and the seeded Monday standup (09:30-09:45 Paris, no end), nothing else that week.
     assert [(e.start, e.end, e.busy_type) for e in view.calendar_events] == [
-        (EWSDateTime(2031, 3, 10, 9, 0, tzinfo=PARIS), EWSDateTime(2031, 3, 10, 10, 0, tzinfo=PARIS), "Busy")]
+        (EWSDateTime(2031, 3, 10, 9, 0, tzinfo=PARIS), EWSDateTime(2031, 3, 10, 10, 0, tzinfo=PARIS), "Busy"),
+        (EWSDateTime(2031, 3, 10, 9, 30, tzinfo=PARIS), EWSDateTime(2031, 3, 10, 9, 45, tzinfo=PARIS), "Busy")]
     assert view.merged is None
 
 

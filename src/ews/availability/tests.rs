@@ -394,3 +394,37 @@ fn owner_zone_is_the_first_zoned_event() {
     assert_eq!(owner_zone(&items), Tz::Europe__Paris);
     assert_eq!(owner_zone(&[]), Tz::UTC);
 }
+
+// ------------------------------------------------------------------------------------------- recorded pairs
+
+fn fixture(name: &str) -> String {
+    let path = format!("{}/protocol-fixtures/ews/{name}", env!("CARGO_MANIFEST_DIR"));
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+/// The request exchangelib 5.6 sent for `get_free_busy_info([bob, nobody], ..., 'DetailedMerged')`, and the
+/// answer Viaduc gave against the test stack (recorded; see protocol-fixtures/ews/README.md).
+#[test]
+fn recorded_exchangelib_pair() {
+    let r = parse(&fixture("getuseravailability-bob-nobody.exchangelib.request.xml")).unwrap();
+    assert_eq!(r, parse(&exchangelib_request("DetailedMerged")).unwrap());
+    let resp = fixture("getuseravailability-bob-nobody.exchangelib.response.xml");
+    let bob = view_of(&resp, 0);
+    assert_eq!(bob.m("FreeBusyView").unwrap().t_text("FreeBusyViewType"), Some("FreeBusyMerged"));
+    let nobody = view_of(&resp, 1);
+    assert_eq!(nobody.m("ResponseMessage").unwrap().m("ResponseCode").unwrap().text, "ErrorMailRecipientNotFound");
+}
+
+#[test]
+fn recorded_suggestions_request() {
+    let r = parse(&fixture("getuseravailability-suggestions.viaduc.request.xml")).unwrap();
+    assert_eq!(r.mailboxes.iter().map(|m| m.attendee_type).collect::<Vec<_>>(), [AttendeeType::Organizer, AttendeeType::Required]);
+    let s = r.suggestions.unwrap();
+    assert_eq!((s.meeting_minutes, s.min_quality, s.good_threshold), (60, Quality::Poor, 25));
+    assert_eq!((s.start, s.end), (utc(2031, 3, 2, 23, 0), utc(2031, 3, 3, 23, 0)));
+    let resp = fixture("getuseravailability-suggestions.viaduc.response.xml");
+    let root = xml::parse(resp.as_bytes()).unwrap();
+    let sr = root.child(NS_SOAP, "Body").unwrap().m("GetUserAvailabilityResponse").unwrap().m("SuggestionsResponse").unwrap();
+    let day = &sr.m("SuggestionDayResultArray").unwrap().children[0];
+    assert_eq!(day.t("SuggestionArray").unwrap().children.len(), 17);
+}
