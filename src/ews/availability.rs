@@ -942,20 +942,21 @@ async fn attendee_events(
             Err(r) => return r,
         }
     };
+    // The requester's own calendars are read with the requester's credentials; without a service account every
+    // calendar is read as the requester, so whatever could be read may be shown in detail.
+    let as_requester = is_self || std::ptr::eq(credential, requester);
+    let credential = if is_self { requester } else { credential };
     let generation_failed = |e: &crate::error::Error| {
         gw.metrics.backend_error("dav");
         tracing::warn!(error = %e, attendee = %email, "GetUserAvailability: calendar not readable");
         match e.kind {
             Kind::AccessDenied | Kind::AuthFailed => {
-                failed("ErrorNoFreeBusyAccess", format!("Free/busy of {email} cannot be read with the configured DAV account."))
+                let who = if as_requester { "your account" } else { "the configured DAV service account" };
+                failed("ErrorNoFreeBusyAccess", format!("The calendar of {email} cannot be read with {who}."))
             }
             _ => failed("ErrorFreeBusyGenerationFailed", format!("Free/busy of {email} could not be computed: {}", e.message)),
         }
     };
-    // The requester's own calendars are read with the requester's credentials; without a service account every
-    // calendar is read as the requester, so whatever could be read may be shown in detail.
-    let as_requester = is_self || std::ptr::eq(credential, requester);
-    let credential = if is_self { requester } else { credential };
     let homes = match dav.discover(credential).await {
         Ok(h) => h,
         Err(e) => return generation_failed(&e),

@@ -232,3 +232,56 @@ def test_bad_request_is_an_ews_error_not_a_fault(ews, stack):  # noqa: F811
     m = parse(resp).find(".//m:FreeBusyResponse/m:ResponseMessage", NS)
     assert m.get("ResponseClass") == "Error"
     assert m.find("m:ResponseCode", NS).text == "ErrorInvalidTimeInterval"
+
+
+@pytest.fixture(scope="module")
+def viaduc_without_service_account(ews, stack):  # noqa: F811
+    """A second Viaduc for the same stack whose [dav] has no service account: free/busy is read with the
+    requester's own DAV credentials."""
+    import conftest
+
+    port = conftest.free_port()
+    text = ews.config_file.read_text()
+    lines = [ln for ln in text.splitlines() if not ln.startswith(("service_user", "service_password"))]
+    config = stack.dir / f"viaduc-pytest-{port}-noservice.toml"
+    config.write_text("\n".join(lines).replace(f"127.0.0.1:{ews.port}", f"127.0.0.1:{port}") + "\n")
+    v = conftest.Viaduc(stack, port, ews.binary, config, stack.dir / "log" / f"viaduc-pytest-{port}.log")
+    try:
+        v.start(60)
+    except Exception as e:  # noqa: BLE001
+        v.stop()
+        pytest.fail(f"{e}\n{v.log_tail()}", pytrace=False)
+    yield v
+    v.stop()
+    config.unlink(missing_ok=True)
+
+
+def test_without_a_service_account_the_requesters_rights_decide(viaduc_without_service_account, stack, calendars):
+    v = viaduc_without_service_account
+    start, end = window()
+    # alice may not read bob's calendar: ErrorNoFreeBusyAccess for bob only, her own answer is still there. (exchangelib
+    # raises that code instead of returning it per attendee, so the pair is checked on the raw response.)
+    body = soap("<m:GetUserAvailabilityRequest>" + SUGGESTIONS_TZ + "<m:MailboxDataArray>"
+                + mailbox_data(stack.addr("bob")) + mailbox_data(stack.addr("alice")) + "</m:MailboxDataArray>"
+                "<t:FreeBusyViewOptions><t:TimeWindow><t:StartTime>2031-03-03T08:00:00</t:StartTime>"
+                "<t:EndTime>2031-03-03T12:00:00</t:EndTime></t:TimeWindow>"
+                "<t:MergedFreeBusyIntervalInMinutes>30</t:MergedFreeBusyIntervalInMinutes>"
+                "<t:RequestedView>FreeBusyMerged</t:RequestedView></t:FreeBusyViewOptions>"
+                "</m:GetUserAvailabilityRequest>")
+    resp = post(v, body, user="alice")
+    assert resp.status_code == 200
+    fb = parse(resp).findall(".//m:FreeBusyResponse", NS)
+    assert [x.find("m:ResponseMessage/m:ResponseCode", NS).text for x in fb] == ["ErrorNoFreeBusyAccess", "NoError"]
+    assert fb[1].find("m:FreeBusyView/t:MergedFreeBusy", NS).text == "00220022"
+    alice = account(v, user="alice")
+    with pytest.raises(exchangelib.errors.ErrorNoFreeBusyAccess):
+        list(alice.protocol.get_free_busy_info(accounts=[(stack.addr("bob"), "Required", False)],
+                                               start=start, end=end, requested_view="FreeBusy"))
+    # bob may read alice's calendar: he gets her free/busy, in detail.
+    bob = account(v, user="bob")
+    [view] = list(bob.protocol.get_free_busy_info(
+        accounts=[(stack.addr("alice"), "Required", False)],
+        start=start, end=end, merged_free_busy_interval=30, requested_view="DetailedMerged"))
+    assert view.view_type == "DetailedMerged"
+    assert view.merged == "00220022"
+    assert any(e.details and e.details.subject == f"Alice review {calendars}" for e in view.calendar_events)
