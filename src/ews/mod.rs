@@ -6,6 +6,7 @@
 //! gets HTTP 200 with an `ErrorInvalidRequest` response message (never a 500, which Outlook takes for an
 //! authentication failure); a body that is not a SOAP envelope gets a SOAP fault (`ErrorSchemaValidation`).
 
+pub mod availability;
 pub mod groupware;
 pub mod imap_store;
 pub mod oof;
@@ -65,6 +66,7 @@ pub const IMPLEMENTED: &[&str] = &[
     "GetEvents",
     "Unsubscribe",
     "GetStreamingEvents",
+    "GetUserAvailabilityRequest",
 ];
 
 /// Handles one EWS SOAP request.
@@ -93,6 +95,9 @@ pub async fn handle(gw: &Gateway, req: &HttpRequest, principal: &Principal) -> R
     }
     if oof::is_oof_op(&op) {
         return oof::respond(gw, principal, &request).await;
+    }
+    if availability::is_availability_op(&op) {
+        return availability::respond(gw, principal, &request).await;
     }
     if op == "GetStreamingEvents" {
         return streaming::respond(gw, principal, &request.op, ids, &version).await;

@@ -835,6 +835,26 @@ impl DavClient {
         Ok(out)
     }
 
+    /// The calendars and address books directly below `home` (PROPFIND Depth 1), e.g. another user's calendar
+    /// home for free/busy. `None` when the home does not exist (404); a refusal (403) is `Kind::AccessDenied`.
+    pub async fn collections_in(&self, p: &Principal, home: &str) -> Result<Option<Vec<Collection>>> {
+        let r = self
+            .request(
+                p,
+                "PROPFIND",
+                home,
+                Some("1"),
+                &[],
+                Some(("application/xml; charset=utf-8", COLLECTIONS_PROPFIND.to_string())),
+            )
+            .await?;
+        match r.status {
+            StatusCode::MULTI_STATUS => Ok(Some(parse_collections(&r.body)?)),
+            StatusCode::NOT_FOUND | StatusCode::GONE => Ok(None),
+            s => Err(status_error(&format!("PROPFIND {home}"), s)),
+        }
+    }
+
     /// One collection's properties (PROPFIND Depth 0), e.g. another user's shared calendar.
     pub async fn collection(&self, p: &Principal, href: &str) -> Result<Option<Collection>> {
         let r = self
