@@ -878,7 +878,7 @@ pub fn sibling_home(home: &str, own_names: &[&str], user: &str) -> Option<String
 }
 
 /// The names a credential's own home may carry: its login and the login without the domain.
-fn own_names(login: &str) -> Vec<&str> {
+pub fn own_names(login: &str) -> Vec<&str> {
     let mut v = vec![login];
     if let Some((local, _)) = login.split_once('@') {
         v.push(local);

@@ -97,6 +97,7 @@ fn summary(m: MessageSummary) -> MsgSummary {
         in_reply_to: m.in_reply_to,
         references: m.references,
         has_attachments: m.has_attachments,
+        calendar_method: m.calendar_method,
         importance: m.importance,
         flags: m.flags,
     }

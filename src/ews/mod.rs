@@ -108,10 +108,12 @@ pub async fn handle(gw: &Gateway, req: &HttpRequest, principal: &Principal) -> R
                 let mut cx = Ctx::new(ids, &principal.mail, &principal.display_name, &version, store);
                 cx.domains = gw.config.mail.domains.clone();
                 cx.time_zone = request.time_zone.clone();
-                cx.groupware = gw
-                    .dav
-                    .clone()
-                    .map(|client| groupware::Groupware { client, principal: principal.clone() });
+                let service = gw.config.dav.as_ref().and_then(|d| match (&d.service_user, &d.service_password) {
+                    (Some(u), Some(p)) => Some(Principal::service(u, p)),
+                    _ => None,
+                });
+                cx.groupware =
+                    gw.dav.clone().map(|client| groupware::Groupware { client, principal: principal.clone(), service });
                 if let Some(target) = ops::request_target(&request.op, &cx.ids, &principal.mail) {
                     cx.set_target(&target);
                 }

@@ -70,6 +70,9 @@ pub struct MsgSummary {
     /// The References header's message ids (oldest first).
     pub references: Vec<String>,
     pub has_attachments: bool,
+    /// The iTIP method (upper-case, possibly empty) of the message's `text/calendar` part: set for meeting
+    /// messages (iMIP, RFC 6047), which EWS shows as MeetingRequest, MeetingResponse or MeetingCancellation.
+    pub calendar_method: Option<String>,
     /// From the Importance / X-Priority / Priority headers (MS-OXCMAIL 2.2.3.2.5).
     pub importance: Importance,
 }
@@ -459,6 +462,7 @@ impl MailStore for MemStore {
             summary.has_attachments = m.attachments.iter().any(|a| !a.is_inline);
             summary.importance = m.importance;
         }
+        summary.calendar_method = crate::ews::groupware::meetings::calendar_part(raw).map(|(m, _)| m);
         let uid = self.add_message(folder, summary, raw);
         Ok((self.folders[folder].info.uid_validity, uid))
     }

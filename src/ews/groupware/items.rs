@@ -151,18 +151,18 @@ async fn split<S: MailStore>(cx: &mut Ctx<S>, name: &str, op: &Element, containe
 // ------------------------------------------------------------------------------------------------ objects
 
 /// One object read from the DAV server.
-struct Object {
-    collection: String,
-    resource: String,
-    etag: String,
-    item: Gw,
+pub(super) struct Object {
+    pub(super) collection: String,
+    pub(super) resource: String,
+    pub(super) etag: String,
+    pub(super) item: Gw,
 }
 
 fn not_found() -> Fail {
     Fail::new("ErrorItemNotFound", "The specified object was not found in the store.")
 }
 
-fn groupware<S: MailStore>(cx: &Ctx<S>) -> Result<Groupware, Fail> {
+pub(super) fn groupware<S: MailStore>(cx: &Ctx<S>) -> Result<Groupware, Fail> {
     cx.groupware.clone().ok_or_else(|| Fail::new("ErrorInvalidOperation", "No CalDAV/CardDAV server is configured."))
 }
 
@@ -184,7 +184,7 @@ fn viewer_tz<S: MailStore>(cx: &Ctx<S>) -> Tz {
         .unwrap_or(Tz::UTC)
 }
 
-async fn read_object(g: &Groupware, collection: &str, resource: &str) -> Result<Object, Fail> {
+pub(super) async fn read_object(g: &Groupware, collection: &str, resource: &str) -> Result<Object, Fail> {
     let href = format!("{collection}{resource}");
     let obj = g.client.get(&g.principal, &href).await.map_err(|e| Fail::from_error(&e, "ErrorItemNotFound"))?;
     let Some(obj) = obj else { return Err(not_found()) };
@@ -262,7 +262,7 @@ impl<S: MailStore> Ctx<S> {
 }
 
 /// Writes one object (or one occurrence of a series).
-fn render<S: MailStore>(w: &mut XmlWriter, cx: &Ctx<S>, o: &Object, view: EventView, shape: &Shape, full: bool) {
+pub(super) fn render<S: MailStore>(w: &mut XmlWriter, cx: &Ctx<S>, o: &Object, view: EventView, shape: &Shape, full: bool) {
     let occurrence = match &view {
         EventView::Whole => None,
         EventView::Instance(occ) => Some(occ.original_start),
@@ -419,20 +419,20 @@ async fn list_view<S: MailStore>(
 // ------------------------------------------------------------------------------------------------ GetItem
 
 /// What an id element names: an object, and for one occurrence its original start.
-struct Target {
-    collection: String,
-    resource: String,
-    occurrence: Option<OccurrenceRef>,
+pub(super) struct Target {
+    pub(super) collection: String,
+    pub(super) resource: String,
+    pub(super) occurrence: Option<OccurrenceRef>,
 }
 
-enum OccurrenceRef {
+pub(super) enum OccurrenceRef {
     /// The occurrence starting (as the pattern placed it) at this time.
     At(DateTime<Utc>),
     /// The n-th occurrence of the series (1-based; MS-OXWSCORE 2.2.4.40 OccurrenceItemIdType InstanceIndex).
     Index(u32),
 }
 
-fn parse_target<S: MailStore>(cx: &Ctx<S>, el: &Element) -> Result<Target, Fail> {
+pub(super) fn parse_target<S: MailStore>(cx: &Ctx<S>, el: &Element) -> Result<Target, Fail> {
     let decode = |text: &str| -> Result<DavItemId, Fail> {
         let id = cx.ids.parse_dav_item_id(text).map_err(Fail::id)?;
         cx.check_mailbox(&id.mailbox)?;
@@ -536,7 +536,7 @@ pub async fn get_item<S: MailStore>(cx: &mut Ctx<S>, op: &Element) -> Vec<Respon
 
 /// The collection new items of `kind` go to: the SavedItemFolderId when it is a folder of that kind, else
 /// the distinguished folder of that kind.
-async fn target_collection<S: MailStore>(cx: &mut Ctx<S>, op: &Element, kind: DavKind) -> Result<String, Fail> {
+pub(super) async fn target_collection<S: MailStore>(cx: &mut Ctx<S>, op: &Element, kind: DavKind) -> Result<String, Fail> {
     if let Some(el) = op.m("SavedItemFolderId").and_then(|s| s.children.first()).cloned() {
         let node = cx.resolve_folder(&el).await?;
         return match node.dav {
@@ -559,7 +559,7 @@ async fn target_collection<S: MailStore>(cx: &mut Ctx<S>, op: &Element, kind: Da
 }
 
 /// A resource name for a new object: its UID when that is URL-safe, else a hash of it.
-fn resource_name(uid: &str, ext: &str) -> String {
+pub(super) fn resource_name(uid: &str, ext: &str) -> String {
     let safe = !uid.is_empty()
         && uid.len() <= 200
         && uid.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '@'));
@@ -600,6 +600,7 @@ pub async fn create_item<S: MailStore>(cx: &mut Ctx<S>, op: &Element) -> Vec<Res
                 && send != "SendToNone"
             {
                 super::meetings::send_invitations(cx, ev).await?;
+                super::meetings::deliver_to_local_attendees(cx, ev, false).await;
             }
             let mut w = XmlWriter::new();
             w.start("m:Items", &[]);
@@ -613,7 +614,7 @@ pub async fn create_item<S: MailStore>(cx: &mut Ctx<S>, op: &Element) -> Vec<Res
     out
 }
 
-fn id_only() -> Shape {
+pub(super) fn id_only() -> Shape {
     Shape { base: crate::ews::types::BaseShape::IdOnly, ..Shape::default() }
 }
 
@@ -679,6 +680,7 @@ pub async fn update_item<S: MailStore>(cx: &mut Ctx<S>, op: &Element) -> Vec<Res
                 && send != "SendToNone"
             {
                 super::meetings::send_invitations(cx, ev).await?;
+                super::meetings::deliver_to_local_attendees(cx, ev, false).await;
             }
             let mut w = XmlWriter::new();
             w.start("m:Items", &[]);
@@ -736,6 +738,7 @@ pub async fn delete_item<S: MailStore>(cx: &mut Ctx<S>, op: &Element) -> Vec<Res
                         && cancel != "SendToNone"
                     {
                         super::meetings::send_cancellation(cx, ev).await?;
+                        super::meetings::deliver_to_local_attendees(cx, ev, true).await;
                     }
                 }
             }

@@ -32,6 +32,9 @@ use crate::ids::{FolderRef, IdCodec};
 pub struct Groupware {
     pub client: Arc<DavClient>,
     pub principal: Principal,
+    /// The DAV service account (`[dav] service_user`), when configured: used to put meetings into other local
+    /// users' calendars and to record attendees' answers in the organizer's copy (see [`meetings`]).
+    pub service: Option<Principal>,
 }
 
 /// The distinguished folder ids served from DAV collections.
@@ -40,6 +43,10 @@ pub const DAV_DISTINGUISHED: &[&str] = &["calendar", "contacts", "tasks"];
 /// Item element names that are groupware items (MS-OXWSCAL CalendarItem, MS-OXWSCONT Contact and
 /// DistributionList, MS-OXWSTASK Task).
 pub const GROUPWARE_ITEMS: &[&str] = &["CalendarItem", "Contact", "DistributionList", "Task"];
+
+/// Response objects of CreateItem that act on meetings (MS-OXWSMTGS 2.2.4.x AcceptItemType,
+/// TentativelyAcceptItemType, DeclineItemType, CancelCalendarItemType): served by [`meetings`].
+pub const MEETING_RESPONSES: &[&str] = &["AcceptItem", "TentativelyAcceptItem", "DeclineItem", "CancelCalendarItem"];
 
 /// Whether a request names anything kept on the DAV server: a DAV folder or item id, a distinguished
 /// groupware folder, a new groupware item or folder. Requests that do not are served from IMAP alone, without
@@ -56,6 +63,7 @@ pub fn touches_dav(op: &Element, ids: &IdCodec) -> bool {
                 el.attr("Id").or_else(|| el.attr("RecurringMasterId")).is_some_and(|i| ids.is_dav_item_id(i))
             }
             "CalendarFolder" | "ContactsFolder" | "TasksFolder" => true,
+            n if MEETING_RESPONSES.contains(&n) => true,
             "FolderClass" => {
                 let c = el.trimmed();
                 c.starts_with("IPF.Appointment") || c.starts_with("IPF.Contact") || c.starts_with("IPF.Task")

@@ -12,6 +12,7 @@ use base64::engine::general_purpose::STANDARD;
 
 use super::folders::page_bounds;
 use super::{Ctx, Fail, FolderNode, parse_paging};
+use crate::ews::groupware::meetings;
 use crate::ews::soap::ResponseMessage;
 use crate::ews::store::{Addr, Filter, ListQuery, MailStore, MsgSummary, SortField};
 use crate::ews::types::{Shape, format_datetime, parse_datetime, path_uri};
@@ -221,7 +222,13 @@ pub fn write_message<S: MailStore>(
     let s = d.summary;
     let item_id =
         ItemId { mailbox: cx.mailbox.clone(), folder: d.node.r.clone(), uid_validity: d.uid_validity, uid: s.uid };
-    w.start("t:Message", &[]);
+    // A meeting message (iMIP, RFC 6047: a text/calendar part, known from BODYSTRUCTURE) is a MeetingRequest,
+    // MeetingCancellation or MeetingResponse (MS-OXWSMTGS 2.2.4.x); its fields come from the calendar part when
+    // the message was fetched (the callers fetch meeting messages whole).
+    let meeting = if s.calendar_method.is_some() { d.raw.and_then(meetings::parse_meeting) } else { None };
+    let meeting_kind =
+        meeting.as_ref().map(|m| m.kind).or_else(|| s.calendar_method.as_deref().and_then(meetings::MeetingKind::of_method));
+    w.start(meeting_kind.map(|k| k.element()).unwrap_or("t:Message"), &[]);
     if shape.wants_mime() && d.raw.is_some() {
         let b64 = STANDARD.encode(d.raw.unwrap_or_default());
         w.start("t:MimeContent", &[("CharacterSet", "UTF-8")]).raw_text(&b64).end();
@@ -231,7 +238,11 @@ pub fn write_message<S: MailStore>(
         w.empty("t:ParentFolderId", &[("Id", &cx.folder_id_text(&d.node.r)), ("ChangeKey", &cx.ids.change_key(0))]);
     }
     if shape.wants("item:ItemClass", true) {
-        w.leaf("t:ItemClass", "IPM.Note");
+        let class = match meeting_kind {
+            Some(k) => meetings::item_class(k, meeting.as_ref().map(|m| &m.event)),
+            None => "IPM.Note",
+        };
+        w.leaf("t:ItemClass", class);
     }
     if shape.wants("item:Subject", true) {
         w.leaf("t:Subject", s.subject.as_deref().unwrap_or(""));
@@ -399,6 +410,11 @@ pub fn write_message<S: MailStore>(
     if shape.wants("message:ReplyTo", false) {
         write_list(w, "t:ReplyTo", &s.reply_to);
     }
+    if let Some(k) = meeting_kind {
+        let tz = meetings::viewer_zone(cx.time_zone.as_deref());
+        let ev = meeting.as_ref().map(|m| &m.event);
+        meetings::write_meeting_fields(w, k, ev, &cx.mailbox, s.has_flag("\\Answered"), shape, full_default, tz, None);
+    }
     w.end();
 }
 
@@ -556,6 +572,11 @@ pub async fn get_item<S: MailStore>(cx: &mut Ctx<S>, op: &Element) -> Vec<Respon
             });
             let (summary, raw) =
                 if left == Some(0) { sums.remove(&key) } else { sums.get(&key).cloned() }.ok_or_else(item_not_found)?;
+            // Meeting messages are shown with their meeting's fields, read from the calendar part.
+            let raw = match raw {
+                None if summary.calendar_method.is_some() => cx.store.fetch_raw(&name, id.uid).await.ok().flatten(),
+                r => r,
+            };
             let msg = match &raw {
                 Some(r) if parse => Message::from_mime(r).ok(),
                 _ => None,
@@ -741,10 +762,11 @@ pub async fn find_item<S: MailStore>(cx: &mut Ctx<S>, op: &Element) -> Vec<Respo
             );
             w.start("t:Items", &[]);
             for s in &page {
-                let (raw, msg) = if need {
+                // Meeting messages are fetched whole for their meeting's fields (only they pay for it).
+                let (raw, msg) = if need || s.calendar_method.is_some() {
                     match cx.store.fetch_raw(&name, s.uid).await {
                         Ok(Some(raw)) => {
-                            let m = Message::from_mime(&raw).ok();
+                            let m = if need { Message::from_mime(&raw).ok() } else { None };
                             (Some(raw), m)
                         }
                         _ => (None, None),
