@@ -95,7 +95,10 @@ fn summary(ev: &CalendarItem, intro: &str) -> String {
 fn same_address(a: &str, b: &str) -> bool {
     let strip = |s: &str| {
         let s = s.trim();
-        if s.len() >= 7 && s[..7].eq_ignore_ascii_case("mailto:") { s[7..].to_string() } else { s.to_string() }
+        match (s.get(..7), s.get(7..)) {
+            (Some(p), Some(rest)) if p.eq_ignore_ascii_case("mailto:") => rest.to_string(),
+            _ => s.to_string(),
+        }
     };
     strip(a).eq_ignore_ascii_case(&strip(b))
 }

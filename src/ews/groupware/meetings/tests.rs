@@ -207,3 +207,66 @@ async fn inbox_shows_the_invitation_as_meeting_request() {
     assert!(pos("IsRead") < pos("ResponseType") && pos("ResponseType") < pos("UID") && pos("UID") < pos("MeetingRequestType"));
     assert!(pos("Start") < pos("Organizer") && pos("Organizer") < pos("RequiredAttendees"));
 }
+
+#[test]
+fn addresses_compare_without_mailto_and_case() {
+    assert!(same_address("MAILTO:Bob@Example.test", "bob@example.test"));
+    assert!(!same_address("mailtö:bob@example.test", "bob@example.test"), "no panic on a multi-byte prefix");
+    assert!(!same_address("é", "e"));
+}
+
+/// Without a DAV server the answer is still mailed: AcceptItem on the invitation in the Inbox sends the REPLY to
+/// the organizer, saves a copy in Sent Items, marks the request answered; SaveOnly sends nothing.
+#[tokio::test]
+async fn accepting_the_invitation_mails_the_reply() {
+    let mut s = MemStore::standard();
+    s.append("INBOX", &fixture("imip-request-seed.eml"), &[]).await.unwrap();
+    let (root, s) = run(
+        s,
+        r#"<m:FindItem Traversal="Shallow"><m:ItemShape><t:BaseShape>IdOnly</t:BaseShape></m:ItemShape><m:ParentFolderIds><t:DistinguishedFolderId Id="inbox"/></m:ParentFolderIds></m:FindItem>"#,
+    )
+    .await;
+    let id = find(&root, "MeetingRequest").and_then(|m| m.t("ItemId")).and_then(|i| i.attr("Id")).unwrap().to_string();
+    let (root, s) = run(
+        s,
+        &format!(
+            r#"<m:CreateItem MessageDisposition="SendAndSaveCopy" SendMeetingInvitations="SendToNone"><m:SavedItemFolderId><t:DistinguishedFolderId Id="sentitems"/></m:SavedItemFolderId><m:Items><t:AcceptItem><t:ReferenceItemId Id="{id}"/><t:Body BodyType="Text">See you there</t:Body></t:AcceptItem></m:Items></m:CreateItem>"#
+        ),
+    )
+    .await;
+    assert_eq!(find(&root, "ResponseCode").map(|c| c.trimmed()), Some("NoError"), "{root:?}");
+    assert_eq!(s.submitted.len(), 1);
+    let (from, rcpts, raw) = &s.submitted[0];
+    assert_eq!(from, ME);
+    assert_eq!(rcpts, &["alice@example.test".to_string()]);
+    let m = parse_meeting(raw).unwrap();
+    assert_eq!(m.kind, MeetingKind::Response);
+    assert_eq!(m.event.uid, "design-review@example.test");
+    assert_eq!(m.event.attendees.len(), 1);
+    assert_eq!(m.event.attendees[0].response, ResponseStatus::Accepted);
+    let text = String::from_utf8_lossy(raw);
+    assert!(text.contains("Accepted: Design review") && text.contains("See you there"));
+    let sent = s.folders.values().find(|f| f.info.special == Some(crate::ews::store::Special::Sent)).unwrap();
+    assert_eq!(sent.messages.len(), 1);
+    let inbox = &s.folders["INBOX"];
+    assert!(inbox.messages.values().next().unwrap().summary.has_flag("\\Answered"));
+    // SaveOnly: the reply waits in Drafts, nothing is sent.
+    let (root, s) = run(
+        s,
+        &format!(
+            r#"<m:CreateItem MessageDisposition="SaveOnly"><m:Items><t:DeclineItem><t:ReferenceItemId Id="{id}"/></t:DeclineItem></m:Items></m:CreateItem>"#
+        ),
+    )
+    .await;
+    assert_eq!(find(&root, "ResponseCode").map(|c| c.trimmed()), Some("NoError"));
+    assert_eq!(s.submitted.len(), 1);
+    let drafts = s.folders.values().find(|f| f.info.special == Some(crate::ews::store::Special::Drafts)).unwrap();
+    assert_eq!(drafts.messages.len(), 1);
+    // A malformed reference is an EWS error code, not a failure of the request.
+    let (root, _) = run(
+        s,
+        r#"<m:CreateItem MessageDisposition="SendOnly"><m:Items><t:AcceptItem><t:ReferenceItemId Id="garbage"/></t:AcceptItem></m:Items></m:CreateItem>"#,
+    )
+    .await;
+    assert_eq!(find(&root, "ResponseCode").map(|c| c.trimmed()), Some("ErrorInvalidIdMalformed"));
+}
