@@ -60,9 +60,26 @@ impl Shape {
         if let Some(ap) = el.t("AdditionalProperties") {
             for p in &ap.children {
                 match p.name.as_str() {
-                    "FieldURI" | "IndexedFieldURI" => {
+                    "FieldURI" => {
                         if let Some(u) = p.attr("FieldURI") {
                             additional.push(PropPath { uri: u.to_string() });
+                        }
+                    }
+                    "IndexedFieldURI" => {
+                        // One entry of a dictionary property (MS-OXWSCDATA 2.2.4.24 PathToIndexedFieldType):
+                        // asks for the dictionary it belongs to (contacts:EmailAddress → EmailAddresses).
+                        if let Some(u) = p.attr("FieldURI") {
+                            additional.push(PropPath { uri: u.to_string() });
+                            let dictionary = match u.split(':').take(2).collect::<Vec<_>>().as_slice() {
+                                ["contacts", "EmailAddress"] => Some("contacts:EmailAddresses"),
+                                ["contacts", "PhoneNumber"] => Some("contacts:PhoneNumbers"),
+                                ["contacts", "ImAddress"] => Some("contacts:ImAddresses"),
+                                ["contacts", "PhysicalAddress"] => Some("contacts:PhysicalAddresses"),
+                                _ => None,
+                            };
+                            if let Some(d) = dictionary.filter(|d| !additional.iter().any(|p| p.uri == *d)) {
+                                additional.push(PropPath { uri: d.to_string() });
+                            }
                         }
                     }
                     "ExtendedFieldURI" => {

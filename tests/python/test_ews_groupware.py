@@ -10,6 +10,7 @@ CalDAV; creating, renaming and deleting a calendar folder.
 Each test uses its own UIDs/subjects and removes what it creates.
 """
 import datetime
+from decimal import Decimal
 import re
 import uuid
 
@@ -20,7 +21,7 @@ from test_ews_mail import account, ews  # noqa: F401  (fixture: exchangelib trus
 
 exchangelib = pytest.importorskip("exchangelib")
 from exchangelib import (  # noqa: E402
-    CalendarItem, Contact, EWSDateTime, EWSTimeZone, Task)
+    CalendarItem, Contact, EWSDate, EWSDateTime, EWSTimeZone, Task)
 from exchangelib.fields import MONDAY, TUESDAY  # noqa: E402
 from exchangelib.indexed_properties import EmailAddress, PhoneNumber, PhysicalAddress  # noqa: E402
 from exchangelib.properties import Attendee, Mailbox  # noqa: E402
@@ -255,8 +256,8 @@ def test_contact_written_over_carddav_is_read_through_ews(alice, stack):
 def test_task_round_trips_both_ways(alice, stack):
     subject = f"Write report {uuid.uuid4().hex[:8]}"
     t = Task(account=alice, folder=alice.tasks, subject=subject, body="Quarterly numbers",
-             start_date=EWSDateTime(2027, 5, 3, 8, 0, tzinfo=UTC), due_date=EWSDateTime(2027, 5, 7, 8, 0, tzinfo=UTC),
-             status="InProgress", percent_complete=40, importance="High", categories=["Work"])
+             start_date=EWSDate(2027, 5, 3), due_date=EWSDate(2027, 5, 7),
+             status="InProgress", percent_complete=Decimal(40), importance="High", categories=["Work"])
     t.save()
     try:
         got = alice.tasks.get(id=t.id)
