@@ -101,6 +101,11 @@ def test_weekly_paris_meeting_with_exception_and_deleted_occurrence(alice, stack
         third.refresh()
         third.delete()
 
+        # Instance indexes count the deleted occurrence: the 4th is still 25 January.
+        fourth = master.occurrence(index=4)
+        fourth.refresh()
+        assert fourth.start.astimezone(PARIS) == EWSDateTime(2027, 1, 25, 9, 0, tzinfo=PARIS)
+
         master = alice.calendar.get(id=item.id)
         assert len(master.modified_occurrences or []) == 1
         assert len(master.deleted_occurrences or []) == 1
@@ -321,3 +326,33 @@ def test_calendar_folder_create_rename_delete(alice, stack):
         f.delete()
     names = [c.name for c in alice.msg_folder_root.refresh().children if c.folder_class == "IPF.Appointment"]
     assert not any(n.startswith(name) for n in names)
+
+
+def test_bad_groupware_requests_get_ews_errors(alice, ews):  # noqa: F811
+    from test_ews_mail import parse, post, soap, NS
+    # A calendar item without a start, a tampered calendar item id, an unknown occurrence index.
+    body = soap('<m:CreateItem SendMeetingInvitations="SendToNone"><m:SavedItemFolderId>'
+                '<t:DistinguishedFolderId Id="calendar"/></m:SavedItemFolderId><m:Items><t:CalendarItem>'
+                '<t:Subject>No start</t:Subject></t:CalendarItem></m:Items></m:CreateItem>')
+    r = post(ews, body)
+    assert r.status_code == 200
+    msg = parse(r).find(".//m:CreateItemResponseMessage", NS)
+    assert msg.get("ResponseClass") == "Error"
+    assert msg.find("m:ResponseCode", NS).text == "ErrorInvalidRequest"
+
+    start = EWSDateTime(2027, 6, 1, 9, 0, tzinfo=PARIS)
+    item = CalendarItem(account=alice, folder=alice.calendar, subject="Tamper target", start=start,
+                        end=start + datetime.timedelta(hours=1))
+    item.save()
+    try:
+        bad = item.id[:-6] + ("AAAAAA" if not item.id.endswith("AAAAAA") else "BBBBBB")
+        body = soap(f'<m:GetItem><m:ItemShape><t:BaseShape>IdOnly</t:BaseShape></m:ItemShape><m:ItemIds>'
+                    f'<t:ItemId Id="{bad}"/><t:ItemId Id="{item.id}"/>'
+                    f'<t:OccurrenceItemId RecurringMasterId="{item.id}" InstanceIndex="2"/></m:ItemIds></m:GetItem>')
+        r = post(ews, body)
+        assert r.status_code == 200
+        msgs = parse(r).findall(".//m:GetItemResponseMessage", NS)
+        assert [m.find("m:ResponseCode", NS).text for m in msgs] == [
+            "ErrorInvalidIdMalformed", "NoError", "ErrorItemNotFound"]
+    finally:
+        item.delete()

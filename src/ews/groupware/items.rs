@@ -479,18 +479,29 @@ fn find_occurrence(item: &Gw, r: &OccurrenceRef, tz: Tz) -> Result<crate::model:
                 .ok_or_else(|| Fail::new("ErrorCalendarOccurrenceIsDeletedFromRecurrence", "The occurrence was deleted."))
         }
         OccurrenceRef::Index(n) => {
-            // Expand year by year from the first occurrence until the n-th is reached (a bounded number of
-            // years: series with an end are short, and an index past the end is an error).
+            // The index counts every occurrence the pattern makes, deleted ones included (a deleted one is an
+            // error, not the next one): expand without the deletions, year by year from the first occurrence.
+            let mut all = ev.clone();
+            all.deleted_occurrences.clear();
             let mut count = 0u32;
-            let mut from = first - chrono::Duration::seconds(1);
+            let mut from = first;
             for _ in 0..50 {
                 let to = from + chrono::Duration::days(366);
-                let mut occ = ev.occurrences(tz, from, to);
-                occ.retain(|o| o.original_start > from || from == first - chrono::Duration::seconds(1));
+                // A margin on both sides catches occurrences an override moved out of their original window.
+                let margin = chrono::Duration::days(62);
+                let mut occ = all.occurrences(tz, from - margin, to + margin);
+                occ.retain(|o| o.original_start >= from && o.original_start < to);
                 occ.sort_by_key(|o| o.original_start);
                 for o in occ {
                     count += 1;
                     if count == *n {
+                        let deleted = ev.deleted_occurrences.iter().any(|d| d.to_utc(tz) == o.original_start);
+                        if deleted {
+                            return Err(Fail::new(
+                                "ErrorCalendarOccurrenceIsDeletedFromRecurrence",
+                                "The occurrence was deleted from the series.",
+                            ));
+                        }
                         return Ok(o);
                     }
                 }
@@ -895,4 +906,27 @@ pub fn now() -> DateTime<Utc> {
 
 fn invalid_state() -> Fail {
     Fail::new("ErrorInvalidSyncStateData", "The sync state is not valid for this folder.")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn object_hrefs_split_into_collection_and_resource() {
+        assert_eq!(split_href("/alice/calendar/a.ics"), ("/alice/calendar/".into(), "a.ics".into()));
+        assert_eq!(
+            split_href("http://127.0.0.1:5232/alice/calendar/a%20b.ics"),
+            ("/alice/calendar/".into(), "a%20b.ics".into())
+        );
+    }
+
+    #[test]
+    fn resource_names_come_from_safe_uids_only() {
+        assert_eq!(resource_name("abc-123@example.test", "ics"), "abc-123@example.test.ics");
+        let odd = resource_name("../../etc/passwd", "ics");
+        assert!(odd.ends_with(".ics") && !odd.contains('/'));
+        assert_ne!(resource_name("a b", "vcf"), resource_name("a  b", "vcf"));
+        assert!(!resource_name("", "ics").is_empty());
+    }
 }
