@@ -124,6 +124,20 @@ impl Shape {
     }
 }
 
+/// The `DayOfWeekType` name of a weekday (MS-OXWSCDATA 2.2.5.x DayOfWeekType), as EWS writes it in
+/// recurrence patterns, time zone transitions and working hours.
+pub fn weekday_name(d: chrono::Weekday) -> &'static str {
+    match d {
+        chrono::Weekday::Mon => "Monday",
+        chrono::Weekday::Tue => "Tuesday",
+        chrono::Weekday::Wed => "Wednesday",
+        chrono::Weekday::Thu => "Thursday",
+        chrono::Weekday::Fri => "Friday",
+        chrono::Weekday::Sat => "Saturday",
+        chrono::Weekday::Sun => "Sunday",
+    }
+}
+
 /// Normalises a property tag to `0x` + 4 lower-case hex digits (the property id).
 pub fn normalise_tag(tag: &str) -> String {
     let t = tag.trim();

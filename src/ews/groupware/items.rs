@@ -338,7 +338,9 @@ async fn calendar_view<S: MailStore>(
         return Err(Fail::new("ErrorCalendarViewRangeTooBig", "The calendar view range is longer than two years."));
     }
     let max = match view.attr("MaxEntriesReturned") {
-        Some(m) => m.trim().parse::<usize>().map_err(|_| Fail::new("ErrorInvalidRequest", "Bad MaxEntriesReturned."))?,
+        Some(m) => {
+            m.trim().parse::<usize>().map_err(|_| Fail::new("ErrorInvalidRequest", "Bad MaxEntriesReturned."))?
+        }
         None => MAX_PAGE,
     };
     if node.dav.as_ref().is_some_and(|d| d.kind != DavKind::Calendar) {
@@ -451,7 +453,11 @@ fn parse_target<S: MailStore>(cx: &Ctx<S>, el: &Element) -> Result<Target, Fail>
                 .and_then(|i| i.trim().parse::<u32>().ok())
                 .filter(|i| *i >= 1)
                 .ok_or_else(|| Fail::new("ErrorInvalidRequest", "InstanceIndex must be a number from 1."))?;
-            Ok(Target { collection: id.collection, resource: id.resource, occurrence: Some(OccurrenceRef::Index(index)) })
+            Ok(Target {
+                collection: id.collection,
+                resource: id.resource,
+                occurrence: Some(OccurrenceRef::Index(index)),
+            })
         }
         "RecurringMasterItemId" => {
             let id = decode(el.attr("OccurrenceId").unwrap_or(""))?;
@@ -473,10 +479,9 @@ fn find_occurrence(item: &Gw, r: &OccurrenceRef, tz: Tz) -> Result<crate::model:
             // Look in a window around the original start: enough for an override moved within a year.
             let from = *t - chrono::Duration::days(366);
             let to = *t + chrono::Duration::days(366);
-            ev.occurrences(tz, from, to)
-                .into_iter()
-                .find(|o| o.original_start == *t)
-                .ok_or_else(|| Fail::new("ErrorCalendarOccurrenceIsDeletedFromRecurrence", "The occurrence was deleted."))
+            ev.occurrences(tz, from, to).into_iter().find(|o| o.original_start == *t).ok_or_else(|| {
+                Fail::new("ErrorCalendarOccurrenceIsDeletedFromRecurrence", "The occurrence was deleted.")
+            })
         }
         OccurrenceRef::Index(n) => {
             // The index counts every occurrence the pattern makes, deleted ones included (a deleted one is an
@@ -587,7 +592,8 @@ pub async fn create_item<S: MailStore>(cx: &mut Ctx<S>, op: &Element) -> Vec<Res
     let mut out = Vec::new();
     for el in op.m("Items").map(|c| c.children.clone()).unwrap_or_default() {
         let r = async {
-            let mut item = codec::parse_new(&el, tz_context.as_deref()).map_err(|e| Fail::new("ErrorInvalidRequest", e))?;
+            let mut item =
+                codec::parse_new(&el, tz_context.as_deref()).map_err(|e| Fail::new("ErrorInvalidRequest", e))?;
             item.ensure_uid();
             let kind = item.kind();
             let collection = target_collection(cx, op, kind).await?;
@@ -597,11 +603,8 @@ pub async fn create_item<S: MailStore>(cx: &mut Ctx<S>, op: &Element) -> Vec<Res
             let (data, ctype, ext) = codec::serialize(&item);
             let resource = resource_name(item.uid(), ext);
             let href = format!("{collection}{resource}");
-            let etag = g
-                .client
-                .put(&g.principal, &href, &data, ctype, IfMatch::None)
-                .await
-                .map_err(|e| match e.kind {
+            let etag =
+                g.client.put(&g.principal, &href, &data, ctype, IfMatch::None).await.map_err(|e| match e.kind {
                     Kind::Conflict => Fail::new("ErrorItemSave", "An item with the same UID already exists."),
                     _ => Fail::from_error(&e, "ErrorItemSave"),
                 })?;
@@ -677,13 +680,14 @@ pub async fn update_item<S: MailStore>(cx: &mut Ctx<S>, op: &Element) -> Vec<Res
             }
             let (data, ctype, _) = codec::serialize(&o.item);
             let href = format!("{}{}", o.collection, o.resource);
-            o.etag = g
-                .client
-                .put(&g.principal, &href, &data, ctype, IfMatch::Etag(o.etag.clone()))
-                .await
-                .map_err(|e| match e.kind {
-                    Kind::Conflict => Fail::new("ErrorIrresolvableConflict", "The item was changed meanwhile; retry."),
-                    _ => Fail::from_error(&e, "ErrorItemSave"),
+            o.etag =
+                g.client.put(&g.principal, &href, &data, ctype, IfMatch::Etag(o.etag.clone())).await.map_err(|e| {
+                    match e.kind {
+                        Kind::Conflict => {
+                            Fail::new("ErrorIrresolvableConflict", "The item was changed meanwhile; retry.")
+                        }
+                        _ => Fail::from_error(&e, "ErrorItemSave"),
+                    }
                 })?;
             if let Gw::Event(ev) = &o.item
                 && ev.is_meeting
@@ -741,7 +745,10 @@ pub async fn delete_item<S: MailStore>(cx: &mut Ctx<S>, op: &Element) -> Vec<Res
                         .map_err(|e| Fail::from_error(&e, "ErrorItemNotFound"))?;
                 }
                 None => {
-                    g.client.delete(&g.principal, &href, None).await.map_err(|e| Fail::from_error(&e, "ErrorItemNotFound"))?;
+                    g.client
+                        .delete(&g.principal, &href, None)
+                        .await
+                        .map_err(|e| Fail::from_error(&e, "ErrorItemNotFound"))?;
                     if let Gw::Event(ev) = &o.item
                         && ev.is_meeting
                         && cancel != "SendToNone"
@@ -795,9 +802,11 @@ async fn sync_folder_items<S: MailStore>(cx: &mut Ctx<S>, op: &Element, node: &F
         let sync = match g.client.sync_collection(p, &d.href, state.token.as_deref()).await {
             Ok(r) => r,
             // RFC 6578 3.8: the token is no longer valid; start again from a full listing.
-            Err(e) if e.kind == Kind::Conflict && state.token.is_some() => {
-                g.client.sync_collection(p, &d.href, None).await.map_err(|e| Fail::from_error(&e, "ErrorFolderNotFound"))?
-            }
+            Err(e) if e.kind == Kind::Conflict && state.token.is_some() => g
+                .client
+                .sync_collection(p, &d.href, None)
+                .await
+                .map_err(|e| Fail::from_error(&e, "ErrorFolderNotFound"))?,
             Err(e) => return Err(Fail::from_error(&e, "ErrorFolderNotFound")),
         };
         let (changed, removed, new_token, complete) = (sync.changed, sync.deleted, sync.new_token, sync.full);
@@ -849,7 +858,10 @@ async fn sync_folder_items<S: MailStore>(cx: &mut Ctx<S>, op: &Element, node: &F
         let objects = if wanted.is_empty() {
             Vec::new()
         } else {
-            g.client.multiget(p, &d.href, kind, &wanted).await.map_err(|e| Fail::from_error(&e, "ErrorFolderNotFound"))?
+            g.client
+                .multiget(p, &d.href, kind, &wanted)
+                .await
+                .map_err(|e| Fail::from_error(&e, "ErrorFolderNotFound"))?
         };
         let mut known = known;
         let mut w = XmlWriter::new();

@@ -16,7 +16,14 @@ use crate::model::calendar::{CalendarItem, Mailbox, Method};
 
 /// An iMIP message: `multipart/alternative` with a plain-text summary and the iCalendar object as
 /// `text/calendar; method=...` (RFC 6047 2.4), which Outlook, Thunderbird and Evolution all recognise.
-pub fn imip_message(from: &Mailbox, to: &[Mailbox], subject: &str, summary: &str, ics: &str, method: Method) -> Vec<u8> {
+pub fn imip_message(
+    from: &Mailbox,
+    to: &[Mailbox],
+    subject: &str,
+    summary: &str,
+    ics: &str,
+    method: Method,
+) -> Vec<u8> {
     let addr = |m: &Mailbox| Address::new_address(m.name.clone().filter(|n| !n.is_empty()), m.email.clone());
     let calendar = ContentType::new("text/calendar").attribute("method", method.as_str()).attribute("charset", "utf-8");
     let body = MimePart::new(
@@ -75,7 +82,8 @@ pub async fn send_invitations<S: MailStore>(cx: &mut Ctx<S>, ev: &CalendarItem) 
     let mut req = ev.clone();
     req.method = Some(Method::Request);
     let ics = ical::write_event(&req);
-    let raw = imip_message(&me(cx), &to, &ev.subject, &summary(ev, "You are invited to a meeting."), &ics, Method::Request);
+    let raw =
+        imip_message(&me(cx), &to, &ev.subject, &summary(ev, "You are invited to a meeting."), &ics, Method::Request);
     submit(cx, &to, &raw).await
 }
 
@@ -88,7 +96,8 @@ pub async fn send_cancellation<S: MailStore>(cx: &mut Ctx<S>, ev: &CalendarItem)
     c.sequence += 1;
     let ics = ical::write_event(&c);
     let subject = format!("Canceled: {}", ev.subject);
-    let raw = imip_message(&me(cx), &to, &subject, &summary(ev, "This meeting has been canceled."), &ics, Method::Cancel);
+    let raw =
+        imip_message(&me(cx), &to, &subject, &summary(ev, "This meeting has been canceled."), &ics, Method::Cancel);
     submit(cx, &to, &raw).await
 }
 
@@ -113,7 +122,11 @@ mod tests {
         let raw = imip_message(&from, &recipients(&ev, "alice@example.test"), "Plan", "x", &ics, Method::Request);
         let text = String::from_utf8(raw).unwrap();
         assert!(text.contains("multipart/alternative"));
-        assert!(text.to_ascii_lowercase().contains("text/calendar; method=request") || text.contains("method=\"REQUEST\"") || text.contains("method=REQUEST"));
+        assert!(
+            text.to_ascii_lowercase().contains("text/calendar; method=request")
+                || text.contains("method=\"REQUEST\"")
+                || text.contains("method=REQUEST")
+        );
         let msg = crate::model::message::Message::from_mime(text.as_bytes()).unwrap();
         assert_eq!(msg.subject.as_deref(), Some("Plan"));
         assert!(text.contains("bob@example.test"));

@@ -1,11 +1,12 @@
 //! Smaller operations: GetServerTimeZones (MS-OXWSGTZ), ExpandDL (MS-OXWSXPDL), GetMailTips (MS-OXWSMTGS),
 //! GetServiceConfiguration (MS-OXWSCONFIG) and ArchiveItem (MS-OXWSARCH).
 
-use chrono::{Datelike, NaiveTime, Timelike, Weekday};
+use chrono::{Datelike, NaiveTime, Timelike};
 
 use super::{Ctx, Fail};
 use crate::ews::soap::ResponseMessage;
 use crate::ews::store::MailStore;
+use crate::ews::types::weekday_name;
 use crate::ews::xml::{Element, NS_M, NS_T, XmlWriter, parse_bool};
 use crate::model::directory::{DirectoryEntry, EntryKind};
 use crate::model::timezone::{TimeZoneDefinition, TzGroupTransition, iana_to_windows, resolve_zone_name};
@@ -35,18 +36,6 @@ fn time_duration(t: NaiveTime) -> String {
         return format!("PT{}H{}M{}S", t.hour(), t.minute(), t.second());
     }
     duration(mins)
-}
-
-fn weekday_name(d: Weekday) -> &'static str {
-    match d {
-        Weekday::Mon => "Monday",
-        Weekday::Tue => "Tuesday",
-        Weekday::Wed => "Wednesday",
-        Weekday::Thu => "Thursday",
-        Weekday::Fri => "Friday",
-        Weekday::Sat => "Saturday",
-        Weekday::Sun => "Sunday",
-    }
 }
 
 /// Every Windows time-zone id Viaduc can map, with the IANA zone it stands for (CLDR's "001" zone), sorted by id.
