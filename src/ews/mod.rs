@@ -67,6 +67,7 @@ pub const IMPLEMENTED: &[&str] = &[
     "Unsubscribe",
     "GetStreamingEvents",
     "GetUserAvailabilityRequest",
+    "FindPeople",
 ];
 
 /// Handles one EWS SOAP request.
@@ -135,8 +136,11 @@ pub async fn handle(gw: &Gateway, req: &HttpRequest, principal: &Principal) -> R
 
 /// The response document of an operation. GetMailTips and GetServiceConfiguration name their messages
 /// differently and carry a ResponseClass/ResponseCode of their own on the response element (MS-OXWSMTGS,
-/// MS-OXWSCONFIG).
+/// MS-OXWSCONFIG); FindPeople's response is itself the message (MS-OXWSPERS 3.1.4.1.2.2).
 pub fn render(version: &str, op: &str, messages: &[ResponseMessage]) -> String {
+    if op == "FindPeople" {
+        return ops::people::render_find_people(version, messages);
+    }
     let msg_name = match op {
         "GetMailTips" => "MailTipsResponseMessageType".to_string(),
         "GetServiceConfiguration" => "ServiceConfigurationResponseMessageType".to_string(),
@@ -244,6 +248,7 @@ async fn run_op<S: MailStore>(cx: &mut Ctx<S>, req: &soap::Request) -> Vec<Respo
         "Unsubscribe" => ops::notify::unsubscribe(cx, op).await,
         "CopyFolder" => ops::folders::copy_folder(cx, op).await,
         "ResolveNames" => ops::directory::resolve_names(cx, op).await,
+        "FindPeople" => ops::people::find_people(cx, op).await,
         // No user configuration objects are stored yet: "not found" is what Exchange answers for a missing
         // one, and clients (Outlook for Mac reads the category list this way) carry on without it.
         "GetUserConfiguration" => {

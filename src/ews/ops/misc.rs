@@ -1,4 +1,5 @@
-//! Smaller operations: GetServerTimeZones (MS-OXWSGTZ), ExpandDL (MS-OXWSXPDL), GetMailTips (MS-OXWSMTGS),
+//! Smaller operations: GetServerTimeZones (MS-OXWSGTZ), ExpandDL (MS-OXWSXPDL; personal lists in
+//! [`super::people`]), GetMailTips (MS-OXWSMTGS),
 //! GetServiceConfiguration (MS-OXWSCONFIG) and ArchiveItem (MS-OXWSARCH).
 
 use chrono::{Datelike, NaiveTime, Timelike};
@@ -171,8 +172,12 @@ fn members<'a>(gal: &'a [DirectoryEntry], dl: &DirectoryEntry) -> Vec<&'a Direct
     dl.members.iter().filter_map(|dn| gal.iter().find(|e| e.dn.eq_ignore_ascii_case(dn))).collect()
 }
 
-/// ExpandDL: the members of a distribution list of the directory (one level, as Exchange).
+/// ExpandDL: the members of a distribution list of the directory (one level, as Exchange), or of a personal
+/// distribution list (a contact group) named by its `ItemId` (MS-OXWSXPDL 3.1.4.1.2.1).
 pub async fn expand_dl<S: MailStore>(cx: &mut Ctx<S>, op: &Element) -> Vec<ResponseMessage> {
+    if let Some(id) = op.m("Mailbox").and_then(|m| m.t("ItemId")).and_then(|i| i.attr("Id")) {
+        return vec![super::people::expand_private_dl(cx, id).await];
+    }
     let addr = op.m("Mailbox").and_then(|m| m.t_text("EmailAddress")).unwrap_or("").trim().to_lowercase();
     let addr = addr.strip_prefix("smtp:").unwrap_or(&addr).to_string();
     if addr.is_empty() {
