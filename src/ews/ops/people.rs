@@ -11,10 +11,11 @@
 //!   does the same); the scope's first source comes first.
 //! - [`load_cards`]: the vCards of the contacts folders a request names (default: the distinguished `contacts`).
 //! - [`find_people`]: FindPeople on a contacts folder or on the directory (`DistinguishedFolderId` `directory`),
-//!   with `QueryString` and `IndexedPageItemView` paging; [`render_find_people`] writes its response, which is
-//!   not wrapped in `ResponseMessages` (MS-OXWSPERS 3.1.4.1.2.2 FindPeopleResponse).
+//!   with `QueryString` and `IndexedPageItemView` paging; [`render_unwrapped`] writes its response, which is
+//!   not wrapped in `ResponseMessages` (MS-OXWSPERS 3.1.4.1.2.2 FindPeopleResponse); [`get_persona`] reads one
+//!   persona back by its id (MS-OXWSPERS 3.1.4.2), as exchangelib's `folder.people()` does for each.
 //!
-//! Everything but [`load_cards`], [`expand_private_dl`] and [`find_people`] is sans-IO.
+//! Everything but [`load_cards`], [`expand_private_dl`], [`find_people`] and [`get_persona`] is sans-IO.
 
 use super::{Ctx, Fail, FolderNode, parse_paging};
 use crate::backend::dav::client::href_path;
@@ -23,7 +24,7 @@ use crate::ews::groupware::folders::DavKind;
 use crate::ews::soap::{self, ResponseClass, ResponseMessage};
 use crate::ews::store::MailStore;
 use crate::ews::types::BaseShape;
-use crate::ews::xml::{Element, XmlWriter};
+use crate::ews::xml::{Element, NS_M, NS_SOAP, NS_T, XmlWriter};
 use crate::ids::{DavItemId, FolderId, FolderRef, IdCodec};
 use crate::model::contact::{Contact, ContactGroup, GroupMember};
 use crate::model::directory::{DirectoryEntry, EntryKind};
@@ -61,7 +62,10 @@ impl SearchScope {
             Some("ContactsActiveDirectory") => Ok(SearchScope::ContactsActiveDirectory),
             Some(other) => Err(Fail::new(
                 "ErrorInvalidRequest",
-                format!("SearchScope '{}' is not a ResolveNamesSearchScopeType value.", other.chars().take(64).collect::<String>()),
+                format!(
+                    "SearchScope '{}' is not a ResolveNamesSearchScopeType value.",
+                    other.chars().take(64).collect::<String>()
+                ),
             )),
         }
     }
@@ -132,9 +136,7 @@ fn name_matches(q: &str, c: &Contact) -> bool {
 /// person too.
 pub fn contact_answers(query: &str, c: &Contact) -> bool {
     let q = query.trim().to_lowercase();
-    q.is_empty()
-        || name_matches(&q, c)
-        || c.emails.iter().any(|e| e.address.trim().to_lowercase().starts_with(&q))
+    q.is_empty() || name_matches(&q, c) || c.emails.iter().any(|e| e.address.trim().to_lowercase().starts_with(&q))
 }
 
 /// Whether a contact group answers `query`: by its name (a group has no address of its own).
@@ -191,10 +193,8 @@ impl Card {
         crate::ews::groupware::contact_xml::RenderIds {
             item_id: self.item_id(ids, mailbox),
             change_key: ids.dav_change_key(&self.etag),
-            parent_folder_id: ids.folder_id(&FolderId {
-                mailbox: mailbox.to_string(),
-                folder: FolderRef::Dav(self.collection.clone()),
-            }),
+            parent_folder_id: ids
+                .folder_id(&FolderId { mailbox: mailbox.to_string(), folder: FolderRef::Dav(self.collection.clone()) }),
             parent_change_key: ids.dav_change_key(""),
         }
     }
@@ -219,11 +219,7 @@ pub fn select_collections(
     parents: &[Element],
 ) -> Result<Vec<String>, Fail> {
     let default = || {
-        nodes
-            .iter()
-            .find(|n| n.distinguished == Some("contacts"))
-            .and_then(|n| n.dav.as_ref())
-            .map(|d| d.href.clone())
+        nodes.iter().find(|n| n.distinguished == Some("contacts")).and_then(|n| n.dav.as_ref()).map(|d| d.href.clone())
     };
     if parents.is_empty() {
         return Ok(default().into_iter().collect());
@@ -240,13 +236,22 @@ pub fn select_collections(
                 match node.and_then(|n| n.dav.as_ref()) {
                     Some(d) if d.kind == DavKind::Contacts => Some(d.href.clone()),
                     Some(_) => {
-                        return Err(Fail::new("ErrorInvalidRequest", "Only contacts folders can be searched for people."));
+                        return Err(Fail::new(
+                            "ErrorInvalidRequest",
+                            "Only contacts folders can be searched for people.",
+                        ));
                     }
                     None if node.is_some() => {
-                        return Err(Fail::new("ErrorInvalidRequest", "Only contacts folders can be searched for people."));
+                        return Err(Fail::new(
+                            "ErrorInvalidRequest",
+                            "Only contacts folders can be searched for people.",
+                        ));
                     }
                     None => {
-                        return Err(Fail::new("ErrorFolderNotFound", "The specified folder could not be found in the store."));
+                        return Err(Fail::new(
+                            "ErrorFolderNotFound",
+                            "The specified folder could not be found in the store.",
+                        ));
                     }
                 }
             }
@@ -260,7 +265,10 @@ pub fn select_collections(
                 match el.attr("Id") {
                     Some("contacts") => default(),
                     _ => {
-                        return Err(Fail::new("ErrorInvalidRequest", "Only contacts folders can be searched for people."));
+                        return Err(Fail::new(
+                            "ErrorInvalidRequest",
+                            "Only contacts folders can be searched for people.",
+                        ));
                     }
                 }
             }
@@ -319,7 +327,7 @@ pub async fn load_cards<S: MailStore>(cx: &Ctx<S>, parents: &[Element]) -> Resul
 #[derive(Debug, Clone, PartialEq)]
 pub enum Resolution<'a> {
     /// A directory entry: MailboxType `Mailbox` or `PublicDL`.
-    Directory(DirectoryEntry),
+    Directory(Box<DirectoryEntry>),
     /// A contact of the store: MailboxType `Contact`.
     Contact { card: &'a Card, contact: &'a Contact, address: String },
     /// A contact group: MailboxType `PrivateDL`.
@@ -374,7 +382,7 @@ pub fn resolve<'a>(
     dir.sort_by_key(|e| e.display_name.to_lowercase());
     let mut contacts: Vec<Resolution<'a>> = contacts.into_iter().map(|(r, _)| r).collect();
     contacts.sort_by_key(|r| r.display_name().to_lowercase());
-    let mut dir: Vec<Resolution<'a>> = dir.into_iter().map(Resolution::Directory).collect();
+    let mut dir: Vec<Resolution<'a>> = dir.into_iter().map(|e| Resolution::Directory(Box::new(e))).collect();
     let mut out = Vec::new();
     for s in scope.sources() {
         match s {
@@ -416,7 +424,10 @@ pub fn write_group_members(
                     w.leaf("t:RoutingType", "SMTP");
                 }
                 w.leaf("t:MailboxType", "Contact");
-                w.empty("t:ItemId", &[("Id", &card.item_id(ids, mailbox)), ("ChangeKey", &ids.dav_change_key(&card.etag))]);
+                w.empty(
+                    "t:ItemId",
+                    &[("Id", &card.item_id(ids, mailbox)), ("ChangeKey", &ids.dav_change_key(&card.etag))],
+                );
                 w.end();
             }
             GroupMember::Email { address, name } => {
@@ -444,7 +455,8 @@ pub async fn expand_private_dl<S: MailStore>(cx: &Ctx<S>, item_id: &str) -> Resp
             .ok_or_else(|| Fail::new("ErrorInvalidOperation", "No CalDAV/CardDAV server is configured."))?;
         let href = format!("{}{}", id.collection, id.resource);
         let obj = g.client.get(&g.principal, &href).await.map_err(|e| Fail::from_error(&e, "ErrorItemNotFound"))?;
-        let obj = obj.ok_or_else(|| Fail::new("ErrorItemNotFound", "The specified object was not found in the store."))?;
+        let obj =
+            obj.ok_or_else(|| Fail::new("ErrorItemNotFound", "The specified object was not found in the store."))?;
         let Ok(Gw::Group(group)) = codec::parse_object(&obj.data) else {
             return Err(Fail::new("ErrorNameResolutionNoResults", "The item is not a distribution list."));
         };
@@ -576,7 +588,12 @@ fn write_email(w: &mut XmlWriter, el: &str, name: &str, address: &str) {
 /// DisplayName, DisplayNameFirstLast, DisplayNameLastFirst, FileAs, GivenName, Surname, Nickname, Title,
 /// Department, CompanyName, Location, EmailAddress, EmailAddresses, PhoneNumber. `IdOnly` writes the id alone.
 pub fn write_persona(w: &mut XmlWriter, p: &Persona, base: BaseShape) {
-    w.start("t:Persona", &[]);
+    write_persona_as(w, "t:Persona", p, base);
+}
+
+/// [`write_persona`] under another element name (GetPersona's `m:Persona`).
+fn write_persona_as(w: &mut XmlWriter, element: &str, p: &Persona, base: BaseShape) {
+    w.start(element, &[]);
     w.empty("t:PersonaId", &[("Id", &p.id)]);
     if base != BaseShape::IdOnly {
         w.leaf("t:PersonaType", p.kind);
@@ -669,15 +686,11 @@ pub async fn find_people<S: MailStore>(cx: &mut Ctx<S>, op: &Element) -> Vec<Res
         let query = op.m("QueryString").map(|q| q.trimmed().to_string()).unwrap_or_default();
         let query = super::directory::query_text(&query).to_string();
         let parent = op.m("ParentFolderId").and_then(|p| p.children.first()).cloned();
-        let directory = parent
-            .as_ref()
-            .is_some_and(|p| p.name == "DistinguishedFolderId" && p.attr("Id") == Some("directory"));
+        let directory =
+            parent.as_ref().is_some_and(|p| p.name == "DistinguishedFolderId" && p.attr("Id") == Some("directory"));
         let mut people: Vec<Persona> = if directory {
-            let gal = cx
-                .store
-                .directory_entries()
-                .await
-                .map_err(|e| Fail::from_error(&e, "ErrorMailboxStoreUnavailable"))?;
+            let gal =
+                cx.store.directory_entries().await.map_err(|e| Fail::from_error(&e, "ErrorMailboxStoreUnavailable"))?;
             gal.iter()
                 .filter(|e| match_directory(&query, e))
                 .map(|e| Persona::of_directory(e, &cx.ids, &cx.mailbox))
@@ -698,39 +711,89 @@ pub async fn find_people<S: MailStore>(cx: &mut Ctx<S>, op: &Element) -> Vec<Res
                 .filter_map(|c| Persona::of_card(c, &cx.ids, &cx.mailbox))
                 .collect()
         };
-        people.sort_by(|a, b| a.display_name.to_lowercase().cmp(&b.display_name.to_lowercase()));
+        people.sort_by_key(|a| a.display_name.to_lowercase());
         Ok::<_, Fail>(ResponseMessage::ok(write_people(&people, base, max, offset, from_end)))
     }
     .await;
     vec![r.unwrap_or_else(|f| f.message())]
 }
 
-/// The FindPeople response document: `m:FindPeopleResponse` is itself the response message (MS-OXWSPERS
-/// 3.1.4.1.2.2: ResponseClass on it, then MessageText, ResponseCode, DescriptiveLinkKey and the content), not a
-/// container of `ResponseMessages`.
-pub fn render_find_people(version: &str, messages: &[ResponseMessage]) -> String {
-    let body = soap::response_xml(version, "FindPeople", "FindPeopleResponseMessage", messages);
-    let class = match messages.first().map(|m| m.class) {
-        Some(ResponseClass::Success) | None => "Success",
-        Some(ResponseClass::Warning) => "Warning",
-        Some(ResponseClass::Error) => "Error",
-    };
-    let open_msg = format!("<m:ResponseMessages><m:FindPeopleResponseMessage ResponseClass=\"{class}\">");
-    let close_msg = "</m:FindPeopleResponseMessage></m:ResponseMessages>";
-    let open = "<m:FindPeopleResponse ";
-    let (Some(at), Some(m), Some(c)) = (body.find(open), body.find(&open_msg), body.rfind(close_msg)) else {
-        return body;
-    };
-    if !(at < m && m < c) {
-        return body;
+/// GetPersona (MS-OXWSPERS 3.1.4.2): one persona by the `PersonaId` FindPeople gave: a card of the user's
+/// address books (its item id) or a directory entry ([`IdCodec::gal_persona_id`]).
+pub async fn get_persona<S: MailStore>(cx: &mut Ctx<S>, op: &Element) -> Vec<ResponseMessage> {
+    let r = async {
+        let id = op
+            .m("PersonaId")
+            .and_then(|p| p.attr("Id"))
+            .ok_or_else(|| Fail::new("ErrorInvalidRequest", "PersonaId is required."))?;
+        let persona = if let Ok(dav) = cx.ids.parse_dav_item_id(id) {
+            cx.check_mailbox(&dav.mailbox)?;
+            let g = cx
+                .groupware
+                .clone()
+                .ok_or_else(|| Fail::new("ErrorInvalidOperation", "No CardDAV server is configured."))?;
+            let href = format!("{}{}", dav.collection, dav.resource);
+            let obj = g.client.get(&g.principal, &href).await.map_err(|e| Fail::from_error(&e, "ErrorItemNotFound"))?;
+            let obj = obj.ok_or_else(|| Fail::new("ErrorItemNotFound", "The persona was not found."))?;
+            let item = codec::parse_object(&obj.data).map_err(|e| Fail::new("ErrorCorruptData", e))?;
+            let card =
+                Card { collection: dav.collection, resource: dav.resource, etag: obj.etag.unwrap_or_default(), item };
+            Persona::of_card(&card, &cx.ids, &cx.mailbox)
+                .ok_or_else(|| Fail::new("ErrorItemNotFound", "The item is not a contact."))?
+        } else {
+            let (mailbox, address) = cx.ids.parse_gal_persona_id(id).map_err(Fail::id)?;
+            cx.check_mailbox(&mailbox)?;
+            let gal =
+                cx.store.directory_entries().await.map_err(|e| Fail::from_error(&e, "ErrorMailboxStoreUnavailable"))?;
+            let e = gal
+                .iter()
+                .find(|e| e.mail.eq_ignore_ascii_case(&address))
+                .ok_or_else(|| Fail::new("ErrorItemNotFound", "The persona was not found."))?;
+            Persona::of_directory(e, &cx.ids, &cx.mailbox)
+        };
+        let mut w = XmlWriter::new();
+        write_persona_as(&mut w, "m:Persona", &persona, BaseShape::Default);
+        Ok::<_, Fail>(ResponseMessage::ok(w.finish()))
     }
-    let mut out = String::with_capacity(body.len());
-    out.push_str(&body[..at + open.len()]);
-    out.push_str(&format!("ResponseClass=\"{class}\" "));
-    out.push_str(&body[at + open.len()..m]);
-    out.push_str(&body[m + open_msg.len()..c]);
-    out.push_str(&body[c + close_msg.len()..]);
-    out
+    .await;
+    vec![r.unwrap_or_else(|f| f.message())]
+}
+
+/// The response document of FindPeople or GetPersona, whose message is not wrapped in `ResponseMessages`:
+/// `m:FindPeopleResponse` is itself a response message (MS-OXWSPERS 3.1.4.1.2.2), and GetPersona answers with a
+/// bare `m:GetPersonaResponseMessage` (3.1.4.2.2.2). ResponseMessageType order: MessageText, ResponseCode,
+/// DescriptiveLinkKey, then the content.
+pub fn render_unwrapped(version: &str, op: &str, messages: &[ResponseMessage]) -> String {
+    let element = if op == "GetPersona" { "m:GetPersonaResponseMessage" } else { "m:FindPeopleResponse" };
+    let fallback = ResponseMessage::error("ErrorInternalServerError", "No response.");
+    let m = messages.first().unwrap_or(&fallback);
+    let class = match m.class {
+        ResponseClass::Success => "Success",
+        ResponseClass::Warning => "Warning",
+        ResponseClass::Error => "Error",
+    };
+    let mut w = XmlWriter::with_decl();
+    w.start("s:Envelope", &[("xmlns:s", NS_SOAP)]);
+    w.start("s:Header", &[]);
+    soap::write_server_version_info(&mut w, version);
+    w.end();
+    w.start(
+        "s:Body",
+        &[
+            ("xmlns:xsi", "http://www.w3.org/2001/XMLSchema-instance"),
+            ("xmlns:xsd", "http://www.w3.org/2001/XMLSchema"),
+        ],
+    );
+    w.start(element, &[("ResponseClass", class), ("xmlns:m", NS_M), ("xmlns:t", NS_T)]);
+    if let Some(t) = &m.text {
+        w.leaf("m:MessageText", t);
+    }
+    w.leaf("m:ResponseCode", m.code);
+    if m.class != ResponseClass::Success {
+        w.leaf("m:DescriptiveLinkKey", "0");
+    }
+    w.raw_text(&m.content);
+    w.finish()
 }
 
 #[cfg(test)]

@@ -86,7 +86,8 @@ fn search_scopes_order_their_sources() {
 
 #[test]
 fn contacts_match_by_name_prefix_and_address() {
-    let Gw::Contact(c) = contact("d.vcf", "Dave External", "Dave", "External", &["dave@partner.example", "d2@home.example"]).item
+    let Gw::Contact(c) =
+        contact("d.vcf", "Dave External", "Dave", "External", &["dave@partner.example", "d2@home.example"]).item
     else {
         unreachable!()
     };
@@ -111,7 +112,7 @@ fn contacts_match_by_name_prefix_and_address() {
 #[test]
 fn resolutions_follow_the_scope_and_keep_duplicates() {
     // What the directory search answers (LDAP filters on the server).
-    let all = vec![
+    let all = [
         entry("Dave External", "dave@partner.example", "Dave", "External", EntryKind::Contact),
         entry("Daniel Doe", "daniel@example.test", "Daniel", "Doe", EntryKind::Mailbox),
     ];
@@ -176,9 +177,7 @@ fn contacts_folders_are_chosen_from_the_request() {
     ];
     let c = ids();
     assert_eq!(select_collections(&nodes, &c, ME, &[]).unwrap(), ["/alice/contacts/"]);
-    let fid = |href: &str, mb: &str| {
-        c.folder_id(&FolderId { mailbox: mb.into(), folder: FolderRef::Dav(href.into()) })
-    };
+    let fid = |href: &str, mb: &str| c.folder_id(&FolderId { mailbox: mb.into(), folder: FolderRef::Dav(href.into()) });
     let parents = vec![
         el(&format!(r#"<t:FolderId Id="{}"/>"#, fid("/alice/work/", ME))),
         el(r#"<t:DistinguishedFolderId Id="contacts"/>"#),
@@ -236,9 +235,15 @@ fn personas_are_written_in_schema_order_and_paged() {
         entry("Team", "team@example.test", "Team", "List", EntryKind::DistributionList),
     ];
     let people: Vec<Persona> = gal.iter().map(|e| Persona::of_directory(e, &c, ME)).collect();
-    let xml = format!(r#"<r xmlns:t="{NS_T}" xmlns:m="{NS_M}">{}</r>"#, write_people(&people, BaseShape::Default, Some(2), 1, false));
+    let xml = format!(
+        r#"<r xmlns:t="{NS_T}" xmlns:m="{NS_M}">{}</r>"#,
+        write_people(&people, BaseShape::Default, Some(2), 1, false)
+    );
     let root = parse(xml.as_bytes()).unwrap();
-    assert_eq!(local_names(&root), ["People", "TotalNumberOfPeopleInView", "FirstMatchingRowIndex", "FirstLoadedRowIndex"]);
+    assert_eq!(
+        local_names(&root),
+        ["People", "TotalNumberOfPeopleInView", "FirstMatchingRowIndex", "FirstLoadedRowIndex"]
+    );
     assert_eq!(root.m("TotalNumberOfPeopleInView").unwrap().trimmed(), "3");
     assert_eq!(root.m("FirstLoadedRowIndex").unwrap().trimmed(), "1");
     let page = &root.m("People").unwrap().children;
@@ -271,7 +276,10 @@ fn personas_are_written_in_schema_order_and_paged() {
     assert_eq!(carol.t("EmailAddresses").unwrap().children[0].name, "Address");
     assert_eq!(page[1].t_text("PersonaType"), Some("DistributionList"));
     // From the end, and IdOnly.
-    let xml = format!(r#"<r xmlns:t="{NS_T}" xmlns:m="{NS_M}">{}</r>"#, write_people(&people, BaseShape::IdOnly, Some(1), 0, true));
+    let xml = format!(
+        r#"<r xmlns:t="{NS_T}" xmlns:m="{NS_M}">{}</r>"#,
+        write_people(&people, BaseShape::IdOnly, Some(1), 0, true)
+    );
     let root = parse(xml.as_bytes()).unwrap();
     let page = &root.m("People").unwrap().children;
     assert_eq!(page.len(), 1);
@@ -292,15 +300,22 @@ fn contact_personas_carry_their_item_id() {
 
 #[test]
 fn the_find_people_response_is_its_own_message() {
-    let ok = render_find_people("Exchange2016", &[ResponseMessage::ok(write_people(&[], BaseShape::Default, None, 0, false))]);
+    let ok = render_unwrapped(
+        "Exchange2016",
+        "FindPeople",
+        &[ResponseMessage::ok(write_people(&[], BaseShape::Default, None, 0, false))],
+    );
     let root = parse(ok.as_bytes()).unwrap();
     let body = root.child(NS_SOAP, "Body").unwrap();
     let resp = &body.children[0];
     assert_eq!(resp.name, "FindPeopleResponse");
     assert_eq!(resp.attr("ResponseClass"), Some("Success"));
-    assert_eq!(local_names(resp), ["ResponseCode", "People", "TotalNumberOfPeopleInView", "FirstMatchingRowIndex", "FirstLoadedRowIndex"]);
+    assert_eq!(
+        local_names(resp),
+        ["ResponseCode", "People", "TotalNumberOfPeopleInView", "FirstMatchingRowIndex", "FirstLoadedRowIndex"]
+    );
     assert_eq!(resp.m("ResponseCode").unwrap().trimmed(), "NoError");
-    let err = render_find_people("Exchange2016", &[ResponseMessage::error("ErrorInvalidRequest", "bad")]);
+    let err = render_unwrapped("Exchange2016", "FindPeople", &[ResponseMessage::error("ErrorInvalidRequest", "bad")]);
     let root = parse(err.as_bytes()).unwrap();
     let resp = &root.child(NS_SOAP, "Body").unwrap().children[0];
     assert_eq!(resp.attr("ResponseClass"), Some("Error"));
@@ -333,6 +348,18 @@ async fn find_people_searches_the_directory() {
     let people = &resp.m("People").unwrap().children;
     assert_eq!(people.len(), 1);
     assert_eq!(people[0].t_text("DisplayName"), Some("Bob Brown"));
+    // GetPersona reads it back by its id; its message is the body's element.
+    let pid = people[0].t("PersonaId").and_then(|p| p.attr("Id")).unwrap().to_string();
+    let req = envelope(&format!(r#"<m:GetPersona><m:PersonaId Id="{pid}"/></m:GetPersona>"#));
+    let (_, xml, store) = crate::ews::process(ids(), ME, req.as_bytes(), store).await;
+    let root = parse(xml.as_bytes()).unwrap();
+    let msg = &root.child(NS_SOAP, "Body").unwrap().children[0];
+    assert_eq!((msg.name.as_str(), msg.attr("ResponseClass")), ("GetPersonaResponseMessage", Some("Success")), "{xml}");
+    assert_eq!(msg.m("Persona").and_then(|p| p.t_text("EmailAddresses").map(|_| ())), Some(()));
+    assert_eq!(msg.m("Persona").and_then(|p| p.t_text("DisplayName")), Some("Bob Brown"));
+    let req = envelope(r#"<m:GetPersona><m:PersonaId Id="AAAA"/></m:GetPersona>"#);
+    let (_, xml, store) = crate::ews::process(ids(), ME, req.as_bytes(), store).await;
+    assert!(xml.contains("ErrorInvalidIdMalformed"), "{xml}");
     // Without a DAV server a contacts folder cannot be searched: an error, still HTTP 200.
     let req = envelope(
         r#"<m:FindPeople><m:IndexedPageItemView BasePoint="Beginning" Offset="0" MaxEntriesReturned="10"/><m:ParentFolderId><t:DistinguishedFolderId Id="contacts"/></m:ParentFolderId></m:FindPeople>"#,
