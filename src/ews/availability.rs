@@ -35,6 +35,7 @@ use crate::auth::Principal;
 use crate::backend::dav::client::{CalComponent, DavClient};
 use crate::backend::dav::ical;
 use crate::error::Kind;
+use crate::ews::types::weekday_name;
 use crate::model::calendar::{CalendarItem, FreeBusy};
 use crate::model::freebusy::{self, BusyEvent};
 use crate::model::timezone::{EventTime, nth_weekday_of_month};
@@ -158,18 +159,6 @@ fn parse_weekday(s: &str) -> Option<Weekday> {
     })
 }
 
-fn weekday_name(d: Weekday) -> &'static str {
-    match d {
-        Weekday::Sun => "Sunday",
-        Weekday::Mon => "Monday",
-        Weekday::Tue => "Tuesday",
-        Weekday::Wed => "Wednesday",
-        Weekday::Thu => "Thursday",
-        Weekday::Fri => "Friday",
-        Weekday::Sat => "Saturday",
-    }
-}
-
 fn int(e: &Element, name: &str) -> Result<Option<i64>, String> {
     match e.t_text(name) {
         None | Some("") => Ok(None),
@@ -197,7 +186,8 @@ fn parse_transition(e: &Element, what: &str) -> Result<Option<ZoneTransition>, S
         -1 => 5,
         _ => return Err(format!("{what}/DayOrder out of range")),
     };
-    let weekday = e.t_text("DayOfWeek").and_then(parse_weekday).ok_or_else(|| format!("{what}/DayOfWeek is not a day name"))?;
+    let weekday =
+        e.t_text("DayOfWeek").and_then(parse_weekday).ok_or_else(|| format!("{what}/DayOfWeek is not a day name"))?;
     // `Year` (an absolute-date rule for one year) is not honoured: the rule is taken as recurring.
     Ok(Some(ZoneTransition { bias: bias as i32, time, day_order, month: month as u32, weekday }))
 }
@@ -409,9 +399,14 @@ pub fn parse_time(s: &str, zone: &RequestZone) -> Option<DateTime<Utc>> {
 }
 
 fn window(e: &Element, zone: &RequestZone, what: &str) -> Result<(DateTime<Utc>, DateTime<Utc>), String> {
-    let start =
-        e.t_text("StartTime").and_then(|s| parse_time(s, zone)).ok_or_else(|| format!("{what}/StartTime is not a dateTime"))?;
-    let end = e.t_text("EndTime").and_then(|s| parse_time(s, zone)).ok_or_else(|| format!("{what}/EndTime is not a dateTime"))?;
+    let start = e
+        .t_text("StartTime")
+        .and_then(|s| parse_time(s, zone))
+        .ok_or_else(|| format!("{what}/StartTime is not a dateTime"))?;
+    let end = e
+        .t_text("EndTime")
+        .and_then(|s| parse_time(s, zone))
+        .ok_or_else(|| format!("{what}/EndTime is not a dateTime"))?;
     if end <= start {
         return Err(format!("{what}: EndTime must be after StartTime"));
     }
@@ -461,7 +456,10 @@ pub fn parse_request(op: &Element) -> Result<AvailabilityRequest, RequestError> 
             let tw = f.t("TimeWindow").ok_or_else(|| invalid("FreeBusyViewOptions/TimeWindow is missing".into()))?;
             let (start, end) = window(tw, &zone, "TimeWindow").map_err(|t| fail("ErrorInvalidTimeInterval", t))?;
             if end - start > max {
-                return Err(fail("ErrorTimeIntervalTooBig", format!("the time window is longer than {MAX_WINDOW_DAYS} days")));
+                return Err(fail(
+                    "ErrorTimeIntervalTooBig",
+                    format!("the time window is longer than {MAX_WINDOW_DAYS} days"),
+                ));
             }
             let interval_minutes = int(f, "MergedFreeBusyIntervalInMinutes").map_err(invalid)?.unwrap_or(30);
             if !(5..=1440).contains(&interval_minutes) {
@@ -478,12 +476,17 @@ pub fn parse_request(op: &Element) -> Result<AvailabilityRequest, RequestError> 
         None => None,
         Some(s) => {
             let (start, end) = match (s.t("DetailedSuggestionsWindow"), free_busy) {
-                (Some(w), _) => window(w, &zone, "DetailedSuggestionsWindow").map_err(|t| fail("ErrorInvalidTimeInterval", t))?,
+                (Some(w), _) => {
+                    window(w, &zone, "DetailedSuggestionsWindow").map_err(|t| fail("ErrorInvalidTimeInterval", t))?
+                }
                 (None, Some(f)) => (f.start, f.end),
                 (None, None) => return Err(invalid("SuggestionsViewOptions needs a DetailedSuggestionsWindow".into())),
             };
             if end - start > max {
-                return Err(fail("ErrorTimeIntervalTooBig", format!("the time window is longer than {MAX_WINDOW_DAYS} days")));
+                return Err(fail(
+                    "ErrorTimeIntervalTooBig",
+                    format!("the time window is longer than {MAX_WINDOW_DAYS} days"),
+                ));
             }
             let good_threshold = int(s, "GoodThreshold").map_err(invalid)?.unwrap_or(25);
             if !(1..=49).contains(&good_threshold) {
@@ -499,7 +502,9 @@ pub fn parse_request(op: &Element) -> Result<AvailabilityRequest, RequestError> 
             }
             let min_quality = match s.t_text("MinimumSuggestionQuality") {
                 None => Quality::Fair,
-                Some(q) => Quality::parse(q).ok_or_else(|| invalid(format!("MinimumSuggestionQuality {q:?} is not valid")))?,
+                Some(q) => {
+                    Quality::parse(q).ok_or_else(|| invalid(format!("MinimumSuggestionQuality {q:?} is not valid")))?
+                }
             };
             let interval_minutes = int(s, "SuggestionIntervalInMinutes").map_err(invalid)?.unwrap_or(30);
             if !(5..=1440).contains(&interval_minutes) {
@@ -720,7 +725,13 @@ fn write_working_hours(w: &mut XmlWriter, zone: &RequestZone) {
 
 /// Writes one `m:FreeBusyView` (MS-OXWAVLS FreeBusyView: FreeBusyViewType, MergedFreeBusy, CalendarEventArray,
 /// WorkingHours in this order).
-fn write_view(w: &mut XmlWriter, zone: &RequestZone, opts: &FreeBusyOptions, events: &[BusyEvent], details_allowed: bool) {
+fn write_view(
+    w: &mut XmlWriter,
+    zone: &RequestZone,
+    opts: &FreeBusyOptions,
+    events: &[BusyEvent],
+    details_allowed: bool,
+) {
     let view = if details_allowed { opts.view } else { opts.view.without_details() };
     // Only the events overlapping the free/busy window (the fetch window may be wider for suggestions).
     let shown: Vec<BusyEvent> = events
@@ -954,7 +965,10 @@ async fn attendee_events(
                 let who = if as_requester { "your account" } else { "the configured DAV service account" };
                 failed("ErrorNoFreeBusyAccess", format!("The calendar of {email} cannot be read with {who}."))
             }
-            _ => failed("ErrorFreeBusyGenerationFailed", format!("Free/busy of {email} could not be computed: {}", e.message)),
+            _ => failed(
+                "ErrorFreeBusyGenerationFailed",
+                format!("Free/busy of {email} could not be computed: {}", e.message),
+            ),
         }
     };
     let homes = match dav.discover(credential).await {
@@ -989,13 +1003,14 @@ async fn attendee_events(
         for o in &objects {
             match ical::parse_calendar(&o.data) {
                 Ok(p) => items.extend(p.events),
-                Err(e) => tracing::warn!(error = %e, href = %o.href, "GetUserAvailability: unreadable calendar object skipped"),
+                Err(e) => {
+                    tracing::warn!(error = %e, href = %o.href, "GetUserAvailability: unreadable calendar object skipped")
+                }
             }
         }
         // Details only where the requester may read this calendar themselves: their own, or one the server lets
         // them PROPFIND (207). Anything else (403, 404, an error) means times only.
-        let details =
-            want_details && (as_requester || matches!(dav.collection(requester, &c.href).await, Ok(Some(_))));
+        let details = want_details && (as_requester || matches!(dav.collection(requester, &c.href).await, Ok(Some(_))));
         any_details |= details;
         events.extend(freebusy::busy_events(&items, owner_zone(&items), from, to, details));
     }

@@ -67,6 +67,8 @@ pub const IMPLEMENTED: &[&str] = &[
     "Unsubscribe",
     "GetStreamingEvents",
     "GetUserAvailabilityRequest",
+    "FindPeople",
+    "GetPersona",
 ];
 
 /// Handles one EWS SOAP request.
@@ -137,8 +139,12 @@ pub async fn handle(gw: &Gateway, req: &HttpRequest, principal: &Principal) -> R
 
 /// The response document of an operation. GetMailTips and GetServiceConfiguration name their messages
 /// differently and carry a ResponseClass/ResponseCode of their own on the response element (MS-OXWSMTGS,
-/// MS-OXWSCONFIG).
+/// MS-OXWSCONFIG); FindPeople's and GetPersona's
+/// responses are themselves the message (MS-OXWSPERS 3.1.4.1.2.2, 3.1.4.2.2.2).
 pub fn render(version: &str, op: &str, messages: &[ResponseMessage]) -> String {
+    if matches!(op, "FindPeople" | "GetPersona") {
+        return ops::people::render_unwrapped(version, op, messages);
+    }
     let msg_name = match op {
         "GetMailTips" => "MailTipsResponseMessageType".to_string(),
         "GetServiceConfiguration" => "ServiceConfigurationResponseMessageType".to_string(),
@@ -246,6 +252,8 @@ async fn run_op<S: MailStore>(cx: &mut Ctx<S>, req: &soap::Request) -> Vec<Respo
         "Unsubscribe" => ops::notify::unsubscribe(cx, op).await,
         "CopyFolder" => ops::folders::copy_folder(cx, op).await,
         "ResolveNames" => ops::directory::resolve_names(cx, op).await,
+        "FindPeople" => ops::people::find_people(cx, op).await,
+        "GetPersona" => ops::people::get_persona(cx, op).await,
         // No user configuration objects are stored yet: "not found" is what Exchange answers for a missing
         // one, and clients (Outlook for Mac reads the category list this way) carry on without it.
         "GetUserConfiguration" => {

@@ -533,6 +533,10 @@ impl MailStore for MemStore {
             .collect())
     }
 
+    async fn directory_entries(&mut self) -> Result<Vec<DirectoryEntry>> {
+        Ok(self.directory.clone())
+    }
+
     async fn resolve_names(&mut self, query: &str) -> Result<Vec<DirectoryEntry>> {
         let q = query.to_lowercase();
         let hit = |s: &Option<String>| s.as_deref().is_some_and(|v| v.to_lowercase().starts_with(&q));

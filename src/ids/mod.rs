@@ -14,6 +14,7 @@
 //! - Item sync state: mailbox + folder + UIDVALIDITY + HIGHESTMODSEQ + the UIDs the client knows, as ranges.
 //! - Folder-hierarchy sync state: mailbox + (folder reference, property hash) for each folder the client knows.
 //! - Attachment id: the item id's fields + the attachment's index.
+//! - Directory persona id (FindPeople on the Global Address List): the caller's mailbox + the entry's address.
 
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
@@ -41,6 +42,7 @@ enum IdKind {
     DavItem = 9,
     DavChangeKey = 10,
     DavSync = 11,
+    GalPersona = 12,
 }
 
 /// Why an id was refused.
@@ -567,6 +569,26 @@ impl IdCodec {
         Ok(DavSyncState { mailbox, collection, token, known })
     }
 
+    // ------------------------------------------------------------ directory personas
+
+    /// The `PersonaId` of a Global Address List entry (MS-OXWSPERS 2.2.4.19: an `ItemIdType`) for `mailbox`'s
+    /// view of the directory: the entry's address, which the directory keeps unique.
+    pub fn gal_persona_id(&self, mailbox: &str, address: &str) -> String {
+        Self::text(&self.seal(IdKind::GalPersona, |o| {
+            o.str(mailbox);
+            o.str(address);
+        }))
+    }
+
+    /// (mailbox, address) of a directory persona id.
+    pub fn parse_gal_persona_id(&self, text: &str) -> Result<(String, String), IdError> {
+        let raw = Self::raw(text)?;
+        let mut r = self.open(&raw, IdKind::GalPersona)?;
+        let (mailbox, address) = (r.str()?, r.str()?);
+        r.end()?;
+        Ok((mailbox, address))
+    }
+
     // ------------------------------------------------------------ change keys
 
     /// A change key from a MODSEQ (the message's, or a folder's HIGHESTMODSEQ).
@@ -796,6 +818,15 @@ mod tests {
 
     fn codec() -> IdCodec {
         IdCodec::new([7u8; 32])
+    }
+
+    #[test]
+    fn gal_persona_ids_round_trip() {
+        let c = codec();
+        let text = c.gal_persona_id("alice@example.test", "bob@example.test");
+        assert_eq!(c.parse_gal_persona_id(&text), Ok(("alice@example.test".into(), "bob@example.test".into())));
+        assert!(c.parse_dav_item_id(&text).is_err() && c.parse_item_id(&text).is_err());
+        assert!(IdCodec::new([8u8; 32]).parse_gal_persona_id(&text).is_err(), "another deployment's id");
     }
 
     #[test]

@@ -10,6 +10,7 @@ CalDAV; creating, renaming and deleting a calendar folder.
 Each test uses its own UIDs/subjects and removes what it creates.
 """
 import datetime
+from decimal import Decimal
 import re
 import uuid
 
@@ -20,7 +21,7 @@ from test_ews_mail import account, ews  # noqa: F401  (fixture: exchangelib trus
 
 exchangelib = pytest.importorskip("exchangelib")
 from exchangelib import (  # noqa: E402
-    CalendarItem, Contact, EWSDateTime, EWSTimeZone, Task)
+    CalendarItem, Contact, EWSDate, EWSDateTime, EWSTimeZone, Task)
 from exchangelib.fields import MONDAY, TUESDAY  # noqa: E402
 from exchangelib.indexed_properties import EmailAddress, PhoneNumber, PhysicalAddress  # noqa: E402
 from exchangelib.properties import Attendee, Mailbox  # noqa: E402
@@ -99,6 +100,11 @@ def test_weekly_paris_meeting_with_exception_and_deleted_occurrence(alice, stack
         third = master.occurrence(index=3)
         third.refresh()
         third.delete()
+
+        # Instance indexes count the deleted occurrence: the 4th is still 25 January.
+        fourth = master.occurrence(index=4)
+        fourth.refresh()
+        assert fourth.start.astimezone(PARIS) == EWSDateTime(2027, 1, 25, 9, 0, tzinfo=PARIS)
 
         master = alice.calendar.get(id=item.id)
         assert len(master.modified_occurrences or []) == 1
@@ -255,8 +261,8 @@ def test_contact_written_over_carddav_is_read_through_ews(alice, stack):
 def test_task_round_trips_both_ways(alice, stack):
     subject = f"Write report {uuid.uuid4().hex[:8]}"
     t = Task(account=alice, folder=alice.tasks, subject=subject, body="Quarterly numbers",
-             start_date=EWSDateTime(2027, 5, 3, 8, 0, tzinfo=UTC), due_date=EWSDateTime(2027, 5, 7, 8, 0, tzinfo=UTC),
-             status="InProgress", percent_complete=40, importance="High", categories=["Work"])
+             start_date=EWSDate(2027, 5, 3), due_date=EWSDate(2027, 5, 7),
+             status="InProgress", percent_complete=Decimal(40), importance="High", categories=["Work"])
     t.save()
     try:
         got = alice.tasks.get(id=t.id)
@@ -320,3 +326,33 @@ def test_calendar_folder_create_rename_delete(alice, stack):
         f.delete()
     names = [c.name for c in alice.msg_folder_root.refresh().children if c.folder_class == "IPF.Appointment"]
     assert not any(n.startswith(name) for n in names)
+
+
+def test_bad_groupware_requests_get_ews_errors(alice, ews):  # noqa: F811
+    from test_ews_mail import parse, post, soap, NS
+    # A calendar item without a start, a tampered calendar item id, an unknown occurrence index.
+    body = soap('<m:CreateItem SendMeetingInvitations="SendToNone"><m:SavedItemFolderId>'
+                '<t:DistinguishedFolderId Id="calendar"/></m:SavedItemFolderId><m:Items><t:CalendarItem>'
+                '<t:Subject>No start</t:Subject></t:CalendarItem></m:Items></m:CreateItem>')
+    r = post(ews, body)
+    assert r.status_code == 200
+    msg = parse(r).find(".//m:CreateItemResponseMessage", NS)
+    assert msg.get("ResponseClass") == "Error"
+    assert msg.find("m:ResponseCode", NS).text == "ErrorInvalidRequest"
+
+    start = EWSDateTime(2027, 6, 1, 9, 0, tzinfo=PARIS)
+    item = CalendarItem(account=alice, folder=alice.calendar, subject="Tamper target", start=start,
+                        end=start + datetime.timedelta(hours=1))
+    item.save()
+    try:
+        bad = item.id[:-6] + ("AAAAAA" if not item.id.endswith("AAAAAA") else "BBBBBB")
+        body = soap(f'<m:GetItem><m:ItemShape><t:BaseShape>IdOnly</t:BaseShape></m:ItemShape><m:ItemIds>'
+                    f'<t:ItemId Id="{bad}"/><t:ItemId Id="{item.id}"/>'
+                    f'<t:OccurrenceItemId RecurringMasterId="{item.id}" InstanceIndex="2"/></m:ItemIds></m:GetItem>')
+        r = post(ews, body)
+        assert r.status_code == 200
+        msgs = parse(r).findall(".//m:GetItemResponseMessage", NS)
+        assert [m.find("m:ResponseCode", NS).text for m in msgs] == [
+            "ErrorInvalidIdMalformed", "NoError", "ErrorItemNotFound"]
+    finally:
+        item.delete()

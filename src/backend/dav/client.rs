@@ -919,9 +919,7 @@ impl DavClient {
     pub async fn objects_with_uid(&self, p: &Principal, collection: &str, uid: &str) -> Result<Vec<DavObject>> {
         let body = self.multistatus_request(p, "REPORT", collection, "1", uid_query_body(uid)).await?;
         let mut objs = parse_objects(&body)?;
-        objs.retain(|o| {
-            super::ical::parse_calendar(&o.data).is_ok_and(|c| c.events.iter().any(|e| e.uid == uid))
-        });
+        objs.retain(|o| super::ical::parse_calendar(&o.data).is_ok_and(|c| c.events.iter().any(|e| e.uid == uid)));
         Ok(objs)
     }
 
@@ -1360,7 +1358,9 @@ END:VCALENDAR
         assert!(m.contains("<d:href>/a/b&amp;c.vcf</d:href>") && m.contains("addressbook-multiget"));
         assert!(sync_body(None).contains("<d:sync-token/>"));
         let u = uid_query_body("a<b>@x");
-        assert!(u.contains(r#"<c:prop-filter name="UID"><c:text-match collation="i;octet">a&lt;b&gt;@x</c:text-match>"#));
+        assert!(
+            u.contains(r#"<c:prop-filter name="UID"><c:text-match collation="i;octet">a&lt;b&gt;@x</c:text-match>"#)
+        );
         assert!(dav_header_auto_schedule(&["1, 2, 3, calendar-access, calendar-auto-schedule"]));
         assert!(dav_header_auto_schedule(&["1, 2", "access-control, calendar-auto-schedule"]));
         assert!(!dav_header_auto_schedule(&["1, 2, 3, calendar-access, addressbook, extended-mkcol"]));

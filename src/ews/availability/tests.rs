@@ -18,7 +18,9 @@ fn envelope(op_inner: &str) -> String {
 }
 
 fn mailbox(addr: &str) -> String {
-    format!("<t:MailboxData><t:Email><t:Address>{addr}</t:Address></t:Email><t:AttendeeType>Required</t:AttendeeType><t:ExcludeConflicts>false</t:ExcludeConflicts></t:MailboxData>")
+    format!(
+        "<t:MailboxData><t:Email><t:Address>{addr}</t:Address></t:Email><t:AttendeeType>Required</t:AttendeeType><t:ExcludeConflicts>false</t:ExcludeConflicts></t:MailboxData>"
+    )
 }
 
 fn exchangelib_request(view: &str) -> String {
@@ -141,15 +143,27 @@ fn refuses_bad_requests_with_ews_codes() {
         (ok.replace(">FreeBusy<", ">Everything<"), "ErrorInvalidRequest"),
         (ok.replace(">Required<", ">Boss<"), "ErrorInvalidRequest"),
         (envelope(PARIS_ZONE), "ErrorInvalidRequest"),
-        (envelope(&format!("{PARIS_ZONE}<m:MailboxDataArray>{}</m:MailboxDataArray>", mailbox("a@b"))), "ErrorInvalidRequest"),
-        (envelope(&format!("{PARIS_ZONE}<m:MailboxDataArray>{}</m:MailboxDataArray>", mailbox("a@b").repeat(101))), "ErrorInvalidRequest"),
+        (
+            envelope(&format!("{PARIS_ZONE}<m:MailboxDataArray>{}</m:MailboxDataArray>", mailbox("a@b"))),
+            "ErrorInvalidRequest",
+        ),
+        (
+            envelope(&format!("{PARIS_ZONE}<m:MailboxDataArray>{}</m:MailboxDataArray>", mailbox("a@b").repeat(101))),
+            "ErrorInvalidRequest",
+        ),
     ];
     for (body, code) in cases {
         let e = parse(&body).unwrap_err();
         assert_eq!(e.code, code, "{body}");
         let doc = error_document("Exchange2016", &e);
         let root = xml::parse(doc.as_bytes()).unwrap();
-        let arr = root.child(NS_SOAP, "Body").unwrap().m("GetUserAvailabilityResponse").unwrap().m("FreeBusyResponseArray").unwrap();
+        let arr = root
+            .child(NS_SOAP, "Body")
+            .unwrap()
+            .m("GetUserAvailabilityResponse")
+            .unwrap()
+            .m("FreeBusyResponseArray")
+            .unwrap();
         assert!(arr.children.len() >= 1 && arr.children.len() <= MAX_MAILBOXES);
         for r in &arr.children {
             let m = r.m("ResponseMessage").unwrap();
@@ -226,7 +240,12 @@ fn detailed_view_hides_private_subjects_and_unknown_attendee_fails_alone() {
         [
             ("2031-03-03T09:00:00".into(), "2031-03-03T10:00:00".into(), "Busy".into(), Some("Weekly sync".into())),
             ("2031-03-03T10:30:00".into(), "2031-03-03T11:00:00".into(), "Busy".into(), None),
-            ("2031-03-03T11:00:00".into(), "2031-03-03T11:30:00".into(), "Tentative".into(), Some("Maybe lunch".into())),
+            (
+                "2031-03-03T11:00:00".into(),
+                "2031-03-03T11:30:00".into(),
+                "Tentative".into(),
+                Some("Maybe lunch".into())
+            ),
         ]
     );
     let series = events[0].t("CalendarEventDetails").unwrap();
@@ -261,7 +280,8 @@ fn without_read_rights_the_view_is_times_only() {
     assert_eq!(view.t("CalendarEventArray").unwrap().children.len(), 3);
     assert!(!doc.contains("CalendarEventDetails") && !doc.contains("Weekly sync"));
     // Even if details were (wrongly) present, a view without rights does not write them.
-    let leaky = vec![AttendeeResult::Found { events: bob(fb.start, fb.end, true), details_allowed: false }, results[1].clone()];
+    let leaky =
+        vec![AttendeeResult::Found { events: bob(fb.start, fb.end, true), details_allowed: false }, results[1].clone()];
     let doc = response_document("Exchange2016", &r, &leaky);
     assert!(!doc.contains("Weekly sync"));
     // Detailed → FreeBusy; MergedOnly has no events.
@@ -345,7 +365,13 @@ fn suggestions_rate_slots_by_free_attendees() {
     let doc = response_document("Exchange2016", &r, &results);
     assert!(!doc.contains("FreeBusyResponseArray"), "no free/busy was asked");
     let root = xml::parse(doc.as_bytes()).unwrap();
-    let sr = root.child(NS_SOAP, "Body").unwrap().m("GetUserAvailabilityResponse").unwrap().m("SuggestionsResponse").unwrap();
+    let sr = root
+        .child(NS_SOAP, "Body")
+        .unwrap()
+        .m("GetUserAvailabilityResponse")
+        .unwrap()
+        .m("SuggestionsResponse")
+        .unwrap();
     assert_eq!(sr.m("ResponseMessage").unwrap().attr("ResponseClass"), Some("Success"));
     let days_xml: Vec<_> = sr.m("SuggestionDayResultArray").unwrap().children.iter().collect();
     assert_eq!(days_xml.len(), 2);
@@ -354,11 +380,10 @@ fn suggestions_rate_slots_by_free_attendees() {
     assert_eq!(first.t_text("MeetingTime"), Some("2031-03-03T08:00:00"));
     assert_eq!(first.t_text("SuggestionQuality"), Some("Excellent"));
     let conflicts = &first.t("AttendeeConflictDataArray").unwrap().children;
-    assert_eq!(conflicts.iter().map(|c| c.name.as_str()).collect::<Vec<_>>(), [
-        "IndividualAttendeeConflictData",
-        "IndividualAttendeeConflictData",
-        "UnknownAttendeeConflictData"
-    ]);
+    assert_eq!(
+        conflicts.iter().map(|c| c.name.as_str()).collect::<Vec<_>>(),
+        ["IndividualAttendeeConflictData", "IndividualAttendeeConflictData", "UnknownAttendeeConflictData"]
+    );
 }
 
 #[test]
@@ -383,7 +408,10 @@ fn sibling_homes_follow_the_server_layout() {
         sibling_home("/dav/calendars/user/master/", &["master"], "bob").as_deref(),
         Some("/dav/calendars/user/bob/")
     );
-    assert_eq!(sibling_home("/SOGo/dav/master/Calendar/", &["master"], "bob").as_deref(), Some("/SOGo/dav/bob/Calendar/"));
+    assert_eq!(
+        sibling_home("/SOGo/dav/master/Calendar/", &["master"], "bob").as_deref(),
+        Some("/SOGo/dav/bob/Calendar/")
+    );
     assert_eq!(sibling_home("/cal/x/", &["master"], "a b").as_deref(), Some("/cal/a%20b/"));
     assert_eq!(sibling_home("/", &["master"], "bob"), None);
 }
@@ -418,13 +446,22 @@ fn recorded_exchangelib_pair() {
 #[test]
 fn recorded_suggestions_request() {
     let r = parse(&fixture("getuseravailability-suggestions.viaduc.request.xml")).unwrap();
-    assert_eq!(r.mailboxes.iter().map(|m| m.attendee_type).collect::<Vec<_>>(), [AttendeeType::Organizer, AttendeeType::Required]);
+    assert_eq!(
+        r.mailboxes.iter().map(|m| m.attendee_type).collect::<Vec<_>>(),
+        [AttendeeType::Organizer, AttendeeType::Required]
+    );
     let s = r.suggestions.unwrap();
     assert_eq!((s.meeting_minutes, s.min_quality, s.good_threshold), (60, Quality::Poor, 25));
     assert_eq!((s.start, s.end), (utc(2031, 3, 2, 23, 0), utc(2031, 3, 3, 23, 0)));
     let resp = fixture("getuseravailability-suggestions.viaduc.response.xml");
     let root = xml::parse(resp.as_bytes()).unwrap();
-    let sr = root.child(NS_SOAP, "Body").unwrap().m("GetUserAvailabilityResponse").unwrap().m("SuggestionsResponse").unwrap();
+    let sr = root
+        .child(NS_SOAP, "Body")
+        .unwrap()
+        .m("GetUserAvailabilityResponse")
+        .unwrap()
+        .m("SuggestionsResponse")
+        .unwrap();
     let day = &sr.m("SuggestionDayResultArray").unwrap().children[0];
     assert_eq!(day.t("SuggestionArray").unwrap().children.len(), 17);
 }

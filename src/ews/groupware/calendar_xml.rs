@@ -21,6 +21,7 @@ use chrono_tz::Tz;
 
 use crate::ews::ops::items::html_to_text;
 use crate::ews::ops::misc::duration as xs_minutes;
+use crate::ews::types::weekday_name;
 use crate::ews::types::{Shape, format_datetime, parse_datetime, path_uri};
 use crate::ews::xml::{Element, NS_T, XmlWriter, escape, parse_bool};
 use crate::model::calendar::{
@@ -305,18 +306,6 @@ fn parse_day_set(word: &str) -> Res<Vec<Weekday>> {
     })
 }
 
-fn day_name(d: Weekday) -> &'static str {
-    match d {
-        Weekday::Mon => "Monday",
-        Weekday::Tue => "Tuesday",
-        Weekday::Wed => "Wednesday",
-        Weekday::Thu => "Thursday",
-        Weekday::Fri => "Friday",
-        Weekday::Sat => "Saturday",
-        Weekday::Sun => "Sunday",
-    }
-}
-
 /// The `DayOfWeekType` word for a day set of a relative pattern (one day, or one of the three named sets).
 fn day_set_name(days: &[Weekday]) -> Option<&'static str> {
     let mut d = days.to_vec();
@@ -330,7 +319,7 @@ fn day_set_name(days: &[Weekday]) -> Option<&'static str> {
         }
     }
     match d.as_slice() {
-        [one] => Some(day_name(*one)),
+        [one] => Some(weekday_name(*one)),
         _ => None,
     }
 }
@@ -505,7 +494,7 @@ pub fn write_recurrence(w: &mut XmlWriter, rec: &Recurrence, start_date: NaiveDa
     w.start("t:Recurrence", &[]);
     let relative = |w: &mut XmlWriter, days: &[Weekday], index: WeekIndex| {
         // A day set that has no DayOfWeekType word (Mon+Wed) cannot be sent; its first day is the closest.
-        let word = day_set_name(days).unwrap_or_else(|| days.first().map(|d| day_name(*d)).unwrap_or("Day"));
+        let word = day_set_name(days).unwrap_or_else(|| days.first().map(|d| weekday_name(*d)).unwrap_or("Day"));
         w.leaf("t:DaysOfWeek", word);
         w.leaf("t:DayOfWeekIndex", week_index_str(index));
     };
@@ -516,8 +505,8 @@ pub fn write_recurrence(w: &mut XmlWriter, rec: &Recurrence, start_date: NaiveDa
         Pattern::Weekly { interval, days, first_day_of_week } => {
             w.start("t:WeeklyRecurrence", &[]);
             w.leaf("t:Interval", &interval.to_string());
-            w.leaf("t:DaysOfWeek", &days.iter().map(|d| day_name(*d)).collect::<Vec<_>>().join(" "));
-            w.leaf("t:FirstDayOfWeek", day_name(*first_day_of_week));
+            w.leaf("t:DaysOfWeek", &days.iter().map(|d| weekday_name(*d)).collect::<Vec<_>>().join(" "));
+            w.leaf("t:FirstDayOfWeek", weekday_name(*first_day_of_week));
             w.end();
         }
         Pattern::AbsoluteMonthly { interval, day } => {
@@ -1680,7 +1669,7 @@ fn write_meeting_tz(w: &mut XmlWriter, tz: Tz, year: i32) {
             w.start(name, &[]);
             w.leaf("t:Offset", &xs_minutes(bias));
             w.start("t:RelativeYearlyRecurrence", &[]);
-            w.leaf("t:DaysOfWeek", day_name(t.day_of_week));
+            w.leaf("t:DaysOfWeek", weekday_name(t.day_of_week));
             let index = if t.week >= 5 {
                 WeekIndex::Last
             } else {

@@ -239,6 +239,10 @@ pub fn update_occurrence(
 }
 
 /// Deletes one occurrence of a series (EXDATE), dropping its override if it had one.
-pub fn delete_occurrence(ev: &mut CalendarItem, original_start: DateTime<Utc>, tz_context: Option<&str>) -> Result<(), String> {
+pub fn delete_occurrence(
+    ev: &mut CalendarItem,
+    original_start: DateTime<Utc>,
+    tz_context: Option<&str>,
+) -> Result<(), String> {
     calendar_xml::delete_occurrence(ev, original_start, tz_context)
 }

@@ -648,6 +648,19 @@ fn set_address_part(c: &mut Contact, kind: AddressKind, part: &str, value: Optio
 /// then `ContactItemType`. `full_default` selects GetItem's Default shape (with the body) rather than
 /// FindItem's. Fields with no value are left out, as Exchange does.
 pub fn write_contact(w: &mut XmlWriter, c: &Contact, shape: &Shape, ids: &RenderIds, full_default: bool) {
+    write_contact_with_source(w, c, shape, ids, full_default, None);
+}
+
+/// [`write_contact`] with a `t:ContactSource` (MS-OXWSCONT 2.2.5.1 ContactSourceType: `Store` for a contact of
+/// the mailbox, as ResolveNames reports it), in its schema place between BusinessHomePage and Department.
+pub fn write_contact_with_source(
+    w: &mut XmlWriter,
+    c: &Contact,
+    shape: &Shape,
+    ids: &RenderIds,
+    full_default: bool,
+    source: Option<&str>,
+) {
     w.start("t:Contact", &[]);
     write_ids(w, ids, shape);
     if shape.wants("item:ItemClass", true) {
@@ -669,7 +682,7 @@ pub fn write_contact(w: &mut XmlWriter, c: &Contact, shape: &Shape, ids: &Render
     }
     write_contact_names(w, c, shape);
     write_contact_dictionaries(w, c, shape);
-    write_contact_details(w, c, shape);
+    write_contact_details(w, c, shape, source);
     w.end();
 }
 
@@ -757,7 +770,7 @@ fn write_contact_dictionaries(w: &mut XmlWriter, c: &Contact, shape: &Shape) {
 }
 
 /// AssistantName … Photo.
-fn write_contact_details(w: &mut XmlWriter, c: &Contact, shape: &Shape) {
+fn write_contact_details(w: &mut XmlWriter, c: &Contact, shape: &Shape, source: Option<&str>) {
     opt_leaf(w, shape, "contacts:AssistantName", "t:AssistantName", c.assistant_name.as_deref());
     if let Some(b) = c.birthday
         && shape.wants("contacts:Birthday", true)
@@ -765,6 +778,7 @@ fn write_contact_details(w: &mut XmlWriter, c: &Contact, shape: &Shape) {
         w.leaf("t:Birthday", &format_date_value(b));
     }
     opt_leaf(w, shape, "contacts:BusinessHomePage", "t:BusinessHomePage", c.web_page.as_deref());
+    opt_leaf(w, shape, "contacts:ContactSource", "t:ContactSource", source);
     opt_leaf(w, shape, "contacts:Department", "t:Department", c.department.as_deref());
     opt_leaf(w, shape, "contacts:Generation", "t:Generation", c.suffix.as_deref());
     if !c.im_addresses.is_empty() && shape.wants("contacts:ImAddresses", true) {

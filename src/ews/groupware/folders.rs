@@ -80,9 +80,7 @@ impl DavKind {
             CollectionKind::Calendar { components } if components.contains(&CalComponent::Event) => {
                 Some(DavKind::Calendar)
             }
-            CollectionKind::Calendar { components } if components.contains(&CalComponent::Todo) => {
-                Some(DavKind::Tasks)
-            }
+            CollectionKind::Calendar { components } if components.contains(&CalComponent::Todo) => Some(DavKind::Tasks),
             CollectionKind::Calendar { .. } => None,
         }
     }
@@ -112,14 +110,10 @@ pub fn nodes_of(collections: &[Collection]) -> Vec<FolderNode> {
         let of_kind: Vec<&Collection> = cols.iter().filter(|(_, k)| *k == kind).map(|(c, _)| *c).collect();
         let named = |c: &&Collection| {
             let leaf = c.href.trim_end_matches('/').rsplit('/').next().unwrap_or("");
-            leaf.eq_ignore_ascii_case(kind.distinguished())
-                || display_of(c).eq_ignore_ascii_case(kind.distinguished())
+            leaf.eq_ignore_ascii_case(kind.distinguished()) || display_of(c).eq_ignore_ascii_case(kind.distinguished())
         };
-        let default = of_kind.iter().position(|c| named(c) && !c.read_only).or(if of_kind.is_empty() {
-            None
-        } else {
-            Some(0)
-        });
+        let default =
+            of_kind.iter().position(|c| named(c) && !c.read_only).or(if of_kind.is_empty() { None } else { Some(0) });
         for (i, c) in of_kind.iter().enumerate() {
             let distinguished = (Some(i) == default).then(|| kind.distinguished());
             nodes.push(FolderNode {
@@ -149,9 +143,10 @@ pub fn nodes_of(collections: &[Collection]) -> Vec<FolderNode> {
 }
 
 fn display_of(c: &Collection) -> String {
-    c.display_name.clone().filter(|d| !d.trim().is_empty()).unwrap_or_else(|| {
-        c.href.trim_end_matches('/').rsplit('/').next().unwrap_or("").to_string()
-    })
+    c.display_name
+        .clone()
+        .filter(|d| !d.trim().is_empty())
+        .unwrap_or_else(|| c.href.trim_end_matches('/').rsplit('/').next().unwrap_or("").to_string())
 }
 
 fn default_display(kind: DavKind) -> &'static str {
@@ -172,9 +167,9 @@ pub fn segment_for(display: &str, existing: &[FolderNode]) -> String {
         .to_string();
     let base = if base.is_empty() { "folder".to_string() } else { base };
     let taken = |s: &str| {
-        existing.iter().any(|n| {
-            n.dav.as_ref().is_some_and(|d| d.href.trim_end_matches('/').rsplit('/').next() == Some(s))
-        })
+        existing
+            .iter()
+            .any(|n| n.dav.as_ref().is_some_and(|d| d.href.trim_end_matches('/').rsplit('/').next() == Some(s)))
     };
     if !taken(&base) {
         return base;
@@ -288,11 +283,8 @@ mod tests {
 
     #[test]
     fn new_segments_are_safe_and_unique() {
-        let nodes = nodes_of(&[col(
-            "/a/team-plans/",
-            "x",
-            CollectionKind::Calendar { components: vec![CalComponent::Event] },
-        )]);
+        let nodes =
+            nodes_of(&[col("/a/team-plans/", "x", CollectionKind::Calendar { components: vec![CalComponent::Event] })]);
         assert_eq!(segment_for("Team Plans", &nodes), "team-plans-2");
         assert_eq!(segment_for("../..", &[]), "folder");
         assert_eq!(segment_for("Été", &[]), "t");

@@ -262,7 +262,14 @@ impl<S: MailStore> Ctx<S> {
 }
 
 /// Writes one object (or one occurrence of a series).
-pub(super) fn render<S: MailStore>(w: &mut XmlWriter, cx: &Ctx<S>, o: &Object, view: EventView, shape: &Shape, full: bool) {
+pub(super) fn render<S: MailStore>(
+    w: &mut XmlWriter,
+    cx: &Ctx<S>,
+    o: &Object,
+    view: EventView,
+    shape: &Shape,
+    full: bool,
+) {
     let occurrence = match &view {
         EventView::Whole => None,
         EventView::Instance(occ) => Some(occ.original_start),
@@ -338,7 +345,9 @@ async fn calendar_view<S: MailStore>(
         return Err(Fail::new("ErrorCalendarViewRangeTooBig", "The calendar view range is longer than two years."));
     }
     let max = match view.attr("MaxEntriesReturned") {
-        Some(m) => m.trim().parse::<usize>().map_err(|_| Fail::new("ErrorInvalidRequest", "Bad MaxEntriesReturned."))?,
+        Some(m) => {
+            m.trim().parse::<usize>().map_err(|_| Fail::new("ErrorInvalidRequest", "Bad MaxEntriesReturned."))?
+        }
         None => MAX_PAGE,
     };
     if node.dav.as_ref().is_some_and(|d| d.kind != DavKind::Calendar) {
@@ -451,7 +460,11 @@ pub(super) fn parse_target<S: MailStore>(cx: &Ctx<S>, el: &Element) -> Result<Ta
                 .and_then(|i| i.trim().parse::<u32>().ok())
                 .filter(|i| *i >= 1)
                 .ok_or_else(|| Fail::new("ErrorInvalidRequest", "InstanceIndex must be a number from 1."))?;
-            Ok(Target { collection: id.collection, resource: id.resource, occurrence: Some(OccurrenceRef::Index(index)) })
+            Ok(Target {
+                collection: id.collection,
+                resource: id.resource,
+                occurrence: Some(OccurrenceRef::Index(index)),
+            })
         }
         "RecurringMasterItemId" => {
             let id = decode(el.attr("OccurrenceId").unwrap_or(""))?;
@@ -473,24 +486,34 @@ fn find_occurrence(item: &Gw, r: &OccurrenceRef, tz: Tz) -> Result<crate::model:
             // Look in a window around the original start: enough for an override moved within a year.
             let from = *t - chrono::Duration::days(366);
             let to = *t + chrono::Duration::days(366);
-            ev.occurrences(tz, from, to)
-                .into_iter()
-                .find(|o| o.original_start == *t)
-                .ok_or_else(|| Fail::new("ErrorCalendarOccurrenceIsDeletedFromRecurrence", "The occurrence was deleted."))
+            ev.occurrences(tz, from, to).into_iter().find(|o| o.original_start == *t).ok_or_else(|| {
+                Fail::new("ErrorCalendarOccurrenceIsDeletedFromRecurrence", "The occurrence was deleted.")
+            })
         }
         OccurrenceRef::Index(n) => {
-            // Expand year by year from the first occurrence until the n-th is reached (a bounded number of
-            // years: series with an end are short, and an index past the end is an error).
+            // The index counts every occurrence the pattern makes, deleted ones included (a deleted one is an
+            // error, not the next one): expand without the deletions, year by year from the first occurrence.
+            let mut all = ev.clone();
+            all.deleted_occurrences.clear();
             let mut count = 0u32;
-            let mut from = first - chrono::Duration::seconds(1);
+            let mut from = first;
             for _ in 0..50 {
                 let to = from + chrono::Duration::days(366);
-                let mut occ = ev.occurrences(tz, from, to);
-                occ.retain(|o| o.original_start > from || from == first - chrono::Duration::seconds(1));
+                // A margin on both sides catches occurrences an override moved out of their original window.
+                let margin = chrono::Duration::days(62);
+                let mut occ = all.occurrences(tz, from - margin, to + margin);
+                occ.retain(|o| o.original_start >= from && o.original_start < to);
                 occ.sort_by_key(|o| o.original_start);
                 for o in occ {
                     count += 1;
                     if count == *n {
+                        let deleted = ev.deleted_occurrences.iter().any(|d| d.to_utc(tz) == o.original_start);
+                        if deleted {
+                            return Err(Fail::new(
+                                "ErrorCalendarOccurrenceIsDeletedFromRecurrence",
+                                "The occurrence was deleted from the series.",
+                            ));
+                        }
                         return Ok(o);
                     }
                 }
@@ -536,7 +559,11 @@ pub async fn get_item<S: MailStore>(cx: &mut Ctx<S>, op: &Element) -> Vec<Respon
 
 /// The collection new items of `kind` go to: the SavedItemFolderId when it is a folder of that kind, else
 /// the distinguished folder of that kind.
-pub(super) async fn target_collection<S: MailStore>(cx: &mut Ctx<S>, op: &Element, kind: DavKind) -> Result<String, Fail> {
+pub(super) async fn target_collection<S: MailStore>(
+    cx: &mut Ctx<S>,
+    op: &Element,
+    kind: DavKind,
+) -> Result<String, Fail> {
     if let Some(el) = op.m("SavedItemFolderId").and_then(|s| s.children.first()).cloned() {
         let node = cx.resolve_folder(&el).await?;
         return match node.dav {
@@ -576,7 +603,8 @@ pub async fn create_item<S: MailStore>(cx: &mut Ctx<S>, op: &Element) -> Vec<Res
     let mut out = Vec::new();
     for el in op.m("Items").map(|c| c.children.clone()).unwrap_or_default() {
         let r = async {
-            let mut item = codec::parse_new(&el, tz_context.as_deref()).map_err(|e| Fail::new("ErrorInvalidRequest", e))?;
+            let mut item =
+                codec::parse_new(&el, tz_context.as_deref()).map_err(|e| Fail::new("ErrorInvalidRequest", e))?;
             item.ensure_uid();
             let kind = item.kind();
             let collection = target_collection(cx, op, kind).await?;
@@ -586,11 +614,8 @@ pub async fn create_item<S: MailStore>(cx: &mut Ctx<S>, op: &Element) -> Vec<Res
             let (data, ctype, ext) = codec::serialize(&item);
             let resource = resource_name(item.uid(), ext);
             let href = format!("{collection}{resource}");
-            let etag = g
-                .client
-                .put(&g.principal, &href, &data, ctype, IfMatch::None)
-                .await
-                .map_err(|e| match e.kind {
+            let etag =
+                g.client.put(&g.principal, &href, &data, ctype, IfMatch::None).await.map_err(|e| match e.kind {
                     Kind::Conflict => Fail::new("ErrorItemSave", "An item with the same UID already exists."),
                     _ => Fail::from_error(&e, "ErrorItemSave"),
                 })?;
@@ -667,13 +692,14 @@ pub async fn update_item<S: MailStore>(cx: &mut Ctx<S>, op: &Element) -> Vec<Res
             }
             let (data, ctype, _) = codec::serialize(&o.item);
             let href = format!("{}{}", o.collection, o.resource);
-            o.etag = g
-                .client
-                .put(&g.principal, &href, &data, ctype, IfMatch::Etag(o.etag.clone()))
-                .await
-                .map_err(|e| match e.kind {
-                    Kind::Conflict => Fail::new("ErrorIrresolvableConflict", "The item was changed meanwhile; retry."),
-                    _ => Fail::from_error(&e, "ErrorItemSave"),
+            o.etag =
+                g.client.put(&g.principal, &href, &data, ctype, IfMatch::Etag(o.etag.clone())).await.map_err(|e| {
+                    match e.kind {
+                        Kind::Conflict => {
+                            Fail::new("ErrorIrresolvableConflict", "The item was changed meanwhile; retry.")
+                        }
+                        _ => Fail::from_error(&e, "ErrorItemSave"),
+                    }
                 })?;
             if let Gw::Event(ev) = &o.item
                 && ev.is_meeting
@@ -732,7 +758,10 @@ pub async fn delete_item<S: MailStore>(cx: &mut Ctx<S>, op: &Element) -> Vec<Res
                         .map_err(|e| Fail::from_error(&e, "ErrorItemNotFound"))?;
                 }
                 None => {
-                    g.client.delete(&g.principal, &href, None).await.map_err(|e| Fail::from_error(&e, "ErrorItemNotFound"))?;
+                    g.client
+                        .delete(&g.principal, &href, None)
+                        .await
+                        .map_err(|e| Fail::from_error(&e, "ErrorItemNotFound"))?;
                     if let Gw::Event(ev) = &o.item
                         && ev.is_meeting
                         && cancel != "SendToNone"
@@ -787,9 +816,11 @@ async fn sync_folder_items<S: MailStore>(cx: &mut Ctx<S>, op: &Element, node: &F
         let sync = match g.client.sync_collection(p, &d.href, state.token.as_deref()).await {
             Ok(r) => r,
             // RFC 6578 3.8: the token is no longer valid; start again from a full listing.
-            Err(e) if e.kind == Kind::Conflict && state.token.is_some() => {
-                g.client.sync_collection(p, &d.href, None).await.map_err(|e| Fail::from_error(&e, "ErrorFolderNotFound"))?
-            }
+            Err(e) if e.kind == Kind::Conflict && state.token.is_some() => g
+                .client
+                .sync_collection(p, &d.href, None)
+                .await
+                .map_err(|e| Fail::from_error(&e, "ErrorFolderNotFound"))?,
             Err(e) => return Err(Fail::from_error(&e, "ErrorFolderNotFound")),
         };
         let (changed, removed, new_token, complete) = (sync.changed, sync.deleted, sync.new_token, sync.full);
@@ -841,7 +872,10 @@ async fn sync_folder_items<S: MailStore>(cx: &mut Ctx<S>, op: &Element, node: &F
         let objects = if wanted.is_empty() {
             Vec::new()
         } else {
-            g.client.multiget(p, &d.href, kind, &wanted).await.map_err(|e| Fail::from_error(&e, "ErrorFolderNotFound"))?
+            g.client
+                .multiget(p, &d.href, kind, &wanted)
+                .await
+                .map_err(|e| Fail::from_error(&e, "ErrorFolderNotFound"))?
         };
         let mut known = known;
         let mut w = XmlWriter::new();
@@ -898,4 +932,27 @@ pub fn now() -> DateTime<Utc> {
 
 fn invalid_state() -> Fail {
     Fail::new("ErrorInvalidSyncStateData", "The sync state is not valid for this folder.")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn object_hrefs_split_into_collection_and_resource() {
+        assert_eq!(split_href("/alice/calendar/a.ics"), ("/alice/calendar/".into(), "a.ics".into()));
+        assert_eq!(
+            split_href("http://127.0.0.1:5232/alice/calendar/a%20b.ics"),
+            ("/alice/calendar/".into(), "a%20b.ics".into())
+        );
+    }
+
+    #[test]
+    fn resource_names_come_from_safe_uids_only() {
+        assert_eq!(resource_name("abc-123@example.test", "ics"), "abc-123@example.test.ics");
+        let odd = resource_name("../../etc/passwd", "ics");
+        assert!(odd.ends_with(".ics") && !odd.contains('/'));
+        assert_ne!(resource_name("a b", "vcf"), resource_name("a  b", "vcf"));
+        assert!(!resource_name("", "ics").is_empty());
+    }
 }

@@ -60,7 +60,14 @@ use crate::model::calendar::{Attendee, AttendeeRole, CalendarItem, FreeBusy, Mai
 
 /// An iMIP message: `multipart/alternative` with a plain-text summary and the iCalendar object as
 /// `text/calendar; method=...` (RFC 6047 2.4), which Outlook, Thunderbird and Evolution all recognise.
-pub fn imip_message(from: &Mailbox, to: &[Mailbox], subject: &str, summary: &str, ics: &str, method: Method) -> Vec<u8> {
+pub fn imip_message(
+    from: &Mailbox,
+    to: &[Mailbox],
+    subject: &str,
+    summary: &str,
+    ics: &str,
+    method: Method,
+) -> Vec<u8> {
     let addr = |m: &Mailbox| Address::new_address(m.name.clone().filter(|n| !n.is_empty()), m.email.clone());
     let calendar = ContentType::new("text/calendar").attribute("method", method.as_str()).attribute("charset", "utf-8");
     let body = MimePart::new(
@@ -128,7 +135,9 @@ pub fn set_partstat(ev: &mut CalendarItem, me: &Mailbox, status: ResponseStatus)
                 a.response = status;
                 a.rsvp = false;
             }
-            None if add => list.push(Attendee { mailbox: me.clone(), role: AttendeeRole::Required, response: status, rsvp: false }),
+            None if add => {
+                list.push(Attendee { mailbox: me.clone(), role: AttendeeRole::Required, response: status, rsvp: false })
+            }
             None => {}
         }
     }
@@ -186,8 +195,10 @@ pub fn apply_reply(stored: &mut CalendarItem, reply: &CalendarItem) -> bool {
             }
         }
         for x in &mut stored.modified_occurrences {
-            if let Some(a) =
-                x.attendees.as_mut().and_then(|l| l.iter_mut().find(|a| same_address(&a.mailbox.email, &ra.mailbox.email)))
+            if let Some(a) = x
+                .attendees
+                .as_mut()
+                .and_then(|l| l.iter_mut().find(|a| same_address(&a.mailbox.email, &ra.mailbox.email)))
                 && a.response != ra.response
             {
                 a.response = ra.response;
@@ -332,10 +343,7 @@ fn write_mailbox(w: &mut XmlWriter, m: &Mailbox) {
 
 /// The zone all-day meetings are read in: the request's TimeZoneContext, else UTC.
 pub fn viewer_zone(time_zone: Option<&str>) -> Tz {
-    time_zone
-        .and_then(crate::model::timezone::windows_to_iana)
-        .and_then(|n| n.parse::<Tz>().ok())
-        .unwrap_or(Tz::UTC)
+    time_zone.and_then(crate::model::timezone::windows_to_iana).and_then(|n| n.parse::<Tz>().ok()).unwrap_or(Tz::UTC)
 }
 
 /// Writes the meeting elements of a meeting message, after its MessageType elements: those of
@@ -514,7 +522,8 @@ pub async fn send_invitations<S: MailStore>(cx: &mut Ctx<S>, ev: &CalendarItem) 
     let mut req = ev.clone();
     req.method = Some(Method::Request);
     let ics = ical::write_event(&req);
-    let raw = imip_message(&me(cx), &to, &ev.subject, &summary(ev, "You are invited to a meeting."), &ics, Method::Request);
+    let raw =
+        imip_message(&me(cx), &to, &ev.subject, &summary(ev, "You are invited to a meeting."), &ics, Method::Request);
     submit(cx, &to, &raw).await
 }
 
@@ -577,7 +586,9 @@ async fn calendars_of(g: &Groupware, service: &Principal, user: &str) -> crate::
     let names = crate::ews::availability::own_names(&service.login);
     let Some(home) = crate::ews::availability::sibling_home(&own, &names, user) else { return Ok(Vec::new()) };
     let cols = g.client.collections_in(service, &home).await?.unwrap_or_default();
-    Ok(default_first(cols.into_iter().filter(|c| c.holds(CalComponent::Event) && !c.read_only).map(|c| c.href).collect()))
+    Ok(default_first(
+        cols.into_iter().filter(|c| c.holds(CalComponent::Event) && !c.read_only).map(|c| c.href).collect(),
+    ))
 }
 
 /// Orders calendar hrefs with the default calendar (last segment `calendar`) first.
@@ -598,7 +609,12 @@ struct Copy {
 
 /// Finds the object holding `uid` in `calendars` (read as `p`): under Viaduc's own resource name first (one GET),
 /// then by a calendar-query on the UID.
-async fn find_copy(g: &Groupware, p: &Principal, calendars: &[String], uid: &str) -> crate::error::Result<Option<Copy>> {
+async fn find_copy(
+    g: &Groupware,
+    p: &Principal,
+    calendars: &[String],
+    uid: &str,
+) -> crate::error::Result<Option<Copy>> {
     let make = |href: &str, etag: Option<String>, data: &str| -> Option<Copy> {
         let Ok(Gw::Event(event)) = codec::parse_object(data) else { return None };
         if event.uid != uid {
@@ -713,7 +729,9 @@ async fn update_organizer_copy<S: MailStore>(cx: &mut Ctx<S>, g: &Groupware, rep
                 return Ok(());
             }
             found.event.last_modified = Some(items::now());
-            match put_event(g, &service, &found.collection, &found.resource, &found.event, IfMatch::Etag(found.etag)).await {
+            match put_event(g, &service, &found.collection, &found.resource, &found.event, IfMatch::Etag(found.etag))
+                .await
+            {
                 Err(e) if e.kind == Kind::Conflict => continue,
                 r => return r.map(|_| ()),
             }
@@ -733,7 +751,10 @@ async fn update_organizer_copy<S: MailStore>(cx: &mut Ctx<S>, g: &Groupware, rep
 pub async fn create_items<S: MailStore>(cx: &mut Ctx<S>, op: &Element) -> Vec<ResponseMessage> {
     let disposition = op.attr("MessageDisposition").unwrap_or("SendAndSaveCopy").to_string();
     if !matches!(disposition.as_str(), "SaveOnly" | "SendOnly" | "SendAndSaveCopy") {
-        return vec![ResponseMessage::error("ErrorInvalidRequest", format!("Unknown MessageDisposition '{disposition}'."))];
+        return vec![ResponseMessage::error(
+            "ErrorInvalidRequest",
+            format!("Unknown MessageDisposition '{disposition}'."),
+        )];
     }
     let mut out = Vec::new();
     for el in op.m("Items").map(|c| c.children.clone()).unwrap_or_default() {
@@ -761,7 +782,8 @@ pub async fn create_items<S: MailStore>(cx: &mut Ctx<S>, op: &Element) -> Vec<Re
 /// The text of a response object's `t:Body`, as plain text.
 fn note_of(el: &Element) -> Option<String> {
     let b = el.t("Body")?;
-    let text = if b.attr("BodyType") == Some("HTML") { crate::ews::ops::items::html_to_text(&b.text) } else { b.text.clone() };
+    let text =
+        if b.attr("BodyType") == Some("HTML") { crate::ews::ops::items::html_to_text(&b.text) } else { b.text.clone() };
     Some(text).filter(|t| !t.trim().is_empty())
 }
 
@@ -850,11 +872,17 @@ async fn respond<S: MailStore>(
         let existing = match stored {
             Some(c) => Some(c),
             None => {
-                let cals = g.client.list_collections(&g.principal).await.map_err(|e| Fail::from_error(&e, "ErrorFolderNotFound"))?;
+                let cals = g
+                    .client
+                    .list_collections(&g.principal)
+                    .await
+                    .map_err(|e| Fail::from_error(&e, "ErrorFolderNotFound"))?;
                 let hrefs = default_first(
                     cals.into_iter().filter(|c| c.holds(CalComponent::Event) && !c.read_only).map(|c| c.href).collect(),
                 );
-                find_copy(&g, &g.principal, &hrefs, &invitation.uid).await.map_err(|e| Fail::from_error(&e, "ErrorItemNotFound"))?
+                find_copy(&g, &g.principal, &hrefs, &invitation.uid)
+                    .await
+                    .map_err(|e| Fail::from_error(&e, "ErrorItemNotFound"))?
             }
         };
         if status == ResponseStatus::Declined {
@@ -886,10 +914,13 @@ async fn respond<S: MailStore>(
                 (_, f) => f,
             };
             ev.stamp(items::now());
-            let etag = put_event(&g, &g.principal, &collection, &resource, &ev, if_match).await.map_err(|e| match e.kind {
-                Kind::Conflict => Fail::new("ErrorIrresolvableConflict", "The calendar item was changed meanwhile; retry."),
-                _ => Fail::from_error(&e, "ErrorItemSave"),
-            })?;
+            let etag =
+                put_event(&g, &g.principal, &collection, &resource, &ev, if_match).await.map_err(|e| match e.kind {
+                    Kind::Conflict => {
+                        Fail::new("ErrorIrresolvableConflict", "The calendar item was changed meanwhile; retry.")
+                    }
+                    _ => Fail::from_error(&e, "ErrorItemSave"),
+                })?;
             let o = items::Object { collection, resource, etag, item: Gw::Event(ev) };
             let mut w = XmlWriter::new();
             items::render(&mut w, cx, &o, EventView::Whole, &items::id_only(), false);
@@ -949,7 +980,12 @@ async fn respond<S: MailStore>(
 /// CancelCalendarItem (MS-OXWSMTGS 2.2.4.4): the organizer cancels a meeting — the cancellation goes to the
 /// attendees (unless SaveOnly), local attendees' copies are marked cancelled, and the organizer's item is
 /// deleted, as Outlook does.
-async fn cancel_meeting<S: MailStore>(cx: &mut Ctx<S>, op: &Element, el: &Element, disposition: &str) -> Result<String, Fail> {
+async fn cancel_meeting<S: MailStore>(
+    cx: &mut Ctx<S>,
+    op: &Element,
+    el: &Element,
+    disposition: &str,
+) -> Result<String, Fail> {
     let id_el = reference_as_item_id(el)?;
     if !id_el.attr("Id").is_some_and(|i| cx.ids.is_dav_item_id(i)) {
         return Err(Fail::new("ErrorInvalidOperation", "Only calendar items can be cancelled."));
@@ -972,12 +1008,12 @@ async fn cancel_meeting<S: MailStore>(cx: &mut Ctx<S>, op: &Element, el: &Elemen
         deliver_to_local_attendees(cx, &ev, true).await;
     }
     let href = format!("{}{}", c.collection, c.resource);
-    g.client.delete(&g.principal, &href, Some(&c.etag).filter(|e| !e.is_empty()).map(|e| e.as_str())).await.map_err(|e| {
-        match e.kind {
+    g.client.delete(&g.principal, &href, Some(&c.etag).filter(|e| !e.is_empty()).map(|e| e.as_str())).await.map_err(
+        |e| match e.kind {
             Kind::Conflict => Fail::new("ErrorIrresolvableConflict", "The meeting was changed meanwhile; retry."),
             _ => Fail::from_error(&e, "ErrorItemNotFound"),
-        }
-    })?;
+        },
+    )?;
     let mut w = XmlWriter::new();
     w.empty("m:Items", &[]);
     Ok(w.finish())

@@ -25,9 +25,10 @@
 //! * Regenerating recurrences (`DailyRegeneration` …) have no RRULE form (docs/mapping.md) and are refused.
 //!   `IsComplete`, `IsRecurring` and the other read-only or delegation fields are not read.
 
-use chrono::{DateTime, Duration, NaiveDate, NaiveTime, SecondsFormat, TimeZone as _, Utc, Weekday};
+use chrono::{DateTime, Duration, NaiveDate, NaiveTime, SecondsFormat, TimeZone as _, Utc};
 use chrono_tz::Tz;
 
+use super::calendar_xml;
 use super::contact_xml::{
     ChangeKind, RenderIds, changes, merge_categories, read_body, read_categories, write_body, write_categories,
     write_ids,
@@ -35,7 +36,7 @@ use super::contact_xml::{
 use crate::ews::types::{Shape, format_datetime, parse_datetime};
 use crate::ews::xml::{Element, NS_T, XmlWriter, parse_bool};
 use crate::model::calendar::{Importance, Sensitivity};
-use crate::model::recurrence::{Pattern, Range, Recurrence, WeekIndex, normalize_days};
+use crate::model::recurrence::Recurrence;
 use crate::model::task::{Task, TaskStatus};
 use crate::model::timezone::{EventTime, local_to_utc};
 
@@ -357,255 +358,23 @@ fn settle_status(t: &mut Task, touched: &Touched, now: DateTime<Utc>) {
 // Recurrence
 // ---------------------------------------------------------------------------------------------------------------
 
-const DAY_NAMES: [(&str, Weekday); 7] = [
-    ("Sunday", Weekday::Sun),
-    ("Monday", Weekday::Mon),
-    ("Tuesday", Weekday::Tue),
-    ("Wednesday", Weekday::Wed),
-    ("Thursday", Weekday::Thu),
-    ("Friday", Weekday::Fri),
-    ("Saturday", Weekday::Sat),
-];
-
-const MONTHS: [&str; 12] = [
-    "January",
-    "February",
-    "March",
-    "April",
-    "May",
-    "June",
-    "July",
-    "August",
-    "September",
-    "October",
-    "November",
-    "December",
-];
-
-/// `DayOfWeekType` (MS-OXWSCDATA): a day, or `Day`, `Weekday`, `WeekendDay`.
-fn days_of(name: &str) -> Result<Vec<Weekday>, String> {
-    use Weekday::*;
-    Ok(match name {
-        "Day" => vec![Mon, Tue, Wed, Thu, Fri, Sat, Sun],
-        "Weekday" => vec![Mon, Tue, Wed, Thu, Fri],
-        "WeekendDay" => vec![Sat, Sun],
-        _ => vec![
-            DAY_NAMES
-                .iter()
-                .find(|(n, _)| *n == name)
-                .map(|(_, d)| *d)
-                .ok_or_else(|| format!("unknown day '{name}'"))?,
-        ],
-    })
-}
-
-/// A day set as one `DayOfWeekType` for relative patterns. A set EWS has no word for (Monday + Thursday)
-/// cannot come from EWS; the first day is written.
-fn day_set_name(days: &[Weekday]) -> &'static str {
-    let mut d = days.to_vec();
-    normalize_days(&mut d);
-    match d.len() {
-        7 => "Day",
-        5 if !d.contains(&Weekday::Sat) && !d.contains(&Weekday::Sun) => "Weekday",
-        2 if d == [Weekday::Sat, Weekday::Sun] => "WeekendDay",
-        _ => d.first().map(|x| day_name(*x)).unwrap_or("Monday"),
-    }
-}
-
-fn day_name(d: Weekday) -> &'static str {
-    DAY_NAMES.iter().find(|(_, x)| *x == d).map(|(n, _)| *n).unwrap_or("Monday")
-}
-
-fn week_index(s: &str) -> Result<WeekIndex, String> {
-    Ok(match s {
-        "First" => WeekIndex::First,
-        "Second" => WeekIndex::Second,
-        "Third" => WeekIndex::Third,
-        "Fourth" => WeekIndex::Fourth,
-        "Last" => WeekIndex::Last,
-        _ => return Err(format!("unknown DayOfWeekIndex '{s}'")),
-    })
-}
-
-fn week_index_name(i: WeekIndex) -> &'static str {
-    match i {
-        WeekIndex::First => "First",
-        WeekIndex::Second => "Second",
-        WeekIndex::Third => "Third",
-        WeekIndex::Fourth => "Fourth",
-        WeekIndex::Last => "Last",
-    }
-}
-
-/// A required child's trimmed text.
-fn req<'a>(el: &'a Element, name: &str) -> Result<&'a str, String> {
-    el.t_text(name).ok_or_else(|| format!("{} has no {name}", el.name))
-}
-
-/// A required positive integer child, within `max`.
-fn number(el: &Element, name: &str, max: u32) -> Result<u32, String> {
-    let s = req(el, name)?;
-    s.parse::<u32>()
-        .ok()
-        .filter(|n| (1..=max).contains(n))
-        .ok_or_else(|| format!("{} {name} '{s}' is out of range", el.name))
-}
-
-fn month(el: &Element) -> Result<u32, String> {
-    let s = req(el, "Month")?;
-    MONTHS.iter().position(|m| *m == s).map(|i| i as u32 + 1).ok_or_else(|| format!("unknown Month '{s}'"))
-}
-
-/// `TaskRecurrenceType` (MS-OXWSTASK 2.2.4.5) → the recurrence and the range's start date.
+/// `TaskRecurrenceType` (MS-OXWSTASK 2.2.4.5) → the recurrence and the range's start date. The patterns and
+/// ranges are those of calendar items (read by [`calendar_xml::parse_recurrence`]); the regenerating patterns
+/// only tasks have are refused.
 fn read_recurrence(el: &Element) -> Result<(Recurrence, NaiveDate), String> {
-    let mut pattern = None;
-    let mut range = None;
-    for p in el.children.iter().filter(|c| c.ns.as_deref() == Some(NS_T)) {
-        match p.name.as_str() {
-            "DailyRegeneration" | "WeeklyRegeneration" | "MonthlyRegeneration" | "YearlyRegeneration" => {
-                return Err(format!(
-                    "{}: regenerating task recurrences cannot be stored (iCalendar RRULE has no equivalent)",
-                    p.name
-                ));
-            }
-            "NoEndRecurrence" | "EndDateRecurrence" | "NumberedRecurrence" => range = Some(read_range(p)?),
-            _ => pattern = Some(read_pattern(p)?),
-        }
+    if let Some(p) = el.children.iter().find(|c| c.ns.as_deref() == Some(NS_T) && c.name.ends_with("Regeneration")) {
+        return Err(format!(
+            "{}: regenerating task recurrences cannot be stored (iCalendar RRULE has no equivalent)",
+            p.name
+        ));
     }
-    let pattern = pattern.ok_or("Recurrence has no pattern")?;
-    let (range, start) =
-        range.ok_or("Recurrence has no range (NoEndRecurrence, EndDateRecurrence, NumberedRecurrence)")?;
-    Ok((Recurrence { pattern, range }, start))
+    let (rec, start) = calendar_xml::parse_recurrence(el)?;
+    Ok((rec, start.ok_or("Recurrence has no StartDate")?))
 }
 
-/// One of the six `RecurrencePatternBaseType` patterns (MS-OXWSCDATA).
-fn read_pattern(p: &Element) -> Result<Pattern, String> {
-    let interval = || number(p, "Interval", 999);
-    let days = || days_of(req(p, "DaysOfWeek")?);
-    let index = || week_index(req(p, "DayOfWeekIndex")?);
-    let mut pattern = match p.name.as_str() {
-        "DailyRecurrence" => Pattern::Daily { interval: interval()? },
-        "WeeklyRecurrence" => {
-            let mut days = Vec::new();
-            for name in req(p, "DaysOfWeek")?.split_whitespace() {
-                days.extend(days_of(name)?);
-            }
-            let first = match p.t_text("FirstDayOfWeek") {
-                Some(f) => *days_of(f)?.first().ok_or("FirstDayOfWeek is empty")?,
-                None => Weekday::Sun,
-            };
-            Pattern::Weekly { interval: interval()?, days, first_day_of_week: first }
-        }
-        "AbsoluteMonthlyRecurrence" => {
-            Pattern::AbsoluteMonthly { interval: interval()?, day: number(p, "DayOfMonth", 31)? }
-        }
-        "RelativeMonthlyRecurrence" => {
-            Pattern::RelativeMonthly { interval: interval()?, days: days()?, index: index()? }
-        }
-        "AbsoluteYearlyRecurrence" => {
-            Pattern::AbsoluteYearly { interval: 1, month: month(p)?, day: number(p, "DayOfMonth", 31)? }
-        }
-        "RelativeYearlyRecurrence" => {
-            Pattern::RelativeYearly { interval: 1, month: month(p)?, days: days()?, index: index()? }
-        }
-        other => return Err(format!("unknown recurrence element '{other}'")),
-    };
-    match &mut pattern {
-        Pattern::Weekly { days, .. } | Pattern::RelativeMonthly { days, .. } | Pattern::RelativeYearly { days, .. } => {
-            normalize_days(days);
-            if days.is_empty() {
-                return Err(format!("{} has no DaysOfWeek", p.name));
-            }
-        }
-        _ => {}
-    }
-    Ok(pattern)
-}
-
-/// `NoEndRecurrenceRangeType`, `EndDateRecurrenceRangeType`, `NumberedRecurrenceRangeType` (MS-OXWSCDATA).
-fn read_range(p: &Element) -> Result<(Range, NaiveDate), String> {
-    let start = xs_date(req(p, "StartDate")?).map_err(|e| format!("{} StartDate: {e}", p.name))?;
-    let range = match p.name.as_str() {
-        "EndDateRecurrence" => {
-            Range::EndDate(xs_date(req(p, "EndDate")?).map_err(|e| format!("{} EndDate: {e}", p.name))?)
-        }
-        "NumberedRecurrence" => Range::Count(number(p, "NumberOfOccurrences", 999)?),
-        _ => Range::NoEnd,
-    };
-    Ok((range, start))
-}
-
-/// Writes `t:Recurrence` (TaskRecurrenceType). Yearly patterns with an interval above one are written as
-/// monthly patterns with 12 × the interval (EWS yearly patterns have no interval).
+/// Writes `t:Recurrence` (TaskRecurrenceType): the same patterns and ranges as calendar items.
 fn write_recurrence(w: &mut XmlWriter, r: &Recurrence, start: NaiveDate) {
-    w.start("t:Recurrence", &[]);
-    match &r.pattern {
-        Pattern::Daily { interval } => {
-            w.start("t:DailyRecurrence", &[]).leaf("t:Interval", &interval.to_string()).end();
-        }
-        Pattern::Weekly { interval, days, first_day_of_week } => {
-            let names: Vec<&str> = days.iter().map(|d| day_name(*d)).collect();
-            w.start("t:WeeklyRecurrence", &[]);
-            w.leaf("t:Interval", &interval.to_string());
-            w.leaf("t:DaysOfWeek", &names.join(" "));
-            w.leaf("t:FirstDayOfWeek", day_name(*first_day_of_week));
-            w.end();
-        }
-        Pattern::AbsoluteMonthly { interval, day } => absolute_monthly(w, *interval, *day),
-        Pattern::AbsoluteYearly { interval, day, .. } if *interval > 1 => absolute_monthly(w, interval * 12, *day),
-        Pattern::RelativeMonthly { interval, days, index } => relative_monthly(w, *interval, days, *index),
-        Pattern::RelativeYearly { interval, days, index, .. } if *interval > 1 => {
-            relative_monthly(w, interval * 12, days, *index)
-        }
-        Pattern::AbsoluteYearly { month, day, .. } => {
-            w.start("t:AbsoluteYearlyRecurrence", &[]);
-            w.leaf("t:DayOfMonth", &day.to_string());
-            w.leaf("t:Month", month_name(*month));
-            w.end();
-        }
-        Pattern::RelativeYearly { month, days, index, .. } => {
-            w.start("t:RelativeYearlyRecurrence", &[]);
-            w.leaf("t:DaysOfWeek", day_set_name(days));
-            w.leaf("t:DayOfWeekIndex", week_index_name(*index));
-            w.leaf("t:Month", month_name(*month));
-            w.end();
-        }
-    }
-    let start = start.format("%Y-%m-%d").to_string();
-    match r.range {
-        Range::NoEnd => {
-            w.start("t:NoEndRecurrence", &[]).leaf("t:StartDate", &start).end();
-        }
-        Range::EndDate(end) => {
-            w.start("t:EndDateRecurrence", &[]);
-            w.leaf("t:StartDate", &start).leaf("t:EndDate", &end.format("%Y-%m-%d").to_string());
-            w.end();
-        }
-        Range::Count(n) => {
-            w.start("t:NumberedRecurrence", &[]);
-            w.leaf("t:StartDate", &start).leaf("t:NumberOfOccurrences", &n.to_string());
-            w.end();
-        }
-    }
-    w.end();
-}
-
-fn month_name(m: u32) -> &'static str {
-    MONTHS.get((m as usize).wrapping_sub(1)).copied().unwrap_or("January")
-}
-
-fn absolute_monthly(w: &mut XmlWriter, interval: u32, day: u32) {
-    w.start("t:AbsoluteMonthlyRecurrence", &[]);
-    w.leaf("t:Interval", &interval.to_string()).leaf("t:DayOfMonth", &day.to_string());
-    w.end();
-}
-
-fn relative_monthly(w: &mut XmlWriter, interval: u32, days: &[Weekday], index: WeekIndex) {
-    w.start("t:RelativeMonthlyRecurrence", &[]);
-    w.leaf("t:Interval", &interval.to_string());
-    w.leaf("t:DaysOfWeek", day_set_name(days));
-    w.leaf("t:DayOfWeekIndex", week_index_name(index));
-    w.end();
+    calendar_xml::write_recurrence(w, r, start);
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -804,6 +573,8 @@ fn write_task_part(w: &mut XmlWriter, t: &Task, shape: &Shape, tz: Tz) {
 mod tests {
     use super::*;
     use crate::ews::types::BaseShape;
+    use crate::model::recurrence::{Pattern, Range, WeekIndex};
+    use chrono::Weekday;
 
     const T: &str = "http://schemas.microsoft.com/exchange/services/2006/types";
 

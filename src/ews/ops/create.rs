@@ -247,7 +247,11 @@ async fn build_response<S: MailStore>(
     Ok((super::drafts::with_bcc(build_mime(&out), &out.bcc), rcpts, id, node))
 }
 
-pub(crate) async fn target_folder<S: MailStore>(cx: &mut Ctx<S>, op: &Element, default: &str) -> Result<FolderNode, Fail> {
+pub(crate) async fn target_folder<S: MailStore>(
+    cx: &mut Ctx<S>,
+    op: &Element,
+    default: &str,
+) -> Result<FolderNode, Fail> {
     match op.m("SavedItemFolderId").and_then(|s| s.children.first()) {
         Some(el) => cx.resolve_folder(el).await,
         None => {
@@ -261,7 +265,12 @@ pub(crate) async fn target_folder<S: MailStore>(cx: &mut Ctx<S>, op: &Element, d
     }
 }
 
-pub(crate) async fn save<S: MailStore>(cx: &mut Ctx<S>, folder: &FolderNode, raw: &[u8], flags: &[&str]) -> Result<String, Fail> {
+pub(crate) async fn save<S: MailStore>(
+    cx: &mut Ctx<S>,
+    folder: &FolderNode,
+    raw: &[u8],
+    flags: &[&str],
+) -> Result<String, Fail> {
     let name =
         folder.name.clone().ok_or_else(|| Fail::new("ErrorInvalidRequest", "Items cannot be saved in this folder."))?;
     let flags: Vec<String> = flags.iter().map(|s| s.to_string()).collect();

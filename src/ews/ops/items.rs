@@ -226,8 +226,10 @@ pub fn write_message<S: MailStore>(
     // MeetingCancellation or MeetingResponse (MS-OXWSMTGS 2.2.4.x); its fields come from the calendar part when
     // the message was fetched (the callers fetch meeting messages whole).
     let meeting = if s.calendar_method.is_some() { d.raw.and_then(meetings::parse_meeting) } else { None };
-    let meeting_kind =
-        meeting.as_ref().map(|m| m.kind).or_else(|| s.calendar_method.as_deref().and_then(meetings::MeetingKind::of_method));
+    let meeting_kind = meeting
+        .as_ref()
+        .map(|m| m.kind)
+        .or_else(|| s.calendar_method.as_deref().and_then(meetings::MeetingKind::of_method));
     w.start(meeting_kind.map(|k| k.element()).unwrap_or("t:Message"), &[]);
     if shape.wants_mime() && d.raw.is_some() {
         let b64 = STANDARD.encode(d.raw.unwrap_or_default());
@@ -705,15 +707,22 @@ pub async fn find_item<S: MailStore>(cx: &mut Ctx<S>, op: &Element) -> Vec<Respo
         Ok(s) => s,
         Err(f) => return vec![f.message()],
     };
-    if op.m("FractionalPageItemView").is_some() || op.m("CalendarView").is_some() || op.m("ContactsView").is_some() {
+    if op.m("CalendarView").is_some() || op.m("ContactsView").is_some() {
         return vec![ResponseMessage::error(
             "ErrorInvalidRequest",
-            "Only IndexedPageItemView (or no view) is supported.",
+            "CalendarView and ContactsView are for calendar and contacts folders.",
         )];
     }
-    let (max, offset, from_end) = match parse_paging(op.m("IndexedPageItemView")) {
-        Ok(p) => p,
+    let fraction = match op.m("FractionalPageItemView").map(parse_fraction).transpose() {
+        Ok(f) => f,
         Err(f) => return vec![f.message()],
+    };
+    let (max, offset, from_end) = match fraction {
+        Some((max, ..)) => (max, 0, false),
+        None => match parse_paging(op.m("IndexedPageItemView")) {
+            Ok(p) => p,
+            Err(f) => return vec![f.message()],
+        },
     };
     let max = max.unwrap_or(MAX_PAGE).min(MAX_PAGE);
     let need = needs_raw(&shape, false);
@@ -740,6 +749,20 @@ pub async fn find_item<S: MailStore>(cx: &mut Ctx<S>, op: &Element) -> Vec<Respo
                 w.end();
                 return Ok::<_, Fail>(w.finish());
             };
+            // FractionalPageItemView (MS-OXWSSRCH 2.2.4.x FractionalPageViewType): the page starts at
+            // Numerator/Denominator of the view, so the view's size is needed first.
+            let offset = match fraction {
+                Some((_, num, den)) => {
+                    let probe = ListQuery { offset: 0, limit: 0, sort, descending, filter: filter.clone() };
+                    let (total, _) = cx
+                        .store
+                        .list_messages(&name, &probe)
+                        .await
+                        .map_err(|e| Fail::from_error(&e, "ErrorFolderNotFound"))?;
+                    (u64::from(total) * u64::from(num) / u64::from(den)) as u32
+                }
+                None => offset,
+            };
             // BasePoint=End: the page counted from the end of the view is the first page of the reversed view.
             let q = ListQuery { offset, limit: max, sort, descending: descending ^ from_end, filter: filter.clone() };
             let (total, mut page) =
@@ -752,14 +775,25 @@ pub async fn find_item<S: MailStore>(cx: &mut Ctx<S>, op: &Element) -> Vec<Respo
                 if from_end { end.saturating_sub(page.len() as u32) } else { offset.saturating_add(page.len() as u32) };
             let last = if from_end { next == 0 } else { next >= total };
             let uv = node.info.as_ref().map(|i| i.uid_validity).unwrap_or(0);
-            w.start(
-                "m:RootFolder",
-                &[
-                    ("IndexedPagingOffset", &next.to_string()),
-                    ("TotalItemsInView", &total.to_string()),
-                    ("IncludesLastItemInRange", if last { "true" } else { "false" }),
-                ],
-            );
+            let (next_s, total_s) = (next.to_string(), total.to_string());
+            let last_s = if last { "true" } else { "false" };
+            if fraction.is_some() {
+                // The next page's numerator over the view's size (NumeratorOffset / AbsoluteDenominator).
+                w.start(
+                    "m:RootFolder",
+                    &[
+                        ("NumeratorOffset", &next_s),
+                        ("AbsoluteDenominator", &total_s),
+                        ("TotalItemsInView", &total_s),
+                        ("IncludesLastItemInRange", last_s),
+                    ],
+                );
+            } else {
+                w.start(
+                    "m:RootFolder",
+                    &[("IndexedPagingOffset", &next_s), ("TotalItemsInView", &total_s), ("IncludesLastItemInRange", last_s)],
+                );
+            }
             w.start("t:Items", &[]);
             for s in &page {
                 // Meeting messages are fetched whole for their meeting's fields (only they pay for it).
@@ -787,6 +821,23 @@ pub async fn find_item<S: MailStore>(cx: &mut Ctx<S>, op: &Element) -> Vec<Respo
         });
     }
     out
+}
+
+/// Reads a `FractionalPageItemView`: (max entries, numerator, denominator).
+fn parse_fraction(v: &Element) -> Result<(Option<u32>, u32, u32), Fail> {
+    let num = |name: &str| -> Result<Option<u32>, Fail> {
+        v.attr(name)
+            .map(|x| x.trim().parse::<u32>().map_err(|_| Fail::new("ErrorInvalidRequest", format!("{name} is not a number."))))
+            .transpose()
+    };
+    let (max, n, d) = (num("MaxEntriesReturned")?, num("Numerator")?, num("Denominator")?);
+    match (n, d) {
+        (Some(n), Some(d)) if d > 0 && n <= d => Ok((max, n, d)),
+        _ => Err(Fail::new(
+            "ErrorInvalidRequest",
+            "FractionalPageItemView needs a Numerator no larger than a Denominator above zero.",
+        )),
+    }
 }
 
 // ------------------------------------------------------------------------------------------------ UpdateItem

@@ -1,11 +1,13 @@
-//! Smaller operations: GetServerTimeZones (MS-OXWSGTZ), ExpandDL (MS-OXWSXPDL), GetMailTips (MS-OXWSMTGS),
+//! Smaller operations: GetServerTimeZones (MS-OXWSGTZ), ExpandDL (MS-OXWSXPDL; personal lists in
+//! [`super::people`]), GetMailTips (MS-OXWSMTGS),
 //! GetServiceConfiguration (MS-OXWSCONFIG) and ArchiveItem (MS-OXWSARCH).
 
-use chrono::{Datelike, NaiveTime, Timelike, Weekday};
+use chrono::{Datelike, NaiveTime, Timelike};
 
 use super::{Ctx, Fail};
 use crate::ews::soap::ResponseMessage;
 use crate::ews::store::MailStore;
+use crate::ews::types::weekday_name;
 use crate::ews::xml::{Element, NS_M, NS_T, XmlWriter, parse_bool};
 use crate::model::directory::{DirectoryEntry, EntryKind};
 use crate::model::timezone::{TimeZoneDefinition, TzGroupTransition, iana_to_windows, resolve_zone_name};
@@ -35,18 +37,6 @@ fn time_duration(t: NaiveTime) -> String {
         return format!("PT{}H{}M{}S", t.hour(), t.minute(), t.second());
     }
     duration(mins)
-}
-
-fn weekday_name(d: Weekday) -> &'static str {
-    match d {
-        Weekday::Mon => "Monday",
-        Weekday::Tue => "Tuesday",
-        Weekday::Wed => "Wednesday",
-        Weekday::Thu => "Thursday",
-        Weekday::Fri => "Friday",
-        Weekday::Sat => "Saturday",
-        Weekday::Sun => "Sunday",
-    }
 }
 
 /// Every Windows time-zone id Viaduc can map, with the IANA zone it stands for (CLDR's "001" zone), sorted by id.
@@ -182,8 +172,12 @@ fn members<'a>(gal: &'a [DirectoryEntry], dl: &DirectoryEntry) -> Vec<&'a Direct
     dl.members.iter().filter_map(|dn| gal.iter().find(|e| e.dn.eq_ignore_ascii_case(dn))).collect()
 }
 
-/// ExpandDL: the members of a distribution list of the directory (one level, as Exchange).
+/// ExpandDL: the members of a distribution list of the directory (one level, as Exchange), or of a personal
+/// distribution list (a contact group) named by its `ItemId` (MS-OXWSXPDL 3.1.4.1.2.1).
 pub async fn expand_dl<S: MailStore>(cx: &mut Ctx<S>, op: &Element) -> Vec<ResponseMessage> {
+    if let Some(id) = op.m("Mailbox").and_then(|m| m.t("ItemId")).and_then(|i| i.attr("Id")) {
+        return vec![super::people::expand_private_dl(cx, id).await];
+    }
     let addr = op.m("Mailbox").and_then(|m| m.t_text("EmailAddress")).unwrap_or("").trim().to_lowercase();
     let addr = addr.strip_prefix("smtp:").unwrap_or(&addr).to_string();
     if addr.is_empty() {

@@ -10,6 +10,7 @@ pub mod folders;
 pub mod items;
 pub mod misc;
 pub mod notify;
+pub mod people;
 pub mod sync;
 
 use super::soap::ResponseMessage;

@@ -104,7 +104,10 @@ fn organizer_copy_records_the_answer() {
     assert!(!apply_reply(&mut stored, &reply), "the same answer twice changes nothing");
     // Written and read back as the organizer's calendar object: bob ACCEPTED.
     let back = ical::parse_calendar(&ical::write_event(&stored)).unwrap().events.remove(0);
-    assert_eq!(back.attendees.iter().find(|a| a.mailbox.email == "bob@example.test").unwrap().response, ResponseStatus::Accepted);
+    assert_eq!(
+        back.attendees.iter().find(|a| a.mailbox.email == "bob@example.test").unwrap().response,
+        ResponseStatus::Accepted
+    );
     // A reply to an older version is ignored (RFC 5546 3.2.3), one to another meeting too.
     let mut old = build_reply(&meeting(), &bob, ResponseStatus::Declined, now);
     old.sequence = 1;
@@ -199,12 +202,19 @@ async fn inbox_shows_the_invitation_as_meeting_request() {
     assert_eq!(req.t_text("End"), Some("2025-02-10T14:00:00Z"));
     assert_eq!(req.t_text("IsMeeting"), Some("true"));
     assert_eq!(req.t_text("MyResponseType"), Some("NoResponseReceived"));
-    assert_eq!(req.t("Organizer").and_then(|o| o.t("Mailbox")).and_then(|m| m.t_text("EmailAddress")), Some("alice@example.test"));
+    assert_eq!(
+        req.t("Organizer").and_then(|o| o.t("Mailbox")).and_then(|m| m.t_text("EmailAddress")),
+        Some("alice@example.test")
+    );
     let att = req.t("RequiredAttendees").and_then(|r| r.t("Attendee")).and_then(|a| a.t("Mailbox")).unwrap();
     assert_eq!(att.t_text("EmailAddress"), Some("bob@example.test"));
     let names: Vec<&str> = req.children.iter().map(|c| c.name.as_str()).collect();
     let pos = |n: &str| names.iter().position(|x| *x == n).unwrap_or_else(|| panic!("{n} missing: {names:?}"));
-    assert!(pos("IsRead") < pos("ResponseType") && pos("ResponseType") < pos("UID") && pos("UID") < pos("MeetingRequestType"));
+    assert!(
+        pos("IsRead") < pos("ResponseType")
+            && pos("ResponseType") < pos("UID")
+            && pos("UID") < pos("MeetingRequestType")
+    );
     assert!(pos("Start") < pos("Organizer") && pos("Organizer") < pos("RequiredAttendees"));
 }
 
