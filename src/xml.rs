@@ -382,6 +382,21 @@ impl XmlWriter {
         self
     }
 
+    /// Appends `bytes` base64-encoded (RFC 4648 standard alphabet, padded) as text content. The encoding is
+    /// written straight into the document, with room for it reserved first: base64 needs no escaping, and a
+    /// large attachment is then neither encoded into a string of its own nor copied by buffer growth.
+    pub fn base64_text(&mut self, bytes: &[u8]) -> &mut Self {
+        use base64::Engine;
+        self.buf.reserve(base64::encoded_len(bytes.len(), true).unwrap_or(0));
+        base64::engine::general_purpose::STANDARD.encode_string(bytes, &mut self.buf);
+        self
+    }
+
+    /// Reserves room for `additional` more bytes of output (a caller that knows how much it will write).
+    pub fn reserve(&mut self, additional: usize) {
+        self.buf.reserve(additional);
+    }
+
     /// Closes whatever is still open and returns the document.
     pub fn finish(mut self) -> String {
         while !self.open.is_empty() {

@@ -1030,3 +1030,5 @@ async fn delegate_access_through_the_other_users_namespace() {
     let codes: Vec<String> = messages(&root).iter().map(|m| code(m).to_string()).collect();
     assert_eq!(codes, vec!["ErrorAccessDenied", "ErrorAccessDenied"], "one answer per folder asked for");
 }
+
+mod attachments;

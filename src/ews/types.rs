@@ -28,6 +28,10 @@ pub struct Shape {
     /// `BodyType`: Best, HTML or Text.
     pub body_type: Option<String>,
     pub include_mime: bool,
+    /// `UniqueBodyType` and `NormalizedBodyType` (MS-OXWSCDATA 2.2.4.43, Exchange 2010 SP1 and 2013): the
+    /// format of `UniqueBody` and `NormalizedBody`; Best when absent.
+    pub unique_body_type: Option<String>,
+    pub normalized_body_type: Option<String>,
     /// ExtendedFieldURI elements asked for, as (PropertyTag, PropertyType).
     pub extended: Vec<(String, String)>,
 }
@@ -39,6 +43,8 @@ impl Default for Shape {
             additional: Vec::new(),
             body_type: None,
             include_mime: false,
+            unique_body_type: None,
+            normalized_body_type: None,
             extended: Vec::new(),
         }
     }
@@ -98,6 +104,8 @@ impl Shape {
             additional,
             body_type: el.t_text("BodyType").map(str::to_string),
             include_mime: el.t_text("IncludeMimeContent").and_then(parse_bool).unwrap_or(false),
+            unique_body_type: el.t_text("UniqueBodyType").map(str::to_string),
+            normalized_body_type: el.t_text("NormalizedBodyType").map(str::to_string),
             extended,
         })
     }

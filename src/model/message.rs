@@ -192,6 +192,8 @@ pub struct AttachmentInfo {
     pub is_inline: bool,
     /// The attachment is a message/rfc822 (an attached e-mail).
     pub is_message: bool,
+    /// For an attached message, its Date header.
+    pub message_date: Option<DateTime>,
 }
 
 /// A message as the front-ends see it.
@@ -365,11 +367,12 @@ fn attachment_info(index: usize, raw: &[u8], part: &mail_parser::MessagePart<'_>
         other => other.map(str::to_string),
     };
     let name = parsed_name.unwrap_or_else(|| {
+        // An attached message is named after its subject, as Exchange names item attachments.
         if let PartType::Message(m) = &part.body {
-            if let Some(s) = m.subject() {
-                return format!("{s}.eml");
-            }
-            return format!("message-{}.eml", index + 1);
+            return match m.subject().map(str::trim).filter(|s| !s.is_empty()) {
+                Some(s) => s.to_string(),
+                None => format!("message-{}", index + 1),
+            };
         }
         let ext = content_type.split('/').nth(1).unwrap_or("bin");
         format!("attachment-{}.{ext}", index + 1)
@@ -382,7 +385,11 @@ fn attachment_info(index: usize, raw: &[u8], part: &mail_parser::MessagePart<'_>
         PartType::Text(_) | PartType::Html(_) => original_bytes(raw, part).map(|b| b.len()).unwrap_or(part.contents().len()),
         _ => part.contents().len(),
     };
-    AttachmentInfo { index, name, content_type, size, content_id, is_inline, is_message }
+    let message_date = match &part.body {
+        PartType::Message(m) => m.date().and_then(DateTime::from_parsed),
+        _ => None,
+    };
+    AttachmentInfo { index, name, content_type, size, content_id, is_inline, is_message, message_date }
 }
 
 impl Message {
@@ -469,30 +476,46 @@ fn original_bytes(raw: &[u8], part: &mail_parser::MessagePart<'_>) -> Option<Vec
     }
 }
 
-fn part_bytes(raw: &[u8], part: &mail_parser::MessagePart<'_>) -> Vec<u8> {
-    match &part.body {
+/// The content of a part, taken out of the parsed message: decoded binary content (already a buffer of its
+/// own after base64 or quoted-printable decoding) is moved, not copied, so a large attachment exists once.
+fn part_bytes(raw: &[u8], part: mail_parser::MessagePart<'_>) -> Vec<u8> {
+    if matches!(part.body, PartType::Text(_) | PartType::Html(_)) {
+        return original_bytes(raw, &part).unwrap_or_else(|| part.contents().to_vec());
+    }
+    match part.body {
+        // A nested message's buffer is the whole outer message: its own bytes are a slice of it.
         PartType::Message(m) => m.raw_message().to_vec(),
-        PartType::Text(_) | PartType::Html(_) => original_bytes(raw, part).unwrap_or_else(|| part.contents().to_vec()),
-        _ => part.contents().to_vec(),
+        PartType::Binary(b) | PartType::InlineBinary(b) => b.into_owned(),
+        PartType::Text(t) | PartType::Html(t) => t.into_owned().into_bytes(),
+        PartType::Multipart(_) => Vec::new(),
     }
 }
 
 /// The attachment at `index` (as in [`Message::attachments`]) with its decoded content. For an attached
 /// message (message/rfc822) the content is the message's MIME bytes; a text attachment keeps its charset.
 pub fn attachment_bytes(raw: &[u8], index: usize) -> Option<(AttachmentInfo, Vec<u8>)> {
-    let msg = parse(raw).ok()?;
-    let id = *msg.attachments.get(index)?;
-    let part = msg.parts.get(id as usize)?;
+    let mut msg = parse(raw).ok()?;
+    let id = *msg.attachments.get(index)? as usize;
+    let part = msg.parts.get(id)?;
     let mut info = attachment_info(index, raw, part);
+    let part = msg.parts.swap_remove(id);
+    drop(msg);
     let bytes = part_bytes(raw, part);
     info.size = bytes.len();
     Some((info, bytes))
+}
+
+/// Whether a content type is an attached message (RFC 2046 5.2.1 message/rfc822).
+pub fn is_message_type(content_type: &str) -> bool {
+    content_type.trim().eq_ignore_ascii_case("message/rfc822")
 }
 
 /// An attachment to send.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OutgoingAttachment {
     pub name: String,
+    /// `type/subtype`; `message/rfc822` attaches `data` as an embedded message (written unencoded, RFC 2046
+    /// 5.2.1), anything else as a base64 file.
     pub content_type: String,
     pub data: Vec<u8>,
     /// Set for an inline attachment referenced by `cid:` from the HTML body.
@@ -605,23 +628,61 @@ pub fn build_mime(msg: &OutgoingMessage) -> Vec<u8> {
         }
         b = b.header(name.clone(), mail_builder::headers::text::Text::new(value.clone()));
     }
-    if let Some(t) = &msg.body_text {
-        b = b.text_body(t.clone());
+    if msg.attachments.iter().any(|a| is_message_type(&a.content_type)) {
+        // The builder base64-encodes every attachment, which RFC 2046 5.2.1 forbids for message/rfc822: build
+        // the same structure (multipart/mixed of the body and the attachments) with the messages unencoded.
+        b = b.body(mime_body(msg));
+    } else {
+        if let Some(t) = &msg.body_text {
+            b = b.text_body(t.clone());
+        }
+        if let Some(h) = &msg.body_html {
+            b = b.html_body(h.clone());
+        }
+        if msg.body_text.is_none() && msg.body_html.is_none() {
+            b = b.text_body(String::new());
+        }
+        for a in &msg.attachments {
+            let ct =
+                if a.content_type.contains('/') { clean(&a.content_type) } else { "application/octet-stream".into() };
+            b = match &a.content_id {
+                Some(cid) => b.inline(ct, strip_id(cid), a.data.clone()),
+                None => b.attachment(ct, clean(&a.name), a.data.clone()),
+            };
+        }
     }
-    if let Some(h) = &msg.body_html {
-        b = b.html_body(h.clone());
-    }
-    if msg.body_text.is_none() && msg.body_html.is_none() {
-        b = b.text_body(String::new());
+    b.write_to_vec().unwrap_or_default()
+}
+
+/// The body of a message with attachments as one multipart/mixed part: the text and/or HTML body (in a
+/// multipart/alternative when both), then each attachment; message/rfc822 attachments are written as they
+/// are, with a `7bit` or `8bit` Content-Transfer-Encoding (RFC 2046 5.2.1 allows no other).
+fn mime_body(msg: &OutgoingMessage) -> mail_builder::mime::MimePart<'static> {
+    use mail_builder::mime::{BodyPart, MimePart};
+    let text = msg.body_text.clone().map(|t| MimePart::new("text/plain", BodyPart::Text(t.into())));
+    let html = msg.body_html.clone().map(|h| MimePart::new("text/html", BodyPart::Text(h.into())));
+    let mut parts = Vec::with_capacity(msg.attachments.len() + 1);
+    match (text, html) {
+        (Some(t), Some(h)) => parts.push(MimePart::new("multipart/alternative", vec![t, h])),
+        (Some(p), None) | (None, Some(p)) => parts.push(p),
+        (None, None) => parts.push(MimePart::new("text/plain", BodyPart::Text(String::new().into()))),
     }
     for a in &msg.attachments {
         let ct = if a.content_type.contains('/') { clean(&a.content_type) } else { "application/octet-stream".into() };
-        b = match &a.content_id {
-            Some(cid) => b.inline(ct, strip_id(cid), a.data.clone()),
-            None => b.attachment(ct, clean(&a.name), a.data.clone()),
+        let part = if is_message_type(&a.content_type) {
+            let seven_bit = a.data.is_ascii() && a.data.split(|b| *b == b'\n').all(|l| l.len() <= 998);
+            MimePart::new("message/rfc822", BodyPart::Binary(a.data.clone().into()))
+                .attachment(clean(&a.name))
+                .transfer_encoding(if seven_bit { "7bit" } else { "8bit" })
+        } else {
+            match &a.content_id {
+                Some(cid) => MimePart::new(ct, BodyPart::Binary(a.data.clone().into())).inline().cid(strip_id(cid)),
+                None => MimePart::new(ct, BodyPart::Binary(a.data.clone().into())).attachment(clean(&a.name)),
+            }
         };
+        parts.push(part);
     }
-    b.write_to_vec().unwrap_or_default()
+    MimePart::new("multipart/mixed", parts)
 }
 
 #[cfg(test)]
@@ -701,6 +762,77 @@ mod tests {
             assert_eq!(info.size, want.len());
             assert_eq!(m.attachments[i].size, want.len());
         }
+    }
+
+    #[test]
+    fn attached_message_fixture() {
+        let raw = fixture("attached-message.eml");
+        let m = Message::from_mime(&raw).unwrap();
+        assert_eq!(m.body_text.as_deref().map(str::trim), Some("See the attached message."));
+        assert_eq!(m.attachments.len(), 2);
+        let a = &m.attachments[0];
+        assert!(a.is_message && !a.is_inline);
+        assert_eq!(a.name, "Original plan", "named after the inner subject");
+        assert_eq!(a.content_type, "message/rfc822");
+        assert_eq!(a.message_date.map(|d| d.to_rfc3339_utc()).as_deref(), Some("2023-11-15T07:30:00Z"));
+        assert!(!m.attachments[1].is_message);
+        assert_eq!(m.attachments[1].message_date, None);
+        let (info, bytes) = attachment_bytes(&raw, 0).unwrap();
+        assert_eq!(info.size, bytes.len());
+        assert_eq!(a.size, bytes.len());
+        let inner = Message::from_mime(&bytes).unwrap();
+        assert_eq!(inner.subject.as_deref(), Some("Original plan"));
+        assert_eq!(inner.from, Some(Recipient::new(Some("Erin Example"), "erin@example.test")));
+        assert_eq!(inner.to.len(), 2);
+        assert!(inner.body_html.as_deref().unwrap().contains("<blockquote>"));
+        let names: Vec<&str> = inner.attachments.iter().map(|a| a.name.as_str()).collect();
+        assert_eq!(names, ["notes.txt", "Nested note"]);
+        assert!(inner.attachments[1].is_message);
+        assert_eq!(attachment_bytes(&raw, 1).unwrap().1, [0u8, 1, 2, 3, 4, 5]);
+    }
+
+    #[test]
+    fn embedded_messages_are_written_unencoded() {
+        let inner = build_mime(&OutgoingMessage {
+            from: Recipient::new(None, "a@example.test"),
+            subject: "Inner".into(),
+            body_text: Some("inner body".into()),
+            ..Default::default()
+        });
+        let outer = OutgoingMessage {
+            from: Recipient::new(None, "a@example.test"),
+            subject: "Outer".into(),
+            body_text: Some("text".into()),
+            body_html: Some("<p>html</p>".into()),
+            attachments: vec![
+                OutgoingAttachment { name: "Inner".into(), content_type: "message/rfc822".into(), data: inner.clone(), content_id: None },
+                OutgoingAttachment { name: "f.bin".into(), content_type: "application/octet-stream".into(), data: vec![0, 255], content_id: None },
+                OutgoingAttachment { name: "i.png".into(), content_type: "image/png".into(), data: vec![1], content_id: Some("i@x".into()) },
+            ],
+            ..Default::default()
+        };
+        let raw = build_mime(&outer);
+        let text = String::from_utf8_lossy(&raw);
+        assert!(text.contains("Content-Transfer-Encoding: 7bit"), "{text}");
+        assert!(text.contains("Subject: Inner"), "the embedded message is readable as is:\n{text}");
+        let m = Message::from_mime(&raw).unwrap();
+        assert_eq!(m.body_text.as_deref(), Some("text"));
+        assert!(m.body_html.as_deref().unwrap().contains("html"));
+        assert_eq!(m.attachments.len(), 3);
+        assert!(m.attachments[0].is_message);
+        assert_eq!(m.attachments[0].name, "Inner");
+        assert_eq!(attachment_bytes(&raw, 0).unwrap().1, inner);
+        assert_eq!(attachment_bytes(&raw, 1).unwrap().1, vec![0, 255]);
+        assert!(m.attachments[2].is_inline);
+        // 8-bit content gets an 8bit encoding.
+        let eight = OutgoingMessage {
+            attachments: vec![OutgoingAttachment { name: "m".into(), content_type: "message/rfc822".into(), data: "Subject: ü\r\n\r\nü\r\n".as_bytes().to_vec(), content_id: None }],
+            ..Default::default()
+        };
+        let raw = build_mime(&eight);
+        assert!(String::from_utf8_lossy(&raw).contains("Content-Transfer-Encoding: 8bit"));
+        let m = Message::from_mime(&raw).unwrap();
+        assert!(m.attachments[0].is_message);
     }
 
     #[test]

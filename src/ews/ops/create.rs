@@ -6,7 +6,8 @@
 //! - `SendAndSaveCopy`: submitted, then appended to Sent Items (or `SavedItemFolderId`) with `\Seen`.
 //!
 //! A `t:MimeContent` in the request is used as the message as is; otherwise it is built from Subject, Body,
-//! recipients, importance, threading headers and `t:Attachments/t:FileAttachment` (model::message::build_mime).
+//! recipients, importance, threading headers and `t:Attachments` (`t:FileAttachment`, and `t:ItemAttachment` holding a
+//! `t:Message`, embedded as message/rfc822; model::message::build_mime).
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -76,7 +77,14 @@ pub fn build_message<S>(cx: &Ctx<S>, m: &Element) -> Result<(Vec<u8>, Vec<String
         }
     }
     if let Some(atts) = m.t("Attachments") {
-        for a in atts.children.iter().filter(|a| a.name == "FileAttachment") {
+        for a in atts.children.iter() {
+            if a.name == "ItemAttachment" {
+                out.attachments.push(super::drafts::item_attachment(cx, a)?);
+                continue;
+            }
+            if a.name != "FileAttachment" {
+                continue;
+            }
             let data = STANDARD
                 .decode(a.t_text("Content").unwrap_or("").replace(['\r', '\n', ' '], ""))
                 .map_err(|_| Fail::new("ErrorInvalidRequest", "Attachment content is not base64."))?;

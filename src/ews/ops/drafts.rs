@@ -1,6 +1,11 @@
 //! Editing drafts: UpdateItem on Subject/Body/recipients/importance of a draft, CreateAttachment
 //! (MS-OXWSATT 3.1.4.1) and DeleteAttachment (MS-OXWSATT 3.1.4.2).
 //!
+//! CreateAttachment takes file attachments (`t:FileAttachment`, base64 content) and item attachments
+//! (`t:ItemAttachment` holding a `t:Message`, MS-OXWSCORE 2.2.4.33): the embedded message is built to MIME from
+//! its fields (or taken from its `t:MimeContent`) as CreateItem builds messages, with the user as its sender,
+//! and attached as a `message/rfc822` part, which GetItem then lists as an item attachment again.
+//!
 //! IMAP messages are immutable, so an edit rebuilds the draft's MIME (model::message::build_mime), appends it
 //! with the same flags and expunges the old one: the draft gets a new UID. So that the ids clients already hold
 //! keep working (exchangelib keeps the item id after CreateAttachment; Outlook saves drafts repeatedly), the new
@@ -18,7 +23,7 @@ use crate::ews::store::MailStore;
 use crate::ews::xml::{Element, NS_T, XmlWriter};
 use crate::ids::{AttachmentId, ItemId};
 use crate::model::message::{
-    Importance, Message, OutgoingAttachment, OutgoingMessage, Recipient, attachment_bytes, build_mime,
+    Importance, Message, OutgoingAttachment, OutgoingMessage, Recipient, attachment_bytes, build_mime, is_message_type,
 };
 
 /// The header that lists the UIDs a rewritten draft supersedes, as `u<uid>.` tokens.
@@ -296,13 +301,55 @@ pub async fn rewrite<S: MailStore>(
     Ok((ItemId { mailbox: cx.mailbox.clone(), folder: node.r.clone(), uid_validity: uv, uid: new_uid }, modseq, before))
 }
 
-fn file_attachment(a: &Element) -> Result<OutgoingAttachment, Fail> {
-    if a.name != "FileAttachment" {
+/// One attachment of a CreateAttachment request: a file, or a message to embed.
+fn new_attachment<S>(cx: &Ctx<S>, a: &Element) -> Result<OutgoingAttachment, Fail> {
+    match a.name.as_str() {
+        "FileAttachment" => file_attachment(a),
+        "ItemAttachment" => item_attachment(cx, a),
+        other => Err(Fail::new("ErrorInvalidRequest", format!("'{other}' is not an attachment type."))),
+    }
+}
+
+/// An item attachment: its `t:Message` as MIME (message/rfc822). Other item types cannot be embedded yet.
+pub fn item_attachment<S>(cx: &Ctx<S>, a: &Element) -> Result<OutgoingAttachment, Fail> {
+    let item = a
+        .children
+        .iter()
+        .find(|c| c.ns.as_deref() == Some(NS_T) && !ATTACHMENT_FIELDS.contains(&c.name.as_str()))
+        .ok_or_else(|| Fail::new("ErrorInvalidRequest", "The item attachment holds no item."))?;
+    if item.name != "Message" {
         return Err(Fail::new(
             "ErrorInvalidRequest",
-            "Only file attachments can be created; item attachments are not supported yet.",
+            format!("Only messages can be attached as items ('{}' cannot yet).", item.name),
         ));
     }
+    let (raw, _, _) = super::create::build_message(cx, item)?;
+    // A draft keeps Bcc in a header; an embedded message has no envelope, so it keeps none.
+    let data = if item.t("MimeContent").is_some() { raw } else { strip_bcc(&raw) };
+    let name = a
+        .t_text("Name")
+        .or_else(|| item.t_text("Subject"))
+        .map(str::trim)
+        .filter(|n| !n.is_empty())
+        .unwrap_or("Attached message")
+        .to_string();
+    Ok(OutgoingAttachment { name, content_type: "message/rfc822".into(), data, content_id: None })
+}
+
+/// The elements of AttachmentType (MS-OXWSCORE 2.2.4.4) that precede the item in an ItemAttachment.
+const ATTACHMENT_FIELDS: &[&str] = &[
+    "AttachmentId",
+    "Name",
+    "ContentType",
+    "ContentId",
+    "ContentLocation",
+    "AttachmentOriginalUrl",
+    "Size",
+    "LastModifiedTime",
+    "IsInline",
+];
+
+fn file_attachment(a: &Element) -> Result<OutgoingAttachment, Fail> {
     let data = STANDARD
         .decode(a.t_text("Content").unwrap_or("").replace(['\r', '\n', ' '], ""))
         .map_err(|_| Fail::new("ErrorInvalidRequest", "Attachment content is not base64."))?;
@@ -315,7 +362,7 @@ fn file_attachment(a: &Element) -> Result<OutgoingAttachment, Fail> {
     })
 }
 
-/// CreateAttachment: adds file attachments to a draft; each gets its own response message with its id and the
+/// CreateAttachment: adds file and item attachments to a draft; each gets its own response message with its id and the
 /// draft's new root id and change key.
 pub async fn create_attachment<S: MailStore>(cx: &mut Ctx<S>, op: &Element) -> Vec<ResponseMessage> {
     if let Err(f) = cx.load().await {
@@ -331,7 +378,7 @@ pub async fn create_attachment<S: MailStore>(cx: &mut Ctx<S>, op: &Element) -> V
     if atts.is_empty() {
         return vec![ResponseMessage::error("ErrorInvalidRequest", "Attachments is empty.")];
     }
-    let parsed: Vec<Result<OutgoingAttachment, Fail>> = atts.iter().map(|a| file_attachment(a)).collect();
+    let parsed: Vec<Result<OutgoingAttachment, Fail>> = atts.iter().map(|a| new_attachment(cx, a)).collect();
     let good: Vec<OutgoingAttachment> = parsed.iter().filter_map(|p| p.as_ref().ok().cloned()).collect();
     let result = async {
         let (id, node) = resolve_item(cx, &parent_el).await?;
@@ -355,7 +402,8 @@ pub async fn create_attachment<S: MailStore>(cx: &mut Ctx<S>, op: &Element) -> V
                 let aid = cx.ids.attachment_id(&AttachmentId { item: new_id.clone(), index: next as u32 });
                 next += 1;
                 let mut w = XmlWriter::new();
-                w.start("m:Attachments", &[]).start("t:FileAttachment", &[]);
+                let el = if is_message_type(&a.content_type) { "t:ItemAttachment" } else { "t:FileAttachment" };
+                w.start("m:Attachments", &[]).start(el, &[]);
                 w.empty("t:AttachmentId", &[("Id", &aid), ("RootItemId", &root_id), ("RootItemChangeKey", &root_ck)]);
                 w.leaf("t:Name", &a.name);
                 w.end().end();

@@ -3,6 +3,15 @@
 //! CopyItem (3.1.4.1), CreateItem (3.1.4.2, MS-OXWSMSG 3.1.4.2), MarkAllItemsAsRead (3.1.4.6),
 //! GetAttachment (MS-OXWSATT 3.1.4.3).
 //!
+//! Attachments: a `message/rfc822` part is an item attachment (MS-OXWSCORE 2.2.4.33 ItemAttachmentType): GetItem
+//! lists it as `t:ItemAttachment`, and GetAttachment returns the embedded message as a `t:Message` (whose own
+//! attachments, an embedded message among them, are listed as file attachments without ids). Every other part
+//! is a `t:FileAttachment`; GetAttachment writes its content base64-encoded straight into the response.
+//!
+//! Bodies: besides `Body`, GetItem writes `UniqueBody` (the body without the quoted earlier messages of the
+//! thread, after the heuristic of [`crate::model::unique_body`]), `TextBody` (the body as text) and
+//! `NormalizedBody` (the body as HTML) when they are asked for (MS-OXWSCORE 2.2.4.24 ItemType).
+//!
 //! An item is an IMAP message: its id is (folder, UIDVALIDITY, UID), its change key its MODSEQ. Read state,
 //! follow-up flag and categories are IMAP flags (`\Seen`, `\Flagged`, keywords), so they are visible to every
 //! IMAP client at once.
@@ -18,7 +27,8 @@ use crate::ews::store::{Addr, Filter, ListQuery, MailStore, MsgSummary, SortFiel
 use crate::ews::types::{Shape, format_datetime, parse_datetime, path_uri};
 use crate::ews::xml::{Element, NS_T, XmlWriter, parse_bool};
 use crate::ids::{AttachmentId, ItemId};
-use crate::model::message::{Importance, Message, attachment_bytes, categories_from_flags};
+use crate::model::message::{AttachmentInfo, Importance, Message, Recipient, attachment_bytes, categories_from_flags};
+use crate::model::unique_body;
 
 /// Most items one FindItem page returns when the client sets no limit.
 pub const MAX_PAGE: u32 = 1000;
@@ -46,6 +56,7 @@ pub fn needs_raw(shape: &Shape, full_default: bool) -> bool {
         || wants("item:InternetMessageHeaders", false)
         || wants("item:UniqueBody", false)
         || wants("item:TextBody", false)
+        || wants("item:NormalizedBody", false)
         || wants("message:References", false)
 }
 
@@ -60,6 +71,7 @@ pub fn needs_parsed(shape: &Shape, full_default: bool) -> bool {
         || wants("item:InternetMessageHeaders", false)
         || wants("item:UniqueBody", false)
         || wants("item:TextBody", false)
+        || wants("item:NormalizedBody", false)
         || wants("message:References", false)
 }
 
@@ -202,6 +214,147 @@ pub fn html_to_text(html: &str) -> String {
     out.replace("&nbsp;", " ").replace("&lt;", "<").replace("&gt;", ">").replace("&quot;", "\"").replace("&amp;", "&")
 }
 
+/// The body in the format asked for (`Best`, `HTML` or `Text`, MS-OXWSCDATA 2.2.5.2 BodyTypeResponseType):
+/// (BodyType, content). Best is HTML when the message has an HTML body, else text.
+fn body_as(m: &Message, want: &str) -> (&'static str, String) {
+    match (want, &m.body_html, &m.body_text) {
+        ("Text", _, Some(t)) => ("Text", t.clone()),
+        ("Text", Some(h), None) => ("Text", html_to_text(h)),
+        ("HTML", None, Some(t)) => ("HTML", text_to_html(t)),
+        (_, Some(h), _) => ("HTML", h.clone()),
+        (_, None, Some(t)) => ("Text", t.clone()),
+        (_, None, None) => ("Text", String::new()),
+    }
+}
+
+/// `t:UniqueBody` (MS-OXWSCORE 2.2.4.24): the body without quoted earlier messages, in the format of
+/// `UniqueBodyType` (Best when absent).
+fn write_unique_body(w: &mut XmlWriter, m: &Message, shape: &Shape) {
+    let (kind, body) = body_as(m, shape.unique_body_type.as_deref().unwrap_or("Best"));
+    let unique = if kind == "HTML" { unique_body::unique_html(&body) } else { unique_body::unique_text(&body) };
+    w.leaf_with("t:UniqueBody", &[("BodyType", kind), ("IsTruncated", "false")], &unique);
+}
+
+/// `t:NormalizedBody` (the body as HTML, or in `NormalizedBodyType`) and `t:TextBody` (the body as text), when
+/// asked for; in ItemType's order (NormalizedBody before TextBody).
+fn write_normalized_and_text_bodies(w: &mut XmlWriter, m: &Message, shape: &Shape) {
+    if shape.wants("item:NormalizedBody", false) {
+        let (kind, body) = body_as(m, shape.normalized_body_type.as_deref().unwrap_or("HTML"));
+        w.leaf_with("t:NormalizedBody", &[("BodyType", kind), ("IsTruncated", "false")], &body);
+    }
+    if shape.wants("item:TextBody", false) {
+        let (_, body) = body_as(m, "Text");
+        w.leaf_with("t:TextBody", &[("BodyType", "Text"), ("IsTruncated", "false")], &body);
+    }
+}
+
+/// `t:Attachments` of a message. With `item` (the message is a store item) every attachment gets its id and an
+/// attached message is a `t:ItemAttachment`; without (the message is itself embedded in another) all are
+/// `t:FileAttachment` metadata without ids: nested embedded messages cannot be opened (MS-OXWSCORE 2.2.4.6
+/// ArrayOfAttachmentsType; AttachmentType's element order: AttachmentId, Name, ContentType, ContentId, Size,
+/// LastModifiedTime, IsInline).
+fn write_attachments<S>(w: &mut XmlWriter, cx: &Ctx<S>, item: Option<&ItemId>, list: &[AttachmentInfo]) {
+    if list.is_empty() {
+        return;
+    }
+    w.start("t:Attachments", &[]);
+    for a in list {
+        let as_item = a.is_message && item.is_some();
+        w.start(if as_item { "t:ItemAttachment" } else { "t:FileAttachment" }, &[]);
+        if let Some(item_id) = item {
+            let aid = cx.ids.attachment_id(&AttachmentId { item: item_id.clone(), index: a.index as u32 });
+            w.empty("t:AttachmentId", &[("Id", &aid)]);
+        }
+        w.leaf("t:Name", &a.name);
+        w.leaf("t:ContentType", &a.content_type);
+        if let Some(cid) = &a.content_id {
+            w.leaf("t:ContentId", cid);
+        }
+        w.leaf("t:Size", &a.size.to_string());
+        if let Some(d) = a.message_date.filter(|_| as_item) {
+            w.leaf("t:LastModifiedTime", &format_datetime(d.unix));
+        }
+        w.bool_leaf("t:IsInline", a.is_inline);
+        if !as_item {
+            w.bool_leaf("t:IsContactPhoto", false);
+        }
+        w.end();
+    }
+    w.end();
+}
+
+fn addr_of(r: &Recipient) -> Addr {
+    Addr { name: r.name.clone(), email: r.address.clone() }
+}
+
+fn addrs_of(list: &[Recipient]) -> Vec<Addr> {
+    list.iter().map(addr_of).collect()
+}
+
+/// The embedded message of an item attachment as a `t:Message` (MS-OXWSMSG 2.2.4.1) for GetAttachment: the
+/// fields the MIME message has, in ItemType/MessageType order; `MimeContent` with `IncludeMimeContent`, the body
+/// in the AttachmentShape's `BodyType`, UniqueBody/NormalizedBody/TextBody when named in its
+/// AdditionalProperties. An embedded item has no ItemId (it is reached through its attachment id).
+pub fn write_embedded_message<S>(w: &mut XmlWriter, cx: &Ctx<S>, m: &Message, raw: &[u8], shape: &Shape) {
+    w.start("t:Message", &[]);
+    if shape.wants_mime() {
+        w.start("t:MimeContent", &[("CharacterSet", "UTF-8")]).base64_text(raw).end();
+    }
+    w.leaf("t:ItemClass", "IPM.Note");
+    w.leaf("t:Subject", m.subject.as_deref().unwrap_or(""));
+    w.leaf("t:Sensitivity", "Normal");
+    let (kind, body) = body_as(m, shape.body_type.as_deref().unwrap_or("Best"));
+    w.leaf_with("t:Body", &[("BodyType", kind), ("IsTruncated", "false")], &body);
+    write_attachments(w, cx, None, &m.attachments);
+    let sent = m.date_sent.map(|d| format_datetime(d.unix));
+    if let Some(d) = m.date_received.map(|d| format_datetime(d.unix)).or_else(|| sent.clone()) {
+        w.leaf("t:DateTimeReceived", &d);
+    }
+    w.leaf("t:Size", &raw.len().to_string());
+    w.leaf(
+        "t:Importance",
+        match m.importance {
+            Importance::Low => "Low",
+            Importance::Normal => "Normal",
+            Importance::High => "High",
+        },
+    );
+    if let Some(r) = &m.in_reply_to {
+        w.leaf("t:InReplyTo", &format!("<{}>", r.trim_matches(['<', '>'])));
+    }
+    w.bool_leaf("t:IsSubmitted", true);
+    w.bool_leaf("t:IsDraft", false);
+    w.bool_leaf("t:IsFromMe", m.from.as_ref().is_some_and(|f| f.address.eq_ignore_ascii_case(&cx.mailbox)));
+    if let Some(d) = &sent {
+        w.leaf("t:DateTimeSent", d);
+        w.leaf("t:DateTimeCreated", d);
+    }
+    w.leaf("t:DisplayCc", &display_list(&addrs_of(&m.cc)));
+    w.leaf("t:DisplayTo", &display_list(&addrs_of(&m.to)));
+    w.bool_leaf("t:HasAttachments", m.attachments.iter().any(|a| !a.is_inline));
+    if shape.wants("item:UniqueBody", false) {
+        write_unique_body(w, m, shape);
+    }
+    write_normalized_and_text_bodies(w, m, shape);
+    // MessageType
+    write_single(w, "t:Sender", m.sender.as_ref().or(m.from.as_ref()).map(addr_of).as_ref());
+    write_list(w, "t:ToRecipients", &addrs_of(&m.to));
+    write_list(w, "t:CcRecipients", &addrs_of(&m.cc));
+    write_list(w, "t:BccRecipients", &addrs_of(&m.bcc));
+    w.leaf("t:ConversationTopic", strip_prefixes(m.subject.as_deref().unwrap_or("")));
+    write_single(w, "t:From", m.from.as_ref().map(addr_of).as_ref());
+    if let Some(id) = &m.message_id {
+        w.leaf("t:InternetMessageId", &format!("<{}>", id.trim_matches(['<', '>'])));
+    }
+    w.bool_leaf("t:IsRead", true);
+    if !m.references.is_empty() {
+        let refs: Vec<String> = m.references.iter().map(|r| format!("<{}>", r.trim_matches(['<', '>']))).collect();
+        w.leaf("t:References", &refs.join(" "));
+    }
+    write_list(w, "t:ReplyTo", &addrs_of(&m.reply_to));
+    w.end();
+}
+
 fn text_to_html(text: &str) -> String {
     format!(
         "<html><head><meta http-equiv=\"Content-Type\" content=\"text/html; charset=utf-8\"></head><body><pre>{}</pre></body></html>",
@@ -232,8 +385,7 @@ pub fn write_message<S: MailStore>(
         .or_else(|| s.calendar_method.as_deref().and_then(meetings::MeetingKind::of_method));
     w.start(meeting_kind.map(|k| k.element()).unwrap_or("t:Message"), &[]);
     if shape.wants_mime() && d.raw.is_some() {
-        let b64 = STANDARD.encode(d.raw.unwrap_or_default());
-        w.start("t:MimeContent", &[("CharacterSet", "UTF-8")]).raw_text(&b64).end();
+        w.start("t:MimeContent", &[("CharacterSet", "UTF-8")]).base64_text(d.raw.unwrap_or_default()).end();
     }
     w.empty("t:ItemId", &[("Id", &cx.ids.item_id(&item_id)), ("ChangeKey", &cx.ids.change_key(s.modseq))]);
     if shape.wants("item:ParentFolderId", true) {
@@ -255,36 +407,13 @@ pub fn write_message<S: MailStore>(
     if shape.wants("item:Body", full_default)
         && let Some(m) = d.msg
     {
-        let want = shape.body_type.as_deref().unwrap_or("Best");
-        let (kind, body) = match (want, &m.body_html, &m.body_text) {
-            ("Text", _, Some(t)) => ("Text", t.clone()),
-            ("Text", Some(h), None) => ("Text", html_to_text(h)),
-            ("HTML", None, Some(t)) => ("HTML", text_to_html(t)),
-            (_, Some(h), _) => ("HTML", h.clone()),
-            (_, None, Some(t)) => ("Text", t.clone()),
-            (_, None, None) => ("Text", String::new()),
-        };
+        let (kind, body) = body_as(m, shape.body_type.as_deref().unwrap_or("Best"));
         w.leaf_with("t:Body", &[("BodyType", kind), ("IsTruncated", "false")], &body);
     }
     if shape.wants("item:Attachments", full_default)
-        && let Some(m) = d.msg.filter(|m| !m.attachments.is_empty())
+        && let Some(m) = d.msg
     {
-        w.start("t:Attachments", &[]);
-        for a in &m.attachments {
-            let aid = cx.ids.attachment_id(&AttachmentId { item: item_id.clone(), index: a.index as u32 });
-            w.start("t:FileAttachment", &[]);
-            w.empty("t:AttachmentId", &[("Id", &aid)]);
-            w.leaf("t:Name", &a.name);
-            w.leaf("t:ContentType", &a.content_type);
-            if let Some(cid) = &a.content_id {
-                w.leaf("t:ContentId", cid);
-            }
-            w.leaf("t:Size", &a.size.to_string());
-            w.bool_leaf("t:IsInline", a.is_inline);
-            w.bool_leaf("t:IsContactPhoto", false);
-            w.end();
-        }
-        w.end();
+        write_attachments(w, cx, Some(&item_id), &m.attachments);
     }
     if shape.wants("item:DateTimeReceived", true) {
         w.leaf("t:DateTimeReceived", &format_datetime(s.internal_date));
@@ -361,10 +490,18 @@ pub fn write_message<S: MailStore>(
     if shape.wants("item:ConversationId", true) {
         w.empty("t:ConversationId", &[("Id", &conversation_id(s))]);
     }
+    if shape.wants("item:UniqueBody", false)
+        && let Some(m) = d.msg
+    {
+        write_unique_body(w, m, shape);
+    }
     if shape.wants("item:Flag", true) {
         w.start("t:Flag", &[]);
         w.leaf("t:FlagStatus", if flag_status(s) == 2 { "Flagged" } else { "NotFlagged" });
         w.end();
+    }
+    if let Some(m) = d.msg {
+        write_normalized_and_text_bodies(w, m, shape);
     }
     // MessageType
     if shape.wants("message:Sender", true) {
@@ -791,7 +928,11 @@ pub async fn find_item<S: MailStore>(cx: &mut Ctx<S>, op: &Element) -> Vec<Respo
             } else {
                 w.start(
                     "m:RootFolder",
-                    &[("IndexedPagingOffset", &next_s), ("TotalItemsInView", &total_s), ("IncludesLastItemInRange", last_s)],
+                    &[
+                        ("IndexedPagingOffset", &next_s),
+                        ("TotalItemsInView", &total_s),
+                        ("IncludesLastItemInRange", last_s),
+                    ],
                 );
             }
             w.start("t:Items", &[]);
@@ -827,7 +968,11 @@ pub async fn find_item<S: MailStore>(cx: &mut Ctx<S>, op: &Element) -> Vec<Respo
 fn parse_fraction(v: &Element) -> Result<(Option<u32>, u32, u32), Fail> {
     let num = |name: &str| -> Result<Option<u32>, Fail> {
         v.attr(name)
-            .map(|x| x.trim().parse::<u32>().map_err(|_| Fail::new("ErrorInvalidRequest", format!("{name} is not a number."))))
+            .map(|x| {
+                x.trim()
+                    .parse::<u32>()
+                    .map_err(|_| Fail::new("ErrorInvalidRequest", format!("{name} is not a number.")))
+            })
             .transpose()
     };
     let (max, n, d) = (num("MaxEntriesReturned")?, num("Numerator")?, num("Denominator")?);
@@ -1167,7 +1312,30 @@ pub async fn mark_all_items_as_read<S: MailStore>(cx: &mut Ctx<S>, op: &Element)
 
 // ------------------------------------------------------------------------------------------------ GetAttachment
 
+/// The AttachmentShape of a GetAttachment (MS-OXWSCORE 2.2.4.5 AttachmentResponseShapeType): IncludeMimeContent,
+/// BodyType and AdditionalProperties, which shape an embedded item.
+fn attachment_shape(op: &Element) -> Shape {
+    let Some(el) = op.m("AttachmentShape") else { return Shape::default() };
+    let additional = el
+        .t("AdditionalProperties")
+        .map(|ap| {
+            ap.children
+                .iter()
+                .filter_map(|p| p.attr("FieldURI").map(|u| crate::ews::types::PropPath { uri: u.to_string() }))
+                .collect()
+        })
+        .unwrap_or_default();
+    Shape {
+        base: crate::ews::types::BaseShape::Default,
+        additional,
+        body_type: el.t_text("BodyType").map(str::to_string),
+        include_mime: el.t_text("IncludeMimeContent").and_then(parse_bool).unwrap_or(false),
+        ..Shape::default()
+    }
+}
+
 pub async fn get_attachment<S: MailStore>(cx: &mut Ctx<S>, op: &Element) -> Vec<ResponseMessage> {
+    let shape = attachment_shape(op);
     if let Err(f) = cx.load().await {
         return vec![f.message()];
     }
@@ -1186,18 +1354,36 @@ pub async fn get_attachment<S: MailStore>(cx: &mut Ctx<S>, op: &Element) -> Vec<
             let raw = raw.ok_or_else(item_not_found)?;
             let (info, bytes) = attachment_bytes(&raw, aid.index as usize)
                 .ok_or_else(|| Fail::new("ErrorInvalidAttachmentId", "The attachment does not exist."))?;
+            // The message is no longer needed: only the attachment's bytes are kept while the answer is written.
+            drop(raw);
+            let embedded = if info.is_message { Message::from_mime(&bytes).ok() } else { None };
+            let aid_text = cx.ids.attachment_id(&aid);
             let mut w = XmlWriter::new();
-            w.start("m:Attachments", &[]).start("t:FileAttachment", &[]);
-            w.empty("t:AttachmentId", &[("Id", &cx.ids.attachment_id(&aid))]);
+            w.start("m:Attachments", &[])
+                .start(if embedded.is_some() { "t:ItemAttachment" } else { "t:FileAttachment" }, &[]);
+            w.empty("t:AttachmentId", &[("Id", &aid_text)]);
             w.leaf("t:Name", &info.name);
             w.leaf("t:ContentType", &info.content_type);
             if let Some(cid) = &info.content_id {
                 w.leaf("t:ContentId", cid);
             }
             w.leaf("t:Size", &bytes.len().to_string());
-            w.bool_leaf("t:IsInline", info.is_inline);
-            w.bool_leaf("t:IsContactPhoto", false);
-            w.start("t:Content", &[]).raw_text(&STANDARD.encode(&bytes)).end();
+            match &embedded {
+                Some(m) => {
+                    if let Some(d) = info.message_date {
+                        w.leaf("t:LastModifiedTime", &format_datetime(d.unix));
+                    }
+                    w.bool_leaf("t:IsInline", info.is_inline);
+                    write_embedded_message(&mut w, cx, m, &bytes, &shape);
+                }
+                None => {
+                    w.bool_leaf("t:IsInline", info.is_inline);
+                    w.bool_leaf("t:IsContactPhoto", false);
+                    // Base64 straight into the response buffer (room reserved once): see docs/performance.md.
+                    w.reserve(base64::encoded_len(bytes.len(), true).unwrap_or(0) + 64);
+                    w.start("t:Content", &[]).base64_text(&bytes).end();
+                }
+            }
             w.end().end();
             Ok::<_, Fail>(w.finish())
         }
