@@ -276,7 +276,11 @@ impl MailStore for ImapStore {
     }
 
     async fn fetch_full(&mut self, folder: &str, uid: u32) -> Result<Option<(MsgSummary, Vec<u8>)>> {
-        Ok(self.store.fetch_message(&self.principal, folder, uid).await?.map(|m| (summary(m.summary), m.raw.to_vec())))
+        Ok(self
+            .store
+            .fetch_message(&self.principal, folder, uid)
+            .await?
+            .map(|m| (summary(m.summary), Vec::from(m.raw))))
     }
 
     async fn fetch_full_many(&mut self, folder: &str, uids: &[u32]) -> Result<Vec<(MsgSummary, Vec<u8>)>> {
@@ -285,12 +289,12 @@ impl MailStore for ImapStore {
             .fetch_messages(&self.principal, folder, uids)
             .await?
             .into_iter()
-            .map(|m| (summary(m.summary), m.raw.to_vec()))
+            .map(|m| (summary(m.summary), Vec::from(m.raw)))
             .collect())
     }
 
     async fn fetch_raw(&mut self, folder: &str, uid: u32) -> Result<Option<Vec<u8>>> {
-        Ok(self.store.fetch_message(&self.principal, folder, uid).await?.map(|m| m.raw.to_vec()))
+        Ok(self.store.fetch_message(&self.principal, folder, uid).await?.map(|m| Vec::from(m.raw)))
     }
 
     async fn set_flags(

@@ -572,6 +572,21 @@ struct FetchItems {
     preview: Option<String>,
 }
 
+/// Moves the whole message out of fetched items, leaving its header block for [`summary_from`]: the message is
+/// neither copied nor parsed whole just to read its headers (a message with a 25 MB attachment stays one buffer).
+fn take_body(items: &mut FetchItems) -> Bytes {
+    let body = items.body.take().unwrap_or_default();
+    if items.headers.is_none() {
+        let end = body
+            .windows(4)
+            .position(|w| w == b"\r\n\r\n")
+            .map(|p| p + 4)
+            .or_else(|| body.windows(2).position(|w| w == b"\n\n").map(|p| p + 2));
+        items.headers = Some(body[..end.unwrap_or(body.len())].to_vec());
+    }
+    Bytes::from(body)
+}
+
 fn fetch_items(data: &[Value]) -> Option<FetchItems> {
     if data.len() < 3 || !data[1].is("FETCH") {
         return None;
@@ -1147,11 +1162,11 @@ impl MailStore {
         Self::open(&mut s, mailbox, false).await?;
         let cmd = Command::new("UID FETCH").raw(&format!(" {uid} ({} BODY.PEEK[])", Self::summary_items(&s)));
         let done = s.run(&cmd).await?;
-        for items in done.data().filter_map(fetch_items) {
+        for mut items in done.data().filter_map(fetch_items) {
             if items.uid != Some(uid) {
                 continue;
             }
-            let raw = Bytes::from(items.body.clone().unwrap_or_default());
+            let raw = take_body(&mut items);
             if let Some(summary) = summary_from(items) {
                 return Ok(Some(FetchedMessage { summary, raw }));
             }
@@ -1177,8 +1192,8 @@ impl MailStore {
             }
             let cmd = Command::new("UID FETCH").raw(&format!(" {set} ({} BODY.PEEK[])", Self::summary_items(&s)));
             let done = s.run(&cmd).await?;
-            for items in done.data().filter_map(fetch_items) {
-                let raw = Bytes::from(items.body.clone().unwrap_or_default());
+            for mut items in done.data().filter_map(fetch_items) {
+                let raw = take_body(&mut items);
                 if let Some(summary) = summary_from(items) {
                     by_uid.insert(summary.uid, FetchedMessage { summary, raw });
                 }
