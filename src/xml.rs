@@ -382,6 +382,20 @@ impl XmlWriter {
         self
     }
 
+    /// Appends `data` base64-encoded (RFC 4648 section 4, with padding), encoded straight into the document
+    /// rather than into a string of its own first.
+    pub fn base64_text(&mut self, data: &[u8]) -> &mut Self {
+        use base64::Engine as _;
+        self.buf.reserve(data.len().div_ceil(3) * 4);
+        base64::engine::general_purpose::STANDARD.encode_string(data, &mut self.buf);
+        self
+    }
+
+    /// Makes room for `additional` more bytes (for callers that know a large part is coming).
+    pub fn reserve(&mut self, additional: usize) {
+        self.buf.reserve(additional);
+    }
+
     /// Closes whatever is still open and returns the document.
     pub fn finish(mut self) -> String {
         while !self.open.is_empty() {

@@ -275,7 +275,7 @@ impl MailStore for ImapStore {
     }
 
     async fn fetch_full(&mut self, folder: &str, uid: u32) -> Result<Option<(MsgSummary, Vec<u8>)>> {
-        Ok(self.store.fetch_message(&self.principal, folder, uid).await?.map(|m| (summary(m.summary), m.raw.to_vec())))
+        Ok(self.store.fetch_message(&self.principal, folder, uid).await?.map(|m| (summary(m.summary), Vec::from(m.raw))))
     }
 
     async fn fetch_full_many(&mut self, folder: &str, uids: &[u32]) -> Result<Vec<(MsgSummary, Vec<u8>)>> {
@@ -284,12 +284,42 @@ impl MailStore for ImapStore {
             .fetch_messages(&self.principal, folder, uids)
             .await?
             .into_iter()
-            .map(|m| (summary(m.summary), m.raw.to_vec()))
+            .map(|m| (summary(m.summary), Vec::from(m.raw)))
+            .collect())
+    }
+
+    async fn summaries_in(
+        &mut self,
+        folder: &str,
+        uid_validity: u32,
+        uids: &[u32],
+        ids_only: bool,
+    ) -> Result<Vec<MsgSummary>> {
+        let found = self.store.fetch_summaries_in(&self.principal, folder, Some(uid_validity), uids, ids_only).await?;
+        let mut v: Vec<MsgSummary> = found.into_iter().map(summary).collect();
+        v.sort_by_key(|m| m.uid);
+        v.dedup_by_key(|m| m.uid);
+        Ok(v)
+    }
+
+    async fn fetch_full_many_in(
+        &mut self,
+        folder: &str,
+        uid_validity: u32,
+        uids: &[u32],
+        ids_only: bool,
+    ) -> Result<Vec<(MsgSummary, Vec<u8>)>> {
+        Ok(self
+            .store
+            .fetch_messages_in(&self.principal, folder, Some(uid_validity), uids, ids_only)
+            .await?
+            .into_iter()
+            .map(|m| (summary(m.summary), Vec::from(m.raw)))
             .collect())
     }
 
     async fn fetch_raw(&mut self, folder: &str, uid: u32) -> Result<Option<Vec<u8>>> {
-        Ok(self.store.fetch_message(&self.principal, folder, uid).await?.map(|m| m.raw.to_vec()))
+        Ok(self.store.fetch_message(&self.principal, folder, uid).await?.map(|m| Vec::from(m.raw)))
     }
 
     async fn set_flags(
@@ -337,23 +367,18 @@ impl MailStore for ImapStore {
     }
 
     async fn changes_since(&mut self, folder: &str, modseq: u64) -> Result<Changes> {
-        let status = self.store.mailbox_status(&self.principal, folder).await?;
-        let uids = self.store.search_uids(&self.principal, folder, &Criteria::Deleted(false)).await?;
-        if modseq == 0 {
-            // Everything is new to the caller: no need to fetch every summary (see the trait's contract).
-            return Ok(Changes {
-                uid_validity: status.uid_validity,
-                highest_modseq: status.highest_modseq,
-                uids,
-                changed: Vec::new(),
-            });
+        // One session: EXAMINE gives UIDVALIDITY and HIGHESTMODSEQ (RFC 7162 3.1.2.1), then the UID SEARCH and,
+        // for a caller that has synchronised before, the CHANGEDSINCE fetch — on the mailbox just selected. With
+        // modseq 0 everything is new to the caller: no summaries are fetched (see the trait's contract).
+        let snap = self.store.sync_snapshot(&self.principal, folder, modseq).await?;
+        if modseq > 0 && snap.selected.highest_modseq == 0 {
+            return Err(Error::backend(Backend::Imap, Kind::NotSupported, format!("{folder:?} has no mod-sequences")));
         }
-        let ch = self.store.changes_since(&self.principal, folder, status.uid_validity, modseq).await?;
         Ok(Changes {
-            uid_validity: ch.uid_validity,
-            highest_modseq: ch.highest_modseq,
-            uids,
-            changed: ch.changed.into_iter().map(summary).collect(),
+            uid_validity: snap.selected.uid_validity,
+            highest_modseq: snap.selected.highest_modseq,
+            uids: snap.uids,
+            changed: snap.changed.into_iter().map(summary).collect(),
         })
     }
 

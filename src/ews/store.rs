@@ -174,6 +174,30 @@ pub trait MailStore {
         }
         Ok(out)
     }
+    /// [`MailStore::summaries`] in a folder whose UIDVALIDITY the caller has checked to be `uid_validity`;
+    /// with `ids_only`, only `uid`, `modseq` and `flags` need to be filled in (ids and change keys). The IMAP
+    /// store uses both to avoid re-selecting the folder and fetching headers.
+    async fn summaries_in(
+        &mut self,
+        folder: &str,
+        uid_validity: u32,
+        uids: &[u32],
+        ids_only: bool,
+    ) -> Result<Vec<MsgSummary>> {
+        let _ = (uid_validity, ids_only);
+        self.summaries(folder, uids).await
+    }
+    /// [`MailStore::fetch_full_many`] with what the caller knows, as for [`MailStore::summaries_in`].
+    async fn fetch_full_many_in(
+        &mut self,
+        folder: &str,
+        uid_validity: u32,
+        uids: &[u32],
+        ids_only: bool,
+    ) -> Result<Vec<(MsgSummary, Vec<u8>)>> {
+        let _ = (uid_validity, ids_only);
+        self.fetch_full_many(folder, uids).await
+    }
     /// Adds and removes flags. With `unchanged_since` (RFC 7162 UNCHANGEDSINCE), returns the UIDs that were not
     /// changed because they were modified after it.
     async fn set_flags(
