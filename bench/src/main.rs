@@ -43,6 +43,10 @@ struct Args {
     /// Seconds each workload runs on each side.
     #[arg(long, default_value_t = 10)]
     seconds: u64,
+    /// Alternate the sides this many times per workload (each slice `seconds / rounds` long), so that load
+    /// from other processes on the machine weighs on both sides alike.
+    #[arg(long, default_value_t = 1)]
+    rounds: u64,
     /// Messages in the benchmark folder (created and filled when it has fewer).
     #[arg(long, default_value_t = 200)]
     messages: u32,
@@ -197,6 +201,11 @@ async fn prepare(args: &Args) -> Vec<u32> {
     uids
 }
 
+/// How long each timed slice of one side runs.
+fn slice(args: &Args) -> Duration {
+    Duration::from_secs(args.seconds) / args.rounds.max(1) as u32
+}
+
 /// Latencies of one side of one workload.
 struct Sample {
     latencies: Vec<Duration>,
@@ -205,6 +214,12 @@ struct Sample {
 }
 
 impl Sample {
+    /// Adds another slice of the same side.
+    fn absorb(&mut self, other: Sample) {
+        self.latencies.extend(other.latencies);
+        self.errors += other.errors;
+        self.elapsed += other.elapsed;
+    }
     fn throughput(&self) -> f64 {
         self.latencies.len() as f64 / self.elapsed.as_secs_f64()
     }
@@ -274,7 +289,7 @@ async fn run_ews(args: Arc<Args>, base: String, w: Workload, folder_id: Arc<Stri
     for c in clients {
         warm.push(c.await.expect("warm-up task"));
     }
-    let deadline = Instant::now() + Duration::from_secs(args.seconds);
+    let deadline = Instant::now() + slice(&args);
     let started = Instant::now();
     let mut tasks = Vec::new();
     for ews in warm {
@@ -309,7 +324,7 @@ async fn run_imap(args: Arc<Args>, w: Workload, uids: Arc<Vec<u32>>) -> Sample {
         s.select(&args.folder).await.expect("select");
         sessions.push(s);
     }
-    let deadline = Instant::now() + Duration::from_secs(args.seconds);
+    let deadline = Instant::now() + slice(&args);
     let started = Instant::now();
     let mut tasks = Vec::new();
     for mut s in sessions {
@@ -412,9 +427,10 @@ async fn main() {
     assert!(!item_ids.is_empty(), "FindItem returned no ids");
 
     println!(
-        "ews-load: {} clients, {} s per side, {} messages of {} bytes in {}",
+        "ews-load: {} clients, {} s per side in {} round(s), {} messages of {} bytes in {}",
         args.clients,
         args.seconds,
+        args.rounds.max(1),
         uids.len(),
         args.size,
         args.folder
@@ -437,6 +453,17 @@ async fn main() {
         };
         let mut direct = run_imap(args.clone(), w, uids.clone()).await;
         let mut viaduc = run_ews(args.clone(), args.viaduc.clone(), w, folder_id.clone(), item_ids.clone()).await;
+        let mut plain = match &args.viaduc_plain {
+            Some(url) => Some(run_ews(args.clone(), url.clone(), w, folder_id.clone(), item_ids.clone()).await),
+            None => None,
+        };
+        for _ in 1..args.rounds.max(1) {
+            direct.absorb(run_imap(args.clone(), w, uids.clone()).await);
+            viaduc.absorb(run_ews(args.clone(), args.viaduc.clone(), w, folder_id.clone(), item_ids.clone()).await);
+            if let (Some(p), Some(url)) = (plain.as_mut(), &args.viaduc_plain) {
+                p.absorb(run_ews(args.clone(), url.clone(), w, folder_id.clone(), item_ids.clone()).await);
+            }
+        }
         let (d50, d99, v50, v99) = (direct.percentile(0.5), direct.percentile(0.99), viaduc.percentile(0.5), viaduc.percentile(0.99));
         println!(
             "{:<24} {:>6} {:>10.1} {:>9.2} {:>9.2} {:>7}",
@@ -461,8 +488,7 @@ async fn main() {
             viaduc.throughput() / direct.throughput().max(f64::MIN_POSITIVE),
             ms(v50) / ms(d50).max(f64::MIN_POSITIVE)
         );
-        if let Some(plain) = &args.viaduc_plain {
-            let mut p = run_ews(args.clone(), plain.clone(), w, folder_id.clone(), item_ids.clone()).await;
+        if let Some(mut p) = plain {
             let (p50, p99) = (p.percentile(0.5), p.percentile(0.99));
             println!(
                 "{:<24} {:>6} {:>10.1} {:>9.2} {:>9.2} {:>7} | {:>10} {:>9} {:>9} | {:>8.2} {:>8.2}",

@@ -304,6 +304,9 @@ struct Conn {
     session: ImapSession,
     capabilities: Vec<String>,
     rbuf: Vec<u8>,
+    /// Start of the unparsed bytes in `rbuf` (parsed responses are not shifted out one by one: a FETCH of
+    /// many messages would move the rest of the buffer once per response).
+    rpos: usize,
     next_tag: u64,
     /// A command was written and its completion not yet read: the connection state is unknown.
     in_flight: bool,
@@ -340,6 +343,7 @@ impl Conn {
             session,
             capabilities: Vec::new(),
             rbuf: Vec::new(),
+            rpos: 0,
             next_tag: 1,
             in_flight: false,
             broken: false,
@@ -392,12 +396,16 @@ impl Conn {
     async fn read_response(&mut self, config: &ImapConfig) -> Result<Response> {
         let limit = Duration::from_secs(config.timeout_secs.max(1));
         loop {
-            match codec::frame(&self.rbuf) {
+            match codec::frame(&self.rbuf[self.rpos..]) {
                 Ok(Some(n)) => {
-                    let parsed = codec::parse_response(&self.rbuf[..n]);
-                    self.rbuf.drain(..n);
-                    if self.rbuf.is_empty() && self.rbuf.capacity() > 1024 * 1024 {
-                        self.rbuf = Vec::new();
+                    let parsed = codec::parse_response(&self.rbuf[self.rpos..self.rpos + n]);
+                    self.rpos += n;
+                    if self.rpos == self.rbuf.len() {
+                        self.rbuf.clear();
+                        self.rpos = 0;
+                        if self.rbuf.capacity() > 1024 * 1024 {
+                            self.rbuf = Vec::new();
+                        }
                     }
                     if parsed.is_err() {
                         self.broken = true;
@@ -409,6 +417,11 @@ impl Conn {
                     self.broken = true;
                     return Err(e);
                 }
+            }
+            // More bytes are needed: drop the parsed ones first (one move per read, not per response).
+            if self.rpos > 0 {
+                self.rbuf.drain(..self.rpos);
+                self.rpos = 0;
             }
             if self.rbuf.capacity() - self.rbuf.len() < 16 * 1024 {
                 self.rbuf.reserve(64 * 1024);
@@ -644,7 +657,7 @@ impl Drop for PooledSession {
     fn drop(&mut self) {
         let Some(conn) = self.conn.take() else { return };
         // A command interrupted half-way leaves responses on the wire: such a session is never reused.
-        if conn.broken || conn.in_flight || !conn.rbuf.is_empty() {
+        if conn.broken || conn.in_flight || conn.rpos < conn.rbuf.len() {
             spawn_logout(conn);
             return;
         }
