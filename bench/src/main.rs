@@ -1,7 +1,10 @@
 //! `ews-load`: an end-to-end load tool. It runs N concurrent EWS clients against Viaduc doing FindItem,
 //! GetItem (whole 50 KB messages as MimeContent) and SyncFolderItems, and, in the same run, N concurrent IMAP
 //! clients doing the equivalent reads directly against the IMAP server Viaduc uses. It prints throughput and
-//! p50/p99 latency of both and their ratio. Only loopback addresses are accepted.
+//! p50/p99 latency of both and their ratio. Only loopback addresses are accepted. `--rounds` alternates the
+//! sides in slices (fairer on a shared machine); `--viaduc-plain` also runs the EWS side against a plain-HTTP
+//! Viaduc to show the cost of the client-facing TLS; the `noop` workload (ConvertId against IMAP NOOP)
+//! measures the per-request cost of HTTP, TLS, authentication and SOAP alone.
 //!
 //! ```text
 //! ews-load --viaduc https://127.0.0.1:8443 --ca tls/ca.pem --imap-port 10143 \

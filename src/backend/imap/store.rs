@@ -6,6 +6,9 @@
 //! for APPENDUID/COPYUID, MOVE (RFC 6851), METADATA (RFC 5464), PREVIEW (RFC 8970).
 //!
 //! Every operation SELECTs or EXAMINEs the mailbox it needs: a pooled session may have any mailbox selected.
+//! The exception is reads of known UIDs (`fetch_messages_in`, `fetch_summaries_in`) on a session that already
+//! has the mailbox selected with the UIDVALIDITY the caller expects: they skip re-selecting and fall back to it
+//! when the answer is incomplete (see `MailStore::fetch_in`).
 //! Mailbox names are UTF-8 here and modified UTF-7 on the wire; user text is always quoted or sent as a literal.
 
 use std::collections::HashMap;
@@ -376,6 +379,14 @@ pub struct MailStore {
 
 const HEADER_FIELDS: &str =
     "DATE SUBJECT FROM SENDER REPLY-TO TO CC BCC MESSAGE-ID IN-REPLY-TO REFERENCES IMPORTANCE X-PRIORITY PRIORITY";
+/// What [`MailStore::fetch_in`] asks for: the summary items or only `UID FLAGS MODSEQ` (`light`), and
+/// whether the whole message too (`body`).
+#[derive(Debug, Clone, Copy)]
+struct Want {
+    light: bool,
+    body: bool,
+}
+
 /// What a fetch for ids and change keys only needs.
 const LIGHT_ITEMS: &str = "UID FLAGS MODSEQ";
 const STATUS_ITEMS: &str = "MESSAGES UNSEEN UIDVALIDITY UIDNEXT HIGHESTMODSEQ";
@@ -902,10 +913,16 @@ impl MailStore {
         mailbox: &str,
         uid_validity: Option<u32>,
         uids: &[u32],
-        chunk: usize,
-        items: impl Fn(&PooledSession) -> String,
-        complete: impl Fn(&FetchItems) -> bool,
+        want: Want,
     ) -> Result<HashMap<u32, FetchItems>> {
+        // Bounded responses: a few hundred summaries, or a few dozen whole messages, per command.
+        let chunk = if want.body { 50 } else { 500 };
+        let items = |s: &PooledSession| {
+            let base = if want.light { LIGHT_ITEMS.to_string() } else { Self::summary_items(s) };
+            if want.body { format!("{base} BODY.PEEK[]") } else { base }
+        };
+        let complete =
+            |f: &FetchItems| f.has_flags && (!want.body || f.body.is_some()) && (want.light || f.headers.is_some());
         let mut s = self.pool.get_in(p, mailbox).await?;
         let reuse = uid_validity
             .is_some_and(|uv| uv != 0 && s.selected().is_some_and(|st| st.mailbox == mailbox && st.uid_validity == uv));
@@ -1181,9 +1198,7 @@ impl MailStore {
         if uids.is_empty() {
             return Ok(Vec::new());
         }
-        let items = |s: &PooledSession| if light { LIGHT_ITEMS.to_string() } else { Self::summary_items(s) };
-        let complete = |f: &FetchItems| f.has_flags && (light || f.headers.is_some());
-        let mut by_uid = self.fetch_in(p, mailbox, uid_validity, &uids, 500, items, complete).await?;
+        let mut by_uid = self.fetch_in(p, mailbox, uid_validity, &uids, Want { light, body: false }).await?;
         Ok(uids
             .iter()
             .filter_map(|u| by_uid.remove(u))
@@ -1298,12 +1313,7 @@ impl MailStore {
         if uids.is_empty() {
             return Ok(Vec::new());
         }
-        let items = |s: &PooledSession| {
-            if light { format!("{LIGHT_ITEMS} BODY.PEEK[]") } else { format!("{} BODY.PEEK[]", Self::summary_items(s)) }
-        };
-        let complete = |f: &FetchItems| f.has_flags && f.body.is_some() && (light || f.headers.is_some());
-        // Bounded responses: whole messages, so a few dozen per command.
-        let mut by_uid = self.fetch_in(p, mailbox, uid_validity, &uids, 50, items, complete).await?;
+        let mut by_uid = self.fetch_in(p, mailbox, uid_validity, &uids, Want { light, body: true }).await?;
         let mut out = Vec::with_capacity(uids.len());
         for uid in &uids {
             // A message expunged under the command answers `BODY[] NIL`: it no longer exists.
