@@ -209,6 +209,12 @@ pub trait MailStore {
     /// Directory entries matching an ambiguous name (display name, given name, surname, address, login).
     async fn resolve_names(&mut self, query: &str) -> Result<Vec<DirectoryEntry>>;
     /// Every entry of the Global Address List (users and distribution lists); empty without a directory.
+    /// The automatic reply a colleague's mailbox would send the caller now: (reply text, and for a scheduled
+    /// reply its [start, end) in Unix seconds), or `None` when replies are off or cannot be read (no ManageSieve
+    /// server or no master credentials configured). For GetMailTips' OutOfOffice tip.
+    async fn automatic_reply(&mut self, _entry: &DirectoryEntry) -> Result<Option<(String, Option<(i64, i64)>)>> {
+        Ok(None)
+    }
     async fn directory_entries(&mut self) -> Result<Vec<DirectoryEntry>> {
         Ok(Vec::new())
     }
