@@ -170,6 +170,13 @@ pub struct DavConfig {
     pub ca_file: Option<PathBuf>,
     #[serde(default = "default_backend_timeout")]
     pub timeout_secs: u64,
+    /// A DAV account that may read every user's calendars, used for free/busy of other people
+    /// (GetUserAvailability). Without it the requester's own credentials are used, which only works where the
+    /// server's ACLs let the requester read the attendee's calendar.
+    #[serde(default)]
+    pub service_user: Option<String>,
+    #[serde(default)]
+    pub service_password: Option<String>,
 }
 
 /// `[smtp]`: the submission server mail is sent through, authenticated as the user.
@@ -421,6 +428,11 @@ impl Config {
         if self.imap.master_user.is_some() != self.imap.master_password.is_some() {
             return Err("imap.master_user and imap.master_password go together".into());
         }
+        if let Some(dav) = &self.dav
+            && dav.service_user.is_some() != dav.service_password.is_some()
+        {
+            return Err("dav.service_user and dav.service_password go together".into());
+        }
         if let Some(ldap) = &self.ldap
             && !(ldap.url.starts_with("ldap://") || ldap.url.starts_with("ldaps://"))
         {
@@ -484,6 +496,21 @@ mod tests {
         let a = Config::parse(EXAMPLE, Path::new("/")).unwrap();
         let b = Config::parse(EXAMPLE, Path::new("/tmp")).unwrap();
         assert_eq!(a.deployment_id(), b.deployment_id());
+    }
+
+    #[test]
+    fn dav_service_account() {
+        let with = EXAMPLE.replace(
+            "[dav]\n",
+            "[dav]\nservice_user = \"viaduc\"\nservice_password = \"secret\"\n",
+        );
+        let c = Config::parse(&with, Path::new("/")).unwrap();
+        let dav = c.dav.unwrap();
+        assert_eq!(dav.service_user.as_deref(), Some("viaduc"));
+        assert_eq!(dav.service_password.as_deref(), Some("secret"));
+        let half = EXAMPLE.replace("[dav]\n", "[dav]\nservice_user = \"viaduc\"\n");
+        assert!(Config::parse(&half, Path::new("/")).is_err());
+        assert!(Config::parse(EXAMPLE, Path::new("/")).unwrap().dav.unwrap().service_user.is_none());
     }
 
     #[test]

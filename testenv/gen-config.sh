@@ -34,6 +34,9 @@ master_separator = "*"
 
 [dav]
 base_url = "http://127.0.0.1:$DAV_PORT/"
+# Radicale's service account (testenv/start.sh rights: read/write on every collection), for free/busy
+service_user = "$MASTER_USER"
+service_password = "$MASTER_PW"
 
 [smtp]
 host = "127.0.0.1"

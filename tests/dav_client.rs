@@ -36,6 +36,8 @@ impl Stack {
             base_url: format!("http://127.0.0.1:{}/", self.var("DAV_PORT")),
             ca_file: None,
             timeout_secs: 20,
+            service_user: None,
+            service_password: None,
         })
         .unwrap()
     }

@@ -47,6 +47,19 @@ impl Principal {
     pub fn password(&self) -> &str {
         &self.password
     }
+
+    /// A back-end service account from the configuration (e.g. `[dav] service_user`), for requests Viaduc makes
+    /// on behalf of a user against other users' data (free/busy). It never authenticates a client: it is built
+    /// from configured credentials only, and its `mail` is the login.
+    pub fn service(login: &str, password: &str) -> Principal {
+        Principal {
+            login: login.to_string(),
+            mail: login.to_ascii_lowercase(),
+            display_name: login.to_string(),
+            entry: None,
+            password: Arc::from(password),
+        }
+    }
 }
 
 impl fmt::Debug for Principal {

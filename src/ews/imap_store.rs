@@ -22,6 +22,7 @@ use crate::server::Gateway;
 static FOREIGN_NAMESPACES: OnceLock<(Vec<String>, Vec<String>)> = OnceLock::new();
 /// TLS settings for the SMTP submission server (built once; `None` when it cannot be built).
 static SMTP_TLS: OnceLock<Option<Arc<rustls::ClientConfig>>> = OnceLock::new();
+static SIEVE_TLS: std::sync::OnceLock<Option<Arc<rustls::ClientConfig>>> = std::sync::OnceLock::new();
 
 /// How long a user's cached folder list may be used to resolve ids.
 const TREE_TTL: std::time::Duration = std::time::Duration::from_secs(5);
@@ -46,6 +47,9 @@ pub struct ImapStore {
     principal: Principal,
     smtp: Option<(SmtpConfig, Arc<rustls::ClientConfig>)>,
     directory: Option<(Directory, LdapConfig)>,
+    /// ManageSieve and the IMAP master credentials (Dovecot `user*master`): to read colleagues' automatic
+    /// replies for GetMailTips.
+    sieve: Option<(crate::config::SieveConfig, Arc<rustls::ClientConfig>, String, String, String)>,
 }
 
 impl ImapStore {
@@ -68,7 +72,14 @@ impl ImapStore {
             (Some(d), Some(c)) => Some((d.clone(), c.clone())),
             _ => None,
         };
-        Ok(ImapStore { store, principal: principal.clone(), smtp, directory })
+        let sieve = match (&gw.config.sieve, &gw.config.imap.master_user, &gw.config.imap.master_password) {
+            (Some(c), Some(user), Some(pw)) => SIEVE_TLS
+                .get_or_init(|| tls::client_config(Backend::Sieve, c.ca_file.as_deref()).ok())
+                .clone()
+                .map(|t| (c.clone(), t, user.clone(), pw.clone(), gw.config.imap.master_separator.clone())),
+            _ => None,
+        };
+        Ok(ImapStore { store, principal: principal.clone(), smtp, directory, sieve })
     }
 
     /// Ends the request's use of the store (sessions go back to the pool as each call ends).
@@ -97,6 +108,7 @@ fn summary(m: MessageSummary) -> MsgSummary {
         in_reply_to: m.in_reply_to,
         references: m.references,
         has_attachments: m.has_attachments,
+        calendar_method: m.calendar_method,
         importance: m.importance,
         flags: m.flags,
     }
@@ -391,6 +403,26 @@ impl MailStore for ImapStore {
             return Err(Error::backend(Backend::Smtp, Kind::NotSupported, "no SMTP submission server is configured"));
         };
         smtp::send(config, tls, &self.principal, from, recipients, raw).await
+    }
+
+    async fn automatic_reply(&mut self, entry: &DirectoryEntry) -> Result<Option<(String, Option<(i64, i64)>)>> {
+        use crate::backend::oof::OofState;
+        let Some((config, tls, master, pw, sep)) = &self.sieve else { return Ok(None) };
+        let Some(login) = entry.login.clone().or_else(|| entry.mail.split('@').next().map(str::to_string)) else {
+            return Ok(None);
+        };
+        // Read as the colleague through the master user: only the reply text and its schedule are used.
+        let as_owner = Principal::service(&format!("{login}{sep}{master}"), pw);
+        let settings = crate::backend::oof::get_oof(config, tls, &as_owner).await?;
+        let now = crate::ews::groupware::items::now();
+        let window = match settings.state {
+            OofState::Disabled => return Ok(None),
+            OofState::Enabled => None,
+            OofState::Scheduled { start, end } if start <= now && now < end => Some((start.timestamp(), end.timestamp())),
+            OofState::Scheduled { .. } => return Ok(None),
+        };
+        // The caller is a colleague (same organisation): the internal reply (MS-OXWSMTGS 2.2.4.x OutOfOffice).
+        Ok(Some((crate::backend::oof::reply_text(&settings.internal_reply), window)))
     }
 
     async fn directory_entries(&mut self) -> Result<Vec<DirectoryEntry>> {

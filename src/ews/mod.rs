@@ -6,6 +6,8 @@
 //! gets HTTP 200 with an `ErrorInvalidRequest` response message (never a 500, which Outlook takes for an
 //! authentication failure); a body that is not a SOAP envelope gets a SOAP fault (`ErrorSchemaValidation`).
 
+pub mod availability;
+pub mod groupware;
 pub mod imap_store;
 pub mod oof;
 pub mod ops;
@@ -64,6 +66,9 @@ pub const IMPLEMENTED: &[&str] = &[
     "GetEvents",
     "Unsubscribe",
     "GetStreamingEvents",
+    "GetUserAvailabilityRequest",
+    "FindPeople",
+    "GetPersona",
 ];
 
 /// Handles one EWS SOAP request.
@@ -93,6 +98,9 @@ pub async fn handle(gw: &Gateway, req: &HttpRequest, principal: &Principal) -> R
     if oof::is_oof_op(&op) {
         return oof::respond(gw, principal, &request).await;
     }
+    if availability::is_availability_op(&op) {
+        return availability::respond(gw, principal, &request).await;
+    }
     if op == "GetStreamingEvents" {
         return streaming::respond(gw, principal, &request.op, ids, &version).await;
     }
@@ -101,6 +109,13 @@ pub async fn handle(gw: &Gateway, req: &HttpRequest, principal: &Principal) -> R
             Ok(store) => {
                 let mut cx = Ctx::new(ids, &principal.mail, &principal.display_name, &version, store);
                 cx.domains = gw.config.mail.domains.clone();
+                cx.time_zone = request.time_zone.clone();
+                let service = gw.config.dav.as_ref().and_then(|d| match (&d.service_user, &d.service_password) {
+                    (Some(u), Some(p)) => Some(Principal::service(u, p)),
+                    _ => None,
+                });
+                cx.groupware =
+                    gw.dav.clone().map(|client| groupware::Groupware { client, principal: principal.clone(), service });
                 if let Some(target) = ops::request_target(&request.op, &cx.ids, &principal.mail) {
                     cx.set_target(&target);
                 }
@@ -124,8 +139,12 @@ pub async fn handle(gw: &Gateway, req: &HttpRequest, principal: &Principal) -> R
 
 /// The response document of an operation. GetMailTips and GetServiceConfiguration name their messages
 /// differently and carry a ResponseClass/ResponseCode of their own on the response element (MS-OXWSMTGS,
-/// MS-OXWSCONFIG).
+/// MS-OXWSCONFIG); FindPeople's and GetPersona's
+/// responses are themselves the message (MS-OXWSPERS 3.1.4.1.2.2, 3.1.4.2.2.2).
 pub fn render(version: &str, op: &str, messages: &[ResponseMessage]) -> String {
+    if matches!(op, "FindPeople" | "GetPersona") {
+        return ops::people::render_unwrapped(version, op, messages);
+    }
     let msg_name = match op {
         "GetMailTips" => "MailTipsResponseMessageType".to_string(),
         "GetServiceConfiguration" => "ServiceConfigurationResponseMessageType".to_string(),
@@ -196,6 +215,15 @@ const CACHED_TREE_OPS: &[&str] =
 async fn run_op<S: MailStore>(cx: &mut Ctx<S>, req: &soap::Request) -> Vec<ResponseMessage> {
     let op = &req.op;
     cx.cached_tree = CACHED_TREE_OPS.contains(&req.op_name());
+    if cx.groupware.is_some() && cx.delegate.is_none() {
+        cx.include_dav = matches!(req.op_name(), "FindFolder" | "SyncFolderHierarchy")
+            || groupware::touches_dav(op, &cx.ids);
+    }
+    if cx.include_dav
+        && let Some(out) = groupware::items::dispatch(cx, req.op_name(), op).await
+    {
+        return out;
+    }
     match req.op_name() {
         "ConvertId" => ops::convert_id::convert_id(cx, op).await,
         "GetFolder" => ops::folders::get_folder(cx, op).await,
@@ -224,6 +252,8 @@ async fn run_op<S: MailStore>(cx: &mut Ctx<S>, req: &soap::Request) -> Vec<Respo
         "Unsubscribe" => ops::notify::unsubscribe(cx, op).await,
         "CopyFolder" => ops::folders::copy_folder(cx, op).await,
         "ResolveNames" => ops::directory::resolve_names(cx, op).await,
+        "FindPeople" => ops::people::find_people(cx, op).await,
+        "GetPersona" => ops::people::get_persona(cx, op).await,
         // No user configuration objects are stored yet: "not found" is what Exchange answers for a missing
         // one, and clients (Outlook for Mac reads the category list this way) carry on without it.
         "GetUserConfiguration" => {
@@ -254,6 +284,7 @@ pub async fn process<S: MailStore>(ids: IdCodec, mailbox: &str, body: &[u8], sto
         Ok(req) => {
             let version = req.echo_version().to_string();
             let mut cx = Ctx::new(ids, mailbox, mailbox, &version, store);
+            cx.time_zone = req.time_zone.clone();
             if let Some(target) = ops::request_target(&req.op, &cx.ids, mailbox) {
                 cx.set_target(&target);
             }

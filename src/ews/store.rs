@@ -70,6 +70,9 @@ pub struct MsgSummary {
     /// The References header's message ids (oldest first).
     pub references: Vec<String>,
     pub has_attachments: bool,
+    /// The iTIP method (upper-case, possibly empty) of the message's `text/calendar` part: set for meeting
+    /// messages (iMIP, RFC 6047), which EWS shows as MeetingRequest, MeetingResponse or MeetingCancellation.
+    pub calendar_method: Option<String>,
     /// From the Importance / X-Priority / Priority headers (MS-OXCMAIL 2.2.3.2.5).
     pub importance: Importance,
 }
@@ -230,6 +233,12 @@ pub trait MailStore {
     /// Directory entries matching an ambiguous name (display name, given name, surname, address, login).
     async fn resolve_names(&mut self, query: &str) -> Result<Vec<DirectoryEntry>>;
     /// Every entry of the Global Address List (users and distribution lists); empty without a directory.
+    /// The automatic reply a colleague's mailbox would send the caller now: (reply text, and for a scheduled
+    /// reply its [start, end) in Unix seconds), or `None` when replies are off or cannot be read (no ManageSieve
+    /// server or no master credentials configured). For GetMailTips' OutOfOffice tip.
+    async fn automatic_reply(&mut self, _entry: &DirectoryEntry) -> Result<Option<(String, Option<(i64, i64)>)>> {
+        Ok(None)
+    }
     async fn directory_entries(&mut self) -> Result<Vec<DirectoryEntry>> {
         Ok(Vec::new())
     }
@@ -483,6 +492,7 @@ impl MailStore for MemStore {
             summary.has_attachments = m.attachments.iter().any(|a| !a.is_inline);
             summary.importance = m.importance;
         }
+        summary.calendar_method = crate::ews::groupware::meetings::calendar_part(raw).map(|(m, _)| m);
         let uid = self.add_message(folder, summary, raw);
         Ok((self.folders[folder].info.uid_validity, uid))
     }
@@ -551,6 +561,10 @@ impl MailStore for MemStore {
             })
             .map(|m| m.summary.uid)
             .collect())
+    }
+
+    async fn directory_entries(&mut self) -> Result<Vec<DirectoryEntry>> {
+        Ok(self.directory.clone())
     }
 
     async fn resolve_names(&mut self, query: &str) -> Result<Vec<DirectoryEntry>> {

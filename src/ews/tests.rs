@@ -291,6 +291,30 @@ async fn find_item_paging_sort_and_restriction() {
 }
 
 #[tokio::test]
+async fn find_item_fractional_paging() {
+    // Three messages, newest first; 1/3 of the view starts at the second one.
+    let req = envelope(
+        r#"<m:FindItem Traversal="Shallow"><m:ItemShape><t:BaseShape>IdOnly</t:BaseShape><t:AdditionalProperties><t:FieldURI FieldURI="item:Subject"/></t:AdditionalProperties></m:ItemShape><m:FractionalPageItemView MaxEntriesReturned="1" Numerator="1" Denominator="3"/><m:ParentFolderIds><t:DistinguishedFolderId Id="inbox"/></m:ParentFolderIds></m:FindItem>"#,
+    );
+    let (status, root, _) = run(store(), &req).await;
+    assert_eq!(status, 200);
+    let rf = messages(&root)[0].m("RootFolder").unwrap().clone();
+    assert_eq!(rf.attr("NumeratorOffset"), Some("2"));
+    assert_eq!(rf.attr("AbsoluteDenominator"), Some("3"));
+    assert_eq!(rf.attr("IncludesLastItemInRange"), Some("false"));
+    assert!(rf.attr("IndexedPagingOffset").is_none());
+    let subjects: Vec<String> = named(&rf, "Subject").iter().map(|s| s.text.clone()).collect();
+    assert_eq!(subjects, vec!["Quarterly report (with attachment)"]);
+
+    let bad = envelope(
+        r#"<m:FindItem Traversal="Shallow"><m:ItemShape><t:BaseShape>IdOnly</t:BaseShape></m:ItemShape><m:FractionalPageItemView MaxEntriesReturned="1" Numerator="4" Denominator="3"/><m:ParentFolderIds><t:DistinguishedFolderId Id="inbox"/></m:ParentFolderIds></m:FindItem>"#,
+    );
+    let (status, root, _) = run(store(), &bad).await;
+    assert_eq!(status, 200);
+    assert_eq!(code(&messages(&root)[0]), "ErrorInvalidRequest");
+}
+
+#[tokio::test]
 async fn get_item_body_attachments_and_mime() {
     let (ids_, s) = inbox_item_ids(store()).await;
     let report = &ids_.iter().find(|(_, s)| s.starts_with("Quarterly")).unwrap().0;

@@ -60,9 +60,26 @@ impl Shape {
         if let Some(ap) = el.t("AdditionalProperties") {
             for p in &ap.children {
                 match p.name.as_str() {
-                    "FieldURI" | "IndexedFieldURI" => {
+                    "FieldURI" => {
                         if let Some(u) = p.attr("FieldURI") {
                             additional.push(PropPath { uri: u.to_string() });
+                        }
+                    }
+                    "IndexedFieldURI" => {
+                        // One entry of a dictionary property (MS-OXWSCDATA 2.2.4.24 PathToIndexedFieldType):
+                        // asks for the dictionary it belongs to (contacts:EmailAddress → EmailAddresses).
+                        if let Some(u) = p.attr("FieldURI") {
+                            additional.push(PropPath { uri: u.to_string() });
+                            let dictionary = match u.split(':').take(2).collect::<Vec<_>>().as_slice() {
+                                ["contacts", "EmailAddress"] => Some("contacts:EmailAddresses"),
+                                ["contacts", "PhoneNumber"] => Some("contacts:PhoneNumbers"),
+                                ["contacts", "ImAddress"] => Some("contacts:ImAddresses"),
+                                ["contacts", "PhysicalAddress"] => Some("contacts:PhysicalAddresses"),
+                                _ => None,
+                            };
+                            if let Some(d) = dictionary.filter(|d| !additional.iter().any(|p| p.uri == *d)) {
+                                additional.push(PropPath { uri: d.to_string() });
+                            }
                         }
                     }
                     "ExtendedFieldURI" => {
@@ -112,6 +129,20 @@ impl Shape {
     /// Whether an extended property with this tag was asked for.
     pub fn wants_ext(&self, tag: &str) -> bool {
         self.extended.iter().any(|(t, _)| t == tag)
+    }
+}
+
+/// The `DayOfWeekType` name of a weekday (MS-OXWSCDATA 2.2.5.x DayOfWeekType), as EWS writes it in
+/// recurrence patterns, time zone transitions and working hours.
+pub fn weekday_name(d: chrono::Weekday) -> &'static str {
+    match d {
+        chrono::Weekday::Mon => "Monday",
+        chrono::Weekday::Tue => "Tuesday",
+        chrono::Weekday::Wed => "Wednesday",
+        chrono::Weekday::Thu => "Thursday",
+        chrono::Weekday::Fri => "Friday",
+        chrono::Weekday::Sat => "Saturday",
+        chrono::Weekday::Sun => "Sunday",
     }
 }
 

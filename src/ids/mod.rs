@@ -14,6 +14,7 @@
 //! - Item sync state: mailbox + folder + UIDVALIDITY + HIGHESTMODSEQ + the UIDs the client knows, as ranges.
 //! - Folder-hierarchy sync state: mailbox + (folder reference, property hash) for each folder the client knows.
 //! - Attachment id: the item id's fields + the attachment's index.
+//! - Directory persona id (FindPeople on the Global Address List): the caller's mailbox + the entry's address.
 
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
@@ -38,6 +39,10 @@ enum IdKind {
     Attachment = 6,
     Subscription = 7,
     Watermark = 8,
+    DavItem = 9,
+    DavChangeKey = 10,
+    DavSync = 11,
+    GalPersona = 12,
 }
 
 /// Why an id was refused.
@@ -59,6 +64,20 @@ pub enum FolderRef {
     Name(String),
     /// An IMAP mailbox by the server's object id (X-GUID or MAILBOXID): survives renames.
     Object(String),
+    /// A CalDAV calendar or task list, or a CardDAV address book, by its collection path (the href's path,
+    /// e.g. `/alice@example.test/calendar/`). DAV servers keep a collection's URL when its display name
+    /// changes, so the id survives renames.
+    Dav(String),
+}
+
+impl FolderRef {
+    /// The collection path, for a DAV folder.
+    pub fn dav_path(&self) -> Option<&str> {
+        match self {
+            FolderRef::Dav(p) => Some(p),
+            _ => None,
+        }
+    }
 }
 
 /// A decoded folder id.
@@ -75,6 +94,30 @@ pub struct ItemId {
     pub folder: FolderRef,
     pub uid_validity: u32,
     pub uid: u32,
+}
+
+/// A decoded id of a calendar item, contact or task stored on the CalDAV/CardDAV server: the collection, the
+/// object's resource name in it, and for one occurrence of a series its original start (its RECURRENCE-ID, in
+/// seconds since the Unix epoch, UTC). Resource names are chosen by whoever created the object and stay the
+/// same for its life (RFC 4791 5.3.2 / RFC 6352 6.3.2: a PUT to the same URL replaces the object).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DavItemId {
+    pub mailbox: String,
+    pub collection: String,
+    pub resource: String,
+    pub occurrence: Option<i64>,
+}
+
+/// A decoded sync state of a DAV folder (SyncFolderItems on calendars, contacts and tasks): the collection,
+/// the server's sync token (RFC 6578) when it has one, and what the client has been told so far, as
+/// (hash of the resource name, hash of its ETag) pairs sorted by the first. The pairs tell a new object
+/// (Create) from a changed one (Update) and make replaying a token after a truncated answer harmless.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct DavSyncState {
+    pub mailbox: String,
+    pub collection: String,
+    pub token: Option<String>,
+    pub known: Vec<(u64, u32)>,
 }
 
 /// A decoded attachment id: the item and the attachment's position among its attachments (0-based).
@@ -187,6 +230,10 @@ impl Out {
                 self.u8(3);
                 self.str(o);
             }
+            FolderRef::Dav(p) => {
+                self.u8(4);
+                self.str(p);
+            }
         }
     }
 }
@@ -260,6 +307,7 @@ impl<'a> In<'a> {
             1 => FolderRef::MsgFolderRoot,
             2 => FolderRef::Name(self.str()?),
             3 => FolderRef::Object(self.str()?),
+            4 => FolderRef::Dav(self.str()?),
             _ => return Err(IdError::Malformed),
         })
     }
@@ -431,6 +479,114 @@ impl IdCodec {
         let index = r.u32()?;
         r.end()?;
         Ok(AttachmentId { item, index })
+    }
+
+    // ------------------------------------------------------------ DAV objects
+
+    pub fn dav_item_id(&self, id: &DavItemId) -> String {
+        Self::text(&self.seal(IdKind::DavItem, |o| {
+            o.str(&id.mailbox);
+            o.str(&id.collection);
+            o.str(&id.resource);
+            match id.occurrence {
+                Some(t) => {
+                    o.u8(1);
+                    o.u64(t as u64);
+                }
+                None => o.u8(0),
+            }
+        }))
+    }
+
+    pub fn parse_dav_item_id(&self, text: &str) -> Result<DavItemId, IdError> {
+        let raw = Self::raw(text)?;
+        let mut r = self.open(&raw, IdKind::DavItem)?;
+        let (mailbox, collection, resource) = (r.str()?, r.str()?, r.str()?);
+        let occurrence = match r.u8()? {
+            0 => None,
+            1 => Some(r.u64()? as i64),
+            _ => return Err(IdError::Malformed),
+        };
+        r.end()?;
+        Ok(DavItemId { mailbox, collection, resource, occurrence })
+    }
+
+    /// Whether an id's text names a DAV object (verified), without decoding it further.
+    pub fn is_dav_item_id(&self, text: &str) -> bool {
+        self.parse_dav_item_id(text).is_ok()
+    }
+
+    /// A change key from a DAV object's ETag (RFC 4918 8.6: it changes whenever the object does).
+    pub fn dav_change_key(&self, etag: &str) -> String {
+        Self::text(&self.seal(IdKind::DavChangeKey, |o| o.str(etag)))
+    }
+
+    pub fn parse_dav_change_key(&self, text: &str) -> Result<String, IdError> {
+        let raw = Self::raw(text)?;
+        let mut r = self.open(&raw, IdKind::DavChangeKey)?;
+        let etag = r.str()?;
+        r.end()?;
+        Ok(etag)
+    }
+
+    pub fn dav_sync_state(&self, s: &DavSyncState) -> String {
+        Self::text(&self.seal(IdKind::DavSync, |o| {
+            o.str(&s.mailbox);
+            o.str(&s.collection);
+            match &s.token {
+                Some(t) => {
+                    o.u8(1);
+                    o.str(t);
+                }
+                None => o.u8(0),
+            }
+            o.varint(s.known.len() as u64);
+            for (r, e) in &s.known {
+                o.u64(*r);
+                o.u32(*e);
+            }
+        }))
+    }
+
+    pub fn parse_dav_sync_state(&self, text: &str) -> Result<DavSyncState, IdError> {
+        let raw = Self::raw(text)?;
+        let mut r = self.open(&raw, IdKind::DavSync)?;
+        let (mailbox, collection) = (r.str()?, r.str()?);
+        let token = match r.u8()? {
+            0 => None,
+            1 => Some(r.str()?),
+            _ => return Err(IdError::Malformed),
+        };
+        let n = r.varint()?;
+        if n > 100_000 {
+            return Err(IdError::Malformed);
+        }
+        let mut known = Vec::with_capacity(n as usize);
+        for _ in 0..n {
+            known.push((r.u64()?, r.u32()?));
+        }
+        r.end()?;
+        Ok(DavSyncState { mailbox, collection, token, known })
+    }
+
+    // ------------------------------------------------------------ directory personas
+
+    /// The `PersonaId` of a Global Address List entry (MS-OXWSPERS 2.2.4.19: an `ItemIdType`) for `mailbox`'s
+    /// view of the directory: the entry's address, which the directory keeps unique.
+    pub fn gal_persona_id(&self, mailbox: &str, address: &str) -> String {
+        Self::text(&self.seal(IdKind::GalPersona, |o| {
+            o.str(mailbox);
+            o.str(address);
+        }))
+    }
+
+    /// (mailbox, address) of a directory persona id.
+    pub fn parse_gal_persona_id(&self, text: &str) -> Result<(String, String), IdError> {
+        let raw = Self::raw(text)?;
+        let mut r = self.open(&raw, IdKind::GalPersona)?;
+        let (mailbox, address) = (r.str()?, r.str()?);
+        r.end()?;
+        Ok((mailbox, address))
     }
 
     // ------------------------------------------------------------ change keys
@@ -607,6 +763,7 @@ impl IdCodec {
             1 => self.parse_folder_id(&text).ok().map(AnyId::Folder),
             2 => self.parse_item_id(&text).ok().map(AnyId::Item),
             6 => self.parse_attachment_id(&text).ok().map(AnyId::Attachment),
+            9 => self.parse_dav_item_id(&text).ok().map(AnyId::DavItem),
             _ => None,
         }
     }
@@ -618,6 +775,7 @@ pub enum AnyId {
     Folder(FolderId),
     Item(ItemId),
     Attachment(AttachmentId),
+    DavItem(DavItemId),
 }
 
 impl AnyId {
@@ -626,6 +784,7 @@ impl AnyId {
             AnyId::Folder(f) => &f.mailbox,
             AnyId::Item(i) => &i.mailbox,
             AnyId::Attachment(a) => &a.item.mailbox,
+            AnyId::DavItem(d) => &d.mailbox,
         }
     }
 }
@@ -643,12 +802,60 @@ pub fn fnv32(parts: &[&str]) -> u32 {
     h
 }
 
+/// A 64-bit FNV-1a hash (resource names in DAV sync states; not a security boundary either).
+pub fn fnv64(s: &str) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in s.as_bytes() {
+        h ^= u64::from(*b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    h
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn codec() -> IdCodec {
         IdCodec::new([7u8; 32])
+    }
+
+    #[test]
+    fn gal_persona_ids_round_trip() {
+        let c = codec();
+        let text = c.gal_persona_id("alice@example.test", "bob@example.test");
+        assert_eq!(c.parse_gal_persona_id(&text), Ok(("alice@example.test".into(), "bob@example.test".into())));
+        assert!(c.parse_dav_item_id(&text).is_err() && c.parse_item_id(&text).is_err());
+        assert!(IdCodec::new([8u8; 32]).parse_gal_persona_id(&text).is_err(), "another deployment's id");
+    }
+
+    #[test]
+    fn dav_ids_round_trip_and_refuse_tampering() {
+        let c = codec();
+        let id = DavItemId {
+            mailbox: "alice@example.test".into(),
+            collection: "/alice@example.test/calendar/".into(),
+            resource: "abc.ics".into(),
+            occurrence: Some(1_700_000_000),
+        };
+        let text = c.dav_item_id(&id);
+        assert_eq!(c.parse_dav_item_id(&text), Ok(id.clone()));
+        assert_eq!(text, codec().dav_item_id(&id), "stable across instances");
+        assert!(c.parse_item_id(&text).is_err(), "a DAV id is not a mail item id");
+        let mut raw = IdCodec::raw(&text).unwrap();
+        raw[5] ^= 1;
+        assert!(c.parse_dav_item_id(&STANDARD.encode(&raw)).is_err());
+        let folder = FolderId { mailbox: "alice@example.test".into(), folder: FolderRef::Dav("/a/cal/".into()) };
+        assert_eq!(c.parse_folder_id(&c.folder_id(&folder)), Ok(folder));
+        assert_eq!(c.parse_dav_change_key(&c.dav_change_key("\"e1\"")), Ok("\"e1\"".to_string()));
+        let st = DavSyncState {
+            mailbox: "alice@example.test".into(),
+            collection: "/a/cal/".into(),
+            token: Some("http://radicale.org/ns/sync/abc".into()),
+            known: vec![(1, 2), (u64::MAX, 7)],
+        };
+        assert_eq!(c.parse_dav_sync_state(&c.dav_sync_state(&st)), Ok(st));
+        assert!(matches!(c.classify(&IdCodec::raw(&text).unwrap()), Some(AnyId::DavItem(_))));
     }
 
     #[test]

@@ -44,6 +44,8 @@ pub struct Gateway {
     /// Key for authenticating opaque ids and sync states handed to clients (derived from the deployment id
     /// unless configured), so every instance of a deployment accepts the others' ids.
     pub id_key: [u8; 32],
+    /// The CalDAV/CardDAV client (one HTTP connection pool for every user), when `[dav]` is configured.
+    pub dav: Option<Arc<crate::backend::dav::client::DavClient>>,
     /// Set when a shutdown signal arrived: requests still coming in on kept-alive connections are told so
     /// (MAPI answers X-ResponseCode 18) while in-flight work drains.
     shutting_down: std::sync::atomic::AtomicBool,
@@ -76,7 +78,12 @@ impl Gateway {
             h.update(config.deployment_id().as_bytes());
             h.finalize().into()
         };
+        let dav = match &config.dav {
+            Some(d) => Some(Arc::new(crate::backend::dav::client::DavClient::new(d)?)),
+            None => None,
+        };
         Ok(Gateway {
+            dav,
             health: health::Health::new(&config)?,
             auth,
             directory,

@@ -308,7 +308,7 @@ def test_ids_of_another_mailbox_are_refused(ews, acct):
 
 
 def test_missing_distinguished_folders_fail_one_by_one(ews):
-    ids = "".join(f'<t:DistinguishedFolderId Id="{d}"/>' for d in ("inbox", "calendar", "sentitems", "voicemail"))
+    ids = "".join(f'<t:DistinguishedFolderId Id="{d}"/>' for d in ("inbox", "voicemail", "sentitems", "notes"))
     r = post(ews, soap('<m:GetFolder><m:FolderShape><t:BaseShape>Default</t:BaseShape></m:FolderShape>'
                        f'<m:FolderIds>{ids}</m:FolderIds></m:GetFolder>'))
     codes = [m.find("m:ResponseCode", NS).text for m in parse(r).findall(".//m:GetFolderResponseMessage", NS)]

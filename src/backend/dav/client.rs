@@ -620,6 +620,25 @@ pub fn calendar_query_body(component: CalComponent, time_range: Option<(DateTime
     )
 }
 
+/// REPORT calendar-query for the events whose UID contains `uid` (RFC 4791 9.7.5 text-match is a substring
+/// match: callers compare the UIDs of what comes back).
+pub fn uid_query_body(uid: &str) -> String {
+    format!(
+        r#"<?xml version="1.0" encoding="utf-8"?>
+<c:calendar-query xmlns:d="DAV:" xmlns:c="urn:ietf:params:xml:ns:caldav">
+  <d:prop><d:getetag/><c:calendar-data/></d:prop>
+  <c:filter><c:comp-filter name="VCALENDAR"><c:comp-filter name="VEVENT"><c:prop-filter name="UID"><c:text-match collation="i;octet">{}</c:text-match></c:prop-filter></c:comp-filter></c:comp-filter></c:filter>
+</c:calendar-query>"#,
+        escape(uid)
+    )
+}
+
+/// Whether a `DAV` response header (RFC 4918 10.1) announces RFC 6638 implicit scheduling
+/// (`calendar-auto-schedule`, RFC 6638 2).
+pub fn dav_header_auto_schedule(values: &[&str]) -> bool {
+    values.iter().flat_map(|v| v.split(',')).any(|t| t.trim().eq_ignore_ascii_case("calendar-auto-schedule"))
+}
+
 fn multiget_body(kind: ObjectKind, hrefs: &[String]) -> String {
     let (root, ns, data) = match kind {
         ObjectKind::Calendar => ("calendar-multiget", "urn:ietf:params:xml:ns:caldav", "calendar-data"),
@@ -656,6 +675,8 @@ pub struct DavClient {
     http: reqwest::Client,
     base_url: String,
     homes: Mutex<HashMap<String, (Instant, Homes)>>,
+    /// Whether the server schedules itself (RFC 6638), as last seen, and when.
+    auto_schedule: Mutex<Option<(Instant, bool)>>,
 }
 
 struct Reply {
@@ -702,7 +723,12 @@ impl DavClient {
             }
         }
         let http = builder.build().map_err(|e| Error::internal(format!("HTTP client: {e}")))?;
-        Ok(DavClient { http, base_url: config.base_url.clone(), homes: Mutex::new(HashMap::new()) })
+        Ok(DavClient {
+            http,
+            base_url: config.base_url.clone(),
+            homes: Mutex::new(HashMap::new()),
+            auto_schedule: Mutex::new(None),
+        })
     }
 
     /// The absolute URL of an href (a path is resolved against the server's origin).
@@ -835,6 +861,26 @@ impl DavClient {
         Ok(out)
     }
 
+    /// The calendars and address books directly below `home` (PROPFIND Depth 1), e.g. another user's calendar
+    /// home for free/busy. `None` when the home does not exist (404); a refusal (403) is `Kind::AccessDenied`.
+    pub async fn collections_in(&self, p: &Principal, home: &str) -> Result<Option<Vec<Collection>>> {
+        let r = self
+            .request(
+                p,
+                "PROPFIND",
+                home,
+                Some("1"),
+                &[],
+                Some(("application/xml; charset=utf-8", COLLECTIONS_PROPFIND.to_string())),
+            )
+            .await?;
+        match r.status {
+            StatusCode::MULTI_STATUS => Ok(Some(parse_collections(&r.body)?)),
+            StatusCode::NOT_FOUND | StatusCode::GONE => Ok(None),
+            s => Err(status_error(&format!("PROPFIND {home}"), s)),
+        }
+    }
+
     /// One collection's properties (PROPFIND Depth 0), e.g. another user's shared calendar.
     pub async fn collection(&self, p: &Principal, href: &str) -> Result<Option<Collection>> {
         let r = self
@@ -866,6 +912,46 @@ impl DavClient {
         let body =
             self.multistatus_request(p, "REPORT", collection, "1", calendar_query_body(component, time_range)).await?;
         parse_objects(&body)
+    }
+
+    /// The calendar objects of `collection` holding an event with exactly this UID (RFC 4791 7.8 calendar-query
+    /// with a UID prop-filter).
+    pub async fn objects_with_uid(&self, p: &Principal, collection: &str, uid: &str) -> Result<Vec<DavObject>> {
+        let body = self.multistatus_request(p, "REPORT", collection, "1", uid_query_body(uid)).await?;
+        let mut objs = parse_objects(&body)?;
+        objs.retain(|o| super::ical::parse_calendar(&o.data).is_ok_and(|c| c.events.iter().any(|e| e.uid == uid)));
+        Ok(objs)
+    }
+
+    /// Whether the server does the scheduling itself (RFC 6638 implicit scheduling: `calendar-auto-schedule` in
+    /// the `DAV` header of OPTIONS on the user's calendar home, RFC 6638 2). Then it delivers invitations and
+    /// replies, and Viaduc must not do it a second time. Remembered for a few minutes (one server behind one
+    /// client); a failed probe counts as "no".
+    pub async fn auto_schedule(&self, p: &Principal) -> bool {
+        if let Ok(g) = self.auto_schedule.lock()
+            && let Some((at, v)) = *g
+            && at.elapsed() < HOMES_TTL
+        {
+            return v;
+        }
+        let href = match self.discover(p).await {
+            Ok(h) => h.calendar_home.unwrap_or(h.principal),
+            Err(_) => return false,
+        };
+        let v = match self.request(p, "OPTIONS", &href, None, &[], None).await {
+            Ok(r) => {
+                let values: Vec<&str> = r.headers.get_all("dav").iter().filter_map(|v| v.to_str().ok()).collect();
+                dav_header_auto_schedule(&values)
+            }
+            Err(e) => {
+                tracing::debug!(error = %e, "DAV OPTIONS failed; taking the server for one without scheduling");
+                return false;
+            }
+        };
+        if let Ok(mut g) = self.auto_schedule.lock() {
+            *g = Some((Instant::now(), v));
+        }
+        v
     }
 
     /// Every vCard of an address book.
@@ -1271,6 +1357,13 @@ END:VCALENDAR
         let m = multiget_body(ObjectKind::AddressBook, &["/a/b&c.vcf".to_string()]);
         assert!(m.contains("<d:href>/a/b&amp;c.vcf</d:href>") && m.contains("addressbook-multiget"));
         assert!(sync_body(None).contains("<d:sync-token/>"));
+        let u = uid_query_body("a<b>@x");
+        assert!(
+            u.contains(r#"<c:prop-filter name="UID"><c:text-match collation="i;octet">a&lt;b&gt;@x</c:text-match>"#)
+        );
+        assert!(dav_header_auto_schedule(&["1, 2, 3, calendar-access, calendar-auto-schedule"]));
+        assert!(dav_header_auto_schedule(&["1, 2", "access-control, calendar-auto-schedule"]));
+        assert!(!dav_header_auto_schedule(&["1, 2, 3, calendar-access, addressbook, extended-mkcol"]));
         assert_eq!(object_href("/alice/calendar", "a b/c@x", "ics"), "/alice/calendar/a%20b%2Fc@x.ics");
     }
 

@@ -215,6 +215,9 @@ pub struct MessageSummary {
     pub importance: Importance,
     /// From BODYSTRUCTURE: a part is an attachment (not a body text, not an inline cid image).
     pub has_attachments: bool,
+    /// From BODYSTRUCTURE: the iTIP method (upper-case) of the message's `text/calendar` part, when it has one
+    /// (an iMIP message, RFC 6047 2.4: the part carries `method=`; empty when it does not).
+    pub calendar_method: Option<String>,
     /// Server-made text preview (RFC 8970), when the server has PREVIEW.
     pub preview: Option<String>,
 }
@@ -721,6 +724,34 @@ pub fn bodystructure_has_attachment(v: &Value) -> bool {
     walk(v, 0)
 }
 
+/// The iTIP method of the first `text/calendar` part of a BODYSTRUCTURE (RFC 3501 7.4.2), not looking into
+/// attached messages: `Some("REQUEST")` for an iMIP invitation (RFC 6047 2.4 puts the method in the part's
+/// `method` parameter), `Some("")` for a calendar part without one, `None` for a message without any.
+pub fn bodystructure_calendar_method(v: &Value) -> Option<String> {
+    fn walk(v: &Value, depth: usize) -> Option<String> {
+        let items = v.as_list()?;
+        if depth > 32 {
+            return None;
+        }
+        if matches!(items.first(), Some(Value::List(_))) {
+            return items.iter().take_while(|i| matches!(i, Value::List(_))).find_map(|c| walk(c, depth + 1));
+        }
+        let text = |i: usize| items.get(i).and_then(Value::as_text).map(|s| s.to_ascii_lowercase());
+        if text(0).as_deref() != Some("text") || text(1).as_deref() != Some("calendar") {
+            return None;
+        }
+        let params = items.get(2).and_then(Value::as_list).unwrap_or(&[]);
+        let method = params
+            .chunks(2)
+            .find(|kv| kv[0].as_text().is_some_and(|k| k.eq_ignore_ascii_case("method")))
+            .and_then(|kv| kv.get(1).and_then(Value::as_text))
+            .map(|m| m.trim().to_ascii_uppercase())
+            .unwrap_or_default();
+        Some(method)
+    }
+    walk(v, 0)
+}
+
 fn summary_from(f: FetchItems) -> Option<MessageSummary> {
     let uid = f.uid?;
     let mut s = MessageSummary {
@@ -730,6 +761,7 @@ fn summary_from(f: FetchItems) -> Option<MessageSummary> {
         size: f.size,
         internal_date: f.internal_date,
         has_attachments: f.bodystructure.as_ref().is_some_and(bodystructure_has_attachment),
+        calendar_method: f.bodystructure.as_ref().and_then(bodystructure_calendar_method),
         preview: f.preview,
         ..Default::default()
     };
@@ -1933,6 +1965,16 @@ mod tests {
             "(\"image\" \"png\" NIL \"<logo@x>\" NIL \"base64\" 100 NIL (\"inline\" NIL) NIL NIL) \"related\" NIL NIL NIL NIL))\r\n"
         ));
         assert!(!bodystructure_has_attachment(&related[2].as_list().unwrap()[1]));
+        assert_eq!(bodystructure_calendar_method(&mixed[2].as_list().unwrap()[1]), None);
+        // An iMIP invitation as Viaduc sends it (multipart/alternative with text/calendar; method=REQUEST).
+        let imip = parse_one(concat!(
+            "* 5 FETCH (BODYSTRUCTURE ((\"text\" \"plain\" (\"charset\" \"utf-8\") NIL NIL \"7bit\" 40 2 NIL NIL NIL NIL)",
+            "(\"text\" \"calendar\" (\"method\" \"REQUEST\" \"charset\" \"utf-8\") NIL NIL \"7bit\" 400 12 NIL NIL NIL NIL)",
+            " \"alternative\" (\"boundary\" \"b2\") NIL NIL NIL))\r\n"
+        ));
+        let bs = &imip[2].as_list().unwrap()[1];
+        assert_eq!(bodystructure_calendar_method(bs).as_deref(), Some("REQUEST"));
+        assert!(!bodystructure_has_attachment(bs));
     }
 
     #[test]

@@ -247,7 +247,11 @@ async fn build_response<S: MailStore>(
     Ok((super::drafts::with_bcc(build_mime(&out), &out.bcc), rcpts, id, node))
 }
 
-async fn target_folder<S: MailStore>(cx: &mut Ctx<S>, op: &Element, default: &str) -> Result<FolderNode, Fail> {
+pub(crate) async fn target_folder<S: MailStore>(
+    cx: &mut Ctx<S>,
+    op: &Element,
+    default: &str,
+) -> Result<FolderNode, Fail> {
     match op.m("SavedItemFolderId").and_then(|s| s.children.first()) {
         Some(el) => cx.resolve_folder(el).await,
         None => {
@@ -261,7 +265,12 @@ async fn target_folder<S: MailStore>(cx: &mut Ctx<S>, op: &Element, default: &st
     }
 }
 
-async fn save<S: MailStore>(cx: &mut Ctx<S>, folder: &FolderNode, raw: &[u8], flags: &[&str]) -> Result<String, Fail> {
+pub(crate) async fn save<S: MailStore>(
+    cx: &mut Ctx<S>,
+    folder: &FolderNode,
+    raw: &[u8],
+    flags: &[&str],
+) -> Result<String, Fail> {
     let name =
         folder.name.clone().ok_or_else(|| Fail::new("ErrorInvalidRequest", "Items cannot be saved in this folder."))?;
     let flags: Vec<String> = flags.iter().map(|s| s.to_string()).collect();
@@ -287,6 +296,11 @@ pub async fn create_item<S: MailStore>(cx: &mut Ctx<S>, op: &Element) -> Vec<Res
     let Some(items) = op.m("Items") else {
         return vec![ResponseMessage::error("ErrorInvalidRequest", "Items is required.")];
     };
+    // Meeting responses (accept, decline, cancel) are served by the meetings module, with or without a DAV
+    // server (MS-OXWSMTGS 3.1.4.x).
+    if items.children.iter().any(|c| crate::ews::groupware::MEETING_RESPONSES.contains(&c.name.as_str())) {
+        return crate::ews::groupware::meetings::create_items(cx, op).await;
+    }
     let mut out = Vec::new();
     for m in &items.children {
         let r = async {

@@ -7,12 +7,13 @@ use crate::ews::soap::ResponseMessage;
 use crate::ews::store::MailStore;
 use crate::ews::types::{Shape, path_uri};
 use crate::ews::xml::{Element, XmlWriter, parse_bool};
+use crate::ews::groupware::folders::DavKind;
 use crate::ids::FolderRef;
 
 /// Writes one `t:Folder` with the properties the shape asks for (MS-OXWSFOLD 2.2.4.12 FolderType; element
 /// order of BaseFolderType, MS-OXWSCDATA 2.2.4.5).
 pub fn write_folder<S: MailStore>(w: &mut XmlWriter, cx: &Ctx<S>, node: &FolderNode, shape: &Shape) {
-    w.start("t:Folder", &[]);
+    w.start(node.dav.as_ref().map(|d| d.kind.element()).unwrap_or("t:Folder"), &[]);
     write_folder_id(w, cx, "t:FolderId", node);
     if shape.wants("folder:ParentFolderId", false)
         && let Some(p) = &node.parent
@@ -20,22 +21,28 @@ pub fn write_folder<S: MailStore>(w: &mut XmlWriter, cx: &Ctx<S>, node: &FolderN
         let id = cx.folder_id_text(p);
         w.empty("t:ParentFolderId", &[("Id", &id), ("ChangeKey", &cx.ids.change_key(0))]);
     }
-    if shape.wants("folder:FolderClass", false) && !node.is_virtual() {
-        w.leaf("t:FolderClass", "IPF.Note");
+    if shape.wants("folder:FolderClass", false)
+        && let Some(class) = folder_class(node)
+    {
+        w.leaf("t:FolderClass", class);
     }
     if shape.wants("folder:DisplayName", true) {
         w.leaf("t:DisplayName", &node.display);
     }
     let info = node.info.as_ref();
     if shape.wants("folder:TotalCount", true) {
-        w.leaf("t:TotalCount", &info.map(|i| i.messages).unwrap_or(0).to_string());
+        let n = match &node.dav {
+            Some(d) => d.count.unwrap_or(0),
+            None => info.map(|i| i.messages).unwrap_or(0),
+        };
+        w.leaf("t:TotalCount", &n.to_string());
     }
     if shape.wants("folder:ChildFolderCount", true) {
         w.leaf("t:ChildFolderCount", &node.child_count.to_string());
     }
     if shape.wants("folder:EffectiveRights", false) {
         // The owner's rights on her own mailbox (MS-OXWSCDATA 2.2.4.30 EffectiveRightsType).
-        let selectable = info.is_some_and(|i| i.selectable);
+        let selectable = info.is_some_and(|i| i.selectable) || node.dav.as_ref().is_some_and(|d| !d.read_only);
         w.start("t:EffectiveRights", &[]);
         w.bool_leaf("t:CreateAssociated", selectable);
         w.bool_leaf("t:CreateContents", selectable);
@@ -51,10 +58,21 @@ pub fn write_folder<S: MailStore>(w: &mut XmlWriter, cx: &Ctx<S>, node: &FolderN
     {
         w.leaf("t:DistinguishedFolderId", d);
     }
-    if shape.wants("folder:UnreadCount", true) {
+    // UnreadCount is a mail folder's (MS-OXWSFOLD 2.2.4.12 FolderType); calendar, contacts and tasks folders
+    // have none.
+    if shape.wants("folder:UnreadCount", true) && node.dav.is_none() {
         w.leaf("t:UnreadCount", &info.map(|i| i.unseen).unwrap_or(0).to_string());
     }
     w.end();
+}
+
+/// The container class of a folder (none for the two roots).
+pub fn folder_class(node: &FolderNode) -> Option<&'static str> {
+    match &node.dav {
+        Some(d) => Some(d.kind.folder_class()),
+        None if node.is_virtual() => None,
+        None => Some("IPF.Note"),
+    }
 }
 
 fn folders_message<S: MailStore>(cx: &Ctx<S>, nodes: &[&FolderNode], shape: &Shape) -> ResponseMessage {
@@ -86,11 +104,24 @@ pub async fn get_folder<S: MailStore>(cx: &mut Ctx<S>, op: &Element) -> Vec<Resp
     let mut out = Vec::with_capacity(ids.len());
     for el in ids {
         match cx.resolve_folder(el).await {
-            Ok(node) => out.push(folders_message(cx, &[&node], &shape)),
+            Ok(mut node) => {
+                count_dav(cx, std::slice::from_mut(&mut node), &shape).await;
+                out.push(folders_message(cx, &[&node], &shape))
+            }
             Err(f) => out.push(f.message()),
         }
     }
     out
+}
+
+/// Counts the objects of DAV folders when the shape shows TotalCount.
+async fn count_dav<S: MailStore>(cx: &Ctx<S>, nodes: &mut [FolderNode], shape: &Shape) {
+    if let Some(g) = &cx.groupware
+        && shape.wants("folder:TotalCount", true)
+        && nodes.iter().any(|n| n.dav.is_some())
+    {
+        g.count(nodes).await;
+    }
 }
 
 /// FindFolder: the children (Shallow) or all descendants (Deep) of each parent, paged.
@@ -149,7 +180,8 @@ pub async fn find_folder<S: MailStore>(cx: &mut Ctx<S>, op: &Element) -> Vec<Res
         };
         let total = all.len() as u32;
         let (start, end) = page_bounds(total, max, offset, from_end);
-        let page = &all[start as usize..end as usize];
+        let mut page: Vec<FolderNode> = all[start as usize..end as usize].iter().map(|n| (*n).clone()).collect();
+        count_dav(cx, &mut page, &shape).await;
         let mut w = XmlWriter::new();
         let (o, t, last) = (end.to_string(), total.to_string(), end >= total);
         w.start(
@@ -161,7 +193,7 @@ pub async fn find_folder<S: MailStore>(cx: &mut Ctx<S>, op: &Element) -> Vec<Res
             ],
         );
         w.start("t:Folders", &[]);
-        for n in page {
+        for n in &page {
             write_folder(&mut w, cx, n, &shape);
         }
         w.end().end();
@@ -224,7 +256,7 @@ impl FolderFilter {
             FolderFilter::Or(v) => v.iter().any(|f| f.matches(n)),
             FolderFilter::Not(f) => !f.matches(n),
             FolderFilter::Name { value, contains } => test(&n.display, value, *contains),
-            FolderFilter::Class { value, contains } => !n.is_virtual() && test("IPF.Note", value, *contains),
+            FolderFilter::Class { value, contains } => folder_class(n).is_some_and(|c| test(c, value, *contains)),
         }
     }
 }
@@ -293,8 +325,15 @@ pub async fn create_folder<S: MailStore>(cx: &mut Ctx<S>, op: &Element) -> Vec<R
     let Some(folders) = op.m("Folders") else {
         return vec![ResponseMessage::error("ErrorInvalidRequest", "Folders is required.")];
     };
-    let mut out = Vec::new();
+ let mut out = Vec::new();
     for f in &folders.children {
+        if let Some(kind) = DavKind::from_new_folder(&f.name, f.t_text("FolderClass")) {
+            out.push(match create_dav_folder(cx, kind, f.t_text("DisplayName").unwrap_or("")).await {
+                Ok(node) => folders_message(cx, &[&node], &id_only()),
+                Err(e) => e.message(),
+            });
+            continue;
+        }
         let class = f.t_text("FolderClass").unwrap_or("IPF.Note");
         if f.name != "Folder" || !(class == "IPF.Note" || class.starts_with("IPF.Note.")) {
             out.push(ResponseMessage::error(
@@ -326,6 +365,35 @@ pub async fn create_folder<S: MailStore>(cx: &mut Ctx<S>, op: &Element) -> Vec<R
         let _ = cx.load().await;
     }
     out
+}
+
+/// Creates a calendar, task list or address book (MKCALENDAR / extended MKCOL) named `display`. Such folders
+/// are always children of `msgfolderroot`, whatever parent the request names (DAV homes are flat).
+async fn create_dav_folder<S: MailStore>(cx: &mut Ctx<S>, kind: DavKind, display: &str) -> Result<FolderNode, Fail> {
+    let Some(g) = cx.groupware.clone() else {
+        return Err(Fail::new(
+            "ErrorInvalidFolderTypeForOperation",
+            "No CalDAV/CardDAV server is configured for calendar, contact and task folders.",
+        ));
+    };
+    let display = display.trim();
+    if display.is_empty() {
+        return Err(Fail::new("ErrorInvalidRequest", "DisplayName is required."));
+    }
+    cx.include_dav = true;
+    cx.invalidate();
+    let existing = cx.tree().await.map_err(|e| Fail::from_error(&e, "ErrorFolderNotFound"))?.to_vec();
+    if existing.iter().any(|n| n.dav.as_ref().is_some_and(|d| d.kind == kind) && n.display.eq_ignore_ascii_case(display)) {
+        return Err(Fail::new("ErrorFolderExists", "A folder with the specified name already exists."));
+    }
+    let segment = crate::ews::groupware::folders::segment_for(display, &existing);
+    let href = g.create(kind, &segment, display).await.map_err(|e| Fail::from_error(&e, "ErrorFolderNotFound"))?;
+    cx.invalidate();
+    let tree = cx.tree().await.map_err(|e| Fail::from_error(&e, "ErrorFolderNotFound"))?;
+    tree.iter()
+        .find(|n| n.r == FolderRef::Dav(href.clone()))
+        .cloned()
+        .ok_or_else(|| Fail::new("ErrorFolderSave", "The folder was created but cannot be listed."))
 }
 
 /// CreateFolderPath (MS-OXWSCFP): creates each folder of `RelativeFolderPath` under the previous one, starting
@@ -430,6 +498,28 @@ pub async fn update_folder<S: MailStore>(cx: &mut Ctx<S>, op: &Element) -> Vec<R
         for upd in ch.t("Updates").map(|u| u.children.as_slice()).unwrap_or(&[]) {
             let uri = path_uri(upd).unwrap_or_default();
             match (upd.name.as_str(), uri.as_str()) {
+                ("SetFolderField", "folder:DisplayName") if node.dav.is_some() => {
+                    let new_display = upd
+                        .children
+                        .iter()
+                        .find(|c| c.name.ends_with("Folder"))
+                        .and_then(|f| f.t_text("DisplayName"))
+                        .unwrap_or("")
+                        .trim()
+                        .to_string();
+                    let (Some(g), Some(d)) = (cx.groupware.clone(), node.dav.clone()) else { break };
+                    if new_display.is_empty() {
+                        failure = Some(Fail::new("ErrorInvalidRequest", "DisplayName cannot be empty."));
+                        break;
+                    }
+                    match g.rename(&d.href, &new_display).await {
+                        Ok(()) => node.display = new_display,
+                        Err(e) => {
+                            failure = Some(Fail::from_error(&e, "ErrorFolderNotFound"));
+                            break;
+                        }
+                    }
+                }
                 ("SetFolderField", "folder:DisplayName") => {
                     let new_leaf = upd
                         .children
@@ -497,6 +587,13 @@ pub async fn move_folder<S: MailStore>(cx: &mut Ctx<S>, op: &Element) -> Vec<Res
                 continue;
             }
         };
+        if node.dav.is_some() || target.dav.is_some() {
+            out.push(ResponseMessage::error(
+                "ErrorMoveCopyFailed",
+                "Calendar, contact and task folders cannot be moved (the DAV server keeps them in one home).",
+            ));
+            continue;
+        }
         let tree = cx.folders_ref().to_vec();
         if target.r == node.r || descendants(&tree, &node.r).iter().any(|d| d.r == target.r) {
             out.push(ResponseMessage::error("ErrorMoveCopyFailed", "A folder cannot be moved into itself."));
@@ -530,6 +627,15 @@ pub async fn delete_folder<S: MailStore>(cx: &mut Ctx<S>, op: &Element) -> Vec<R
                 "ErrorDeleteDistinguishedFolder",
                 "Distinguished folders cannot be deleted.",
             ));
+            continue;
+        }
+        if let (Some(d), Some(g)) = (&node.dav, cx.groupware.clone()) {
+            // A collection has no Deleted Items to go to: every delete type removes it (with its objects).
+            out.push(match g.delete(&d.href).await {
+                Ok(()) => ResponseMessage::ok(String::new()),
+                Err(e) => Fail::from_error(&e, "ErrorFolderNotFound").message(),
+            });
+            cx.invalidate();
             continue;
         }
         let tree = cx.folders_ref().to_vec();
@@ -581,6 +687,13 @@ pub async fn empty_folder<S: MailStore>(cx: &mut Ctx<S>, op: &Element) -> Vec<Re
                 "ErrorCannotEmptyFolder",
                 "The root folders cannot be emptied with their subfolders.",
             ));
+            continue;
+        }
+        if let (Some(d), Some(g)) = (&node.dav, cx.groupware.clone()) {
+            out.push(match g.empty(&d.href).await {
+                Ok(()) => ResponseMessage::ok(String::new()),
+                Err(e) => Fail::from_error(&e, "ErrorFolderNotFound").message(),
+            });
             continue;
         }
         let tree = cx.folders_ref().to_vec();

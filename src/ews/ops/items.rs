@@ -12,6 +12,7 @@ use base64::engine::general_purpose::STANDARD;
 
 use super::folders::page_bounds;
 use super::{Ctx, Fail, FolderNode, parse_paging};
+use crate::ews::groupware::meetings;
 use crate::ews::soap::ResponseMessage;
 use crate::ews::store::{Addr, Filter, ListQuery, MailStore, MsgSummary, SortField};
 use crate::ews::types::{Shape, format_datetime, parse_datetime, path_uri};
@@ -221,7 +222,15 @@ pub fn write_message<S: MailStore>(
     let s = d.summary;
     let item_id =
         ItemId { mailbox: cx.mailbox.clone(), folder: d.node.r.clone(), uid_validity: d.uid_validity, uid: s.uid };
-    w.start("t:Message", &[]);
+    // A meeting message (iMIP, RFC 6047: a text/calendar part, known from BODYSTRUCTURE) is a MeetingRequest,
+    // MeetingCancellation or MeetingResponse (MS-OXWSMTGS 2.2.4.x); its fields come from the calendar part when
+    // the message was fetched (the callers fetch meeting messages whole).
+    let meeting = if s.calendar_method.is_some() { d.raw.and_then(meetings::parse_meeting) } else { None };
+    let meeting_kind = meeting
+        .as_ref()
+        .map(|m| m.kind)
+        .or_else(|| s.calendar_method.as_deref().and_then(meetings::MeetingKind::of_method));
+    w.start(meeting_kind.map(|k| k.element()).unwrap_or("t:Message"), &[]);
     if shape.wants_mime() && d.raw.is_some() {
         w.start("t:MimeContent", &[("CharacterSet", "UTF-8")]).base64_text(d.raw.unwrap_or_default()).end();
     }
@@ -230,7 +239,11 @@ pub fn write_message<S: MailStore>(
         w.empty("t:ParentFolderId", &[("Id", &cx.folder_id_text(&d.node.r)), ("ChangeKey", &cx.ids.change_key(0))]);
     }
     if shape.wants("item:ItemClass", true) {
-        w.leaf("t:ItemClass", "IPM.Note");
+        let class = match meeting_kind {
+            Some(k) => meetings::item_class(k, meeting.as_ref().map(|m| &m.event)),
+            None => "IPM.Note",
+        };
+        w.leaf("t:ItemClass", class);
     }
     if shape.wants("item:Subject", true) {
         w.leaf("t:Subject", s.subject.as_deref().unwrap_or(""));
@@ -398,6 +411,11 @@ pub fn write_message<S: MailStore>(
     if shape.wants("message:ReplyTo", false) {
         write_list(w, "t:ReplyTo", &s.reply_to);
     }
+    if let Some(k) = meeting_kind {
+        let tz = meetings::viewer_zone(cx.time_zone.as_deref());
+        let ev = meeting.as_ref().map(|m| &m.event);
+        meetings::write_meeting_fields(w, k, ev, &cx.mailbox, s.has_flag("\\Answered"), shape, full_default, tz, None);
+    }
     w.end();
 }
 
@@ -564,6 +582,11 @@ pub async fn get_item<S: MailStore>(cx: &mut Ctx<S>, op: &Element) -> Vec<Respon
             });
             let (summary, raw) =
                 if left == Some(0) { sums.remove(&key) } else { sums.get(&key).cloned() }.ok_or_else(item_not_found)?;
+            // Meeting messages are shown with their meeting's fields, read from the calendar part.
+            let raw = match raw {
+                None if summary.calendar_method.is_some() => cx.store.fetch_raw(&name, id.uid).await.ok().flatten(),
+                r => r,
+            };
             let msg = match &raw {
                 Some(r) if parse => Message::from_mime(r).ok(),
                 _ => None,
@@ -692,15 +715,22 @@ pub async fn find_item<S: MailStore>(cx: &mut Ctx<S>, op: &Element) -> Vec<Respo
         Ok(s) => s,
         Err(f) => return vec![f.message()],
     };
-    if op.m("FractionalPageItemView").is_some() || op.m("CalendarView").is_some() || op.m("ContactsView").is_some() {
+    if op.m("CalendarView").is_some() || op.m("ContactsView").is_some() {
         return vec![ResponseMessage::error(
             "ErrorInvalidRequest",
-            "Only IndexedPageItemView (or no view) is supported.",
+            "CalendarView and ContactsView are for calendar and contacts folders.",
         )];
     }
-    let (max, offset, from_end) = match parse_paging(op.m("IndexedPageItemView")) {
-        Ok(p) => p,
+    let fraction = match op.m("FractionalPageItemView").map(parse_fraction).transpose() {
+        Ok(f) => f,
         Err(f) => return vec![f.message()],
+    };
+    let (max, offset, from_end) = match fraction {
+        Some((max, ..)) => (max, 0, false),
+        None => match parse_paging(op.m("IndexedPageItemView")) {
+            Ok(p) => p,
+            Err(f) => return vec![f.message()],
+        },
     };
     let max = max.unwrap_or(MAX_PAGE).min(MAX_PAGE);
     let need = needs_raw(&shape, false);
@@ -727,6 +757,20 @@ pub async fn find_item<S: MailStore>(cx: &mut Ctx<S>, op: &Element) -> Vec<Respo
                 w.end();
                 return Ok::<_, Fail>(w.finish());
             };
+            // FractionalPageItemView (MS-OXWSSRCH 2.2.4.x FractionalPageViewType): the page starts at
+            // Numerator/Denominator of the view, so the view's size is needed first.
+            let offset = match fraction {
+                Some((_, num, den)) => {
+                    let probe = ListQuery { offset: 0, limit: 0, sort, descending, filter: filter.clone() };
+                    let (total, _) = cx
+                        .store
+                        .list_messages(&name, &probe)
+                        .await
+                        .map_err(|e| Fail::from_error(&e, "ErrorFolderNotFound"))?;
+                    (u64::from(total) * u64::from(num) / u64::from(den)) as u32
+                }
+                None => offset,
+            };
             // BasePoint=End: the page counted from the end of the view is the first page of the reversed view.
             let q = ListQuery { offset, limit: max, sort, descending: descending ^ from_end, filter: filter.clone() };
             let (total, mut page) =
@@ -739,20 +783,32 @@ pub async fn find_item<S: MailStore>(cx: &mut Ctx<S>, op: &Element) -> Vec<Respo
                 if from_end { end.saturating_sub(page.len() as u32) } else { offset.saturating_add(page.len() as u32) };
             let last = if from_end { next == 0 } else { next >= total };
             let uv = node.info.as_ref().map(|i| i.uid_validity).unwrap_or(0);
-            w.start(
-                "m:RootFolder",
-                &[
-                    ("IndexedPagingOffset", &next.to_string()),
-                    ("TotalItemsInView", &total.to_string()),
-                    ("IncludesLastItemInRange", if last { "true" } else { "false" }),
-                ],
-            );
+            let (next_s, total_s) = (next.to_string(), total.to_string());
+            let last_s = if last { "true" } else { "false" };
+            if fraction.is_some() {
+                // The next page's numerator over the view's size (NumeratorOffset / AbsoluteDenominator).
+                w.start(
+                    "m:RootFolder",
+                    &[
+                        ("NumeratorOffset", &next_s),
+                        ("AbsoluteDenominator", &total_s),
+                        ("TotalItemsInView", &total_s),
+                        ("IncludesLastItemInRange", last_s),
+                    ],
+                );
+            } else {
+                w.start(
+                    "m:RootFolder",
+                    &[("IndexedPagingOffset", &next_s), ("TotalItemsInView", &total_s), ("IncludesLastItemInRange", last_s)],
+                );
+            }
             w.start("t:Items", &[]);
             for s in &page {
-                let (raw, msg) = if need {
+                // Meeting messages are fetched whole for their meeting's fields (only they pay for it).
+                let (raw, msg) = if need || s.calendar_method.is_some() {
                     match cx.store.fetch_raw(&name, s.uid).await {
                         Ok(Some(raw)) => {
-                            let m = Message::from_mime(&raw).ok();
+                            let m = if need { Message::from_mime(&raw).ok() } else { None };
                             (Some(raw), m)
                         }
                         _ => (None, None),
@@ -773,6 +829,23 @@ pub async fn find_item<S: MailStore>(cx: &mut Ctx<S>, op: &Element) -> Vec<Respo
         });
     }
     out
+}
+
+/// Reads a `FractionalPageItemView`: (max entries, numerator, denominator).
+fn parse_fraction(v: &Element) -> Result<(Option<u32>, u32, u32), Fail> {
+    let num = |name: &str| -> Result<Option<u32>, Fail> {
+        v.attr(name)
+            .map(|x| x.trim().parse::<u32>().map_err(|_| Fail::new("ErrorInvalidRequest", format!("{name} is not a number."))))
+            .transpose()
+    };
+    let (max, n, d) = (num("MaxEntriesReturned")?, num("Numerator")?, num("Denominator")?);
+    match (n, d) {
+        (Some(n), Some(d)) if d > 0 && n <= d => Ok((max, n, d)),
+        _ => Err(Fail::new(
+            "ErrorInvalidRequest",
+            "FractionalPageItemView needs a Numerator no larger than a Denominator above zero.",
+        )),
+    }
 }
 
 // ------------------------------------------------------------------------------------------------ UpdateItem

@@ -1,11 +1,13 @@
-//! Smaller operations: GetServerTimeZones (MS-OXWSGTZ), ExpandDL (MS-OXWSXPDL), GetMailTips (MS-OXWSMTGS),
+//! Smaller operations: GetServerTimeZones (MS-OXWSGTZ), ExpandDL (MS-OXWSXPDL; personal lists in
+//! [`super::people`]), GetMailTips (MS-OXWSMTGS),
 //! GetServiceConfiguration (MS-OXWSCONFIG) and ArchiveItem (MS-OXWSARCH).
 
-use chrono::{Datelike, NaiveTime, Timelike, Weekday};
+use chrono::{Datelike, NaiveTime, Timelike};
 
 use super::{Ctx, Fail};
 use crate::ews::soap::ResponseMessage;
 use crate::ews::store::MailStore;
+use crate::ews::types::weekday_name;
 use crate::ews::xml::{Element, NS_M, NS_T, XmlWriter, parse_bool};
 use crate::model::directory::{DirectoryEntry, EntryKind};
 use crate::model::timezone::{TimeZoneDefinition, TzGroupTransition, iana_to_windows, resolve_zone_name};
@@ -35,18 +37,6 @@ fn time_duration(t: NaiveTime) -> String {
         return format!("PT{}H{}M{}S", t.hour(), t.minute(), t.second());
     }
     duration(mins)
-}
-
-fn weekday_name(d: Weekday) -> &'static str {
-    match d {
-        Weekday::Mon => "Monday",
-        Weekday::Tue => "Tuesday",
-        Weekday::Wed => "Wednesday",
-        Weekday::Thu => "Thursday",
-        Weekday::Fri => "Friday",
-        Weekday::Sat => "Saturday",
-        Weekday::Sun => "Sunday",
-    }
 }
 
 /// Every Windows time-zone id Viaduc can map, with the IANA zone it stands for (CLDR's "001" zone), sorted by id.
@@ -182,8 +172,12 @@ fn members<'a>(gal: &'a [DirectoryEntry], dl: &DirectoryEntry) -> Vec<&'a Direct
     dl.members.iter().filter_map(|dn| gal.iter().find(|e| e.dn.eq_ignore_ascii_case(dn))).collect()
 }
 
-/// ExpandDL: the members of a distribution list of the directory (one level, as Exchange).
+/// ExpandDL: the members of a distribution list of the directory (one level, as Exchange), or of a personal
+/// distribution list (a contact group) named by its `ItemId` (MS-OXWSXPDL 3.1.4.1.2.1).
 pub async fn expand_dl<S: MailStore>(cx: &mut Ctx<S>, op: &Element) -> Vec<ResponseMessage> {
+    if let Some(id) = op.m("Mailbox").and_then(|m| m.t("ItemId")).and_then(|i| i.attr("Id")) {
+        return vec![super::people::expand_private_dl(cx, id).await];
+    }
     let addr = op.m("Mailbox").and_then(|m| m.t_text("EmailAddress")).unwrap_or("").trim().to_lowercase();
     let addr = addr.strip_prefix("smtp:").unwrap_or(&addr).to_string();
     if addr.is_empty() {
@@ -212,14 +206,18 @@ pub async fn expand_dl<S: MailStore>(cx: &mut Ctx<S>, op: &Element) -> Vec<Respo
     vec![ResponseMessage::ok(w.finish())]
 }
 
-/// GetMailTips: for each recipient, MailboxFull (false), OutOfOffice (empty: automatic replies are not read
-/// from Sieve here yet), MaxMessageSize, TotalMemberCount for a distribution list, InvalidRecipient for an
+/// GetMailTips: for each recipient, MailboxFull (false), OutOfOffice (a colleague's current automatic reply, read
+/// from their Sieve out-of-office script; empty when off or not readable), MaxMessageSize, TotalMemberCount for a distribution list, InvalidRecipient for an
 /// address of one of our domains that the directory does not know.
 pub async fn get_mail_tips<S: MailStore>(cx: &mut Ctx<S>, op: &Element, domains: &[String]) -> Vec<ResponseMessage> {
     let Some(rcpts) = op.m("Recipients") else {
         return vec![ResponseMessage::error("ErrorInvalidRequest", "Recipients is required.")];
     };
     let gal = if cx.store.has_directory() { cx.store.directory_entries().await.ok() } else { None };
+    // MailTipsRequested (MS-OXWSMTGS 2.2.5.x MailTipTypes, a list): the OutOfOffice tip costs a ManageSieve
+    // session per colleague, so it is only fetched when asked for.
+    let wanted = op.m("MailTipsRequested").map(|m| m.trimmed().to_string()).unwrap_or_else(|| "All".into());
+    let want_oof = wanted.split_whitespace().any(|t| t == "All" || t == "OutOfOfficeMessage");
     let mut out = Vec::new();
     for m in rcpts.children.iter().filter(|c| c.name == "Mailbox") {
         let addr = m.t_text("EmailAddress").unwrap_or("").trim().to_lowercase();
@@ -233,10 +231,26 @@ pub async fn get_mail_tips<S: MailStore>(cx: &mut Ctx<S>, op: &Element, domains:
         w.leaf("t:RoutingType", "SMTP");
         w.end();
         w.empty("t:PendingMailTips", &[]);
+        let reply = match entry.filter(|e| want_oof && ours && e.kind != EntryKind::DistributionList) {
+            Some(e) => match cx.store.automatic_reply(e).await {
+                Ok(r) => r,
+                Err(err) => {
+                    tracing::debug!(error = %err, recipient = %addr, "MailTips: automatic reply not readable");
+                    None
+                }
+            },
+            None => None,
+        };
         w.start("t:OutOfOffice", &[]);
         w.start("t:ReplyBody", &[]);
-        w.leaf("t:Message", "");
+        w.leaf("t:Message", reply.as_ref().map(|(t, _)| t.as_str()).unwrap_or(""));
         w.end();
+        if let Some((start, end)) = reply.as_ref().and_then(|(_, d)| *d) {
+            w.start("t:Duration", &[]);
+            w.leaf("t:StartTime", &crate::ews::types::format_datetime(start));
+            w.leaf("t:EndTime", &crate::ews::types::format_datetime(end));
+            w.end();
+        }
         w.end();
         w.leaf("t:MailboxFull", "false");
         if let Some(dl) = entry.filter(|e| e.kind == EntryKind::DistributionList) {

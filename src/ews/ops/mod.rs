@@ -10,6 +10,7 @@ pub mod folders;
 pub mod items;
 pub mod misc;
 pub mod notify;
+pub mod people;
 pub mod sync;
 
 use super::soap::ResponseMessage;
@@ -35,6 +36,13 @@ pub struct Ctx<S> {
     pub cached_tree: bool,
     /// The mail domains this gateway serves (`[mail] domains`).
     pub domains: Vec<String>,
+    /// The CalDAV/CardDAV side, when configured (see [`crate::ews::groupware`]).
+    pub groupware: Option<crate::ews::groupware::Groupware>,
+    /// Whether the folder tree includes the DAV collections: set for requests that name groupware folders or
+    /// items and for the folder-hierarchy operations; mail-only requests skip the DAV round trip.
+    pub include_dav: bool,
+    /// The request's `TimeZoneContext` (a Windows time zone id), if any.
+    pub time_zone: Option<String>,
 }
 
 impl<S: MailStore> Ctx<S> {
@@ -49,6 +57,9 @@ impl<S: MailStore> Ctx<S> {
             delegate: None,
             cached_tree: false,
             domains: Vec::new(),
+            groupware: None,
+            include_dav: false,
+            time_zone: None,
         }
     }
 
@@ -67,8 +78,29 @@ impl<S: MailStore> Ctx<S> {
     pub async fn tree(&mut self) -> Result<&[FolderNode]> {
         if self.folders.is_none() {
             let nodes = match &self.delegate {
-                None if self.cached_tree => build_tree(self.store.list_folders_cached().await?),
-                None => build_tree(self.store.list_folders().await?),
+                None => {
+                    let infos = if self.cached_tree {
+                        self.store.list_folders_cached().await?
+                    } else {
+                        self.store.list_folders().await?
+                    };
+                    let mut nodes = build_tree(infos);
+                    if self.include_dav
+                        && let Some(g) = &self.groupware
+                    {
+                        // The DAV server being down must not take mail with it: its folders are left out.
+                        match g.folder_nodes().await {
+                            Ok(dav) => {
+                                if let Some(top) = nodes.iter_mut().find(|n| n.r == FolderRef::MsgFolderRoot) {
+                                    top.child_count += dav.len() as u32;
+                                }
+                                nodes.extend(dav);
+                            }
+                            Err(e) => tracing::warn!(error = %e, "EWS: DAV collections unavailable"),
+                        }
+                    }
+                    nodes
+                }
                 Some(owner) => {
                     let local = owner.split('@').next().unwrap_or(owner).to_string();
                     let denied = || {
@@ -114,6 +146,21 @@ impl<S: MailStore> Ctx<S> {
             && (r.is_err()
                 || matches!(&r, Ok(x) if self.folders.as_deref().is_some_and(|t| !t.iter().any(|n| &n.r == x))))
         {
+            self.cached_tree = false;
+            self.invalidate();
+            self.load().await?;
+            r = self.folder_ref(el);
+        }
+        if let Err(f) = &r
+            && f.code == "ErrorFolderNotFound"
+            && self.delegate.is_none()
+            && el.name == "DistinguishedFolderId"
+            && let Some(kind) = el.attr("Id").and_then(crate::ews::groupware::folders::DavKind::from_distinguished)
+            && let Some(g) = self.groupware.clone()
+        {
+            // Every Exchange mailbox has a calendar, contacts and tasks folder: create the collection on first use.
+            g.provision(kind).await.map_err(|e| Fail::from_error(&e, "ErrorFolderNotFound"))?;
+            self.include_dav = true;
             self.cached_tree = false;
             self.invalidate();
             self.load().await?;
@@ -191,7 +238,12 @@ fn not_shared() -> Fail {
 }
 
 fn distinguished_static(name: &str) -> &'static str {
-    DISTINGUISHED.iter().find(|(n, _)| *n == name).map(|(n, _)| *n).unwrap_or("")
+    DISTINGUISHED
+        .iter()
+        .map(|(n, _)| *n)
+        .chain(crate::ews::groupware::DAV_DISTINGUISHED.iter().copied())
+        .find(|n| *n == name)
+        .unwrap_or("")
 }
 
 /// Distinguished folder ids backed by IMAP special-use folders (RFC 6154), and the names used when the server
@@ -240,11 +292,14 @@ pub struct FolderNode {
     pub distinguished: Option<&'static str>,
     pub child_count: u32,
     pub delimiter: Option<char>,
+    /// Set for a calendar, task list or address book on the DAV server (`name` and `info` are then `None`).
+    pub dav: Option<crate::ews::groupware::folders::DavFolder>,
 }
 
 impl FolderNode {
+    /// One of the two roots above the mail folders.
     pub fn is_virtual(&self) -> bool {
-        self.name.is_none()
+        self.name.is_none() && self.dav.is_none()
     }
 }
 
@@ -305,6 +360,7 @@ pub fn build_tree(mut infos: Vec<FolderInfo>) -> Vec<FolderNode> {
             distinguished: Some("root"),
             child_count: 1,
             delimiter: None,
+            dav: None,
         },
         FolderNode {
             r: FolderRef::MsgFolderRoot,
@@ -315,6 +371,7 @@ pub fn build_tree(mut infos: Vec<FolderInfo>) -> Vec<FolderNode> {
             distinguished: Some("msgfolderroot"),
             child_count: 0,
             delimiter: None,
+            dav: None,
         },
     ];
     let parents: Vec<Option<usize>> = infos.iter().map(parent_of).collect();
@@ -344,6 +401,7 @@ pub fn build_tree(mut infos: Vec<FolderInfo>) -> Vec<FolderNode> {
             distinguished: dist[i],
             child_count: children.len() as u32,
             delimiter: f.delimiter,
+            dav: None,
         });
         for c in children {
             visit(c, r.clone(), infos, parents, dist, out);
@@ -435,7 +493,10 @@ pub fn descendants<'a>(tree: &'a [FolderNode], r: &FolderRef) -> Vec<&'a FolderN
 /// Writes `<t:FolderId Id=".." ChangeKey=".."/>` (or another element name with the same attributes).
 pub fn write_folder_id<S: MailStore>(w: &mut XmlWriter, cx: &Ctx<S>, el: &str, node: &FolderNode) {
     let id = cx.folder_id_text(&node.r);
-    let ck = cx.ids.change_key(node.info.as_ref().map(|i| i.highest_modseq).unwrap_or(0));
+    let ck = match &node.dav {
+        Some(d) => cx.ids.dav_change_key(d.version.as_deref().unwrap_or("")),
+        None => cx.ids.change_key(node.info.as_ref().map(|i| i.highest_modseq).unwrap_or(0)),
+    };
     w.empty(el, &[("Id", &id), ("ChangeKey", &ck)]);
 }
 

@@ -19,7 +19,7 @@ use crate::ids::{FolderRef, FolderSyncState, ItemId, ItemSyncState, fnv32, range
 
 fn folder_hash(n: &FolderNode) -> u32 {
     let parent = match &n.parent {
-        Some(FolderRef::Name(p)) | Some(FolderRef::Object(p)) => p.as_str(),
+        Some(FolderRef::Name(p)) | Some(FolderRef::Object(p)) | Some(FolderRef::Dav(p)) => p.as_str(),
         Some(FolderRef::MsgFolderRoot) => "\u{1}msgfolderroot",
         Some(FolderRef::Root) => "\u{1}root",
         None => "",
@@ -80,6 +80,7 @@ pub async fn sync_folder_hierarchy<S: MailStore>(cx: &mut Ctx<S>, op: &Element) 
                     distinguished: None,
                     child_count: 0,
                     delimiter: None,
+                    dav: None,
                 };
                 changes.start("t:Delete", &[]);
                 write_folder_id(&mut changes, cx, "t:FolderId", &gone);
