@@ -178,8 +178,8 @@ pub trait MailStore {
         Ok(out)
     }
     /// [`MailStore::summaries`] in a folder whose UIDVALIDITY the caller has checked to be `uid_validity`;
-    /// with `ids_only`, only `uid`, `modseq` and `flags` need to be filled in (ids and change keys). The IMAP
-    /// store uses both to avoid re-selecting the folder and fetching headers.
+    /// with `ids_only`, only `uid`, `modseq`, `flags` and `calendar_method` need to be filled in (ids, change
+    /// keys, the item's kind). The IMAP store uses both to avoid re-selecting the folder and fetching headers.
     async fn summaries_in(
         &mut self,
         folder: &str,

@@ -390,8 +390,9 @@ struct Want {
     body: bool,
 }
 
-/// What a fetch for ids and change keys only needs.
-const LIGHT_ITEMS: &str = "UID FLAGS MODSEQ";
+/// What a fetch for ids and change keys only needs; BODYSTRUCTURE tells meeting messages (iMIP) apart, which
+/// are answered as such whatever the shape.
+const LIGHT_ITEMS: &str = "UID FLAGS MODSEQ BODYSTRUCTURE";
 const STATUS_ITEMS: &str = "MESSAGES UNSEEN UIDVALIDITY UIDNEXT HIGHESTMODSEQ";
 /// Longest UID set put into one command (Dovecot accepts 64 KiB command lines).
 const MAX_SET_LEN: usize = 8000;
@@ -800,9 +801,18 @@ fn summary_from(f: FetchItems) -> Option<MessageSummary> {
     Some(s)
 }
 
-/// A summary with only what a light fetch brings (UID, FLAGS, MODSEQ).
+/// A summary with only what a light fetch brings (UID, FLAGS, MODSEQ, BODYSTRUCTURE): no headers parsed.
 fn light_summary(f: FetchItems) -> Option<MessageSummary> {
-    Some(MessageSummary { uid: f.uid?, modseq: f.modseq, flags: f.flags, size: f.size, ..Default::default() })
+    Some(MessageSummary {
+        uid: f.uid?,
+        modseq: f.modseq,
+        size: f.size,
+        has_attachments: f.bodystructure.as_ref().is_some_and(bodystructure_has_attachment),
+        // Even an ids-only answer names meeting messages by their kind (t:MeetingRequest, ...).
+        calendar_method: f.bodystructure.as_ref().and_then(bodystructure_calendar_method),
+        flags: f.flags,
+        ..Default::default()
+    })
 }
 
 fn summaries(done: &Completed) -> Vec<MessageSummary> {
@@ -1216,8 +1226,8 @@ impl MailStore {
 
     /// Like [`MailStore::fetch_summaries`]. With `uid_validity` (what the caller knows the mailbox's to be), a
     /// session that has the mailbox selected is used without selecting it again (see [`MailStore::fetch_in`]).
-    /// With `light`, only UID, FLAGS and MODSEQ are fetched (the other fields stay empty): enough for ids and
-    /// change keys.
+    /// With `light`, only UID, FLAGS, MODSEQ and BODYSTRUCTURE are fetched (no headers: subject, addresses
+    /// and dates stay empty): enough for ids, change keys and the item's kind.
     pub async fn fetch_summaries_in(
         &self,
         p: &Principal,
@@ -1332,7 +1342,7 @@ impl MailStore {
     }
 
     /// Like [`MailStore::fetch_messages`]; `uid_validity` and `light` as for [`MailStore::fetch_summaries_in`]
-    /// (with `light`, the summary has only UID, FLAGS and MODSEQ besides the bytes).
+    /// (with `light`, the summary has no header fields).
     pub async fn fetch_messages_in(
         &self,
         p: &Principal,
@@ -2031,7 +2041,19 @@ mod tests {
         assert_eq!(f.flags, vec!["\\Flagged".to_string(), "\\Recent".to_string()]);
         let s = light_summary(f).unwrap();
         assert_eq!((s.uid, s.modseq), (2, 5));
-        assert!(s.is_flagged() && s.subject.is_none());
+        assert!(s.is_flagged() && s.subject.is_none() && s.calendar_method.is_none());
+
+        // A light answer still tells an iMIP invitation by its BODYSTRUCTURE.
+        let done = completed(
+            &[concat!(
+                "* 5 FETCH (UID 9 FLAGS () MODSEQ (12) BODYSTRUCTURE ((\"text\" \"plain\" (\"charset\" \"utf-8\") NIL NIL ",
+                "\"7bit\" 10 1 NIL NIL NIL NIL)(\"text\" \"calendar\" (\"charset\" \"utf-8\" \"method\" \"REQUEST\") NIL ",
+                "NIL \"7bit\" 300 12 NIL NIL NIL NIL) \"alternative\" (\"boundary\" \"b\") NIL NIL NIL))\r\n"
+            )],
+            None,
+        );
+        let s = light_summary(fetch_by_uid(done, &[9u32].into_iter().collect()).remove(&9).unwrap()).unwrap();
+        assert_eq!(s.calendar_method.as_deref(), Some("REQUEST"));
 
         // An older unsolicited update never replaces newer flags.
         let done = completed(
