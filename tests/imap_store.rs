@@ -693,3 +693,53 @@ async fn acl_sharing_between_users() {
     assert!(!store.get_acl(&alice, &mbox).await.unwrap().iter().any(|(id, _)| id == "bob"));
     store.delete_mailbox(&alice, &mbox).await.unwrap();
 }
+
+/// A pooled session keeps its mailbox selected between requests and the next read skips SELECT/EXAMINE; what
+/// other sessions did meanwhile must still show: new messages (not yet in that session's view), flag changes,
+/// expunges, and a mailbox renamed away and re-created under the same name (another UIDVALIDITY).
+#[tokio::test]
+async fn reads_on_a_kept_selection_see_other_sessions() {
+    let stack = stack!();
+    let p = stack.principal("alice").await;
+    let store = MailStore::new(stack.pool());
+    let other = MailStore::new(stack.pool()); // a second pool: a different IMAP session
+    let mbox = unique("keep");
+    store.create_mailbox(&p, &mbox).await.unwrap();
+    let (uv, u1) = store.append(&p, &mbox, &build_mime(&outgoing("one", "1", 1_700_000_001)), &[]).await.unwrap();
+    let (_, u2) = store.append(&p, &mbox, &build_mime(&outgoing("two", "2", 1_700_000_002)), &[]).await.unwrap();
+
+    // First read selects the mailbox; the session goes back to the pool with it selected.
+    let first = store.fetch_messages_in(&p, &mbox, Some(uv), &[u1], true).await.unwrap();
+    assert_eq!(first.len(), 1);
+    assert!(String::from_utf8_lossy(&first[0].raw).contains("Subject: one"));
+    let logins = store.pool().logins();
+
+    // Changes through another session, then reads through the kept selection.
+    let (_, u3) = other.append(&p, &mbox, &build_mime(&outgoing("three", "3", 1_700_000_003)), &[]).await.unwrap();
+    let new = store.fetch_messages_in(&p, &mbox, Some(uv), &[u3], true).await.unwrap();
+    assert_eq!(new.len(), 1, "a message appended by another session must be found");
+    assert!(String::from_utf8_lossy(&new[0].raw).contains("Subject: three"));
+    let m = other.set_flags(&p, &mbox, u1, &["\\Flagged"], &[], None).await.unwrap();
+    let sums = store.fetch_summaries_in(&p, &mbox, Some(uv), &[u1, u3], false).await.unwrap();
+    assert_eq!(sums.iter().map(|s| s.uid).collect::<Vec<_>>(), vec![u1, u3]);
+    assert!(sums[0].is_flagged() && sums[0].modseq == m, "{sums:?}");
+    assert_eq!(sums[1].subject.as_deref(), Some("three"));
+    let light = store.fetch_summaries_in(&p, &mbox, Some(uv), &[u1], true).await.unwrap();
+    assert!(light[0].is_flagged() && light[0].modseq == m && light[0].subject.is_none());
+    other.delete_messages(&p, &mbox, &[u2]).await.unwrap();
+    let gone = store.fetch_messages_in(&p, &mbox, Some(uv), &[u2, u3], true).await.unwrap();
+    assert_eq!(gone.iter().map(|m| m.summary.uid).collect::<Vec<_>>(), vec![u3], "an expunged message is gone");
+    assert_eq!(store.pool().logins(), logins, "the pooled session is reused throughout");
+
+    // Renamed away and re-created: the kept selection is the old mailbox, with the old UIDVALIDITY.
+    let moved = unique("keep-moved");
+    other.rename_mailbox(&p, &mbox, &moved).await.unwrap();
+    other.create_mailbox(&p, &mbox).await.unwrap();
+    let (uv2, n1) = other.append(&p, &mbox, &build_mime(&outgoing("fresh", "f", 1_700_000_005)), &[]).await.unwrap();
+    assert_ne!(uv2, uv);
+    let fresh = store.fetch_messages_in(&p, &mbox, Some(uv2), &[n1], true).await.unwrap();
+    assert_eq!(fresh.len(), 1);
+    assert!(String::from_utf8_lossy(&fresh[0].raw).contains("Subject: fresh"));
+    store.delete_mailbox(&p, &mbox).await.unwrap();
+    store.delete_mailbox(&p, &moved).await.unwrap();
+}

@@ -1,7 +1,10 @@
 //! `ews-load`: an end-to-end load tool. It runs N concurrent EWS clients against Viaduc doing FindItem,
 //! GetItem (whole 50 KB messages as MimeContent) and SyncFolderItems, and, in the same run, N concurrent IMAP
 //! clients doing the equivalent reads directly against the IMAP server Viaduc uses. It prints throughput and
-//! p50/p99 latency of both and their ratio. Only loopback addresses are accepted.
+//! p50/p99 latency of both and their ratio. Only loopback addresses are accepted. `--rounds` alternates the
+//! sides in slices (fairer on a shared machine); `--viaduc-plain` also runs the EWS side against a plain-HTTP
+//! Viaduc to show the cost of the client-facing TLS; the `noop` workload (ConvertId against IMAP NOOP)
+//! measures the per-request cost of HTTP, TLS, authentication and SOAP alone.
 //!
 //! ```text
 //! ews-load --viaduc https://127.0.0.1:8443 --ca tls/ca.pem --imap-port 10143 \
@@ -43,6 +46,10 @@ struct Args {
     /// Seconds each workload runs on each side.
     #[arg(long, default_value_t = 10)]
     seconds: u64,
+    /// Alternate the sides this many times per workload (each slice `seconds / rounds` long), so that load
+    /// from other processes on the machine weighs on both sides alike.
+    #[arg(long, default_value_t = 1)]
+    rounds: u64,
     /// Messages in the benchmark folder (created and filled when it has fewer).
     #[arg(long, default_value_t = 200)]
     messages: u32,
@@ -52,9 +59,15 @@ struct Args {
     /// Folder to use (a top-level IMAP mailbox).
     #[arg(long, default_value = "ViaducBench")]
     folder: String,
-    /// Workloads to run, comma-separated: getitem, finditem, sync.
+    /// Workloads to run, comma-separated: getitem, finditem, sync, noop (EWS ConvertId, which does no IMAP
+    /// work, against IMAP NOOP: the per-request cost of HTTP, TLS, authentication and SOAP).
     #[arg(long, default_value = "getitem,finditem,sync")]
     workloads: String,
+    /// A second Viaduc of the same configuration serving plain HTTP (`plain_http_behind_proxy = true`,
+    /// loopback only): each workload also runs against it, so the cost of the client-facing TLS layer shows
+    /// as the difference between the two Viaduc rows.
+    #[arg(long)]
+    viaduc_plain: Option<String>,
 }
 
 const SOAP_HEAD: &str = r#"<?xml version="1.0" encoding="utf-8"?><soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/" xmlns:t="http://schemas.microsoft.com/exchange/services/2006/types" xmlns:m="http://schemas.microsoft.com/exchange/services/2006/messages"><soap:Header><t:RequestServerVersion Version="Exchange2016"/></soap:Header><soap:Body>"#;
@@ -106,6 +119,10 @@ struct Ews {
 
 impl Ews {
     fn new(args: &Args) -> Ews {
+        Ews::with_base(args, &args.viaduc)
+    }
+
+    fn with_base(args: &Args, base: &str) -> Ews {
         let pem = std::fs::read(&args.ca).expect("read CA file");
         let mut builder = reqwest::Client::builder().pool_max_idle_per_host(4).timeout(Duration::from_secs(60));
         for cert in reqwest::Certificate::from_pem_bundle(&pem).expect("CA PEM") {
@@ -113,7 +130,7 @@ impl Ews {
         }
         Ews {
             http: builder.build().expect("HTTP client"),
-            url: format!("{}/EWS/Exchange.asmx", args.viaduc.trim_end_matches('/')),
+            url: format!("{}/EWS/Exchange.asmx", base.trim_end_matches('/')),
             user: args.user.clone(),
             password: args.password.clone(),
         }
@@ -187,6 +204,11 @@ async fn prepare(args: &Args) -> Vec<u32> {
     uids
 }
 
+/// How long each timed slice of one side runs.
+fn slice(args: &Args) -> Duration {
+    Duration::from_secs(args.seconds) / args.rounds.max(1) as u32
+}
+
 /// Latencies of one side of one workload.
 struct Sample {
     latencies: Vec<Duration>,
@@ -195,6 +217,12 @@ struct Sample {
 }
 
 impl Sample {
+    /// Adds another slice of the same side.
+    fn absorb(&mut self, other: Sample) {
+        self.latencies.extend(other.latencies);
+        self.errors += other.errors;
+        self.elapsed += other.elapsed;
+    }
     fn throughput(&self) -> f64 {
         self.latencies.len() as f64 / self.elapsed.as_secs_f64()
     }
@@ -213,6 +241,7 @@ enum Workload {
     GetItem,
     FindItem,
     Sync,
+    Noop,
 }
 
 impl Workload {
@@ -221,29 +250,58 @@ impl Workload {
             Workload::GetItem => "GetItem (MimeContent)",
             Workload::FindItem => "FindItem (50, Default)",
             Workload::Sync => "SyncFolderItems (100)",
+            Workload::Noop => "ConvertId / NOOP",
         }
     }
 }
 
-async fn run_ews(args: Arc<Args>, w: Workload, folder_id: Arc<String>, item_ids: Arc<Vec<String>>) -> Sample {
-    let deadline = Instant::now() + Duration::from_secs(args.seconds);
+fn ews_body(w: Workload, args: &Args, folder_id: &str, item_ids: &[String]) -> String {
+    let id = &item_ids[rand::rng().random_range(0..item_ids.len())];
+    match w {
+        Workload::GetItem => format!(
+            r#"<m:GetItem><m:ItemShape><t:BaseShape>IdOnly</t:BaseShape><t:IncludeMimeContent>true</t:IncludeMimeContent></m:ItemShape><m:ItemIds><t:ItemId Id="{id}"/></m:ItemIds></m:GetItem>"#
+        ),
+        Workload::FindItem => format!(
+            r#"<m:FindItem Traversal="Shallow"><m:ItemShape><t:BaseShape>Default</t:BaseShape></m:ItemShape><m:IndexedPageItemView MaxEntriesReturned="50" Offset="0" BasePoint="Beginning"/><m:ParentFolderIds><t:FolderId Id="{folder_id}"/></m:ParentFolderIds></m:FindItem>"#
+        ),
+        Workload::Sync => format!(
+            r#"<m:SyncFolderItems><m:ItemShape><t:BaseShape>IdOnly</t:BaseShape></m:ItemShape><m:SyncFolderId><t:FolderId Id="{folder_id}"/></m:SyncFolderId><m:MaxChangesReturned>100</m:MaxChangesReturned></m:SyncFolderItems>"#
+        ),
+        Workload::Noop => format!(
+            r#"<m:ConvertId DestinationFormat="EwsId"><m:SourceIds><t:AlternateId Format="EwsId" Id="{id}" Mailbox="{}"/></m:SourceIds></m:ConvertId>"#,
+            args.user
+        ),
+    }
+}
+
+async fn run_ews(args: Arc<Args>, base: String, w: Workload, folder_id: Arc<String>, item_ids: Arc<Vec<String>>) -> Sample {
+    // Open every client's keep-alive connection (TLS handshake, authentication) and warm Viaduc's session pool
+    // with one untimed request each, as the direct side logs in before its clock starts.
+    let mut clients = Vec::new();
+    for _ in 0..args.clients {
+        let (args, base, folder_id, item_ids) = (args.clone(), base.clone(), folder_id.clone(), item_ids.clone());
+        clients.push(tokio::spawn(async move {
+            let ews = Ews::with_base(&args, &base);
+            if let Err(e) = ews.call(&ews_body(w, &args, &folder_id, &item_ids)).await {
+                eprintln!("EWS warm-up error: {e}");
+            }
+            ews
+        }));
+    }
+    let mut warm = Vec::new();
+    for c in clients {
+        warm.push(c.await.expect("warm-up task"));
+    }
+    let deadline = Instant::now() + slice(&args);
     let started = Instant::now();
     let mut tasks = Vec::new();
-    for _ in 0..args.clients {
+    for ews in warm {
         let (args, folder_id, item_ids) = (args.clone(), folder_id.clone(), item_ids.clone());
         tasks.push(tokio::spawn(async move {
-            let ews = Ews::new(&args);
             let mut lat = Vec::new();
             let mut errors = 0;
             while Instant::now() < deadline {
-                let body = match w {
-                    Workload::GetItem => {
-                        let id = &item_ids[rand::rng().random_range(0..item_ids.len())];
-                        format!(r#"<m:GetItem><m:ItemShape><t:BaseShape>IdOnly</t:BaseShape><t:IncludeMimeContent>true</t:IncludeMimeContent></m:ItemShape><m:ItemIds><t:ItemId Id="{id}"/></m:ItemIds></m:GetItem>"#)
-                    }
-                    Workload::FindItem => format!(r#"<m:FindItem Traversal="Shallow"><m:ItemShape><t:BaseShape>Default</t:BaseShape></m:ItemShape><m:IndexedPageItemView MaxEntriesReturned="50" Offset="0" BasePoint="Beginning"/><m:ParentFolderIds><t:FolderId Id="{folder_id}"/></m:ParentFolderIds></m:FindItem>"#),
-                    Workload::Sync => format!(r#"<m:SyncFolderItems><m:ItemShape><t:BaseShape>IdOnly</t:BaseShape></m:ItemShape><m:SyncFolderId><t:FolderId Id="{folder_id}"/></m:SyncFolderId><m:MaxChangesReturned>100</m:MaxChangesReturned></m:SyncFolderItems>"#),
-                };
+                let body = ews_body(w, &args, &folder_id, &item_ids);
                 let t = Instant::now();
                 match ews.call(&body).await {
                     Ok(_) => lat.push(t.elapsed()),
@@ -269,7 +327,7 @@ async fn run_imap(args: Arc<Args>, w: Workload, uids: Arc<Vec<u32>>) -> Sample {
         s.select(&args.folder).await.expect("select");
         sessions.push(s);
     }
-    let deadline = Instant::now() + Duration::from_secs(args.seconds);
+    let deadline = Instant::now() + slice(&args);
     let started = Instant::now();
     let mut tasks = Vec::new();
     for mut s in sessions {
@@ -278,7 +336,21 @@ async fn run_imap(args: Arc<Args>, w: Workload, uids: Arc<Vec<u32>>) -> Sample {
             let mut lat = Vec::new();
             let mut errors = 0;
             while Instant::now() < deadline {
+                if w == Workload::Noop {
+                    let t = Instant::now();
+                    match s.noop().await {
+                        Ok(()) => lat.push(t.elapsed()),
+                        Err(e) => {
+                            if errors == 0 {
+                                eprintln!("IMAP error: {e}");
+                            }
+                            errors += 1;
+                        }
+                    }
+                    continue;
+                }
                 let (set, query) = match w {
+                    Workload::Noop => unreachable!("handled above"),
                     Workload::GetItem => (uids[rand::rng().random_range(0..uids.len())].to_string(), "BODY.PEEK[]"),
                     Workload::FindItem => {
                         let last = uids[uids.len().min(50) - 1];
@@ -330,9 +402,11 @@ fn ms(d: Duration) -> f64 {
 }
 
 fn loopback_only(args: &Args) {
-    let host = args.viaduc.split("://").nth(1).unwrap_or("").split(['/', ':']).next().unwrap_or("");
     let ok = |h: &str| h == "127.0.0.1" || h == "localhost" || h == "[::1]" || h.starts_with("127.");
-    assert!(ok(host), "ews-load only targets loopback addresses (got {host})");
+    for url in std::iter::once(&args.viaduc).chain(args.viaduc_plain.as_ref()) {
+        let host = url.split("://").nth(1).unwrap_or("").split(['/', ':']).next().unwrap_or("");
+        assert!(ok(host), "ews-load only targets loopback addresses (got {host})");
+    }
     assert!(ok(&args.imap_host), "ews-load only targets loopback addresses (got {})", args.imap_host);
 }
 
@@ -356,9 +430,10 @@ async fn main() {
     assert!(!item_ids.is_empty(), "FindItem returned no ids");
 
     println!(
-        "ews-load: {} clients, {} s per side, {} messages of {} bytes in {}",
+        "ews-load: {} clients, {} s per side in {} round(s), {} messages of {} bytes in {}",
         args.clients,
         args.seconds,
+        args.rounds.max(1),
         uids.len(),
         args.size,
         args.folder
@@ -376,10 +451,22 @@ async fn main() {
             "getitem" => Workload::GetItem,
             "finditem" => Workload::FindItem,
             "sync" => Workload::Sync,
+            "noop" => Workload::Noop,
             other => panic!("unknown workload {other}"),
         };
         let mut direct = run_imap(args.clone(), w, uids.clone()).await;
-        let mut viaduc = run_ews(args.clone(), w, folder_id.clone(), item_ids.clone()).await;
+        let mut viaduc = run_ews(args.clone(), args.viaduc.clone(), w, folder_id.clone(), item_ids.clone()).await;
+        let mut plain = match &args.viaduc_plain {
+            Some(url) => Some(run_ews(args.clone(), url.clone(), w, folder_id.clone(), item_ids.clone()).await),
+            None => None,
+        };
+        for _ in 1..args.rounds.max(1) {
+            direct.absorb(run_imap(args.clone(), w, uids.clone()).await);
+            viaduc.absorb(run_ews(args.clone(), args.viaduc.clone(), w, folder_id.clone(), item_ids.clone()).await);
+            if let (Some(p), Some(url)) = (plain.as_mut(), &args.viaduc_plain) {
+                p.absorb(run_ews(args.clone(), url.clone(), w, folder_id.clone(), item_ids.clone()).await);
+            }
+        }
         let (d50, d99, v50, v99) = (direct.percentile(0.5), direct.percentile(0.99), viaduc.percentile(0.5), viaduc.percentile(0.99));
         println!(
             "{:<24} {:>6} {:>10.1} {:>9.2} {:>9.2} {:>7}",
@@ -404,6 +491,23 @@ async fn main() {
             viaduc.throughput() / direct.throughput().max(f64::MIN_POSITIVE),
             ms(v50) / ms(d50).max(f64::MIN_POSITIVE)
         );
+        if let Some(mut p) = plain {
+            let (p50, p99) = (p.percentile(0.5), p.percentile(0.99));
+            println!(
+                "{:<24} {:>6} {:>10.1} {:>9.2} {:>9.2} {:>7} | {:>10} {:>9} {:>9} | {:>8.2} {:>8.2}",
+                "",
+                "V-http",
+                p.throughput(),
+                ms(p50),
+                ms(p99),
+                p.errors,
+                "",
+                "",
+                "",
+                p.throughput() / direct.throughput().max(f64::MIN_POSITIVE),
+                ms(p50) / ms(d50).max(f64::MIN_POSITIVE)
+            );
+        }
     }
 }
 

@@ -22,6 +22,7 @@ use crate::server::Gateway;
 static FOREIGN_NAMESPACES: OnceLock<(Vec<String>, Vec<String>)> = OnceLock::new();
 /// TLS settings for the SMTP submission server (built once; `None` when it cannot be built).
 static SMTP_TLS: OnceLock<Option<Arc<rustls::ClientConfig>>> = OnceLock::new();
+static SIEVE_TLS: std::sync::OnceLock<Option<Arc<rustls::ClientConfig>>> = std::sync::OnceLock::new();
 
 /// How long a user's cached folder list may be used to resolve ids.
 const TREE_TTL: std::time::Duration = std::time::Duration::from_secs(5);
@@ -46,6 +47,9 @@ pub struct ImapStore {
     principal: Principal,
     smtp: Option<(SmtpConfig, Arc<rustls::ClientConfig>)>,
     directory: Option<(Directory, LdapConfig)>,
+    /// ManageSieve and the IMAP master credentials (Dovecot `user*master`): to read colleagues' automatic
+    /// replies for GetMailTips.
+    sieve: Option<(crate::config::SieveConfig, Arc<rustls::ClientConfig>, String, String, String)>,
 }
 
 impl ImapStore {
@@ -68,7 +72,14 @@ impl ImapStore {
             (Some(d), Some(c)) => Some((d.clone(), c.clone())),
             _ => None,
         };
-        Ok(ImapStore { store, principal: principal.clone(), smtp, directory })
+        let sieve = match (&gw.config.sieve, &gw.config.imap.master_user, &gw.config.imap.master_password) {
+            (Some(c), Some(user), Some(pw)) => SIEVE_TLS
+                .get_or_init(|| tls::client_config(Backend::Sieve, c.ca_file.as_deref()).ok())
+                .clone()
+                .map(|t| (c.clone(), t, user.clone(), pw.clone(), gw.config.imap.master_separator.clone())),
+            _ => None,
+        };
+        Ok(ImapStore { store, principal: principal.clone(), smtp, directory, sieve })
     }
 
     /// Ends the request's use of the store (sessions go back to the pool as each call ends).
@@ -276,17 +287,43 @@ impl MailStore for ImapStore {
     }
 
     async fn fetch_full(&mut self, folder: &str, uid: u32) -> Result<Option<(MsgSummary, Vec<u8>)>> {
-        Ok(self
-            .store
-            .fetch_message(&self.principal, folder, uid)
-            .await?
-            .map(|m| (summary(m.summary), Vec::from(m.raw))))
+        Ok(self.store.fetch_message(&self.principal, folder, uid).await?.map(|m| (summary(m.summary), Vec::from(m.raw))))
     }
 
     async fn fetch_full_many(&mut self, folder: &str, uids: &[u32]) -> Result<Vec<(MsgSummary, Vec<u8>)>> {
         Ok(self
             .store
             .fetch_messages(&self.principal, folder, uids)
+            .await?
+            .into_iter()
+            .map(|m| (summary(m.summary), Vec::from(m.raw)))
+            .collect())
+    }
+
+    async fn summaries_in(
+        &mut self,
+        folder: &str,
+        uid_validity: u32,
+        uids: &[u32],
+        ids_only: bool,
+    ) -> Result<Vec<MsgSummary>> {
+        let found = self.store.fetch_summaries_in(&self.principal, folder, Some(uid_validity), uids, ids_only).await?;
+        let mut v: Vec<MsgSummary> = found.into_iter().map(summary).collect();
+        v.sort_by_key(|m| m.uid);
+        v.dedup_by_key(|m| m.uid);
+        Ok(v)
+    }
+
+    async fn fetch_full_many_in(
+        &mut self,
+        folder: &str,
+        uid_validity: u32,
+        uids: &[u32],
+        ids_only: bool,
+    ) -> Result<Vec<(MsgSummary, Vec<u8>)>> {
+        Ok(self
+            .store
+            .fetch_messages_in(&self.principal, folder, Some(uid_validity), uids, ids_only)
             .await?
             .into_iter()
             .map(|m| (summary(m.summary), Vec::from(m.raw)))
@@ -342,23 +379,18 @@ impl MailStore for ImapStore {
     }
 
     async fn changes_since(&mut self, folder: &str, modseq: u64) -> Result<Changes> {
-        let status = self.store.mailbox_status(&self.principal, folder).await?;
-        let uids = self.store.search_uids(&self.principal, folder, &Criteria::Deleted(false)).await?;
-        if modseq == 0 {
-            // Everything is new to the caller: no need to fetch every summary (see the trait's contract).
-            return Ok(Changes {
-                uid_validity: status.uid_validity,
-                highest_modseq: status.highest_modseq,
-                uids,
-                changed: Vec::new(),
-            });
+        // One session: EXAMINE gives UIDVALIDITY and HIGHESTMODSEQ (RFC 7162 3.1.2.1), then the UID SEARCH and,
+        // for a caller that has synchronised before, the CHANGEDSINCE fetch — on the mailbox just selected. With
+        // modseq 0 everything is new to the caller: no summaries are fetched (see the trait's contract).
+        let snap = self.store.sync_snapshot(&self.principal, folder, modseq).await?;
+        if modseq > 0 && snap.selected.highest_modseq == 0 {
+            return Err(Error::backend(Backend::Imap, Kind::NotSupported, format!("{folder:?} has no mod-sequences")));
         }
-        let ch = self.store.changes_since(&self.principal, folder, status.uid_validity, modseq).await?;
         Ok(Changes {
-            uid_validity: ch.uid_validity,
-            highest_modseq: ch.highest_modseq,
-            uids,
-            changed: ch.changed.into_iter().map(summary).collect(),
+            uid_validity: snap.selected.uid_validity,
+            highest_modseq: snap.selected.highest_modseq,
+            uids: snap.uids,
+            changed: snap.changed.into_iter().map(summary).collect(),
         })
     }
 
@@ -371,6 +403,26 @@ impl MailStore for ImapStore {
             return Err(Error::backend(Backend::Smtp, Kind::NotSupported, "no SMTP submission server is configured"));
         };
         smtp::send(config, tls, &self.principal, from, recipients, raw).await
+    }
+
+    async fn automatic_reply(&mut self, entry: &DirectoryEntry) -> Result<Option<(String, Option<(i64, i64)>)>> {
+        use crate::backend::oof::OofState;
+        let Some((config, tls, master, pw, sep)) = &self.sieve else { return Ok(None) };
+        let Some(login) = entry.login.clone().or_else(|| entry.mail.split('@').next().map(str::to_string)) else {
+            return Ok(None);
+        };
+        // Read as the colleague through the master user: only the reply text and its schedule are used.
+        let as_owner = Principal::service(&format!("{login}{sep}{master}"), pw);
+        let settings = crate::backend::oof::get_oof(config, tls, &as_owner).await?;
+        let now = crate::ews::groupware::items::now();
+        let window = match settings.state {
+            OofState::Disabled => return Ok(None),
+            OofState::Enabled => None,
+            OofState::Scheduled { start, end } if start <= now && now < end => Some((start.timestamp(), end.timestamp())),
+            OofState::Scheduled { .. } => return Ok(None),
+        };
+        // The caller is a colleague (same organisation): the internal reply (MS-OXWSMTGS 2.2.4.x OutOfOffice).
+        Ok(Some((crate::backend::oof::reply_text(&settings.internal_reply), window)))
     }
 
     async fn directory_entries(&mut self) -> Result<Vec<DirectoryEntry>> {

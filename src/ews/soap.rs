@@ -232,8 +232,7 @@ impl ResponseMessage {
 /// element name of each message (normally `{op}ResponseMessage`).
 pub fn response_xml(version: &str, op: &str, message_name: &str, messages: &[ResponseMessage]) -> String {
     let mut w = XmlWriter::with_decl();
-    // The envelope is a few hundred bytes around the messages' content: reserve it all at once, so a large
-    // content (GetAttachment, GetItem with MimeContent) is copied in once instead of through repeated growth.
+    // One allocation for the whole answer, however large the messages' content (whole messages in GetItem).
     w.reserve(messages.iter().map(|m| m.content.len() + 256).sum::<usize>() + 1024);
     w.start("s:Envelope", &[("xmlns:s", NS_SOAP)]);
     w.start("s:Header", &[]);

@@ -177,6 +177,30 @@ pub trait MailStore {
         }
         Ok(out)
     }
+    /// [`MailStore::summaries`] in a folder whose UIDVALIDITY the caller has checked to be `uid_validity`;
+    /// with `ids_only`, only `uid`, `modseq`, `flags` and `calendar_method` need to be filled in (ids, change
+    /// keys, the item's kind). The IMAP store uses both to avoid re-selecting the folder and fetching headers.
+    async fn summaries_in(
+        &mut self,
+        folder: &str,
+        uid_validity: u32,
+        uids: &[u32],
+        ids_only: bool,
+    ) -> Result<Vec<MsgSummary>> {
+        let _ = (uid_validity, ids_only);
+        self.summaries(folder, uids).await
+    }
+    /// [`MailStore::fetch_full_many`] with what the caller knows, as for [`MailStore::summaries_in`].
+    async fn fetch_full_many_in(
+        &mut self,
+        folder: &str,
+        uid_validity: u32,
+        uids: &[u32],
+        ids_only: bool,
+    ) -> Result<Vec<(MsgSummary, Vec<u8>)>> {
+        let _ = (uid_validity, ids_only);
+        self.fetch_full_many(folder, uids).await
+    }
     /// Adds and removes flags. With `unchanged_since` (RFC 7162 UNCHANGEDSINCE), returns the UIDs that were not
     /// changed because they were modified after it.
     async fn set_flags(
@@ -209,6 +233,12 @@ pub trait MailStore {
     /// Directory entries matching an ambiguous name (display name, given name, surname, address, login).
     async fn resolve_names(&mut self, query: &str) -> Result<Vec<DirectoryEntry>>;
     /// Every entry of the Global Address List (users and distribution lists); empty without a directory.
+    /// The automatic reply a colleague's mailbox would send the caller now: (reply text, and for a scheduled
+    /// reply its [start, end) in Unix seconds), or `None` when replies are off or cannot be read (no ManageSieve
+    /// server or no master credentials configured). For GetMailTips' OutOfOffice tip.
+    async fn automatic_reply(&mut self, _entry: &DirectoryEntry) -> Result<Option<(String, Option<(i64, i64)>)>> {
+        Ok(None)
+    }
     async fn directory_entries(&mut self) -> Result<Vec<DirectoryEntry>> {
         Ok(Vec::new())
     }

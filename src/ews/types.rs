@@ -126,6 +126,14 @@ impl Shape {
         self.include_mime || self.additional.iter().any(|p| p.uri == "item:MimeContent")
     }
 
+    /// Whether the shape asks for nothing about an item but its id and change key (and perhaps its MIME
+    /// content): `IdOnly` without additional or extended properties other than `item:MimeContent`.
+    pub fn ids_only(&self) -> bool {
+        self.base == BaseShape::IdOnly
+            && self.extended.is_empty()
+            && self.additional.iter().all(|p| p.uri == "item:MimeContent")
+    }
+
     /// Whether an extended property with this tag was asked for.
     pub fn wants_ext(&self, tag: &str) -> bool {
         self.extended.iter().any(|(t, _)| t == tag)
@@ -278,6 +286,23 @@ mod tests {
             Some("2024-02-29T00:00:00Z")
         );
         assert_eq!(parse_datetime("yesterday"), None);
+    }
+
+    #[test]
+    fn ids_only_shapes() {
+        let shape = |base: BaseShape, uris: &[&str]| Shape {
+            base,
+            additional: uris.iter().map(|u| PropPath { uri: u.to_string() }).collect(),
+            ..Shape::default()
+        };
+        assert!(shape(BaseShape::IdOnly, &[]).ids_only());
+        assert!(shape(BaseShape::IdOnly, &["item:MimeContent"]).ids_only());
+        assert!(!shape(BaseShape::IdOnly, &["item:Subject"]).ids_only());
+        assert!(!shape(BaseShape::Default, &[]).ids_only());
+        assert!(!shape(BaseShape::AllProperties, &[]).ids_only());
+        let mut ext = shape(BaseShape::IdOnly, &[]);
+        ext.extended.push(("0x1081".into(), "Integer".into()));
+        assert!(!ext.ids_only());
     }
 
     #[test]

@@ -145,3 +145,36 @@ def test_oof_of_another_mailbox_is_refused(ews, stack):  # noqa: F811
     assert r.status_code == 200, r.text
     assert "<m:ResponseCode>ErrorAccessDenied</m:ResponseCode>" in r.text, r.text
     assert "ServerVersionInfo" in r.text
+
+
+def test_mail_tips_show_a_colleagues_automatic_reply(ews, stack):  # noqa: F811
+    """carol turns her automatic reply on through EWS; alice's GetMailTips for carol shows it (read from carol's
+    Sieve script through the master user), and shows nothing once it is off."""
+    import requests
+    import xml.etree.ElementTree as ET
+    from test_ews_mail import NS, soap
+
+    carol = account(ews, user="carol")
+    tag = uuid.uuid4().hex[:8]
+    carol.oof_settings = OofSettings(state=OofSettings.ENABLED, external_audience="All",
+                                     internal_reply=f"On leave ({tag})", external_reply="Away")
+
+    def tip():
+        d = stack.domain
+        body = soap(f'<m:GetMailTips><m:SendingAs><t:EmailAddress>alice@{d}</t:EmailAddress></m:SendingAs>'
+                    f'<m:Recipients><t:Mailbox><t:EmailAddress>carol@{d}</t:EmailAddress></t:Mailbox>'
+                    f'<t:Mailbox><t:EmailAddress>bob@{d}</t:EmailAddress></t:Mailbox></m:Recipients>'
+                    '<m:MailTipsRequested>OutOfOfficeMessage</m:MailTipsRequested></m:GetMailTips>')
+        r = requests.post(ews.url + "/EWS/Exchange.asmx", data=body, auth=(f"alice@{d}", stack.password),
+                          headers={"Content-Type": "text/xml; charset=utf-8"}, verify=str(ews.ca_file), timeout=30)
+        assert r.status_code == 200, r.text
+        tips = ET.fromstring(r.content).findall(".//m:MailTips", NS)
+        return [(t.find("t:OutOfOffice/t:ReplyBody/t:Message", NS).text or "") for t in tips]
+
+    try:
+        carol_tip, bob_tip = tip()
+        assert f"On leave ({tag})" in carol_tip
+        assert bob_tip == ""
+    finally:
+        carol.oof_settings = OofSettings(state=OofSettings.DISABLED, internal_reply="", external_reply="")
+    assert tip()[0] == ""

@@ -149,6 +149,16 @@ impl ImapPool {
 
     /// Borrows a session of `principal`: an idle one (NOOP-checked when it has been idle a while) or a new login.
     pub async fn get(&self, principal: &Principal) -> Result<PooledSession> {
+        self.get_preferring(principal, None).await
+    }
+
+    /// Like [`ImapPool::get`], preferring an idle session that has `mailbox` selected already (the most recently
+    /// used such one), so that the store can skip selecting it again.
+    pub async fn get_in(&self, principal: &Principal, mailbox: &str) -> Result<PooledSession> {
+        self.get_preferring(principal, Some(mailbox)).await
+    }
+
+    async fn get_preferring(&self, principal: &Principal, mailbox: Option<&str>) -> Result<PooledSession> {
         let key = self.key(principal);
         let slot = {
             let mut users = self.inner.users.lock().unwrap_or_else(|e| e.into_inner());
@@ -169,7 +179,16 @@ impl ImapPool {
             .map_err(|_| Error::internal("IMAP pool closed"))?;
 
         loop {
-            let candidate = slot.idle.lock().unwrap_or_else(|e| e.into_inner()).pop_back();
+            let candidate = {
+                let mut idle = slot.idle.lock().unwrap_or_else(|e| e.into_inner());
+                let hit = mailbox.and_then(|m| {
+                    idle.iter().rposition(|i| i.conn.selected.as_ref().is_some_and(|s| s.mailbox == m))
+                });
+                match hit {
+                    Some(at) => idle.remove(at),
+                    None => idle.pop_back(),
+                }
+            };
             let Some(Idle { mut conn, since }) = candidate else { break };
             let age = since.elapsed();
             if age >= self.inner.limits.idle_timeout {
@@ -285,15 +304,51 @@ struct Conn {
     session: ImapSession,
     capabilities: Vec<String>,
     rbuf: Vec<u8>,
+    /// Start of the unparsed bytes in `rbuf` (parsed responses are not shifted out one by one: a FETCH of
+    /// many messages would move the rest of the buffer once per response).
+    rpos: usize,
     next_tag: u64,
     /// A command was written and its completion not yet read: the connection state is unknown.
     in_flight: bool,
     broken: bool,
+    /// The mailbox selected on this connection, as recorded by the store after a successful SELECT/EXAMINE.
+    selected: Option<SelectedState>,
+}
+
+/// The mailbox a pooled connection has selected (RFC 3501 6.3.1/6.3.2), so that the next borrower of the
+/// connection can skip selecting it again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SelectedState {
+    /// The name as the store passed it to SELECT/EXAMINE (UTF-8).
+    pub mailbox: String,
+    /// UIDVALIDITY reported by that SELECT/EXAMINE. A mailbox renamed away and re-created under the same name
+    /// while this connection had it selected has another UIDVALIDITY (RFC 3501 2.3.1.1).
+    pub uid_validity: u32,
+    /// Selected with SELECT (read-write) rather than EXAMINE.
+    pub writable: bool,
+}
+
+/// Commands after which (or during which) the connection's selected mailbox is no longer known: SELECT and
+/// EXAMINE deselect first and leave nothing selected when they fail (RFC 3501 6.3.1), UNSELECT (RFC 3691) and
+/// CLOSE deselect, and RENAME/DELETE may touch the selected mailbox.
+fn changes_selection(cmd: &Command) -> bool {
+    let Some(Part::Text(t)) = cmd.parts.first() else { return true };
+    let verb = t.split(' ').next().unwrap_or("");
+    ["SELECT", "EXAMINE", "UNSELECT", "CLOSE", "DELETE", "RENAME", "LOGOUT"].iter().any(|v| verb.eq_ignore_ascii_case(v))
 }
 
 impl Conn {
     fn new(session: ImapSession) -> Conn {
-        Conn { session, capabilities: Vec::new(), rbuf: Vec::new(), next_tag: 1, in_flight: false, broken: false }
+        Conn {
+            session,
+            capabilities: Vec::new(),
+            rbuf: Vec::new(),
+            rpos: 0,
+            next_tag: 1,
+            in_flight: false,
+            broken: false,
+            selected: None,
+        }
     }
 
     /// Reads capabilities and enables QRESYNC (RFC 7162 3.2.3) when offered, so that expunges are reported as
@@ -341,12 +396,16 @@ impl Conn {
     async fn read_response(&mut self, config: &ImapConfig) -> Result<Response> {
         let limit = Duration::from_secs(config.timeout_secs.max(1));
         loop {
-            match codec::frame(&self.rbuf) {
+            match codec::frame(&self.rbuf[self.rpos..]) {
                 Ok(Some(n)) => {
-                    let parsed = codec::parse_response(&self.rbuf[..n]);
-                    self.rbuf.drain(..n);
-                    if self.rbuf.is_empty() && self.rbuf.capacity() > 1024 * 1024 {
-                        self.rbuf = Vec::new();
+                    let parsed = codec::parse_response(&self.rbuf[self.rpos..self.rpos + n]);
+                    self.rpos += n;
+                    if self.rpos == self.rbuf.len() {
+                        self.rbuf.clear();
+                        self.rpos = 0;
+                        if self.rbuf.capacity() > 1024 * 1024 {
+                            self.rbuf = Vec::new();
+                        }
                     }
                     if parsed.is_err() {
                         self.broken = true;
@@ -358,6 +417,11 @@ impl Conn {
                     self.broken = true;
                     return Err(e);
                 }
+            }
+            // More bytes are needed: drop the parsed ones first (one move per read, not per response).
+            if self.rpos > 0 {
+                self.rbuf.drain(..self.rpos);
+                self.rpos = 0;
             }
             if self.rbuf.capacity() - self.rbuf.len() < 16 * 1024 {
                 self.rbuf.reserve(64 * 1024);
@@ -385,6 +449,9 @@ impl Conn {
     async fn execute(&mut self, cmd: &Command, config: &ImapConfig) -> Result<Completed> {
         if self.broken {
             return Err(Error::unavailable(Backend::Imap, "session is broken"));
+        }
+        if changes_selection(cmd) {
+            self.selected = None;
         }
         let tag = format!("V{}", self.next_tag);
         self.next_tag += 1;
@@ -448,6 +515,12 @@ impl Conn {
         if let Response::UntaggedStatus(Status::Bye, _) = &response {
             self.broken = true;
         }
+        // `* OK [CLOSED]`: the previously selected mailbox was closed (RFC 7162 3.2.11).
+        if let Response::UntaggedStatus(_, t) = &response
+            && t.code.as_ref().is_some_and(|c| c.name.eq_ignore_ascii_case("CLOSED"))
+        {
+            self.selected = None;
+        }
         responses.push(response);
     }
 
@@ -507,9 +580,27 @@ impl PooledSession {
         self.conn().broken = true;
     }
 
+    /// Whether the connection failed (it will not go back to the pool).
+    pub fn is_broken(&self) -> bool {
+        self.conn.as_ref().is_none_or(|c| c.broken)
+    }
+
     /// Whether the server announced `cap` (after login), ignoring case.
     pub fn has_capability(&self, cap: &str) -> bool {
         self.conn.as_ref().is_some_and(|c| c.has(cap))
+    }
+
+    /// The mailbox this connection has selected, if the store recorded one (see [`PooledSession::set_selected`]).
+    pub fn selected(&self) -> Option<&SelectedState> {
+        self.conn.as_ref().and_then(|c| c.selected.as_ref())
+    }
+
+    /// Records the mailbox a successful SELECT/EXAMINE just selected (`None`: forget it). Any later SELECT,
+    /// EXAMINE, UNSELECT, CLOSE, RENAME or DELETE on the connection forgets it again, as does a reconnection.
+    pub fn set_selected(&mut self, state: Option<SelectedState>) {
+        if let Some(c) = self.conn.as_mut() {
+            c.selected = state;
+        }
     }
 
     /// The capabilities the server announced after login, upper-cased.
@@ -566,7 +657,7 @@ impl Drop for PooledSession {
     fn drop(&mut self) {
         let Some(conn) = self.conn.take() else { return };
         // A command interrupted half-way leaves responses on the wire: such a session is never reused.
-        if conn.broken || conn.in_flight || !conn.rbuf.is_empty() {
+        if conn.broken || conn.in_flight || conn.rpos < conn.rbuf.len() {
             spawn_logout(conn);
             return;
         }
@@ -577,5 +668,34 @@ impl Drop for PooledSession {
             return;
         }
         idle.push_back(Idle { conn, since: Instant::now() });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn commands_that_change_the_selection() {
+        for c in [
+            Command::new("SELECT").mailbox("INBOX"),
+            Command::new("examine").mailbox("Sent"),
+            Command::new("UNSELECT"),
+            Command::new("CLOSE"),
+            Command::new("RENAME").mailbox("a").mailbox("b"),
+            Command::new("DELETE").mailbox("a"),
+        ] {
+            assert!(changes_selection(&c), "{}", c.describe());
+        }
+        for c in [
+            Command::new("UID FETCH").raw(" 1:5 (UID FLAGS)"),
+            Command::new("NOOP"),
+            Command::new("UID SEARCH").raw(" ALL"),
+            Command::new("STATUS").mailbox("INBOX").raw(" (MESSAGES)"),
+            // A mailbox named like a command is an argument, not the verb.
+            Command::new("LIST \"\"").mailbox("SELECT"),
+        ] {
+            assert!(!changes_selection(&c), "{}", c.describe());
+        }
     }
 }

@@ -667,21 +667,30 @@ pub async fn get_item<S: MailStore>(cx: &mut Ctx<S>, op: &Element) -> Vec<Respon
     for el in &els {
         resolved.push(resolve_item(cx, el).await);
     }
-    let mut by_folder: std::collections::BTreeMap<String, Vec<u32>> = std::collections::BTreeMap::new();
+    // (UIDVALIDITY checked by resolve_item, UIDs) per folder.
+    let mut by_folder: std::collections::BTreeMap<String, (u32, Vec<u32>)> = std::collections::BTreeMap::new();
     let mut wanted: std::collections::HashMap<(String, u32), usize> = std::collections::HashMap::new();
     for (id, node) in resolved.iter().flatten() {
         if let Some(n) = &node.name {
             *wanted.entry((n.clone(), id.uid)).or_default() += 1;
-            by_folder.entry(n.clone()).or_default().push(id.uid);
+            by_folder.entry(n.clone()).or_insert_with(|| (id.uid_validity, Vec::new())).1.push(id.uid);
         }
     }
+    // Ids and change keys (and MIME content) only: no headers to fetch.
+    let ids_only = shape.ids_only();
     let mut sums: std::collections::HashMap<(String, u32), Loaded> = std::collections::HashMap::new();
     let mut folder_errors: std::collections::HashMap<String, Fail> = std::collections::HashMap::new();
-    for (folder, uids) in by_folder {
+    for (folder, (uid_validity, uids)) in by_folder {
         let got = if need {
-            cx.store.fetch_full_many(&folder, &uids).await.map(|v| v.into_iter().map(|(s, r)| (s, Some(r))).collect())
+            cx.store
+                .fetch_full_many_in(&folder, uid_validity, &uids, ids_only)
+                .await
+                .map(|v| v.into_iter().map(|(s, r)| (s, Some(r))).collect())
         } else {
-            cx.store.summaries(&folder, &uids).await.map(|v| v.into_iter().map(|s| (s, None)).collect::<Vec<_>>())
+            cx.store
+                .summaries_in(&folder, uid_validity, &uids, ids_only)
+                .await
+                .map(|v| v.into_iter().map(|s| (s, None)).collect::<Vec<_>>())
         };
         match got {
             Ok(v) => {

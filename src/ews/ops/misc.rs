@@ -206,14 +206,18 @@ pub async fn expand_dl<S: MailStore>(cx: &mut Ctx<S>, op: &Element) -> Vec<Respo
     vec![ResponseMessage::ok(w.finish())]
 }
 
-/// GetMailTips: for each recipient, MailboxFull (false), OutOfOffice (empty: automatic replies are not read
-/// from Sieve here yet), MaxMessageSize, TotalMemberCount for a distribution list, InvalidRecipient for an
+/// GetMailTips: for each recipient, MailboxFull (false), OutOfOffice (a colleague's current automatic reply, read
+/// from their Sieve out-of-office script; empty when off or not readable), MaxMessageSize, TotalMemberCount for a distribution list, InvalidRecipient for an
 /// address of one of our domains that the directory does not know.
 pub async fn get_mail_tips<S: MailStore>(cx: &mut Ctx<S>, op: &Element, domains: &[String]) -> Vec<ResponseMessage> {
     let Some(rcpts) = op.m("Recipients") else {
         return vec![ResponseMessage::error("ErrorInvalidRequest", "Recipients is required.")];
     };
     let gal = if cx.store.has_directory() { cx.store.directory_entries().await.ok() } else { None };
+    // MailTipsRequested (MS-OXWSMTGS 2.2.5.x MailTipTypes, a list): the OutOfOffice tip costs a ManageSieve
+    // session per colleague, so it is only fetched when asked for.
+    let wanted = op.m("MailTipsRequested").map(|m| m.trimmed().to_string()).unwrap_or_else(|| "All".into());
+    let want_oof = wanted.split_whitespace().any(|t| t == "All" || t == "OutOfOfficeMessage");
     let mut out = Vec::new();
     for m in rcpts.children.iter().filter(|c| c.name == "Mailbox") {
         let addr = m.t_text("EmailAddress").unwrap_or("").trim().to_lowercase();
@@ -227,10 +231,26 @@ pub async fn get_mail_tips<S: MailStore>(cx: &mut Ctx<S>, op: &Element, domains:
         w.leaf("t:RoutingType", "SMTP");
         w.end();
         w.empty("t:PendingMailTips", &[]);
+        let reply = match entry.filter(|e| want_oof && ours && e.kind != EntryKind::DistributionList) {
+            Some(e) => match cx.store.automatic_reply(e).await {
+                Ok(r) => r,
+                Err(err) => {
+                    tracing::debug!(error = %err, recipient = %addr, "MailTips: automatic reply not readable");
+                    None
+                }
+            },
+            None => None,
+        };
         w.start("t:OutOfOffice", &[]);
         w.start("t:ReplyBody", &[]);
-        w.leaf("t:Message", "");
+        w.leaf("t:Message", reply.as_ref().map(|(t, _)| t.as_str()).unwrap_or(""));
         w.end();
+        if let Some((start, end)) = reply.as_ref().and_then(|(_, d)| *d) {
+            w.start("t:Duration", &[]);
+            w.leaf("t:StartTime", &crate::ews::types::format_datetime(start));
+            w.leaf("t:EndTime", &crate::ews::types::format_datetime(end));
+            w.end();
+        }
         w.end();
         w.leaf("t:MailboxFull", "false");
         if let Some(dl) = entry.filter(|e| e.kind == EntryKind::DistributionList) {

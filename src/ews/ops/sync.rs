@@ -263,7 +263,10 @@ pub async fn sync_folder_items<S: MailStore>(cx: &mut Ctx<S>, op: &Element) -> V
         let sums: Vec<MsgSummary> = if need.is_empty() {
             Vec::new()
         } else {
-            cx.store.summaries(&name, &need).await.map_err(|e| Fail::from_error(&e, "ErrorFolderNotFound"))?
+            cx.store
+                .summaries_in(&name, cur_uv, &need, shape.ids_only())
+                .await
+                .map_err(|e| Fail::from_error(&e, "ErrorFolderNotFound"))?
         };
         let mut ch = XmlWriter::new();
         for uid in &plan.deletes {
