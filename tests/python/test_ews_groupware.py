@@ -356,3 +356,28 @@ def test_bad_groupware_requests_get_ews_errors(alice, ews):  # noqa: F811
             "ErrorInvalidIdMalformed", "NoError", "ErrorItemNotFound"]
     finally:
         item.delete()
+
+
+def test_restrictions_on_calendar_and_contacts(alice):
+    tag = uuid.uuid4().hex[:8]
+    start = EWSDateTime(2027, 7, 5, 10, 0, tzinfo=PARIS)
+    items = [CalendarItem(account=alice, folder=alice.calendar, subject=f"Filter {tag} {n}",
+                          start=start + datetime.timedelta(days=n), end=start + datetime.timedelta(days=n, hours=1))
+             for n in range(3)]
+    for i in items:
+        i.save()
+    c = Contact(account=alice, folder=alice.contacts, display_name=f"Filter Person {tag}", given_name="Filter",
+                email_addresses=[EmailAddress(label="EmailAddress1", email=f"filter-{tag}@example.org")])
+    c.save()
+    try:
+        # Evaluated by Viaduc on each object (DAV REPORTs cannot express EWS restrictions).
+        found = list(alice.calendar.filter(subject__contains=tag))
+        assert sorted(i.subject for i in found) == [f"Filter {tag} {n}" for n in range(3)]
+        later = list(alice.calendar.filter(subject__contains=tag, start__gte=start + datetime.timedelta(days=1)))
+        assert sorted(i.subject for i in later) == [f"Filter {tag} 1", f"Filter {tag} 2"]
+        people = list(alice.contacts.filter(display_name__startswith="Filter Person"))
+        assert [p.display_name for p in people] == [f"Filter Person {tag}"]
+    finally:
+        for i in items:
+            i.delete()
+        c.delete()

@@ -286,10 +286,15 @@ pub async fn find_item<S: MailStore>(cx: &mut Ctx<S>, op: &Element) -> Vec<Respo
         Ok(s) => s,
         Err(e) => return vec![ResponseMessage::error("ErrorInvalidRequest", e)],
     };
-    if op.m("Restriction").is_some() {
+    let restriction = match op.m("Restriction").map(super::restriction::parse).transpose() {
+        Ok(r) => r,
+        Err(f) => return vec![f.message()],
+    };
+    if restriction.is_some() && op.m("CalendarView").is_some() {
+        // MS-OXWSSRCH: a CalendarView cannot be combined with a restriction.
         return vec![ResponseMessage::error(
-            "ErrorUnsupportedQueryFilter",
-            "Restrictions on calendar, contact and task folders are not supported yet.",
+            "ErrorInvalidRestriction",
+            "A restriction cannot be combined with a CalendarView.",
         )];
     }
     let g = match groupware(cx) {
@@ -314,7 +319,7 @@ pub async fn find_item<S: MailStore>(cx: &mut Ctx<S>, op: &Element) -> Vec<Respo
         };
         let r = match op.m("CalendarView") {
             Some(view) => calendar_view(cx, &g, &node, view, &shape).await,
-            None => list_view(cx, &g, &node, op, &shape).await,
+            None => list_view(cx, &g, &node, op, &shape, restriction.as_ref()).await,
         };
         out.push(r.unwrap_or_else(|f| f.message()));
     }
@@ -390,6 +395,7 @@ async fn list_view<S: MailStore>(
     node: &FolderNode,
     op: &Element,
     shape: &Shape,
+    restriction: Option<&super::restriction::Restriction>,
 ) -> Result<ResponseMessage, Fail> {
     if op.m("FractionalPageItemView").is_some() || op.m("ContactsView").is_some() {
         return Err(Fail::new("ErrorInvalidRequest", "Only IndexedPageItemView or CalendarView is supported here."));
@@ -397,6 +403,11 @@ async fn list_view<S: MailStore>(
     let (max, offset, from_end) = parse_paging(op.m("IndexedPageItemView"))?;
     let mut objects = list_objects(g, node, None).await?;
     let tz = viewer_tz(cx);
+    if let Some(r) = restriction {
+        // Evaluated here, on each object's model: DAV REPORTs cannot express EWS restrictions.
+        super::restriction::check_paths(r)?;
+        objects.retain(|o| super::restriction::matches(r, &o.item, tz));
+    }
     objects.sort_by_key(|o| codec::sort_key(&o.item, tz));
     let total = objects.len();
     let max = (max.unwrap_or(MAX_PAGE as u32) as usize).min(MAX_PAGE);

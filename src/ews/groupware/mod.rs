@@ -18,6 +18,7 @@ pub mod contact_xml;
 pub mod folders;
 pub mod items;
 pub mod meetings;
+pub mod restriction;
 pub mod task_xml;
 
 use std::sync::Arc;
