@@ -381,3 +381,36 @@ def test_restrictions_on_calendar_and_contacts(alice):
         for i in items:
             i.delete()
         c.delete()
+
+
+def test_move_and_copy_between_calendars(alice, stack):
+    from exchangelib.folders import Calendar
+    tag = uuid.uuid4().hex[:8]
+    other = Calendar(parent=alice.msg_folder_root, name=f"Other {tag}")
+    other.save()
+    start = EWSDateTime(2027, 8, 2, 9, 0, tzinfo=PARIS)
+    item = CalendarItem(account=alice, folder=alice.calendar, subject=f"Moving {tag}", start=start,
+                        end=start + datetime.timedelta(hours=1))
+    item.save()
+    try:
+        uid = alice.calendar.get(id=item.id).uid
+        old_id = item.id
+        item.move(other)
+        assert [i.subject for i in other.all()] == [f"Moving {tag}"]
+        assert not list(alice.calendar.filter(subject__contains=tag))
+        moved = list(other.all())[0]
+        assert moved.id != old_id, "the moved item has an id in its new folder"
+        moved = other.get(id=moved.id)
+        assert moved.uid == uid, "a move keeps the UID"
+        moved.copy(alice.calendar)
+        copies = list(alice.calendar.filter(subject__contains=tag))
+        assert len(copies) == 1 and len(list(other.all())) == 1
+        assert alice.calendar.get(id=copies[0].id).uid != uid, "a copy is a new event"
+        # Not into a contacts folder.
+        from exchangelib.errors import ErrorInvalidOperation
+        with pytest.raises(ErrorInvalidOperation):
+            list(alice.bulk_move(ids=[copies[0]], to_folder=alice.contacts))
+    finally:
+        for i in alice.calendar.filter(subject__contains=tag):
+            i.delete()
+        other.delete()

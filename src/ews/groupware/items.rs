@@ -62,28 +62,7 @@ pub async fn dispatch<S: MailStore>(cx: &mut Ctx<S>, name: &str, op: &Element) -
         }
         "GetItem" | "DeleteItem" => Some(split(cx, name, op, "ItemIds").await).filter(|v| !v.is_empty()),
         "UpdateItem" => Some(split(cx, name, op, "ItemChanges").await).filter(|v| !v.is_empty()),
-        "MoveItem" | "CopyItem" => {
-            let ids = op.m("ItemIds")?;
-            ids.children.iter().any(|c| is_dav_id(cx, c)).then_some(())?;
-            Some(
-                ids.children
-                    .iter()
-                    .map(|c| {
-                        if is_dav_id(cx, c) {
-                            ResponseMessage::error(
-                                "ErrorInvalidOperation",
-                                "Moving or copying calendar items, contacts and tasks is not supported yet.",
-                            )
-                        } else {
-                            ResponseMessage::error(
-                                "ErrorInvalidOperation",
-                                "Mail and groupware items cannot be moved in one request.",
-                            )
-                        }
-                    })
-                    .collect(),
-            )
-        }
+        "MoveItem" | "CopyItem" => Some(split(cx, name, op, "ItemIds").await).filter(|v| !v.is_empty()),
         _ => None,
     }
 }
@@ -125,6 +104,8 @@ async fn split<S: MailStore>(cx: &mut Ctx<S>, name: &str, op: &Element, containe
     let dav_out = match name {
         "GetItem" => get_item(cx, &dav_part).await,
         "DeleteItem" => delete_item(cx, &dav_part).await,
+        "MoveItem" => move_or_copy(cx, &dav_part, false).await,
+        "CopyItem" => move_or_copy(cx, &dav_part, true).await,
         _ => update_item(cx, &dav_part).await,
     };
     if flags.iter().all(|f| *f) {
@@ -134,6 +115,8 @@ async fn split<S: MailStore>(cx: &mut Ctx<S>, name: &str, op: &Element, containe
     let mail_out = match name {
         "GetItem" => crate::ews::ops::items::get_item(cx, &mail_part).await,
         "DeleteItem" => crate::ews::ops::items::delete_item(cx, &mail_part).await,
+        "MoveItem" => crate::ews::ops::items::move_or_copy_item(cx, &mail_part, false).await,
+        "CopyItem" => crate::ews::ops::items::move_or_copy_item(cx, &mail_part, true).await,
         _ => crate::ews::ops::items::update_item(cx, &mail_part).await,
     };
     let (n_dav, n_mail) = (flags.iter().filter(|f| **f).count(), flags.iter().filter(|f| !**f).count());
@@ -783,6 +766,97 @@ pub async fn delete_item<S: MailStore>(cx: &mut Ctx<S>, op: &Element) -> Vec<Res
                 }
             }
             Ok::<_, Fail>(ResponseMessage::ok(String::new()))
+        }
+        .await;
+        out.push(r.unwrap_or_else(|f| f.message()));
+    }
+    out
+}
+
+// ------------------------------------------------------------------------------------------------ MoveItem, CopyItem
+
+/// MoveItem / CopyItem of calendar items, contacts and tasks into another folder of the same kind
+/// (MS-OXWSCORE 3.1.4.7 / 3.1.4.2). A move writes the object into the target collection under the same
+/// resource name and UID, then deletes the source (If-Match on the ETag read); a copy is a new object with a
+/// new UID (two objects with one UID would be one event to every scheduling client). Occurrences cannot be moved
+/// or copied on their own (ErrorCalendarCannotMoveOrCopyOccurrence), and a mail folder is not a target for them.
+async fn move_or_copy<S: MailStore>(cx: &mut Ctx<S>, op: &Element, copy: bool) -> Vec<ResponseMessage> {
+    let g = match groupware(cx) {
+        Ok(g) => g,
+        Err(f) => return vec![f.message()],
+    };
+    let Some(to_el) = op.m("ToFolderId").and_then(|t| t.children.first()).cloned() else {
+        return vec![ResponseMessage::error("ErrorInvalidRequest", "ToFolderId is required.")];
+    };
+    let target = match cx.resolve_folder(&to_el).await {
+        Ok(n) => n,
+        Err(f) => return vec![f.message()],
+    };
+    let mut out = Vec::new();
+    for el in op.m("ItemIds").map(|c| c.children.clone()).unwrap_or_default() {
+        let r = async {
+            let t = parse_target(cx, &el)?;
+            if t.occurrence.is_some() {
+                return Err(Fail::new(
+                    "ErrorCalendarCannotMoveOrCopyOccurrence",
+                    "An occurrence cannot be moved or copied on its own; move the series.",
+                ));
+            }
+            let mut o = read_object(&g, &t.collection, &t.resource).await?;
+            let dest = match &target.dav {
+                Some(d) if d.kind == o.item.kind() && !d.read_only => d.href.clone(),
+                Some(d) if d.read_only => {
+                    return Err(Fail::new("ErrorAccessDenied", "The target folder is read-only."));
+                }
+                _ => {
+                    return Err(Fail::new(
+                        "ErrorInvalidOperation",
+                        format!(
+                            "An item of a {} folder can only go to a folder of the same kind.",
+                            o.item.kind().folder_class()
+                        ),
+                    ));
+                }
+            };
+            if dest == o.collection && !copy {
+                // Moving into its own folder changes nothing (Exchange answers with the same item).
+                let mut w = XmlWriter::new();
+                w.start("m:Items", &[]);
+                render(&mut w, cx, &o, EventView::Whole, &id_only(), false);
+                w.end();
+                return Ok(ResponseMessage::ok(w.finish()));
+            }
+            let (source_href, source_etag) = (format!("{}{}", o.collection, o.resource), o.etag.clone());
+            if copy {
+                match &mut o.item {
+                    Gw::Event(e) => e.uid = String::new(),
+                    Gw::Task(x) => x.uid = String::new(),
+                    Gw::Contact(c) => c.uid = String::new(),
+                    Gw::Group(x) => x.uid = String::new(),
+                }
+                o.item.ensure_uid();
+            }
+            let (data, ctype, ext) = codec::serialize(&o.item);
+            let resource = if copy { resource_name(o.item.uid(), ext) } else { o.resource.clone() };
+            let href = format!("{dest}{resource}");
+            let etag =
+                g.client.put(&g.principal, &href, &data, ctype, IfMatch::None).await.map_err(|e| match e.kind {
+                    Kind::Conflict => Fail::new("ErrorMoveCopyFailed", "The target folder already holds this item."),
+                    _ => Fail::from_error(&e, "ErrorMoveCopyFailed"),
+                })?;
+            if !copy {
+                if let Err(e) = g.client.delete(&g.principal, &source_href, Some(&source_etag)).await {
+                    // The source changed or vanished meanwhile: undo the new copy rather than leave two.
+                    let _ = g.client.delete(&g.principal, &href, Some(&etag)).await;
+                    return Err(Fail::from_error(&e, "ErrorMoveCopyFailed"));
+                }
+            }
+            let moved = Object { collection: dest, resource, etag, item: o.item };
+            let mut w = XmlWriter::new();
+            w.start("m:Items", &[]);
+            render(&mut w, cx, &moved, EventView::Whole, &id_only(), false);
+            w.end();
+            Ok::<_, Fail>(ResponseMessage::ok(w.finish()))
         }
         .await;
         out.push(r.unwrap_or_else(|f| f.message()));
