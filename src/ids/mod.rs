@@ -42,6 +42,7 @@ enum IdKind {
     DavItem = 9,
     DavChangeKey = 10,
     DavSync = 11,
+    DavAttachment = 13,
     GalPersona = 12,
 }
 
@@ -511,6 +512,25 @@ impl IdCodec {
         Ok(DavItemId { mailbox, collection, resource, occurrence })
     }
 
+    /// The id of an attachment of a DAV object (a contact's photo): the object's id and the attachment's index.
+    pub fn dav_attachment_id(&self, id: &DavItemId, index: u32) -> String {
+        Self::text(&self.seal(IdKind::DavAttachment, |o| {
+            o.str(&id.mailbox);
+            o.str(&id.collection);
+            o.str(&id.resource);
+            o.u32(index);
+        }))
+    }
+
+    pub fn parse_dav_attachment_id(&self, text: &str) -> Result<(DavItemId, u32), IdError> {
+        let raw = Self::raw(text)?;
+        let mut r = self.open(&raw, IdKind::DavAttachment)?;
+        let (mailbox, collection, resource) = (r.str()?, r.str()?, r.str()?);
+        let index = r.u32()?;
+        r.end()?;
+        Ok((DavItemId { mailbox, collection, resource, occurrence: None }, index))
+    }
+
     /// Whether an id's text names a DAV object (verified), without decoding it further.
     pub fn is_dav_item_id(&self, text: &str) -> bool {
         self.parse_dav_item_id(text).is_ok()
@@ -856,6 +876,9 @@ mod tests {
         };
         assert_eq!(c.parse_dav_sync_state(&c.dav_sync_state(&st)), Ok(st));
         assert!(matches!(c.classify(&IdCodec::raw(&text).unwrap()), Some(AnyId::DavItem(_))));
+        let att = c.dav_attachment_id(&DavItemId { occurrence: None, ..id.clone() }, 0);
+        assert_eq!(c.parse_dav_attachment_id(&att), Ok((DavItemId { occurrence: None, ..id }, 0)));
+        assert!(c.parse_attachment_id(&att).is_err());
     }
 
     #[test]

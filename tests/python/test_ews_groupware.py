@@ -414,3 +414,28 @@ def test_move_and_copy_between_calendars(alice, stack):
         for i in alice.calendar.filter(subject__contains=tag):
             i.delete()
         other.delete()
+
+
+def test_contact_photo_as_attachment(alice, stack):
+    from exchangelib import FileAttachment
+    import base64 as b64
+    png = b64.b64decode("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==")
+    tag = uuid.uuid4().hex[:8]
+    c = Contact(account=alice, folder=alice.contacts, display_name=f"Photo Person {tag}", given_name="Photo")
+    c.save()
+    try:
+        c.attach(FileAttachment(name="ContactPicture.jpg", content=png, is_contact_photo=True))
+        got = alice.contacts.get(id=c.id)
+        assert got.has_picture
+        photos = [a for a in got.attachments if a.is_contact_photo]
+        assert len(photos) == 1 and photos[0].content == png
+        # Stored as the vCard's PHOTO, which other CardDAV clients show.
+        body = ('<?xml version="1.0"?><a:addressbook-query xmlns:d="DAV:" xmlns:a="urn:ietf:params:xml:ns:carddav">'
+                '<d:prop><a:address-data/></d:prop></a:addressbook-query>')
+        r = dav(stack, "alice", "REPORT", "/alice/contacts/", body, {"Depth": "1", "Content-Type": "application/xml"})
+        card = [x for x in r.text.split("BEGIN:VCARD") if f"Photo Person {tag}" in x][0]
+        assert "PHOTO" in card
+        got.detach(photos[0])
+        assert not alice.contacts.get(id=c.id).has_picture
+    finally:
+        alice.contacts.get(id=c.id).delete()

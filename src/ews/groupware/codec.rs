@@ -112,6 +112,8 @@ pub struct RenderIds {
     pub parent_change_key: String,
     /// For an occurrence: the id of its series.
     pub master_id: Option<String>,
+    /// A contact's photo, as an attachment id.
+    pub photo_attachment_id: Option<String>,
 }
 
 /// How list views sort: events by start, tasks by due date, contacts by name.
@@ -178,6 +180,7 @@ fn contact_ids(ids: &RenderIds) -> contact_xml::RenderIds {
         change_key: ids.change_key.clone(),
         parent_folder_id: ids.parent_id.clone(),
         parent_change_key: ids.parent_change_key.clone(),
+        photo_attachment_id: ids.photo_attachment_id.clone(),
     }
 }
 

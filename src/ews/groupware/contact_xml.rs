@@ -30,7 +30,7 @@ use crate::ews::types::Shape;
 use crate::ews::xml::{Element, NS_T, XmlWriter};
 use crate::model::contact::{
     Address, AddressKind, Contact, ContactGroup, Email, GroupMember, MAX_EMAILS, MAX_IM_ADDRESSES, Phone, PhoneKind,
-    PostalAddress,
+    Photo, PostalAddress,
 };
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -48,6 +48,9 @@ pub struct RenderIds {
     pub parent_folder_id: String,
     /// `ParentFolderId/@ChangeKey`.
     pub parent_change_key: String,
+    /// The AttachmentId of the contact's photo, when it has one (EWS shows a contact photo as a FileAttachment
+    /// with IsContactPhoto, MS-OXWSCONT 3.1.4.x).
+    pub photo_attachment_id: Option<String>,
 }
 
 /// Writes `t:ItemId` (always, as Exchange does for every shape) and `t:ParentFolderId` (MS-OXWSCORE 2.2.4.24).
@@ -674,6 +677,11 @@ pub fn write_contact_with_source(
     {
         write_body(w, n, shape);
     }
+    if shape.wants("item:Attachments", full_default)
+        && let (Some(p), Some(id)) = (&c.photo, &ids.photo_attachment_id)
+    {
+        write_photo_attachment(w, p, id);
+    }
     if shape.wants("item:Categories", true) {
         write_categories(w, &c.categories);
     }
@@ -684,6 +692,18 @@ pub fn write_contact_with_source(
     write_contact_dictionaries(w, c, shape);
     write_contact_details(w, c, shape, source);
     w.end();
+}
+
+/// The name Outlook gives a contact's photo attachment.
+pub const PHOTO_NAME: &str = "ContactPicture.jpg";
+
+/// A contact photo as EWS lists it among the item's attachments (FileAttachmentType with IsContactPhoto).
+pub fn write_photo_attachment(w: &mut XmlWriter, p: &Photo, id: &str) {
+    w.start("t:Attachments", &[]).start("t:FileAttachment", &[]);
+    w.empty("t:AttachmentId", &[("Id", id)]);
+    w.leaf("t:Name", PHOTO_NAME).leaf("t:ContentType", &p.media_type).leaf("t:Size", &p.data.len().to_string());
+    w.bool_leaf("t:IsInline", false).bool_leaf("t:IsContactPhoto", true);
+    w.end().end();
 }
 
 /// Writes an optional text element when it is wanted and set.
@@ -1013,7 +1033,6 @@ fn write_member(w: &mut XmlWriter, m: &GroupMember, lookup: &dyn Fn(&str) -> Opt
 mod tests {
     use super::*;
     use crate::ews::types::{BaseShape, PropPath};
-    use crate::model::contact::Photo;
 
     const T: &str = "http://schemas.microsoft.com/exchange/services/2006/types";
 
@@ -1034,6 +1053,7 @@ mod tests {
             change_key: "CQAA".into(),
             parent_folder_id: "AQMk=".into(),
             parent_change_key: "AQAA".into(),
+            photo_attachment_id: None,
         }
     }
 

@@ -63,6 +63,17 @@ pub async fn dispatch<S: MailStore>(cx: &mut Ctx<S>, name: &str, op: &Element) -
         "GetItem" | "DeleteItem" => Some(split(cx, name, op, "ItemIds").await).filter(|v| !v.is_empty()),
         "UpdateItem" => Some(split(cx, name, op, "ItemChanges").await).filter(|v| !v.is_empty()),
         "MoveItem" | "CopyItem" => Some(split(cx, name, op, "ItemIds").await).filter(|v| !v.is_empty()),
+        "CreateAttachment" => {
+            let parent = op.m("ParentItemId")?.attr("Id")?;
+            cx.ids.is_dav_item_id(parent).then_some(())?;
+            Some(create_photo(cx, op).await)
+        }
+        "GetAttachment" | "DeleteAttachment" => {
+            let ids = op.m("AttachmentIds")?;
+            let dav = |c: &Element| c.attr("Id").is_some_and(|i| cx.ids.parse_dav_attachment_id(i).is_ok());
+            ids.children.iter().any(dav).then_some(())?;
+            Some(photo_attachments(cx, op, name == "DeleteAttachment").await)
+        }
         _ => None,
     }
 }
@@ -230,6 +241,10 @@ impl<S: MailStore> Ctx<S> {
                 .folder_id(&FolderId { mailbox: self.mailbox.clone(), folder: FolderRef::Dav(o.collection.clone()) }),
             parent_change_key: self.ids.dav_change_key(""),
             master_id: master,
+            photo_attachment_id: match &o.item {
+                Gw::Contact(c) if c.photo.is_some() => Some(self.ids.dav_attachment_id(&id, 0)),
+                _ => None,
+            },
         }
     }
 
@@ -766,6 +781,118 @@ pub async fn delete_item<S: MailStore>(cx: &mut Ctx<S>, op: &Element) -> Vec<Res
                 }
             }
             Ok::<_, Fail>(ResponseMessage::ok(String::new()))
+        }
+        .await;
+        out.push(r.unwrap_or_else(|f| f.message()));
+    }
+    out
+}
+
+// ------------------------------------------------------------------------------------------------ contact photos
+
+/// CreateAttachment on a contact: a FileAttachment becomes the contact's photo (vCard PHOTO), as Outlook and
+/// the EWS Managed API set one (`IsContactPhoto`, MS-OXWSCONT 3.1.4.x); a contact has one photo, so a new one
+/// replaces the old. Other items of DAV folders take no attachments (ErrorInvalidOperation).
+async fn create_photo<S: MailStore>(cx: &mut Ctx<S>, op: &Element) -> Vec<ResponseMessage> {
+    let atts: Vec<Element> = op.m("Attachments").map(|a| a.children.clone()).unwrap_or_default();
+    let r = async {
+        let g = groupware(cx)?;
+        let parent =
+            op.m("ParentItemId").ok_or_else(|| Fail::new("ErrorInvalidRequest", "ParentItemId is required."))?;
+        let id = cx.ids.parse_dav_item_id(parent.attr("Id").unwrap_or("")).map_err(Fail::id)?;
+        cx.check_mailbox(&id.mailbox)?;
+        let mut o = read_object(&g, &id.collection, &id.resource).await?;
+        let Gw::Contact(c) = &mut o.item else {
+            return Err(Fail::new(
+                "ErrorInvalidOperation",
+                "Only a contact's photo can be attached to items of calendar, contacts and tasks folders.",
+            ));
+        };
+        let [att] = atts.as_slice() else {
+            return Err(Fail::new("ErrorInvalidRequest", "A contact takes one photo per request."));
+        };
+        if att.name != "FileAttachment" {
+            return Err(Fail::new("ErrorInvalidOperation", "A contact photo is a FileAttachment."));
+        }
+        use base64::Engine;
+        let data = base64::engine::general_purpose::STANDARD
+            .decode(att.t_text("Content").unwrap_or("").split_whitespace().collect::<String>())
+            .map_err(|_| Fail::new("ErrorInvalidRequest", "The attachment content is not base64."))?;
+        if data.is_empty() {
+            return Err(Fail::new("ErrorInvalidRequest", "The photo is empty."));
+        }
+        let media_type = att
+            .t_text("ContentType")
+            .filter(|t| t.starts_with("image/"))
+            .map(str::to_string)
+            .unwrap_or_else(|| if data.starts_with(b"\x89PNG") { "image/png".into() } else { "image/jpeg".into() });
+        c.photo = Some(crate::model::contact::Photo { media_type, data });
+        let (body, ctype, _) = codec::serialize(&o.item);
+        let href = format!("{}{}", o.collection, o.resource);
+        o.etag = g
+            .client
+            .put(&g.principal, &href, &body, ctype, IfMatch::Etag(o.etag.clone()))
+            .await
+            .map_err(|e| Fail::from_error(&e, "ErrorItemNotFound"))?;
+        let ids = cx.dav_ids(&o, None);
+        let att_id = ids.photo_attachment_id.clone().unwrap_or_default();
+        let mut w = XmlWriter::new();
+        w.start("m:Attachments", &[]).start("t:FileAttachment", &[]);
+        w.empty(
+            "t:AttachmentId",
+            &[("Id", &att_id), ("RootItemId", &ids.item_id), ("RootItemChangeKey", &ids.change_key)],
+        );
+        w.end().end();
+        Ok::<_, Fail>(ResponseMessage::ok(w.finish()))
+    }
+    .await;
+    let one = r.unwrap_or_else(|f| f.message());
+    vec![one; atts.len().max(1)]
+}
+
+/// GetAttachment / DeleteAttachment of a contact's photo.
+async fn photo_attachments<S: MailStore>(cx: &mut Ctx<S>, op: &Element, delete: bool) -> Vec<ResponseMessage> {
+    let g = match groupware(cx) {
+        Ok(g) => g,
+        Err(f) => return vec![f.message()],
+    };
+    let mut out = Vec::new();
+    for el in op.m("AttachmentIds").map(|a| a.children.clone()).unwrap_or_default() {
+        let r = async {
+            let (id, index) = cx.ids.parse_dav_attachment_id(el.attr("Id").unwrap_or("")).map_err(Fail::id)?;
+            cx.check_mailbox(&id.mailbox)?;
+            let mut o = read_object(&g, &id.collection, &id.resource).await?;
+            let Gw::Contact(c) = &mut o.item else {
+                return Err(Fail::new("ErrorAttachmentNotFound", "No such attachment."));
+            };
+            let Some(photo) = c.photo.clone().filter(|_| index == 0) else {
+                return Err(Fail::new("ErrorAttachmentNotFound", "The contact has no photo."));
+            };
+            if delete {
+                c.photo = None;
+                let (body, ctype, _) = codec::serialize(&o.item);
+                let href = format!("{}{}", o.collection, o.resource);
+                o.etag = g
+                    .client
+                    .put(&g.principal, &href, &body, ctype, IfMatch::Etag(o.etag.clone()))
+                    .await
+                    .map_err(|e| Fail::from_error(&e, "ErrorItemNotFound"))?;
+                let ids = cx.dav_ids(&o, None);
+                let mut w = XmlWriter::new();
+                w.empty("m:RootItemId", &[("RootItemId", &ids.item_id), ("RootItemChangeKey", &ids.change_key)]);
+                return Ok(ResponseMessage::ok(w.finish()));
+            }
+            use base64::Engine;
+            let att_id = el.attr("Id").unwrap_or("").to_string();
+            let mut w = XmlWriter::new();
+            w.start("m:Attachments", &[]).start("t:FileAttachment", &[]);
+            w.empty("t:AttachmentId", &[("Id", &att_id)]);
+            w.leaf("t:Name", super::contact_xml::PHOTO_NAME).leaf("t:ContentType", &photo.media_type);
+            w.leaf("t:Size", &photo.data.len().to_string()).bool_leaf("t:IsInline", false);
+            w.bool_leaf("t:IsContactPhoto", true);
+            w.leaf("t:Content", &base64::engine::general_purpose::STANDARD.encode(&photo.data));
+            w.end().end();
+            Ok::<_, Fail>(ResponseMessage::ok(w.finish()))
         }
         .await;
         out.push(r.unwrap_or_else(|f| f.message()));

@@ -60,7 +60,8 @@ pub fn touches_dav(op: &Element, ids: &IdCodec) -> bool {
                 .attr("Id")
                 .and_then(|i| ids.parse_folder_id(i).ok())
                 .is_some_and(|f| matches!(f.folder, FolderRef::Dav(_))),
-            "ItemId" | "OccurrenceItemId" | "RecurringMasterItemId" => {
+            "AttachmentId" => el.attr("Id").is_some_and(|i| ids.parse_dav_attachment_id(i).is_ok()),
+            "ItemId" | "OccurrenceItemId" | "RecurringMasterItemId" | "ParentItemId" => {
                 el.attr("Id").or_else(|| el.attr("RecurringMasterId")).is_some_and(|i| ids.is_dav_item_id(i))
             }
             "CalendarFolder" | "ContactsFolder" | "TasksFolder" => true,

@@ -196,6 +196,7 @@ impl Card {
             parent_folder_id: ids
                 .folder_id(&FolderId { mailbox: mailbox.to_string(), folder: FolderRef::Dav(self.collection.clone()) }),
             parent_change_key: ids.dav_change_key(""),
+            photo_attachment_id: None,
         }
     }
 }
