@@ -194,6 +194,21 @@ pub(super) async fn read_object(g: &Groupware, collection: &str, resource: &str)
     })
 }
 
+/// Writes a changed object back over the version that was read (If-Match on its ETag) and keeps the new ETag.
+/// Someone else's write in between is ErrorIrresolvableConflict: the client reads again and retries.
+async fn write_back(g: &Groupware, o: &mut Object) -> Result<(), Fail> {
+    let (data, ctype, _) = codec::serialize(&o.item);
+    let href = format!("{}{}", o.collection, o.resource);
+    o.etag =
+        g.client.put(&g.principal, &href, &data, ctype, IfMatch::Etag(o.etag.clone())).await.map_err(|e| {
+            match e.kind {
+                Kind::Conflict => Fail::new("ErrorIrresolvableConflict", "The item was changed meanwhile; retry."),
+                _ => Fail::from_error(&e, "ErrorItemSave"),
+            }
+        })?;
+    Ok(())
+}
+
 /// The objects of a collection; for a calendar with a window, only those with occurrences in it.
 async fn list_objects(
     g: &Groupware,
@@ -699,17 +714,7 @@ pub async fn update_item<S: MailStore>(cx: &mut Ctx<S>, op: &Element) -> Vec<Res
                 ev.sequence += 1;
                 ev.stamp(now());
             }
-            let (data, ctype, _) = codec::serialize(&o.item);
-            let href = format!("{}{}", o.collection, o.resource);
-            o.etag =
-                g.client.put(&g.principal, &href, &data, ctype, IfMatch::Etag(o.etag.clone())).await.map_err(|e| {
-                    match e.kind {
-                        Kind::Conflict => {
-                            Fail::new("ErrorIrresolvableConflict", "The item was changed meanwhile; retry.")
-                        }
-                        _ => Fail::from_error(&e, "ErrorItemSave"),
-                    }
-                })?;
+            write_back(&g, &mut o).await?;
             if let Gw::Event(ev) = &o.item
                 && ev.is_meeting
                 && send != "SendToNone"
@@ -760,11 +765,7 @@ pub async fn delete_item<S: MailStore>(cx: &mut Ctx<S>, op: &Element) -> Vec<Res
                         ev.sequence += 1;
                         ev.stamp(now());
                     }
-                    let (data, ctype, _) = codec::serialize(&o.item);
-                    g.client
-                        .put(&g.principal, &href, &data, ctype, IfMatch::Etag(o.etag.clone()))
-                        .await
-                        .map_err(|e| Fail::from_error(&e, "ErrorItemNotFound"))?;
+                    write_back(&g, &mut o).await?;
                 }
                 None => {
                     g.client
@@ -827,13 +828,7 @@ async fn create_photo<S: MailStore>(cx: &mut Ctx<S>, op: &Element) -> Vec<Respon
             .map(str::to_string)
             .unwrap_or_else(|| if data.starts_with(b"\x89PNG") { "image/png".into() } else { "image/jpeg".into() });
         c.photo = Some(crate::model::contact::Photo { media_type, data });
-        let (body, ctype, _) = codec::serialize(&o.item);
-        let href = format!("{}{}", o.collection, o.resource);
-        o.etag = g
-            .client
-            .put(&g.principal, &href, &body, ctype, IfMatch::Etag(o.etag.clone()))
-            .await
-            .map_err(|e| Fail::from_error(&e, "ErrorItemNotFound"))?;
+        write_back(&g, &mut o).await?;
         let ids = cx.dav_ids(&o, None);
         let att_id = ids.photo_attachment_id.clone().unwrap_or_default();
         let mut w = XmlWriter::new();
@@ -870,13 +865,7 @@ async fn photo_attachments<S: MailStore>(cx: &mut Ctx<S>, op: &Element, delete: 
             };
             if delete {
                 c.photo = None;
-                let (body, ctype, _) = codec::serialize(&o.item);
-                let href = format!("{}{}", o.collection, o.resource);
-                o.etag = g
-                    .client
-                    .put(&g.principal, &href, &body, ctype, IfMatch::Etag(o.etag.clone()))
-                    .await
-                    .map_err(|e| Fail::from_error(&e, "ErrorItemNotFound"))?;
+                write_back(&g, &mut o).await?;
                 let ids = cx.dav_ids(&o, None);
                 let mut w = XmlWriter::new();
                 w.empty("m:RootItemId", &[("RootItemId", &ids.item_id), ("RootItemChangeKey", &ids.change_key)]);
