@@ -448,6 +448,15 @@ pub fn href_path(href: &str) -> &str {
 }
 
 /// Whether two hrefs name the same resource (percent-encoding, absolute form and trailing slash aside).
+/// Splits an object's href into its collection's path (with the trailing slash) and the resource name.
+pub fn split_href(href: &str) -> (String, String) {
+    let path = href_path(href);
+    match path.rfind('/') {
+        Some(i) => (path[..=i].to_string(), path[i + 1..].to_string()),
+        None => (String::new(), path.to_string()),
+    }
+}
+
 pub fn same_href(a: &str, b: &str) -> bool {
     let a = percent_decode(href_path(a));
     let b = percent_decode(href_path(b));

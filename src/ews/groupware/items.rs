@@ -21,7 +21,7 @@ use chrono_tz::Tz;
 use super::Groupware;
 use super::codec::{self, EventView, Gw, RenderIds};
 use super::folders::DavKind;
-use crate::backend::dav::client::{CalComponent, IfMatch, href_path};
+use crate::backend::dav::client::{CalComponent, IfMatch, split_href};
 use crate::error::Kind;
 use crate::ews::ops::{Ctx, Fail, FolderNode, parse_paging};
 use crate::ews::soap::ResponseMessage;
@@ -158,15 +158,6 @@ fn not_found() -> Fail {
 
 pub(super) fn groupware<S: MailStore>(cx: &Ctx<S>) -> Result<Groupware, Fail> {
     cx.groupware.clone().ok_or_else(|| Fail::new("ErrorInvalidOperation", "No CalDAV/CardDAV server is configured."))
-}
-
-/// Splits an object href into its collection (with the trailing slash) and resource name.
-fn split_href(href: &str) -> (String, String) {
-    let path = href_path(href);
-    match path.rfind('/') {
-        Some(i) => (path[..=i].to_string(), path[i + 1..].to_string()),
-        None => (String::new(), path.to_string()),
-    }
 }
 
 /// The zone floating times and all-day items are read in: the request's `TimeZoneContext`, else UTC.

@@ -18,7 +18,7 @@
 //! Everything but [`load_cards`], [`expand_private_dl`], [`find_people`] and [`get_persona`] is sans-IO.
 
 use super::{Ctx, Fail, FolderNode, parse_paging};
-use crate::backend::dav::client::href_path;
+use crate::backend::dav::client::split_href;
 use crate::ews::groupware::codec::{self, Gw};
 use crate::ews::groupware::folders::DavKind;
 use crate::ews::soap::{self, ResponseClass, ResponseMessage};
@@ -198,15 +198,6 @@ impl Card {
             parent_change_key: ids.dav_change_key(""),
             photo_attachment_id: None,
         }
-    }
-}
-
-/// Splits an object href into its collection (with the trailing slash) and resource name.
-pub fn split_href(href: &str) -> (String, String) {
-    let path = href_path(href);
-    match path.rfind('/') {
-        Some(i) => (path[..=i].to_string(), path[i + 1..].to_string()),
-        None => (String::new(), path.to_string()),
     }
 }
 
