@@ -791,6 +791,13 @@ impl DavClient {
         Ok(Reply { status, headers, body })
     }
 
+    /// A PROPFIND with the given depth and body; the caller reads the status (a missing resource is not an error
+    /// for every caller).
+    async fn propfind(&self, p: &Principal, href: &str, depth: &str, body: &str) -> Result<Reply> {
+        self.request(p, "PROPFIND", href, Some(depth), &[], Some(("application/xml; charset=utf-8", body.to_string())))
+            .await
+    }
+
     async fn multistatus_request(
         &self,
         p: &Principal,
@@ -873,16 +880,7 @@ impl DavClient {
     /// The calendars and address books directly below `home` (PROPFIND Depth 1), e.g. another user's calendar
     /// home for free/busy. `None` when the home does not exist (404); a refusal (403) is `Kind::AccessDenied`.
     pub async fn collections_in(&self, p: &Principal, home: &str) -> Result<Option<Vec<Collection>>> {
-        let r = self
-            .request(
-                p,
-                "PROPFIND",
-                home,
-                Some("1"),
-                &[],
-                Some(("application/xml; charset=utf-8", COLLECTIONS_PROPFIND.to_string())),
-            )
-            .await?;
+        let r = self.propfind(p, home, "1", COLLECTIONS_PROPFIND).await?;
         match r.status {
             StatusCode::MULTI_STATUS => Ok(Some(parse_collections(&r.body)?)),
             StatusCode::NOT_FOUND | StatusCode::GONE => Ok(None),
@@ -892,16 +890,7 @@ impl DavClient {
 
     /// One collection's properties (PROPFIND Depth 0), e.g. another user's shared calendar.
     pub async fn collection(&self, p: &Principal, href: &str) -> Result<Option<Collection>> {
-        let r = self
-            .request(
-                p,
-                "PROPFIND",
-                href,
-                Some("0"),
-                &[],
-                Some(("application/xml; charset=utf-8", COLLECTIONS_PROPFIND.to_string())),
-            )
-            .await?;
+        let r = self.propfind(p, href, "0", COLLECTIONS_PROPFIND).await?;
         match r.status {
             StatusCode::MULTI_STATUS => Ok(parse_collections(&r.body)?.into_iter().next()),
             StatusCode::NOT_FOUND => Ok(None),
@@ -1003,16 +992,7 @@ impl DavClient {
 
     /// The current etag of an object (PROPFIND Depth 0), `None` when it does not exist.
     pub async fn etag(&self, p: &Principal, href: &str) -> Result<Option<String>> {
-        let r = self
-            .request(
-                p,
-                "PROPFIND",
-                href,
-                Some("0"),
-                &[],
-                Some(("application/xml; charset=utf-8", ETAG_PROPFIND.to_string())),
-            )
-            .await?;
+        let r = self.propfind(p, href, "0", ETAG_PROPFIND).await?;
         match r.status {
             StatusCode::MULTI_STATUS => {
                 let ms = parse_multistatus(&r.body)?;

@@ -283,6 +283,16 @@ pub(super) fn render<S: MailStore>(
     codec::write_item(w, &o.item, view, shape, &ids, &cx.mailbox, &cx.version, viewer_tz(cx), full, &occ_id);
 }
 
+/// The `m:Items` element with one rendered object: the content of a GetItem, CreateItem, UpdateItem, MoveItem or
+/// CopyItem response message (the last four answer with the id only).
+fn items_content<S: MailStore>(cx: &Ctx<S>, o: &Object, view: EventView, shape: &Shape, full: bool) -> XmlWriter {
+    let mut w = XmlWriter::new();
+    w.start("m:Items", &[]);
+    render(&mut w, cx, o, view, shape, full);
+    w.end();
+    w
+}
+
 // ------------------------------------------------------------------------------------------------ FindItem
 
 pub async fn find_item<S: MailStore>(cx: &mut Ctx<S>, op: &Element) -> Vec<ResponseMessage> {
@@ -558,11 +568,7 @@ pub async fn get_item<S: MailStore>(cx: &mut Ctx<S>, op: &Element) -> Vec<Respon
                 Some(r) => EventView::Instance(find_occurrence(&o.item, r, tz)?),
                 None => EventView::Whole,
             };
-            let mut w = XmlWriter::new();
-            w.start("m:Items", &[]);
-            render(&mut w, cx, &o, view, &shape, true);
-            w.end();
-            Ok::<_, Fail>(ResponseMessage::ok(w.finish()))
+            Ok::<_, Fail>(ResponseMessage::ok(items_content(cx, &o, view, &shape, true).finish()))
         }
         .await;
         out.push(r.unwrap_or_else(|f| f.message()));
@@ -642,11 +648,7 @@ pub async fn create_item<S: MailStore>(cx: &mut Ctx<S>, op: &Element) -> Vec<Res
                 super::meetings::send_invitations(cx, ev).await?;
                 super::meetings::deliver_to_local_attendees(cx, ev, false).await;
             }
-            let mut w = XmlWriter::new();
-            w.start("m:Items", &[]);
-            render(&mut w, cx, &o, EventView::Whole, &id_only(), false);
-            w.end();
-            Ok::<_, Fail>(ResponseMessage::ok(w.finish()))
+            Ok::<_, Fail>(ResponseMessage::ok(items_content(cx, &o, EventView::Whole, &id_only(), false).finish()))
         }
         .await;
         out.push(r.unwrap_or_else(|f| f.message()));
@@ -713,14 +715,11 @@ pub async fn update_item<S: MailStore>(cx: &mut Ctx<S>, op: &Element) -> Vec<Res
                 super::meetings::send_invitations(cx, ev).await?;
                 super::meetings::deliver_to_local_attendees(cx, ev, false).await;
             }
-            let mut w = XmlWriter::new();
-            w.start("m:Items", &[]);
             let view = match occurrence {
                 Some(occ) => EventView::Instance(occ),
                 None => EventView::Whole,
             };
-            render(&mut w, cx, &o, view, &id_only(), false);
-            w.end();
+            let mut w = items_content(cx, &o, view, &id_only(), false);
             // The EWS Managed API requires ConflictResults (MS-OXWSCORE 2.2.4.38 UpdateItemResponseMessageType).
             w.start("m:ConflictResults", &[]).leaf("t:Count", "0").end();
             Ok::<_, Fail>(ResponseMessage::ok(w.finish()))
@@ -927,11 +926,7 @@ async fn move_or_copy<S: MailStore>(cx: &mut Ctx<S>, op: &Element, copy: bool) -
             };
             if dest == o.collection && !copy {
                 // Moving into its own folder changes nothing (Exchange answers with the same item).
-                let mut w = XmlWriter::new();
-                w.start("m:Items", &[]);
-                render(&mut w, cx, &o, EventView::Whole, &id_only(), false);
-                w.end();
-                return Ok(ResponseMessage::ok(w.finish()));
+                return Ok(ResponseMessage::ok(items_content(cx, &o, EventView::Whole, &id_only(), false).finish()));
             }
             let (source_href, source_etag) = (format!("{}{}", o.collection, o.resource), o.etag.clone());
             if copy {
@@ -959,11 +954,7 @@ async fn move_or_copy<S: MailStore>(cx: &mut Ctx<S>, op: &Element, copy: bool) -
                 }
             }
             let moved = Object { collection: dest, resource, etag, item: o.item };
-            let mut w = XmlWriter::new();
-            w.start("m:Items", &[]);
-            render(&mut w, cx, &moved, EventView::Whole, &id_only(), false);
-            w.end();
-            Ok::<_, Fail>(ResponseMessage::ok(w.finish()))
+            Ok::<_, Fail>(ResponseMessage::ok(items_content(cx, &moved, EventView::Whole, &id_only(), false).finish()))
         }
         .await;
         out.push(r.unwrap_or_else(|f| f.message()));
