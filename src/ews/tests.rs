@@ -1032,3 +1032,4 @@ async fn delegate_access_through_the_other_users_namespace() {
 }
 
 mod attachments;
+mod fixtures;
