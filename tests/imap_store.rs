@@ -650,6 +650,29 @@ async fn dead_pooled_sessions_are_replaced() {
     assert_eq!(pool.logins(), 2);
 }
 
+/// Dovecot ends a session whose selected mailbox another client deleted (`* BYE Selected mailbox was deleted`) only
+/// after carrying out the next command: an APPEND sent on such a pooled session is stored although the session
+/// dies before its tagged answer. It must not be sent a second time on the new session (the draft was saved twice).
+#[tokio::test]
+async fn append_on_a_session_whose_mailbox_was_deleted_is_not_repeated() {
+    let stack = stack!();
+    let p = stack.principal("alice").await;
+    let store = MailStore::new(stack.pool());
+    let other = MailStore::new(stack.pool());
+    let (doomed, target) = (unique("doomed"), unique("append-target"));
+    other.create_mailbox(&p, &doomed).await.unwrap();
+    other.create_mailbox(&p, &target).await.unwrap();
+    let raw = build_mime(&outgoing("appended once", "x", 1_700_000_000));
+    other.append(&p, &doomed, &raw, &[]).await.unwrap();
+    // The pooled session of `store` selects `doomed`, then another client deletes it.
+    store.search_uids(&p, &doomed, &Criteria::All).await.unwrap();
+    other.delete_mailbox(&p, &doomed).await.unwrap();
+    store.append(&p, &target, &raw, &[]).await.unwrap();
+    let uids = other.search_uids(&p, &target, &Criteria::All).await.unwrap();
+    other.delete_mailbox(&p, &target).await.unwrap();
+    assert_eq!(uids.len(), 1, "the message was appended {} times", uids.len());
+}
+
 #[tokio::test]
 async fn acl_sharing_between_users() {
     let stack = stack!();

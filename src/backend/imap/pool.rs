@@ -337,6 +337,18 @@ fn changes_selection(cmd: &Command) -> bool {
     ["SELECT", "EXAMINE", "UNSELECT", "CLOSE", "DELETE", "RENAME", "LOGOUT"].iter().any(|v| verb.eq_ignore_ascii_case(v))
 }
 
+/// Whether sending `cmd` a second time, after the connection died under the first one, does no harm: not for
+/// commands whose effect would be doubled or turned into an error (a second APPEND stores the message twice).
+fn safe_to_repeat(cmd: &Command) -> bool {
+    let Some(Part::Text(t)) = cmd.parts.first() else { return false };
+    let mut words = t.split(' ');
+    let mut verb = words.next().unwrap_or("");
+    if verb.eq_ignore_ascii_case("UID") {
+        verb = words.next().unwrap_or("");
+    }
+    !["APPEND", "COPY", "MOVE", "CREATE", "DELETE", "RENAME"].iter().any(|v| verb.eq_ignore_ascii_case(v))
+}
+
 impl Conn {
     fn new(session: ImapSession) -> Conn {
         Conn {
@@ -613,8 +625,20 @@ impl PooledSession {
     ///
     /// A connection taken from the idle list can have died meanwhile (the server's `BYE` after another session
     /// deleted the selected mailbox, a server restart): when its first command fails at the connection level,
-    /// the session logs in again and sends the command once more.
+    /// the session logs in again and sends the command once more. A command that must not be carried out twice
+    /// (APPEND, COPY, MOVE, mailbox changes) is never sent again: the server may have carried it out before
+    /// closing (Dovecot runs the next command, then says `BYE` to a session whose selected mailbox another client
+    /// deleted), so such a command is preceded by a NOOP on a connection not yet tried.
     pub async fn execute(&mut self, cmd: &Command) -> Result<Completed> {
+        if self.untested && !safe_to_repeat(cmd) {
+            self.execute_or_reconnect(&Command::new("NOOP")).await?;
+        }
+        self.execute_or_reconnect(cmd).await
+    }
+
+    /// Sends `cmd`; on a connection not yet tried whose first command fails at the connection level, logs in again
+    /// and sends it once more.
+    async fn execute_or_reconnect(&mut self, cmd: &Command) -> Result<Completed> {
         let conn = self.conn.as_mut().expect("session present until drop");
         let result = conn.execute(cmd, &self.inner.config).await;
         let result = match result {
@@ -674,6 +698,29 @@ impl Drop for PooledSession {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn commands_not_sent_twice() {
+        for c in [
+            Command::new("APPEND").mailbox("Drafts").literal(b"x"),
+            Command::new("UID COPY").raw(" 1 ").mailbox("Archive"),
+            Command::new("uid move").raw(" 1 ").mailbox("Archive"),
+            Command::new("CREATE").mailbox("a"),
+            Command::new("RENAME").mailbox("a").mailbox("b"),
+            Command::new("DELETE").mailbox("a"),
+        ] {
+            assert!(!safe_to_repeat(&c), "{}", c.describe());
+        }
+        for c in [
+            Command::new("NOOP"),
+            Command::new("SELECT").mailbox("APPEND"),
+            Command::new("UID FETCH").raw(" 1:5 (UID FLAGS)"),
+            Command::new("UID STORE").raw(" 1 +FLAGS.SILENT (\\Seen)"),
+            Command::new("STATUS").mailbox("INBOX").raw(" (MESSAGES)"),
+        ] {
+            assert!(safe_to_repeat(&c), "{}", c.describe());
+        }
+    }
 
     #[test]
     fn commands_that_change_the_selection() {
