@@ -1,12 +1,16 @@
 //! A TCP stream that is either plain or wrapped in TLS, so one connection type serves every TLS mode and
 //! STARTTLS can upgrade in place.
+//!
+//! Under TLS the socket is read through a buffer of [`TLS_READ_BUFFER`] bytes: rustls asks its transport for at
+//! most 4 KiB at a time, so a 50 KB message arriving at once would otherwise take a dozen `recv` calls (and as
+//! many wake-ups); with the buffer it takes one or two (docs/performance.md, fifth round).
 
 use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::io::{AsyncRead, AsyncWrite, BufReader, ReadBuf};
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 use tokio_rustls::client::TlsStream;
@@ -17,8 +21,11 @@ use crate::error::{Backend, Error, Result};
 #[derive(Debug)]
 pub enum BackendStream {
     Plain(TcpStream),
-    Tls(Box<TlsStream<TcpStream>>),
+    Tls(Box<TlsStream<BufReader<TcpStream>>>),
 }
+
+/// Bytes read from the socket at once under TLS (per connection, allocated with it).
+pub const TLS_READ_BUFFER: usize = 32 * 1024;
 
 impl BackendStream {
     /// Runs the TLS handshake over `tcp`, verifying the certificate against `host`.
@@ -30,7 +37,7 @@ impl BackendStream {
     ) -> Result<BackendStream> {
         let name = server_name(backend, host)?;
         let stream = TlsConnector::from(config.clone())
-            .connect(name, tcp)
+            .connect(name, BufReader::with_capacity(TLS_READ_BUFFER, tcp))
             .await
             .map_err(|e| Error::unavailable(backend, format!("TLS handshake with {host}: {e}")))?;
         Ok(BackendStream::Tls(Box::new(stream)))
