@@ -3,8 +3,9 @@
 
 use std::sync::{Arc, OnceLock};
 
-use super::store::{Addr, Changes, Filter, FolderInfo, ListQuery, MailStore, MsgSummary, SortField, Special};
+use super::store::{Addr, Changes, Filter, FolderInfo, ListQuery, MailStore, MsgSummary, PartMeta, SortField, Special};
 use crate::auth::Principal;
+use crate::backend::imap::bodystructure;
 use crate::backend::imap::codec::{Command, Value};
 use crate::backend::imap::store::{Criteria, MailStore as ImapMailStore, MessageSummary, Sort, SortKey, SpecialUse};
 use crate::backend::ldap::Directory;
@@ -13,6 +14,7 @@ use crate::config::{LdapConfig, SmtpConfig};
 use crate::error::{Backend, Error, Kind, Result};
 use crate::model::directory::DirectoryEntry;
 use crate::model::message::{DateTime, Recipient};
+use crate::model::mime_tree::{self, MimeNode};
 use crate::server::Gateway;
 
 /// The IMAP store EWS uses. `Gateway` has no field for it (and this module may not add one); there is one
@@ -332,6 +334,36 @@ impl MailStore for ImapStore {
 
     async fn fetch_raw(&mut self, folder: &str, uid: u32) -> Result<Option<Vec<u8>>> {
         Ok(self.store.fetch_message(&self.principal, folder, uid).await?.map(|m| Vec::from(m.raw)))
+    }
+
+    async fn mime_structure(&mut self, folder: &str, uid_validity: u32, uid: u32) -> Result<Option<MimeNode>> {
+        let v = self.store.fetch_bodystructure(&self.principal, folder, uid_validity, uid).await?;
+        Ok(v.as_ref().and_then(bodystructure::mime_tree))
+    }
+
+    async fn part_meta(
+        &mut self,
+        folder: &str,
+        uid_validity: u32,
+        uid: u32,
+        section: &[u32],
+    ) -> Result<Option<PartMeta>> {
+        let section = mime_tree::section_text(section);
+        let meta = self.store.fetch_part_meta(&self.principal, folder, uid_validity, uid, &section).await?;
+        Ok(meta.map(|(size, mime_headers)| PartMeta { size, mime_headers }))
+    }
+
+    async fn fetch_part_range(
+        &mut self,
+        folder: &str,
+        uid_validity: u32,
+        uid: u32,
+        section: &[u32],
+        offset: u64,
+        len: u32,
+    ) -> Result<Option<Vec<u8>>> {
+        let section = mime_tree::section_text(section);
+        self.store.fetch_binary_range(&self.principal, folder, uid_validity, uid, &section, offset, len).await
     }
 
     async fn set_flags(

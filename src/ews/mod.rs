@@ -6,6 +6,7 @@
 //! gets HTTP 200 with an `ErrorInvalidRequest` response message (never a 500, which Outlook takes for an
 //! authentication failure); a body that is not a SOAP envelope gets a SOAP fault (`ErrorSchemaValidation`).
 
+pub mod attachment_stream;
 pub mod availability;
 pub mod groupware;
 pub mod imap_store;
@@ -120,6 +121,19 @@ pub async fn handle(gw: &Gateway, req: &HttpRequest, principal: &Principal) -> R
                     cx.set_target(&target);
                 }
                 let out = dispatch(&mut cx, &request).await;
+                if !cx.deferred.is_empty() {
+                    // GetAttachment left large contents to stream: the envelope is rendered now, the contents
+                    // are fetched from IMAP while the client reads (attachment_stream.rs).
+                    let deferred = std::mem::take(&mut cx.deferred);
+                    let body = render(&version, &op, &out);
+                    if let Some(segments) = attachment_stream::split_at_markers(&body, &deferred) {
+                        drop(body);
+                        return attachment_stream::response(attachment_stream::body(cx.store, segments, deferred));
+                    }
+                    tracing::error!(op = %op, "EWS: a streamed attachment's marker is missing from the response");
+                    let msg = ResponseMessage::error("ErrorInternalServerError", "The attachment could not be sent.");
+                    return full(StatusCode::OK, CONTENT_TYPE, render(&version, &op, &vec![msg; out.len()]));
+                }
                 cx.store.release();
                 out
             }
@@ -290,7 +304,16 @@ pub async fn process<S: MailStore>(ids: IdCodec, mailbox: &str, body: &[u8], sto
             }
             let msgs = dispatch(&mut cx, &req).await;
             let op = req.op_name();
-            (200, render(&version, op, &msgs), cx.store)
+            let mut body = render(&version, op, &msgs);
+            // Streamed attachment contents are filled in here in one piece, with the same chunked reads.
+            for d in std::mem::take(&mut cx.deferred) {
+                let mut content = String::new();
+                if let Err(e) = attachment_stream::fill(&mut cx.store, &d, &mut content).await {
+                    tracing::warn!(error = %e, "attachment content could not be read");
+                }
+                body = body.replacen(&d.marker, &content, 1);
+            }
+            (200, body, cx.store)
         }
     }
 }

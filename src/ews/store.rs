@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use crate::error::{Error, Kind, Result};
 use crate::model::directory::DirectoryEntry;
 use crate::model::message::Importance;
+use crate::model::mime_tree::{self, MimeNode};
 
 /// RFC 6154 special-use attributes Viaduc maps to EWS distinguished folders.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -246,6 +247,50 @@ pub trait MailStore {
     fn has_directory(&self) -> bool {
         false
     }
+    /// The MIME structure of a message without its content (IMAP `BODYSTRUCTURE`), in a folder whose
+    /// UIDVALIDITY the caller checked to be `uid_validity`. `None` when the UID does not exist or the store
+    /// cannot tell without fetching the message: callers then use [`MailStore::fetch_raw`].
+    async fn mime_structure(&mut self, _folder: &str, _uid_validity: u32, _uid: u32) -> Result<Option<MimeNode>> {
+        Ok(None)
+    }
+    /// The decoded size of the part at `section` and its MIME header block (IMAP `BINARY.SIZE[section]` and
+    /// `BODY[section.MIME]`); `None` when there is no such part or the store cannot tell.
+    async fn part_meta(
+        &mut self,
+        _folder: &str,
+        _uid_validity: u32,
+        _uid: u32,
+        _section: &[u32],
+    ) -> Result<Option<PartMeta>> {
+        Ok(None)
+    }
+    /// File attachments whose encoded part is at least this large are streamed by GetAttachment rather than
+    /// read with the whole message.
+    fn stream_threshold(&self) -> u64 {
+        crate::ews::attachment_stream::STREAM_THRESHOLD
+    }
+    /// `len` bytes of the decoded content of the part at `section` from `offset` (IMAP
+    /// `BINARY.PEEK[section]<offset.len>`): fewer at its end, `None` when the message or part does not exist.
+    async fn fetch_part_range(
+        &mut self,
+        _folder: &str,
+        _uid_validity: u32,
+        _uid: u32,
+        _section: &[u32],
+        _offset: u64,
+        _len: u32,
+    ) -> Result<Option<Vec<u8>>> {
+        Ok(None)
+    }
+}
+
+/// What [`MailStore::part_meta`] tells of one part of a message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PartMeta {
+    /// Size of the content with the transfer encoding undone.
+    pub size: u64,
+    /// The part's MIME header block (Content-Type, Content-Disposition, ...), ending with the empty line.
+    pub mime_headers: Vec<u8>,
 }
 
 // ------------------------------------------------------------------------------------------------ in memory
@@ -274,6 +319,10 @@ pub struct MemStore {
     pub directory: Vec<DirectoryEntry>,
     /// The "other users" namespace prefix (e.g. `shared/`); folders under it belong to other users.
     pub other_users: Option<String>,
+    /// How many [`MailStore::fetch_part_range`] calls were made (tests check that large parts are streamed).
+    pub range_calls: usize,
+    /// Overrides [`MailStore::stream_threshold`] (tests stream small parts to cover every layout).
+    pub stream_threshold: Option<u64>,
     modseq: u64,
     next_validity: u32,
 }
@@ -283,6 +332,12 @@ fn not_found(what: &str) -> Error {
 }
 
 impl MemStore {
+    /// The MIME bytes of a message, when the folder has that UIDVALIDITY and the UID exists.
+    fn raw_in(&self, folder: &str, uid_validity: u32, uid: u32) -> Option<&[u8]> {
+        let f = self.folders.get(folder).filter(|f| f.info.uid_validity == uid_validity)?;
+        f.messages.get(&uid).map(|m| m.raw.as_slice())
+    }
+
     /// A store with INBOX, Drafts, Sent, Trash, Junk and Archive (special-use), like the test stack.
     pub fn standard() -> MemStore {
         let mut s = MemStore { modseq: 1, next_validity: 1000, ..Default::default() };
@@ -442,6 +497,49 @@ impl MailStore for MemStore {
     async fn fetch_raw(&mut self, folder: &str, uid: u32) -> Result<Option<Vec<u8>>> {
         let f = self.folders.get(folder).ok_or_else(|| not_found(folder))?;
         Ok(f.messages.get(&uid).map(|m| m.raw.clone()))
+    }
+
+    async fn mime_structure(&mut self, folder: &str, uid_validity: u32, uid: u32) -> Result<Option<MimeNode>> {
+        Ok(self.raw_in(folder, uid_validity, uid).and_then(mime_tree::from_mime))
+    }
+
+    async fn part_meta(
+        &mut self,
+        folder: &str,
+        uid_validity: u32,
+        uid: u32,
+        section: &[u32],
+    ) -> Result<Option<PartMeta>> {
+        let Some(raw) = self.raw_in(folder, uid_validity, uid) else { return Ok(None) };
+        let (Some(content), Some(mime_headers)) =
+            (mime_tree::part_content(raw, section), mime_tree::part_headers(raw, section))
+        else {
+            return Ok(None);
+        };
+        Ok(Some(PartMeta { size: content.len() as u64, mime_headers }))
+    }
+
+    fn stream_threshold(&self) -> u64 {
+        self.stream_threshold.unwrap_or(crate::ews::attachment_stream::STREAM_THRESHOLD)
+    }
+
+    async fn fetch_part_range(
+        &mut self,
+        folder: &str,
+        uid_validity: u32,
+        uid: u32,
+        section: &[u32],
+        offset: u64,
+        len: u32,
+    ) -> Result<Option<Vec<u8>>> {
+        self.range_calls += 1;
+        let Some(content) = self.raw_in(folder, uid_validity, uid).and_then(|r| mime_tree::part_content(r, section))
+        else {
+            return Ok(None);
+        };
+        let start = (offset.min(content.len() as u64)) as usize;
+        let end = start.saturating_add(len as usize).min(content.len());
+        Ok(Some(content[start..end].to_vec()))
     }
 
     async fn set_flags(

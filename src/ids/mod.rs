@@ -13,7 +13,9 @@
 //! - Change key: the MODSEQ of the object (RFC 7162 3.1.1), so a change key changes whenever the message does.
 //! - Item sync state: mailbox + folder + UIDVALIDITY + HIGHESTMODSEQ + the UIDs the client knows, as ranges.
 //! - Folder-hierarchy sync state: mailbox + (folder reference, property hash) for each folder the client knows.
-//! - Attachment id: the item id's fields + the attachment's index.
+//! - Attachment id: the item id's fields + the attachment's index; for an attachment of an attached message
+//!   (kind 14, since the nested item attachments of MS-OXWSATT were added) also the indexes inside the attached
+//!   messages, outermost first. Ids of kind 6 (no nesting) keep their layout, so ids clients hold stay valid.
 //! - Directory persona id (FindPeople on the Global Address List): the caller's mailbox + the entry's address.
 
 use base64::Engine;
@@ -43,6 +45,8 @@ enum IdKind {
     DavChangeKey = 10,
     DavSync = 11,
     DavAttachment = 13,
+    /// An attachment of an attached message (of an attached message ...): [`AttachmentId::nested`] not empty.
+    NestedAttachment = 14,
     GalPersona = 12,
 }
 
@@ -121,11 +125,30 @@ pub struct DavSyncState {
     pub known: Vec<(u64, u32)>,
 }
 
-/// A decoded attachment id: the item and the attachment's position among its attachments (0-based).
+/// A decoded attachment id: the item and the attachment's position among its attachments (0-based); for an
+/// attachment inside an attached message, `index` is the attached message's position and `nested` the
+/// positions inside it (and inside messages attached to it), outermost first.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AttachmentId {
     pub item: ItemId,
     pub index: u32,
+    pub nested: Vec<u32>,
+}
+
+/// Most levels of attached messages an attachment id may go down.
+pub const MAX_ATTACHMENT_NESTING: usize = 16;
+
+impl AttachmentId {
+    /// The whole path of indexes, outermost first.
+    pub fn path(&self) -> Vec<u32> {
+        std::iter::once(self.index).chain(self.nested.iter().copied()).collect()
+    }
+    /// The id of the `index`-th attachment of the attached message this id names.
+    pub fn child(&self, index: u32) -> AttachmentId {
+        let mut nested = self.nested.clone();
+        nested.push(index);
+        AttachmentId { item: self.item.clone(), index: self.index, nested }
+    }
 }
 
 /// A decoded item sync state (SyncFolderItems).
@@ -463,23 +486,44 @@ impl IdCodec {
         Ok(id)
     }
 
+    /// An attachment id: kind 6 for an attachment of the item itself (the layout ids always had), kind 14 with
+    /// the nested indexes (a count, then each) for one inside an attached message.
     pub fn attachment_id(&self, id: &AttachmentId) -> String {
-        Self::text(&self.seal(IdKind::Attachment, |o| {
+        let kind = if id.nested.is_empty() { IdKind::Attachment } else { IdKind::NestedAttachment };
+        Self::text(&self.seal(kind, |o| {
             o.str(&id.item.mailbox);
             o.folder(&id.item.folder);
             o.u32(id.item.uid_validity);
             o.u32(id.item.uid);
             o.u32(id.index);
+            if !id.nested.is_empty() {
+                o.varint(id.nested.len() as u64);
+                for i in &id.nested {
+                    o.u32(*i);
+                }
+            }
         }))
     }
 
+    /// Decodes an attachment id of either layout (kind 6 or 14).
     pub fn parse_attachment_id(&self, text: &str) -> Result<AttachmentId, IdError> {
         let raw = Self::raw(text)?;
-        let mut r = self.open(&raw, IdKind::Attachment)?;
+        let nested_kind = raw.get(1) == Some(&(IdKind::NestedAttachment as u8));
+        let mut r = self.open(&raw, if nested_kind { IdKind::NestedAttachment } else { IdKind::Attachment })?;
         let item = ItemId { mailbox: r.str()?, folder: r.folder()?, uid_validity: r.u32()?, uid: r.u32()? };
         let index = r.u32()?;
+        let mut nested = Vec::new();
+        if nested_kind {
+            let n = r.varint()?;
+            if n == 0 || n as usize > MAX_ATTACHMENT_NESTING {
+                return Err(IdError::Malformed);
+            }
+            for _ in 0..n {
+                nested.push(r.u32()?);
+            }
+        }
         r.end()?;
-        Ok(AttachmentId { item, index })
+        Ok(AttachmentId { item, index, nested })
     }
 
     // ------------------------------------------------------------ DAV objects
@@ -782,7 +826,7 @@ impl IdCodec {
         match raw[1] {
             1 => self.parse_folder_id(&text).ok().map(AnyId::Folder),
             2 => self.parse_item_id(&text).ok().map(AnyId::Item),
-            6 => self.parse_attachment_id(&text).ok().map(AnyId::Attachment),
+            6 | 14 => self.parse_attachment_id(&text).ok().map(AnyId::Attachment),
             9 => self.parse_dav_item_id(&text).ok().map(AnyId::DavItem),
             _ => None,
         }
@@ -911,8 +955,24 @@ mod tests {
         assert_eq!(c.parse_item_id(&t).unwrap(), id);
         let ck = c.change_key(123456789);
         assert_eq!(c.parse_change_key(&ck).unwrap(), 123456789);
-        let a = AttachmentId { item: id.clone(), index: 2 };
+        let a = AttachmentId { item: id.clone(), index: 2, nested: Vec::new() };
         assert_eq!(c.parse_attachment_id(&c.attachment_id(&a)).unwrap(), a);
+        // An attachment of an attached message of an attached message: its own kind, the path round-trips, and
+        // the plain layout (kind 6) is unchanged by the addition.
+        let deep = a.child(1).child(0);
+        assert_eq!(deep.path(), vec![2, 1, 0]);
+        let text = c.attachment_id(&deep);
+        assert_eq!(IdCodec::raw(&text).unwrap()[1], 14);
+        assert_eq!(c.parse_attachment_id(&text).unwrap(), deep);
+        assert_eq!(IdCodec::raw(&c.attachment_id(&a)).unwrap()[1], 6);
+        assert!(matches!(c.classify(&IdCodec::raw(&text).unwrap()), Some(AnyId::Attachment(x)) if x == deep));
+        // Tampered: a flipped bit in the path fails the tag.
+        let mut raw = IdCodec::raw(&text).unwrap();
+        let at = raw.len() - 17;
+        raw[at] ^= 1;
+        assert_eq!(c.parse_attachment_id(&STANDARD.encode(&raw)), Err(IdError::Malformed));
+        // Another key's nested id does not verify.
+        assert!(IdCodec::new([9; 32]).parse_attachment_id(&text).is_err());
         assert_eq!(c.classify(&IdCodec::raw(&t).unwrap()), Some(AnyId::Item(id)));
     }
 

@@ -491,6 +491,18 @@ fn part_bytes(raw: &[u8], part: mail_parser::MessagePart<'_>) -> Vec<u8> {
     }
 }
 
+/// The content of a leaf part with its transfer encoding undone (a text part keeps its charset; an attached
+/// message is its MIME bytes): what IMAP's `BINARY[section]` returns. `raw` is the buffer the part's offsets
+/// point into.
+pub(crate) fn decoded_part(raw: &[u8], part: &mail_parser::MessagePart<'_>) -> Option<Vec<u8>> {
+    match &part.body {
+        PartType::Text(_) | PartType::Html(_) => original_bytes(raw, part),
+        PartType::Message(m) => Some(m.raw_message().to_vec()),
+        PartType::Binary(b) | PartType::InlineBinary(b) => Some(b.to_vec()),
+        PartType::Multipart(_) => None,
+    }
+}
+
 /// The attachment at `index` (as in [`Message::attachments`]) with its decoded content. For an attached
 /// message (message/rfc822) the content is the message's MIME bytes; a text attachment keeps its charset.
 pub fn attachment_bytes(raw: &[u8], index: usize) -> Option<(AttachmentInfo, Vec<u8>)> {
@@ -503,6 +515,32 @@ pub fn attachment_bytes(raw: &[u8], index: usize) -> Option<(AttachmentInfo, Vec
     let bytes = part_bytes(raw, part);
     info.size = bytes.len();
     Some((info, bytes))
+}
+
+/// The attachment at `path` (an index among the message's attachments, then among the attachments of that
+/// attached message, ...), as [`attachment_bytes`] for each step: the ids of attachments inside attached
+/// messages are these paths. `None` when an index does not exist or a non-last step is not an attached message.
+pub fn nested_attachment_bytes(raw: &[u8], path: &[u32]) -> Option<(AttachmentInfo, Vec<u8>)> {
+    let (first, rest) = path.split_first()?;
+    let mut found = attachment_bytes(raw, *first as usize)?;
+    for idx in rest {
+        if !found.0.is_message {
+            return None;
+        }
+        found = attachment_bytes(&found.1, *idx as usize)?;
+    }
+    Some(found)
+}
+
+/// The metadata of the attachment at `index` from its part's MIME header block alone (IMAP `BODY[section.MIME]`)
+/// and its decoded size: the same name (RFC 2231/2047 decoded, or made up from the index), type, Content-ID and
+/// inline flag [`Message::from_mime`] gives it when it parses the whole message. `None` when it does not parse.
+pub fn attachment_info_from_headers(index: usize, headers: &[u8], size: usize) -> Option<AttachmentInfo> {
+    let msg = parse(headers).ok()?;
+    let part = msg.parts.first()?;
+    let mut info = attachment_info(index, headers, part);
+    info.size = size;
+    Some(info)
 }
 
 /// Whether a content type is an attached message (RFC 2046 5.2.1 message/rfc822).

@@ -5,6 +5,7 @@
 pub mod directory;
 pub mod folder;
 pub mod message;
+pub mod mime_tree;
 pub mod unique_body;
 pub mod timezone;
 pub mod recurrence;

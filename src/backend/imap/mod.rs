@@ -167,6 +167,7 @@ pub async fn capabilities(session: &mut ImapSession) -> Result<Vec<String>> {
 pub async fn logout(mut session: ImapSession) {
     let _ = timeout(Duration::from_secs(2), session.logout()).await;
 }
+pub mod bodystructure;
 pub mod codec;
 pub mod pool;
 pub mod store;

@@ -681,6 +681,24 @@ fn fetch_items(data: &[Value]) -> Option<FetchItems> {
     Some(f)
 }
 
+/// The item list of a `* n FETCH (...)` response.
+fn fetch_list(data: &[Value]) -> Option<&[Value]> {
+    if data.len() < 3 || !data[1].is("FETCH") {
+        return None;
+    }
+    data[2].as_list()
+}
+
+/// The value of the item `name` (case-insensitive) in a FETCH item list.
+fn item<'a>(list: &'a [Value], name: &str) -> Option<&'a Value> {
+    list.chunks(2).find(|kv| kv[0].as_atom().is_some_and(|a| a.eq_ignore_ascii_case(name))).and_then(|kv| kv.get(1))
+}
+
+/// A part number section (`1`, `2.1.3`): digits and dots only, so it can go into a command as it is.
+fn is_section(s: &str) -> bool {
+    !s.is_empty() && s.split('.').all(|n| !n.is_empty() && n.len() <= 9 && n.bytes().all(|b| b.is_ascii_digit()))
+}
+
 fn param_has(params: Option<&Value>, names: &[&str]) -> bool {
     let Some(list) = params.and_then(Value::as_list) else { return false };
     list.chunks(2).any(|kv| kv[0].as_text().is_some_and(|k| names.iter().any(|n| k.eq_ignore_ascii_case(n))))
@@ -1404,6 +1422,116 @@ impl MailStore {
             if this_uid == Some(uid) {
                 return Ok(Some(Bytes::from(body.unwrap_or_default())));
             }
+        }
+        Ok(None)
+    }
+
+    /// A session of the user with `mailbox` selected (EXAMINE) at `uid_validity`: a pooled one that has it
+    /// selected already when there is one. An error when the mailbox's UIDVALIDITY is not `uid_validity` (the
+    /// UIDs the caller holds no longer name the same messages).
+    async fn session_in(&self, p: &Principal, mailbox: &str, uid_validity: u32) -> Result<PooledSession> {
+        let mut s = self.pool.get_in(p, mailbox).await?;
+        if !s.selected().is_some_and(|st| st.mailbox == mailbox && st.uid_validity == uid_validity) {
+            let sel = Self::open(&mut s, mailbox, false).await?;
+            if sel.uid_validity != uid_validity {
+                return Err(Error::client(Kind::NotFound, "the folder's UIDVALIDITY changed"));
+            }
+        }
+        Ok(s)
+    }
+
+    /// The `BODYSTRUCTURE` of one message (RFC 3501 7.4.2); `None` when the UID does not exist.
+    pub async fn fetch_bodystructure(
+        &self,
+        p: &Principal,
+        mailbox: &str,
+        uid_validity: u32,
+        uid: u32,
+    ) -> Result<Option<Value>> {
+        if uid == 0 {
+            return Ok(None);
+        }
+        let mut s = self.session_in(p, mailbox, uid_validity).await?;
+        let done = s.run(&Command::new("UID FETCH").raw(&format!(" {uid} (UID BODYSTRUCTURE)"))).await?;
+        let wanted = std::collections::HashSet::from([uid]);
+        Ok(fetch_by_uid(done, &wanted).remove(&uid).and_then(|f| f.bodystructure))
+    }
+
+    /// The decoded size of a part (`BINARY.SIZE[section]`, RFC 3516 4.2) and its MIME header block
+    /// (`BODY.PEEK[section.MIME]`, RFC 3501 6.4.5); `None` when the UID does not exist. A part whose transfer
+    /// encoding the server cannot undo is an error (`[UNKNOWN-CTE]`).
+    pub async fn fetch_part_meta(
+        &self,
+        p: &Principal,
+        mailbox: &str,
+        uid_validity: u32,
+        uid: u32,
+        section: &str,
+    ) -> Result<Option<(u64, Vec<u8>)>> {
+        if uid == 0 || !is_section(section) {
+            return Ok(None);
+        }
+        let mut s = self.session_in(p, mailbox, uid_validity).await?;
+        let cmd =
+            Command::new("UID FETCH").raw(&format!(" {uid} (UID BINARY.SIZE[{section}] BODY.PEEK[{section}.MIME])"));
+        let done = s.run(&cmd).await?;
+        let (size_name, mime_name) = (format!("BINARY.SIZE[{section}]"), format!("BODY[{section}.MIME]"));
+        for data in done.data() {
+            let Some(list) = fetch_list(data) else { continue };
+            if item(list, "UID").and_then(Value::as_u32) != Some(uid) {
+                continue;
+            }
+            let size = item(list, &size_name).and_then(Value::as_u64);
+            let mime = item(list, &mime_name).and_then(Value::as_bytes).map(<[u8]>::to_vec);
+            if let (Some(size), Some(mime)) = (size, mime) {
+                return Ok(Some((size, mime)));
+            }
+        }
+        Ok(None)
+    }
+
+    /// `len` bytes of the decoded content of a part from `offset` (`BINARY.PEEK[section]<offset.len>`, RFC 3516
+    /// 4.1): for streaming a large attachment in bounded chunks. `None` when the UID does not exist; fewer bytes
+    /// (or none) at the end of the part. The mailbox stays selected on the pooled session, so consecutive chunks
+    /// cost one FETCH each (Dovecot keeps the decoded part of the last such FETCH cached).
+    #[allow(clippy::too_many_arguments)]
+    pub async fn fetch_binary_range(
+        &self,
+        p: &Principal,
+        mailbox: &str,
+        uid_validity: u32,
+        uid: u32,
+        section: &str,
+        offset: u64,
+        len: u32,
+    ) -> Result<Option<Vec<u8>>> {
+        if uid == 0 || !is_section(section) {
+            return Ok(None);
+        }
+        let mut s = self.session_in(p, mailbox, uid_validity).await?;
+        let cmd = Command::new("UID FETCH").raw(&format!(" {uid} (UID BINARY.PEEK[{section}]<{offset}.{len}>)"));
+        let done = s.run(&cmd).await?;
+        let prefix = format!("BINARY[{section}]");
+        for response in done.responses {
+            let codec::Response::Data(mut data) = response else { continue };
+            if data.len() < 3 || !data[1].is("FETCH") {
+                continue;
+            }
+            let Value::List(list) = &mut data[2] else { continue };
+            if item(list, "UID").and_then(Value::as_u32) != Some(uid) {
+                continue;
+            }
+            // `BINARY[2]<0>`: the origin octet follows the section in the answer (RFC 3516 4.1, RFC 3501 7.4.2).
+            let Some(at) = list.iter().step_by(2).position(|k| {
+                k.as_atom().is_some_and(|a| a.len() >= prefix.len() && a[..prefix.len()].eq_ignore_ascii_case(&prefix))
+            }) else {
+                continue;
+            };
+            return Ok(Some(match list.get_mut(at * 2 + 1).map(|v| std::mem::replace(v, Value::Nil)) {
+                Some(Value::Str(b)) => b,
+                Some(Value::Atom(a)) => a.into_bytes(),
+                _ => Vec::new(),
+            }));
         }
         Ok(None)
     }

@@ -399,7 +399,11 @@ pub async fn create_attachment<S: MailStore>(cx: &mut Ctx<S>, op: &Element) -> V
         .map(|p| match p {
             Err(f) => f.message(),
             Ok(a) => {
-                let aid = cx.ids.attachment_id(&AttachmentId { item: new_id.clone(), index: next as u32 });
+                let aid = cx.ids.attachment_id(&AttachmentId {
+                    item: new_id.clone(),
+                    index: next as u32,
+                    nested: Vec::new(),
+                });
                 next += 1;
                 let mut w = XmlWriter::new();
                 let el = if is_message_type(&a.content_type) { "t:ItemAttachment" } else { "t:FileAttachment" };
@@ -428,6 +432,13 @@ pub async fn delete_attachment<S: MailStore>(cx: &mut Ctx<S>, op: &Element) -> V
         .map(|e| {
             let a = cx.ids.parse_attachment_id(e.attr("Id").unwrap_or("")).map_err(Fail::id)?;
             cx.check_mailbox(&a.item.mailbox)?;
+            if !a.nested.is_empty() {
+                // An attached message is part of the item's MIME: its own attachments are read-only.
+                return Err(Fail::new(
+                    "ErrorInvalidAttachmentId",
+                    "An attachment of an attached message cannot be deleted on its own.",
+                ));
+            }
             Ok(a)
         })
         .collect();

@@ -4,9 +4,11 @@
 //! GetAttachment (MS-OXWSATT 3.1.4.3).
 //!
 //! Attachments: a `message/rfc822` part is an item attachment (MS-OXWSCORE 2.2.4.33 ItemAttachmentType): GetItem
-//! lists it as `t:ItemAttachment`, and GetAttachment returns the embedded message as a `t:Message` (whose own
-//! attachments, an embedded message among them, are listed as file attachments without ids). Every other part
-//! is a `t:FileAttachment`; GetAttachment writes its content base64-encoded straight into the response.
+//! lists it as `t:ItemAttachment`, and GetAttachment returns the embedded message as a `t:Message` whose own
+//! attachments have ids as well (a path of indexes, `ids::AttachmentId::nested`), so an attachment or a message
+//! attached inside an attached message opens with GetAttachment too. Every other part is a `t:FileAttachment`;
+//! GetAttachment writes its content base64-encoded into the response, and streams it from IMAP in chunks when
+//! it is large (`ews::attachment_stream`).
 //!
 //! Bodies: besides `Body`, GetItem writes `UniqueBody` (the body without the quoted earlier messages of the
 //! thread, after the heuristic of [`crate::model::unique_body`]), `TextBody` (the body as text) and
@@ -21,13 +23,18 @@ use base64::engine::general_purpose::STANDARD;
 
 use super::folders::page_bounds;
 use super::{Ctx, Fail, FolderNode, parse_paging};
+use crate::ews::attachment_stream;
 use crate::ews::groupware::meetings;
 use crate::ews::soap::ResponseMessage;
 use crate::ews::store::{Addr, Filter, ListQuery, MailStore, MsgSummary, SortField};
 use crate::ews::types::{Shape, format_datetime, parse_datetime, path_uri};
 use crate::ews::xml::{Element, NS_T, XmlWriter, parse_bool};
 use crate::ids::{AttachmentId, ItemId};
-use crate::model::message::{AttachmentInfo, Importance, Message, Recipient, attachment_bytes, categories_from_flags};
+use crate::model::message::{
+    AttachmentInfo, Importance, Message, Recipient, attachment_info_from_headers, categories_from_flags,
+    nested_attachment_bytes,
+};
+use crate::model::mime_tree;
 use crate::model::unique_body;
 
 /// Most items one FindItem page returns when the client sets no limit.
@@ -248,23 +255,35 @@ fn write_normalized_and_text_bodies(w: &mut XmlWriter, m: &Message, shape: &Shap
     }
 }
 
-/// `t:Attachments` of a message. With `item` (the message is a store item) every attachment gets its id and an
-/// attached message is a `t:ItemAttachment`; without (the message is itself embedded in another) all are
-/// `t:FileAttachment` metadata without ids: nested embedded messages cannot be opened (MS-OXWSCORE 2.2.4.6
-/// ArrayOfAttachmentsType; AttachmentType's element order: AttachmentId, Name, ContentType, ContentId, Size,
-/// LastModifiedTime, IsInline).
-fn write_attachments<S>(w: &mut XmlWriter, cx: &Ctx<S>, item: Option<&ItemId>, list: &[AttachmentInfo]) {
+/// Whose attachments [`write_attachments`] lists.
+#[derive(Clone, Copy)]
+pub enum AttachmentOwner<'a> {
+    /// A message in the store: attachment ids are (item, index).
+    Item(&'a ItemId),
+    /// A message attached to another, reached by its own attachment id: ids are that id's path plus the index.
+    Embedded(&'a AttachmentId),
+}
+
+/// `t:Attachments` of a message (MS-OXWSCORE 2.2.4.6 ArrayOfAttachmentsType; AttachmentType's element order:
+/// AttachmentId, Name, ContentType, ContentId, Size, LastModifiedTime, IsInline). Every attachment gets its id and
+/// an attached message is a `t:ItemAttachment` (MS-OXWSCORE 2.2.4.33), also inside an attached message: its id
+/// carries the path of indexes, so GetAttachment can open a message attached to an attached message
+/// (MS-OXWSATT 3.1.4.3 gets "attachments from an item", and an attached item is one).
+fn write_attachments<S>(w: &mut XmlWriter, cx: &Ctx<S>, owner: AttachmentOwner<'_>, list: &[AttachmentInfo]) {
     if list.is_empty() {
         return;
     }
     w.start("t:Attachments", &[]);
     for a in list {
-        let as_item = a.is_message && item.is_some();
+        let as_item = a.is_message;
         w.start(if as_item { "t:ItemAttachment" } else { "t:FileAttachment" }, &[]);
-        if let Some(item_id) = item {
-            let aid = cx.ids.attachment_id(&AttachmentId { item: item_id.clone(), index: a.index as u32 });
-            w.empty("t:AttachmentId", &[("Id", &aid)]);
-        }
+        let aid = match owner {
+            AttachmentOwner::Item(item) => {
+                AttachmentId { item: item.clone(), index: a.index as u32, nested: Vec::new() }
+            }
+            AttachmentOwner::Embedded(parent) => parent.child(a.index as u32),
+        };
+        w.empty("t:AttachmentId", &[("Id", &cx.ids.attachment_id(&aid))]);
         w.leaf("t:Name", &a.name);
         w.leaf("t:ContentType", &a.content_type);
         if let Some(cid) = &a.content_id {
@@ -294,8 +313,16 @@ fn addrs_of(list: &[Recipient]) -> Vec<Addr> {
 /// The embedded message of an item attachment as a `t:Message` (MS-OXWSMSG 2.2.4.1) for GetAttachment: the
 /// fields the MIME message has, in ItemType/MessageType order; `MimeContent` with `IncludeMimeContent`, the body
 /// in the AttachmentShape's `BodyType`, UniqueBody/NormalizedBody/TextBody when named in its
-/// AdditionalProperties. An embedded item has no ItemId (it is reached through its attachment id).
-pub fn write_embedded_message<S>(w: &mut XmlWriter, cx: &Ctx<S>, m: &Message, raw: &[u8], shape: &Shape) {
+/// AdditionalProperties. An embedded item has no ItemId (it is reached through its attachment id, `aid`); its
+/// attachments get ids below `aid`.
+pub fn write_embedded_message<S>(
+    w: &mut XmlWriter,
+    cx: &Ctx<S>,
+    m: &Message,
+    raw: &[u8],
+    shape: &Shape,
+    aid: &AttachmentId,
+) {
     w.start("t:Message", &[]);
     if shape.wants_mime() {
         w.start("t:MimeContent", &[("CharacterSet", "UTF-8")]).base64_text(raw).end();
@@ -305,7 +332,7 @@ pub fn write_embedded_message<S>(w: &mut XmlWriter, cx: &Ctx<S>, m: &Message, ra
     w.leaf("t:Sensitivity", "Normal");
     let (kind, body) = body_as(m, shape.body_type.as_deref().unwrap_or("Best"));
     w.leaf_with("t:Body", &[("BodyType", kind), ("IsTruncated", "false")], &body);
-    write_attachments(w, cx, None, &m.attachments);
+    write_attachments(w, cx, AttachmentOwner::Embedded(aid), &m.attachments);
     let sent = m.date_sent.map(|d| format_datetime(d.unix));
     if let Some(d) = m.date_received.map(|d| format_datetime(d.unix)).or_else(|| sent.clone()) {
         w.leaf("t:DateTimeReceived", &d);
@@ -413,7 +440,7 @@ pub fn write_message<S: MailStore>(
     if shape.wants("item:Attachments", full_default)
         && let Some(m) = d.msg
     {
-        write_attachments(w, cx, Some(&item_id), &m.attachments);
+        write_attachments(w, cx, AttachmentOwner::Item(&item_id), &m.attachments);
     }
     if shape.wants("item:DateTimeReceived", true) {
         w.leaf("t:DateTimeReceived", &format_datetime(s.internal_date));
@@ -1343,6 +1370,18 @@ fn attachment_shape(op: &Element) -> Shape {
     }
 }
 
+/// GetAttachment (MS-OXWSATT 3.1.4.3): one response message per AttachmentId, in order.
+///
+/// A file attachment is a `t:FileAttachment` with its `t:Content` (MS-OXWSCORE 2.2.4.22 FileAttachmentType); a
+/// message/rfc822 part a `t:ItemAttachment` with the attached `t:Message` (MS-OXWSCORE 2.2.4.33
+/// ItemAttachmentType), whose own attachments carry ids too, so an attachment of an attached message (and a
+/// message attached to that) can be opened with the same operation.
+///
+/// Large file attachments are not read into memory: when the store knows the message's MIME structure
+/// ([`MailStore::mime_structure`], IMAP BODYSTRUCTURE) and the part is at least
+/// [`attachment_stream::STREAM_THRESHOLD`] bytes, the response message carries a marker where the content goes
+/// and the part is streamed into the HTTP body afterwards (see [`crate::ews::attachment_stream`]). Everything
+/// else (item attachments, small files, stores without structure) is read from the whole message.
 pub async fn get_attachment<S: MailStore>(cx: &mut Ctx<S>, op: &Element) -> Vec<ResponseMessage> {
     let shape = attachment_shape(op);
     if let Err(f) = cx.load().await {
@@ -1359,10 +1398,12 @@ pub async fn get_attachment<S: MailStore>(cx: &mut Ctx<S>, op: &Element) -> Vec<
             }
             let name = node.name.clone().ok_or_else(item_not_found)?;
             let uid = super::drafts::locate(cx, &node, &aid.item).await?;
+            if let Some(content) = streamed_attachment(cx, &name, uid, &aid).await? {
+                return Ok(content);
+            }
             let raw = cx.store.fetch_raw(&name, uid).await.map_err(|e| Fail::from_error(&e, "ErrorItemNotFound"))?;
             let raw = raw.ok_or_else(item_not_found)?;
-            let (info, bytes) = attachment_bytes(&raw, aid.index as usize)
-                .ok_or_else(|| Fail::new("ErrorInvalidAttachmentId", "The attachment does not exist."))?;
+            let (info, bytes) = nested_attachment_bytes(&raw, &aid.path()).ok_or_else(no_attachment)?;
             // The message is no longer needed: only the attachment's bytes are kept while the answer is written.
             drop(raw);
             let embedded = if info.is_message { Message::from_mime(&bytes).ok() } else { None };
@@ -1383,7 +1424,7 @@ pub async fn get_attachment<S: MailStore>(cx: &mut Ctx<S>, op: &Element) -> Vec<
                         w.leaf("t:LastModifiedTime", &format_datetime(d.unix));
                     }
                     w.bool_leaf("t:IsInline", info.is_inline);
-                    write_embedded_message(&mut w, cx, m, &bytes, &shape);
+                    write_embedded_message(&mut w, cx, m, &bytes, &shape, &aid);
                 }
                 None => {
                     w.bool_leaf("t:IsInline", info.is_inline);
@@ -1406,6 +1447,69 @@ pub async fn get_attachment<S: MailStore>(cx: &mut Ctx<S>, op: &Element) -> Vec<
         out.push(ResponseMessage::error("ErrorInvalidRequest", "AttachmentIds is empty."));
     }
     out
+}
+
+fn no_attachment() -> Fail {
+    Fail::new("ErrorInvalidAttachmentId", "The attachment does not exist.")
+}
+
+/// The response content for a large file attachment whose `t:Content` is streamed, with a [`Deferred`] recorded
+/// in the context; `None` when this attachment is not streamed (then the caller reads the whole message).
+///
+/// Everything that can fail as an EWS error is checked here, before any byte is sent: the part exists at the
+/// attachment's index (the index → IMAP section mapping is mail-parser's, replayed over BODYSTRUCTURE by
+/// [`mime_tree::attachment_sections`]), it is a file (not an attached message), and the server tells its
+/// decoded size and MIME headers (so it can decode its transfer encoding). Whatever the structure cannot
+/// decide (an index it does not have, an attached message that is itself encoded) falls back to the whole
+/// message, which gives the authoritative answer.
+async fn streamed_attachment<S: MailStore>(
+    cx: &mut Ctx<S>,
+    folder: &str,
+    uid: u32,
+    aid: &AttachmentId,
+) -> Result<Option<String>, Fail> {
+    let uv = aid.item.uid_validity;
+    let tree = match cx.store.mime_structure(folder, uv, uid).await {
+        Ok(Some(t)) => t,
+        Ok(None) => return Ok(None),
+        Err(e) => return Err(Fail::from_error(&e, "ErrorItemNotFound")),
+    };
+    let Some((section, part)) = mime_tree::resolve(&tree, &aid.path()) else { return Ok(None) };
+    if part.is_message() || part.is_multipart() || part.size < cx.store.stream_threshold() {
+        return Ok(None);
+    }
+    let meta = match cx.store.part_meta(folder, uv, uid, &section).await {
+        Ok(Some(m)) => m,
+        // The server cannot decode this part (RFC 3516 UNKNOWN-CTE) or does not know it: read the whole message.
+        Ok(None) | Err(_) => return Ok(None),
+    };
+    let index = aid.nested.last().copied().unwrap_or(aid.index) as usize;
+    let Some(info) = attachment_info_from_headers(index, &meta.mime_headers, meta.size as usize) else {
+        return Ok(None);
+    };
+    let marker = attachment_stream::new_marker(cx.deferred.len());
+    let mut w = XmlWriter::new();
+    w.start("m:Attachments", &[]).start("t:FileAttachment", &[]);
+    w.empty("t:AttachmentId", &[("Id", &cx.ids.attachment_id(aid))]);
+    w.leaf("t:Name", &info.name);
+    w.leaf("t:ContentType", &info.content_type);
+    if let Some(cid) = &info.content_id {
+        w.leaf("t:ContentId", cid);
+    }
+    w.leaf("t:Size", &meta.size.to_string());
+    w.bool_leaf("t:IsInline", info.is_inline);
+    w.bool_leaf("t:IsContactPhoto", false);
+    w.start("t:Content", &[]).raw_text(&marker).end();
+    w.end().end();
+    cx.deferred.push(attachment_stream::Deferred {
+        marker,
+        folder: folder.to_string(),
+        uid_validity: uv,
+        uid,
+        section,
+        size: meta.size,
+    });
+    Ok(Some(w.finish()))
 }
 
 // ------------------------------------------------------------------------------------------------ MarkAsJunk

@@ -43,6 +43,9 @@ pub struct Ctx<S> {
     pub include_dav: bool,
     /// The request's `TimeZoneContext` (a Windows time zone id), if any.
     pub time_zone: Option<String>,
+    /// Attachment contents GetAttachment left as markers in its response messages, to be streamed into the
+    /// response body from the store ([`crate::ews::attachment_stream`]).
+    pub deferred: Vec<crate::ews::attachment_stream::Deferred>,
 }
 
 impl<S: MailStore> Ctx<S> {
@@ -60,6 +63,7 @@ impl<S: MailStore> Ctx<S> {
             groupware: None,
             include_dav: false,
             time_zone: None,
+            deferred: Vec::new(),
         }
     }
 

@@ -99,12 +99,16 @@ async fn attached_message_is_an_item_attachment() {
     assert_eq!(item.t_text("InternetMessageId"), Some("<plan-1@example.test>"));
     assert_eq!(item.t_text("InReplyTo"), Some("<plan-0@example.test>"));
     assert_eq!(item.t_text("HasAttachments"), Some("true"));
-    // Its own attachments are file attachments without ids, the nested message among them.
+    // Its own attachments have ids of their own; the nested message is an item attachment.
     let inner = item.t("Attachments").unwrap();
-    assert!(inner.children.iter().all(|c| c.name == "FileAttachment" && c.t("AttachmentId").is_none()));
+    let kinds: Vec<&str> = inner.children.iter().map(|c| c.name.as_str()).collect();
+    assert_eq!(kinds, ["FileAttachment", "ItemAttachment"]);
+    assert!(inner.children.iter().all(|c| c.t("AttachmentId").is_some()));
     let inner_names: Vec<&str> = inner.children.iter().filter_map(|c| c.t_text("Name")).collect();
     assert_eq!(inner_names, ["notes.txt", "Nested note"]);
     assert_eq!(inner.children[1].t_text("ContentType"), Some("message/rfc822"));
+    let notes_id = inner.children[0].t("AttachmentId").unwrap().attr("Id").unwrap().to_string();
+    let nested_id = inner.children[1].t("AttachmentId").unwrap().attr("Id").unwrap().to_string();
     let mime = STANDARD.decode(item.t_text("MimeContent").unwrap()).unwrap();
     let parsed = crate::model::message::Message::from_mime(&mime).unwrap();
     assert_eq!(parsed.subject.as_deref(), Some("Original plan"));
@@ -131,10 +135,102 @@ async fn attached_message_is_an_item_attachment() {
     let req = envelope(&format!(
         r#"<m:GetAttachment><m:AttachmentIds><t:AttachmentId Id="{fid}"/></m:AttachmentIds></m:GetAttachment>"#
     ));
-    let (_, root, _) = run(s, &req).await;
+    let (_, root, s) = run(s, &req).await;
     let fa = messages(&root)[0].m("Attachments").unwrap().t("FileAttachment").unwrap().clone();
     assert_eq!(fa.t_text("Name"), Some("data.bin"));
     assert_eq!(STANDARD.decode(fa.t_text("Content").unwrap()).unwrap(), [0u8, 1, 2, 3, 4, 5]);
+
+    // The message attached inside the attached message opens through its own id (MS-OXWSATT 3.1.4.3), and so
+    // does the file next to it; both in one request, in order.
+    let req = envelope(&format!(
+        r#"<m:GetAttachment><m:AttachmentIds><t:AttachmentId Id="{nested_id}"/><t:AttachmentId Id="{notes_id}"/></m:AttachmentIds></m:GetAttachment>"#
+    ));
+    let (_, root, s) = run(s, &req).await;
+    let msgs = messages(&root);
+    assert_eq!(code(&msgs[0]), "NoError", "{:?}", msgs[0]);
+    let ia = msgs[0].m("Attachments").unwrap().t("ItemAttachment").unwrap();
+    assert_eq!(ia.t("AttachmentId").unwrap().attr("Id"), Some(nested_id.as_str()));
+    assert_eq!(ia.t_text("Name"), Some("Nested note"));
+    assert_eq!(ia.t("Message").unwrap().t_text("Subject"), Some("Nested note"));
+    let fa = msgs[1].m("Attachments").unwrap().t("FileAttachment").unwrap();
+    assert_eq!(fa.t_text("Name"), Some("notes.txt"));
+    let (_, expected) =
+        crate::model::message::nested_attachment_bytes(&mime_fixture("attached-message.eml"), &[0, 0]).unwrap();
+    assert_eq!(STANDARD.decode(fa.t_text("Content").unwrap()).unwrap(), expected);
+
+    // A tampered nested id is malformed; a well-formed one past the end names no attachment (HTTP 200 both).
+    let mut raw = crate::ids::IdCodec::raw(&nested_id).unwrap();
+    let at = raw.len() - 20;
+    raw[at] ^= 0x40;
+    let aid = ids().parse_attachment_id(&nested_id).unwrap();
+    let missing = ids().attachment_id(&aid.child(7));
+    let req = envelope(&format!(
+        r#"<m:GetAttachment><m:AttachmentIds><t:AttachmentId Id="{}"/><t:AttachmentId Id="{missing}"/></m:AttachmentIds></m:GetAttachment>"#,
+        STANDARD.encode(&raw)
+    ));
+    let (status, root, _) = run(s, &req).await;
+    assert_eq!(status, 200);
+    let msgs = messages(&root);
+    assert_eq!(code(&msgs[0]), "ErrorInvalidIdMalformed");
+    assert_eq!(code(&msgs[1]), "ErrorInvalidAttachmentId");
+}
+
+/// Every attachment of a message with nested multiparts (alternative with related inside mixed, a mixed inside
+/// the mixed, an attached message with an attachment of its own) reads back through GetAttachment as the parser
+/// extracts it, through the structure-based lookup the IMAP store uses (MemStore answers BODYSTRUCTURE-like
+/// questions from the same MIME).
+#[tokio::test]
+async fn nested_multipart_attachments_read_back() {
+    let raw = mime_fixture("nested-multipart.eml");
+    let mut s = store();
+    s.add_message(
+        "INBOX",
+        MsgSummary { subject: Some("Nested multiparts".into()), internal_date: 1_700_300_000, ..Default::default() },
+        &raw,
+    );
+    let (id, s) = item_id_with_subject(s, "Nested multiparts").await;
+    let (_, root, mut s) = run(s, &get_item(&id, "<t:BaseShape>Default</t:BaseShape>")).await;
+    let atts = named(&root, "Attachments")[0].clone();
+    assert_eq!(atts.children.len(), 6);
+    // First from the whole message (small parts), then with every file part streamed.
+    for (round, (i, a)) in
+        [None, Some(0)].into_iter().flat_map(|t| atts.children.iter().enumerate().map(move |x| (t, x)))
+    {
+        s.stream_threshold = round;
+        let aid = a.t("AttachmentId").unwrap().attr("Id").unwrap().to_string();
+        let req = envelope(&format!(
+            r#"<m:GetAttachment><m:AttachmentIds><t:AttachmentId Id="{aid}"/></m:AttachmentIds></m:GetAttachment>"#
+        ));
+        let (_, root, s2) = run(s, &req).await;
+        s = s2;
+        let m = &messages(&root)[0];
+        assert_eq!(code(m), "NoError", "{i}: {m:?}");
+        let (info, bytes) = crate::model::message::attachment_bytes(&raw, i).unwrap();
+        let got = m.m("Attachments").unwrap();
+        if info.is_message {
+            let inner = got.t("ItemAttachment").unwrap().t("Message").unwrap();
+            assert_eq!(inner.t_text("Subject"), Some("Inner nested"));
+            // inner.bin inside the attached message, by its nested id.
+            let inner_att = inner.t("Attachments").unwrap().t("FileAttachment").unwrap();
+            let nid = inner_att.t("AttachmentId").unwrap().attr("Id").unwrap().to_string();
+            let req = envelope(&format!(
+                r#"<m:GetAttachment><m:AttachmentIds><t:AttachmentId Id="{nid}"/></m:AttachmentIds></m:GetAttachment>"#
+            ));
+            let (_, root, s3) = run(s, &req).await;
+            s = s3;
+            let fa = messages(&root)[0].m("Attachments").unwrap().t("FileAttachment").unwrap().clone();
+            assert_eq!(fa.t_text("Name"), Some("inner.bin"));
+            assert_eq!(STANDARD.decode(fa.t_text("Content").unwrap()).unwrap(), (1u8..=255).rev().collect::<Vec<_>>());
+        } else {
+            let fa = got.t("FileAttachment").unwrap();
+            assert_eq!(fa.t_text("Name"), Some(info.name.as_str()), "{i}");
+            assert_eq!(STANDARD.decode(fa.t_text("Content").unwrap()).unwrap(), bytes, "{i}");
+            assert_eq!(fa.t_text("Size"), Some(bytes.len().to_string().as_str()), "{i}");
+            assert_eq!(fa.t_text("IsInline"), Some(if info.is_inline { "true" } else { "false" }), "{i}");
+        }
+    }
+    // The second round read the five file parts and inner.bin in chunks.
+    assert_eq!(s.range_calls, 6);
 }
 
 #[tokio::test]
@@ -300,7 +396,12 @@ async fn large_file_attachment_content_is_exact() {
     let req = envelope(&format!(
         r#"<m:GetAttachment><m:AttachmentIds><t:AttachmentId Id="{aid}"/></m:AttachmentIds></m:GetAttachment>"#
     ));
-    let (_, root, _) = run(s, &req).await;
+    let (_, root, s) = run(s, &req).await;
     let fa = messages(&root)[0].m("Attachments").unwrap().t("FileAttachment").unwrap().clone();
+    assert_eq!(fa.t_text("Name"), Some("big.bin"));
+    assert_eq!(fa.t_text("Size"), Some(data.len().to_string().as_str()));
     assert_eq!(STANDARD.decode(fa.t_text("Content").unwrap()).unwrap(), data);
+    // It was streamed: read in chunks of attachment_stream::CHUNK, not as a whole message.
+    let chunks = data.len().div_ceil(crate::ews::attachment_stream::CHUNK as usize);
+    assert_eq!(s.range_calls, chunks);
 }
