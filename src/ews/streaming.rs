@@ -1,9 +1,20 @@
 //! GetStreamingEvents (MS-OXWSNTIF 3.1.4.2): one long HTTP response made of successive SOAP envelopes. The
-//! first says `ConnectionStatus OK`; every few seconds the subscriptions are polled against the mail store
-//! ([`ops::notify::poll`]) and an envelope with `Notifications` is written when something changed; a heartbeat
-//! envelope is written when nothing did for a while; at `ConnectionTimeout` (1–30 minutes) a final envelope
-//! says `ConnectionStatus Closed` and the response ends.
+//! first says `ConnectionStatus OK`; the subscriptions are then checked against the mail store
+//! ([`ops::notify::poll`]) whenever the IMAP server reports a change, and an envelope with `Notifications` is
+//! written when something changed; a heartbeat envelope is written when nothing did for a while; at
+//! `ConnectionTimeout` (1–30 minutes) a final envelope says `ConnectionStatus Closed` and the response ends.
+//!
+//! While the response is open, one dedicated IMAP connection (not a pooled one) watches the subscribed folders
+//! ([`crate::backend::imap::watch`]: NOTIFY, RFC 5465, or else IDLE, RFC 2177, on one folder). Its wake-ups only
+//! trigger the same `poll` as before, so events, watermarks and subscription ids do not depend on it. The timer
+//! stays as a fallback: every [`POLL_FALLBACK`] while the watcher covers every subscribed folder, every
+//! [`POLL_EVERY`] when it covers only some of them, could not be opened (no extension, more than
+//! [`WATCHERS_PER_USER`] streams of one user) or was lost (`BYE`, connection closed): a broken watcher never
+//! ends the stream. The watcher task ends, with `DONE`/`LOGOUT`, as soon as the response is dropped (stream
+//! over or client gone).
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -11,6 +22,7 @@ use futures_util::stream;
 use http::{Response, StatusCode};
 use http_body_util::{BodyExt, StreamBody};
 use hyper::body::Frame;
+use tokio::sync::mpsc;
 
 use super::imap_store::ImapStore;
 use super::ops::notify::{self, latest_state, remember_state};
@@ -18,11 +30,18 @@ use super::ops::{Ctx, Fail};
 use super::soap::{self, ResponseMessage};
 use super::xml::XmlWriter;
 use crate::auth::Principal;
+use crate::backend::imap::watch::{Scope, Watcher};
+use crate::config::ImapConfig;
 use crate::ids::{FolderState, IdCodec, Subscription};
 use crate::server::{Body, BoxError, Gateway, full};
 
-/// How often subscriptions are checked for changes.
+/// How often subscriptions are checked for changes when no watcher reports changes of every subscribed folder.
 pub const POLL_EVERY: Duration = Duration::from_secs(3);
+/// How often subscriptions are checked anyway while a watcher covers them (a missed notification costs this much).
+pub const POLL_FALLBACK: Duration = Duration::from_secs(30);
+/// Watch connections one user may hold at once (further streams poll). With the session pool's 4 sessions this
+/// stays under Dovecot's default `mail_max_userip_connections` of 10.
+pub const WATCHERS_PER_USER: usize = 4;
 /// How long a connection may stay silent before a heartbeat envelope is sent.
 pub const HEARTBEAT_EVERY: Duration = Duration::from_secs(30);
 
@@ -39,6 +58,103 @@ fn status(version: &str, s: &str) -> Bytes {
     envelope(version, ResponseMessage::ok(w.finish()))
 }
 
+/// What the watcher task tells the stream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Wake {
+    /// Watching; `full`: every subscribed folder is covered.
+    Ready { full: bool },
+    /// The server reported a change.
+    Changed,
+}
+
+fn watcher_counts() -> &'static Mutex<HashMap<String, usize>> {
+    static COUNTS: OnceLock<Mutex<HashMap<String, usize>>> = OnceLock::new();
+    COUNTS.get_or_init(|| Mutex::new(HashMap::new()))
+}
+
+/// One of a user's [`WATCHERS_PER_USER`] watch connections, given back when dropped.
+struct WatchSlot(String);
+
+impl WatchSlot {
+    fn take(login: &str) -> Option<WatchSlot> {
+        let key = login.to_lowercase();
+        let mut counts = watcher_counts().lock().unwrap_or_else(|e| e.into_inner());
+        let n = counts.entry(key.clone()).or_insert(0);
+        if *n >= WATCHERS_PER_USER {
+            return None;
+        }
+        *n += 1;
+        Some(WatchSlot(key))
+    }
+}
+
+impl Drop for WatchSlot {
+    fn drop(&mut self) {
+        let mut counts = watcher_counts().lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(n) = counts.get_mut(&self.0) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                counts.remove(&self.0);
+            }
+        }
+    }
+}
+
+/// The watcher task: opens the watch connection, forwards its wake-ups, and closes it when the stream (the
+/// receiver) is gone. Returning drops `tx`, which tells the stream to poll on its own.
+async fn watch(
+    config: ImapConfig,
+    tls: Arc<rustls::ClientConfig>,
+    principal: Principal,
+    scope: Scope,
+    tx: mpsc::Sender<Wake>,
+) {
+    let Some(_slot) = WatchSlot::take(&principal.login) else {
+        tracing::debug!(user = %principal.login, "streaming: watch connections per user reached; polling");
+        return;
+    };
+    let opened = tokio::select! {
+        r = Watcher::open(&config, &tls, &principal.login, principal.password(), &scope) => r,
+        _ = tx.closed() => return,
+    };
+    let (mut watcher, full) = match opened {
+        Ok(w) => w,
+        Err(e) => {
+            tracing::info!(user = %principal.login, error = %e, "streaming: cannot watch the mailbox; polling");
+            return;
+        }
+    };
+    tracing::debug!(user = %principal.login, full, "streaming: watching the mailbox");
+    if tx.send(Wake::Ready { full }).await.is_err() {
+        watcher.close().await;
+        return;
+    }
+    loop {
+        tokio::select! {
+            r = watcher.changed() => match r {
+                // A full channel already holds a wake-up: this change is seen by the poll it triggers.
+                Ok(()) => { let _ = tx.try_send(Wake::Changed); }
+                Err(e) => {
+                    tracing::info!(user = %principal.login, error = %e, "streaming: watch connection lost; polling");
+                    return;
+                }
+            },
+            _ = tx.closed() => {
+                watcher.close().await;
+                return;
+            }
+        }
+    }
+}
+
+/// The next wake-up of a watcher; pending for ever without one.
+async fn next_wake(rx: &mut Option<mpsc::Receiver<Wake>>) -> Option<Wake> {
+    match rx {
+        Some(r) => r.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
 struct State {
     cx: Ctx<ImapStore>,
     subs: Vec<(String, Subscription, Vec<FolderState>)>,
@@ -46,6 +162,10 @@ struct State {
     deadline: Instant,
     last_sent: Instant,
     phase: u8,
+    /// Wake-ups from the watcher task (`None` once it has ended).
+    watch: Option<mpsc::Receiver<Wake>>,
+    /// The watcher reports changes of every subscribed folder.
+    watch_full: bool,
 }
 
 /// Answers a GetStreamingEvents request (`op` is its operation element).
@@ -65,7 +185,7 @@ pub async fn respond(
         Ok(s) => s,
         Err(e) => return single(Fail::from_error(&e, "ErrorMailboxStoreUnavailable")),
     };
-    let cx = Ctx::new(ids, &principal.mail, &principal.display_name, version, store);
+    let mut cx = Ctx::new(ids, &principal.mail, &principal.display_name, version, store);
     let minutes: u64 = match op.m("ConnectionTimeout").map(|c| c.trimmed().parse::<u64>()) {
         Some(Ok(m)) if (1..=30).contains(&m) => m,
         _ => return single(Fail::new("ErrorInvalidRequest", "ConnectionTimeout must be 1 to 30 minutes.")),
@@ -86,6 +206,30 @@ pub async fn respond(
     if subs.is_empty() {
         return single(Fail::new("ErrorInvalidRequest", "SubscriptionIds is empty."));
     }
+    // What to watch: every personal folder when a subscription covers all folders, else the union of theirs.
+    let mut names: Option<Vec<String>> = Some(Vec::new());
+    for (_, sub, _) in &subs {
+        match notify::folder_names(&mut cx, sub).await {
+            Ok(None) => names = None,
+            Ok(Some(list)) => {
+                if let Some(all) = names.as_mut() {
+                    all.extend(list.into_iter().filter(|n| !all.contains(n)).collect::<Vec<_>>());
+                }
+            }
+            // The polls report such failures; the stream then relies on polling alone.
+            Err(f) => tracing::debug!(code = f.code, text = %f.text, "streaming: subscribed folders unknown"),
+        }
+    }
+    let scope = match names {
+        None => Some(Scope::Personal),
+        Some(list) if list.is_empty() => None,
+        Some(list) => Some(Scope::Mailboxes(list)),
+    };
+    let watch_rx = scope.map(|scope| {
+        let (tx, rx) = mpsc::channel(1);
+        tokio::spawn(watch(gw.config.imap.clone(), gw.imap_tls.clone(), principal.clone(), scope, tx));
+        rx
+    });
     let now = Instant::now();
     let state = State {
         cx,
@@ -94,6 +238,8 @@ pub async fn respond(
         deadline: now + Duration::from_secs(minutes * 60),
         last_sent: now,
         phase: 0,
+        watch: watch_rx,
+        watch_full: false,
     };
     let frames = stream::unfold(state, |mut st| async move {
         loop {
@@ -111,7 +257,19 @@ pub async fn respond(
                 st.phase = 2;
                 return Some((status(&st.version, "Closed"), st));
             }
-            tokio::time::sleep(POLL_EVERY.min(st.deadline.saturating_duration_since(Instant::now()))).await;
+            let every = if st.watch.is_some() && st.watch_full { POLL_FALLBACK } else { POLL_EVERY };
+            let wait = every.min(st.deadline.saturating_duration_since(Instant::now()));
+            tokio::select! {
+                _ = tokio::time::sleep(wait) => {}
+                wake = next_wake(&mut st.watch) => match wake {
+                    Some(Wake::Ready { full }) => st.watch_full = full,
+                    Some(Wake::Changed) => {}
+                    None => {
+                        st.watch = None;
+                        st.watch_full = false;
+                    }
+                },
+            }
             st.cx.invalidate();
             let mut w = XmlWriter::new();
             let mut any = false;

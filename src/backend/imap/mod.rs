@@ -172,3 +172,4 @@ pub mod codec;
 pub mod pool;
 pub mod store;
 pub mod utf7;
+pub mod watch;

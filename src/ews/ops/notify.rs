@@ -155,6 +155,15 @@ async fn subscribed<S: MailStore>(cx: &mut Ctx<S>, sub: &Subscription) -> Result
     })
 }
 
+/// The IMAP names of the folders a subscription covers now, for the watcher of a streaming connection; `None`
+/// for a subscription to all folders.
+pub async fn folder_names<S: MailStore>(cx: &mut Ctx<S>, sub: &Subscription) -> Result<Option<Vec<String>>, Fail> {
+    if sub.all_folders {
+        return Ok(None);
+    }
+    Ok(Some(subscribed(cx, sub).await?.into_iter().filter_map(|n| n.name).collect()))
+}
+
 /// Computes the events of a subscription since `states`; returns the events it asked for and the new states.
 pub async fn poll<S: MailStore>(
     cx: &mut Ctx<S>,
