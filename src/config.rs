@@ -138,6 +138,10 @@ pub struct ImapConfig {
     /// Connection pool: an idle session is logged out after this many seconds.
     #[serde(default = "default_pool_idle_timeout")]
     pub pool_idle_timeout_secs: u64,
+    /// EWS streaming notifications: dedicated connections of one user that watch for changes (NOTIFY/IDLE); a
+    /// stream beyond this polls. 0 turns watching off.
+    #[serde(default = "default_watch_per_user")]
+    pub watch_max_per_user: usize,
 }
 
 fn default_pool_sessions() -> usize {
@@ -145,6 +149,9 @@ fn default_pool_sessions() -> usize {
 }
 fn default_pool_idle() -> usize {
     8
+}
+fn default_watch_per_user() -> usize {
+    2
 }
 fn default_pool_idle_timeout() -> u64 {
     300

@@ -42,6 +42,7 @@ impl Stack {
             pool_max_sessions_per_user: 4,
             pool_max_idle_per_user: 2,
             pool_idle_timeout_secs: 300,
+            watch_max_per_user: 2,
         }
     }
     fn smtp_config(&self) -> SmtpConfig {

@@ -9,7 +9,7 @@
 //! trigger the same `poll` as before, so events, watermarks and subscription ids do not depend on it. The timer
 //! stays as a fallback: every [`POLL_FALLBACK`] while the watcher covers every subscribed folder, every
 //! [`POLL_EVERY`] when it covers only some of them, could not be opened (no extension, more than
-//! [`WATCHERS_PER_USER`] streams of one user) or was lost (`BYE`, connection closed): a broken watcher never
+//! `[imap] watch_max_per_user` streams of one user) or was lost (`BYE`, connection closed): a broken watcher never
 //! ends the stream. The watcher task ends, with `DONE`/`LOGOUT`, as soon as the response is dropped (stream
 //! over or client gone).
 
@@ -39,9 +39,6 @@ use crate::server::{Body, BoxError, Gateway, full};
 pub const POLL_EVERY: Duration = Duration::from_secs(3);
 /// How often subscriptions are checked anyway while a watcher covers them (a missed notification costs this much).
 pub const POLL_FALLBACK: Duration = Duration::from_secs(30);
-/// Watch connections one user may hold at once (further streams poll). With the session pool's 4 sessions this
-/// stays under Dovecot's default `mail_max_userip_connections` of 10.
-pub const WATCHERS_PER_USER: usize = 4;
 /// How long a connection may stay silent before a heartbeat envelope is sent.
 pub const HEARTBEAT_EVERY: Duration = Duration::from_secs(30);
 
@@ -72,15 +69,15 @@ fn watcher_counts() -> &'static Mutex<HashMap<String, usize>> {
     COUNTS.get_or_init(|| Mutex::new(HashMap::new()))
 }
 
-/// One of a user's [`WATCHERS_PER_USER`] watch connections, given back when dropped.
+/// One of a user's watch connections (at most `[imap] watch_max_per_user`), given back when dropped.
 struct WatchSlot(String);
 
 impl WatchSlot {
-    fn take(login: &str) -> Option<WatchSlot> {
+    fn take(login: &str, max: usize) -> Option<WatchSlot> {
         let key = login.to_lowercase();
         let mut counts = watcher_counts().lock().unwrap_or_else(|e| e.into_inner());
         let n = counts.entry(key.clone()).or_insert(0);
-        if *n >= WATCHERS_PER_USER {
+        if *n >= max {
             return None;
         }
         *n += 1;
@@ -109,7 +106,7 @@ async fn watch(
     scope: Scope,
     tx: mpsc::Sender<Wake>,
 ) {
-    let Some(_slot) = WatchSlot::take(&principal.login) else {
+    let Some(_slot) = WatchSlot::take(&principal.login, config.watch_max_per_user) else {
         tracing::debug!(user = %principal.login, "streaming: watch connections per user reached; polling");
         return;
     };
@@ -313,4 +310,21 @@ pub async fn respond(
     *r.status_mut() = StatusCode::OK;
     r.headers_mut().insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("text/xml; charset=utf-8"));
     r
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn watch_slots_are_capped_per_user() {
+        let a = WatchSlot::take("Cap-Test@example.test", 2);
+        let b = WatchSlot::take("cap-test@example.test", 2);
+        assert!(a.is_some() && b.is_some());
+        assert!(WatchSlot::take("cap-test@example.test", 2).is_none());
+        assert!(WatchSlot::take("other-cap-test@example.test", 2).is_some());
+        drop(a);
+        assert!(WatchSlot::take("cap-test@example.test", 2).is_some());
+        assert!(WatchSlot::take("zero-cap-test@example.test", 0).is_none());
+    }
 }
