@@ -138,6 +138,7 @@ async fn watch(
             },
             _ = tx.closed() => {
                 watcher.close().await;
+                tracing::info!(user = %principal.login, "streaming: stream over; watch connection closed");
                 return;
             }
         }
