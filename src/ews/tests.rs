@@ -587,16 +587,46 @@ async fn sync_folder_items_and_hierarchy() {
         MsgSummary { subject: Some("new".into()), ..Default::default() },
         b"Subject: new\r\n\r\nx\r\n",
     );
-    let (_, root, s) = run(s, &sync(&st, 10)).await;
+    let (_, root, mut s) = run(s, &sync(&st, 10)).await;
     let m = messages(&root)[0].clone();
     assert_eq!(named(&m, "Delete").len(), 1);
-    assert_eq!(named(&m, "Update").len(), 1);
     assert_eq!(named(&m, "Create").len(), 1);
-    assert_eq!(named(&m, "Update")[0].t("Message").unwrap().t_text("IsRead"), Some("true"));
+    // Only the read state of #2 changed: ReadFlagChange (MS-OXWSSYNC), not Update.
+    assert_eq!(named(&m, "Update").len(), 0);
+    let rf = named(&m, "ReadFlagChange");
+    assert_eq!(rf.len(), 1);
+    assert_eq!(rf[0].t_text("IsRead"), Some("true"));
+    assert!(rf[0].t("ItemId").unwrap().attr("ChangeKey").is_some());
     let st = m.m("SyncState").unwrap().text.clone();
-    let (_, root, s) = run(s, &sync(&st, 10)).await;
+    let (_, root, mut s2) = run(s.clone(), &sync(&st, 10)).await;
     let m = messages(&root)[0].clone();
     assert!(m.m("Changes").unwrap().children.is_empty());
+    let st2 = m.m("SyncState").unwrap().text.clone();
+    // Unread again: ReadFlagChange with IsRead false; read and flagged at once: Update.
+    crate::ews::store::MailStore::set_flags(&mut s2, "INBOX", &[2], &[], &["\\Seen".into()], None).await.unwrap();
+    crate::ews::store::MailStore::set_flags(&mut s2, "INBOX", &[3], &["\\Seen".into(), "\\Flagged".into()], &[], None)
+        .await
+        .unwrap();
+    let (_, root, _) = run(s2, &sync(&st2, 10)).await;
+    let m = messages(&root)[0].clone();
+    let rf = named(&m, "ReadFlagChange");
+    assert_eq!(rf.len(), 1);
+    assert_eq!(rf[0].t_text("IsRead"), Some("false"));
+    assert_eq!(named(&m, "Update").len(), 1);
+    // A state without the flags extension (as issued before it existed) is accepted and gives Update.
+    let old = {
+        let ids = ids();
+        let mut parsed = ids.parse_item_sync_state(&st).unwrap();
+        assert!(parsed.flags.is_some());
+        parsed.flags = None;
+        ids.item_sync_state(&parsed)
+    };
+    crate::ews::store::MailStore::set_flags(&mut s, "INBOX", &[2], &[], &["\\Seen".into()], None).await.unwrap();
+    let (_, root, s) = run(s, &sync(&old, 10)).await;
+    let m = messages(&root)[0].clone();
+    assert_eq!(code(&m), "NoError");
+    assert_eq!(named(&m, "Update").len(), 1);
+    assert_eq!(named(&m, "ReadFlagChange").len(), 0);
     // A bad state is refused per message.
     let (_, root, s) = run(s, &sync("AAAA", 10)).await;
     assert_eq!(code(&messages(&root)[0]), "ErrorInvalidSyncStateData");

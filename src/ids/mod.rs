@@ -160,6 +160,72 @@ pub struct ItemSyncState {
     pub modseq: u64,
     /// The UIDs the client has, as sorted, non-overlapping, non-adjacent inclusive ranges.
     pub known: Vec<(u32, u32)>,
+    /// The flags the client was sent of each known item, when they fit ([`FlagState::MAX_RANGES`]): lets the
+    /// next round tell a read-state-only change (ReadFlagChange) from others. An optional trailing extension of
+    /// the encoding: states issued without it (before it existed, or too large) decode with `None`.
+    pub flags: Option<FlagState>,
+}
+
+/// The flags of the known items as last sent to the client, compressed: the `\Seen` ones as UID ranges, and
+/// the others grouped by a hash of their other flags ([`other_flags_hash`]); an item in no group has none.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct FlagState {
+    pub seen: Vec<(u32, u32)>,
+    /// (hash of the other flags, UIDs having exactly those), hashes distinct and non-zero.
+    pub others: Vec<(u32, Vec<(u32, u32)>)>,
+}
+
+impl FlagState {
+    /// Largest number of ranges (all lists together) kept in a sync state; beyond it the extension is left out
+    /// and changes are reported as Update.
+    pub const MAX_RANGES: usize = 512;
+
+    /// Builds the state from each known UID's flags (ascending UIDs); `None` when it would exceed
+    /// [`FlagState::MAX_RANGES`].
+    pub fn build(items: impl IntoIterator<Item = (u32, bool, u32)>) -> Option<FlagState> {
+        let mut seen = Vec::new();
+        let mut groups: Vec<(u32, Vec<u32>)> = Vec::new();
+        for (uid, is_seen, other) in items {
+            if is_seen {
+                seen.push(uid);
+            }
+            if other != 0 {
+                match groups.iter().position(|(h, _)| *h == other) {
+                    Some(i) => groups[i].1.push(uid),
+                    None if groups.len() >= Self::MAX_RANGES => return None,
+                    None => groups.push((other, vec![uid])),
+                }
+            }
+        }
+        let st =
+            FlagState { seen: uid_ranges(seen), others: groups.into_iter().map(|(h, v)| (h, uid_ranges(v))).collect() };
+        let n = st.seen.len() + st.others.iter().map(|(_, r)| r.len() + 1).sum::<usize>();
+        (n <= Self::MAX_RANGES).then_some(st)
+    }
+
+    /// What the state records for `uid`: whether it was `\Seen`, and the hash of its other flags (0: none).
+    pub fn of(&self, uid: u32) -> (bool, u32) {
+        let other = self.others.iter().find(|(_, r)| ranges_contain(r, uid)).map(|(h, _)| *h).unwrap_or(0);
+        (ranges_contain(&self.seen, uid), other)
+    }
+}
+
+/// A hash of a message's flags other than `\Seen` and `\Recent` (case-insensitive, order-independent); 0 when
+/// it has none. Messages are immutable in IMAP (RFC 3501 2.3.1): what a MODSEQ change (RFC 7162) can change is
+/// the flags, so equal hashes mean only `\Seen` changed (but for a 1-in-2^32 collision).
+pub fn other_flags_hash(flags: &[String]) -> u32 {
+    let mut v: Vec<String> = flags
+        .iter()
+        .filter(|f| !f.eq_ignore_ascii_case("\\Seen") && !f.eq_ignore_ascii_case("\\Recent"))
+        .map(|f| f.to_ascii_lowercase())
+        .collect();
+    if v.is_empty() {
+        return 0;
+    }
+    v.sort();
+    v.dedup();
+    let parts: Vec<&str> = v.iter().map(String::as_str).collect();
+    fnv32(&parts).max(1)
 }
 
 /// A decoded folder-hierarchy sync state (SyncFolderHierarchy): each known folder and a hash of the
@@ -690,6 +756,16 @@ impl IdCodec {
                 o.varint(u64::from(hi - lo));
                 prev = *hi;
             }
+            // Trailing extensions, each behind its tag byte: 1 = flags (v1).
+            if let Some(f) = &s.flags {
+                o.u8(1);
+                o.ranges(&f.seen);
+                o.varint(f.others.len() as u64);
+                for (h, r) in &f.others {
+                    o.u32(*h);
+                    o.ranges(r);
+                }
+            }
         }))
     }
 
@@ -716,8 +792,24 @@ impl IdCodec {
             known.push((lo, hi));
             prev = hi;
         }
+        let mut flags = None;
+        if !r.0.is_empty() {
+            if r.u8()? != 1 {
+                return Err(IdError::Malformed);
+            }
+            let seen = r.ranges()?;
+            let n = r.varint()?;
+            if n > FlagState::MAX_RANGES as u64 {
+                return Err(IdError::Malformed);
+            }
+            let mut others = Vec::with_capacity(n as usize);
+            for _ in 0..n {
+                others.push((r.u32()?, r.ranges()?));
+            }
+            flags = Some(FlagState { seen, others });
+        }
         r.end()?;
-        Ok(ItemSyncState { mailbox, folder, uid_validity, modseq, known })
+        Ok(ItemSyncState { mailbox, folder, uid_validity, modseq, known, flags })
     }
 
     pub fn folder_sync_state(&self, s: &FolderSyncState) -> String {
@@ -1009,9 +1101,22 @@ mod tests {
             uid_validity: 9,
             modseq: 77,
             known,
+            flags: None,
         };
         let t = c.item_sync_state(&s);
         assert_eq!(c.parse_item_sync_state(&t).unwrap(), s);
+        // The flags extension round-trips; a state without it (as issued before it existed) still decodes.
+        let flagged = |f: &[&str]| other_flags_hash(&f.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+        assert_eq!(flagged(&["\\Seen", "\\Recent"]), 0);
+        assert_eq!(flagged(&["\\Flagged", "$label1"]), flagged(&["$Label1", "\\Seen", "\\flagged"]));
+        assert_ne!(flagged(&["\\Flagged"]), flagged(&["\\Answered"]));
+        let fs = FlagState::build([(1, true, 0), (2, true, 0), (3, false, 7), (4, true, 7), (9, false, 0)]).unwrap();
+        assert_eq!(fs.seen, vec![(1, 2), (4, 4)]);
+        assert_eq!(fs.others, vec![(7, vec![(3, 4)])]);
+        assert_eq!((fs.of(3), fs.of(4), fs.of(9)), ((false, 7), (true, 7), (false, 0)));
+        let with = ItemSyncState { flags: Some(fs), ..s.clone() };
+        assert_eq!(c.parse_item_sync_state(&c.item_sync_state(&with)).unwrap(), with);
+        assert!(FlagState::build((1..2000u32).map(|u| (u, u % 2 == 0, 0))).is_none());
         let big = ItemSyncState { known: uid_ranges((1..100_000u32).filter(|u| u % 2 == 0)), ..s.clone() };
         assert!(c.item_sync_state(&big).len() < 200_000);
         let w = Watermark {

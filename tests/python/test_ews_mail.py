@@ -266,6 +266,46 @@ def test_sync_folder_items(acct):
     assert list(acct.inbox.sync_items()) == []
 
 
+def test_sync_folder_items_read_flag_change(ews, acct):
+    """A message only marked read or unread elsewhere comes back as ReadFlagChange; one whose other flags
+    changed as well comes back as a whole Update (MS-OXWSSYNC)."""
+    token = uuid.uuid4().hex[:8]
+    _deliver(ews, f"rfc {token} a")
+    _deliver(ews, f"rfc {token} b")
+    try:
+        list(acct.inbox.sync_items(only_fields=["subject", "is_read"]))
+        state = acct.inbox.item_sync_state
+        m = imap(ews)
+        try:
+            m.select("INBOX")
+            typ, a = m.uid("SEARCH", "SUBJECT", f'"rfc {token} a"')
+            typ, b = m.uid("SEARCH", "SUBJECT", f'"rfc {token} b"')
+            m.uid("STORE", a[0].split()[0], "+FLAGS", "(\\Seen)")
+            m.uid("STORE", b[0].split()[0], "+FLAGS", "(\\Seen \\Flagged)")
+        finally:
+            m.logout()
+        changes = list(acct.inbox.sync_items(sync_state=state, only_fields=["subject", "is_read"]))
+        kinds = sorted(k for k, _ in changes)
+        assert kinds == ["read_flag_change", "update"], changes
+        (item_id, is_read), = [i for k, i in changes if k == "read_flag_change"]
+        assert is_read is True
+        assert list(acct.fetch(ids=[item_id], only_fields=["subject"]))[0].subject == f"rfc {token} a"
+        assert [i.subject for k, i in changes if k == "update"] == [f"rfc {token} b"]
+        # Unread again: IsRead false.
+        state = acct.inbox.item_sync_state
+        m = imap(ews)
+        try:
+            m.select("INBOX")
+            m.uid("STORE", a[0].split()[0], "-FLAGS", "(\\Seen)")
+        finally:
+            m.logout()
+        changes = list(acct.inbox.sync_items(sync_state=state, only_fields=["subject", "is_read"]))
+        assert [(k, i[1]) for k, i in changes] == [("read_flag_change", False)], changes
+    finally:
+        for i in acct.inbox.filter(subject__startswith=f"rfc {token}"):
+            i.delete()
+
+
 # ---------------------------------------------------------------------------------------------- errors
 
 def test_unknown_operation_is_an_ews_error(ews):

@@ -7,6 +7,11 @@
 //!   UIDs of the set no longer present (no QRESYNC VANISHED history is needed), changes are messages whose
 //!   MODSEQ is above the state's. A UIDVALIDITY change makes every known item deleted and every current one
 //!   new (a full resync).
+//! - optionally, the flags the client was sent of its items (`ids::FlagState`: `\Seen` UIDs as ranges, other
+//!   flags as a hash per group of UIDs, left out when over 512 ranges). A changed message whose `\Seen` flag
+//!   differs from the recorded one while its other flags hash the same is reported as `t:ReadFlagChange`
+//!   (MS-OXWSSYNC 2.2.4.5, Exchange 2007 SP1 and later); any other change, or a state without the extension
+//!   (issued before it existed, or too large), gives `t:Update` as before.
 
 use super::items::{ItemData, write_message};
 use super::{Ctx, Fail, FolderNode, descendants, write_folder_id};
@@ -15,7 +20,10 @@ use crate::ews::soap::ResponseMessage;
 use crate::ews::store::{MailStore, MsgSummary};
 use crate::ews::types::Shape;
 use crate::ews::xml::{Element, XmlWriter};
-use crate::ids::{FolderRef, FolderSyncState, ItemId, ItemSyncState, fnv32, ranges_contain, ranges_iter, uid_ranges};
+use crate::ids::{
+    FlagState, FolderRef, FolderSyncState, ItemId, ItemSyncState, fnv32, other_flags_hash, ranges_contain, ranges_iter,
+    uid_ranges,
+};
 
 fn folder_hash(n: &FolderNode) -> u32 {
     let parent = match &n.parent {
@@ -191,6 +199,35 @@ pub fn plan_items(
     }
 }
 
+fn is_seen(flags: &[String]) -> bool {
+    flags.iter().any(|f| f.eq_ignore_ascii_case("\\Seen"))
+}
+
+/// Whether a change of `uid` is of its read state only: `Some(is_read)` when `prev` recorded its flags and
+/// only `\Seen` differs from them now (then `t:ReadFlagChange`, else `t:Update`).
+pub fn read_flag_only(prev: Option<&FlagState>, uid: u32, flags: &[String]) -> Option<bool> {
+    let (was_seen, other) = prev?.of(uid);
+    let seen = is_seen(flags);
+    (seen != was_seen && other == other_flags_hash(flags)).then_some(seen)
+}
+
+/// The flags part of the next state: each UID of `next_known` with its current flags when it was reported this
+/// round (`sent`: uid, seen, other-flags hash, ascending by UID), else what `prev` recorded (the client has not
+/// seen a newer version). `None` when neither knows a UID (no previous record) or the result is too large.
+pub fn next_flags(prev: Option<&FlagState>, next_known: &[(u32, u32)], sent: &[(u32, bool, u32)]) -> Option<FlagState> {
+    let mut items = Vec::new();
+    for uid in ranges_iter(next_known) {
+        match sent.binary_search_by_key(&uid, |(u, _, _)| *u) {
+            Ok(i) => items.push(sent[i]),
+            Err(_) => {
+                let (seen, other) = prev?.of(uid);
+                items.push((uid, seen, other));
+            }
+        }
+    }
+    FlagState::build(items)
+}
+
 pub async fn sync_folder_items<S: MailStore>(cx: &mut Ctx<S>, op: &Element) -> Vec<ResponseMessage> {
     let r = async {
         let shape = Shape::parse(op.m("ItemShape")).map_err(|e| Fail::new("ErrorInvalidRequest", e))?;
@@ -268,6 +305,10 @@ pub async fn sync_folder_items<S: MailStore>(cx: &mut Ctx<S>, op: &Element) -> V
                 .await
                 .map_err(|e| Fail::from_error(&e, "ErrorFolderNotFound"))?
         };
+        // The recorded flags are about the UIDs of this UIDVALIDITY only.
+        let prev_flags = if same_uv { st.flags.as_ref() } else { None };
+        // ReadFlagChange exists from Exchange 2007 SP1 on (MS-OXWSSYNC 2.2.4.5).
+        let read_flag_changes = cx.version != "Exchange2007";
         let mut ch = XmlWriter::new();
         for uid in &plan.deletes {
             let id =
@@ -286,6 +327,17 @@ pub async fn sync_folder_items<S: MailStore>(cx: &mut Ctx<S>, op: &Element) -> V
         for (kind, uids) in [("t:Update", &plan.updates), ("t:Create", &plan.creates)] {
             for uid in uids.iter().filter(|u| !ignored.contains(u)) {
                 let Some(s) = sums.iter().find(|s| s.uid == *uid) else { continue };
+                if let Some(is_read) =
+                    read_flag_only(prev_flags, *uid, &s.flags).filter(|_| kind == "t:Update" && read_flag_changes)
+                {
+                    let id =
+                        ItemId { mailbox: cx.mailbox.clone(), folder: node.r.clone(), uid_validity: cur_uv, uid: *uid };
+                    ch.start("t:ReadFlagChange", &[]);
+                    ch.empty("t:ItemId", &[("Id", &cx.ids.item_id(&id)), ("ChangeKey", &cx.ids.change_key(s.modseq))]);
+                    ch.bool_leaf("t:IsRead", is_read);
+                    ch.end();
+                    continue;
+                }
                 ch.start(kind, &[]);
                 let d = ItemData { node: &node, uid_validity: cur_uv, summary: s, msg: None, raw: None };
                 write_message(&mut ch, cx, &d, &shape, false);
@@ -298,6 +350,12 @@ pub async fn sync_folder_items<S: MailStore>(cx: &mut Ctx<S>, op: &Element) -> V
             uid_validity: next_uv,
             modseq: plan.next_modseq,
             known: plan.next_known.clone(),
+            flags: {
+                let mut sent: Vec<(u32, bool, u32)> =
+                    sums.iter().map(|s| (s.uid, is_seen(&s.flags), other_flags_hash(&s.flags))).collect();
+                sent.sort_unstable_by_key(|(u, _, _)| *u);
+                next_flags(prev_flags, &plan.next_known, &sent)
+            },
         };
         w.leaf("m:SyncState", &cx.ids.item_sync_state(&next));
         w.bool_leaf("m:IncludesLastItemInRange", plan.complete);
@@ -329,6 +387,37 @@ mod tests {
         assert!(p3.complete);
         let p4 = plan_items(&p3.next_known, p3.next_modseq, &cur, &[], 50, 2);
         assert!(p4.creates.is_empty() && p4.updates.is_empty() && p4.deletes.is_empty() && p4.complete);
+    }
+
+    #[test]
+    fn read_flag_changes_only_when_nothing_else_changed() {
+        let f = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let h = |v: &[&str]| other_flags_hash(&f(v));
+        let prev = FlagState::build([(1, false, 0), (2, true, h(&["\\Flagged"])), (3, false, 0)]).unwrap();
+        // Read, unread: only \Seen differs.
+        assert_eq!(read_flag_only(Some(&prev), 1, &f(&["\\Seen"])), Some(true));
+        assert_eq!(read_flag_only(Some(&prev), 2, &f(&["\\Flagged"])), Some(false));
+        // Read and flagged at once, or only flagged: an Update.
+        assert_eq!(read_flag_only(Some(&prev), 3, &f(&["\\Seen", "\\Flagged"])), None);
+        assert_eq!(read_flag_only(Some(&prev), 1, &f(&["\\Answered"])), None);
+        // \Seen unchanged (a keyword set and cleared again): an Update.
+        assert_eq!(read_flag_only(Some(&prev), 2, &f(&["\\Seen", "\\Flagged"])), None);
+        // No record (old state): an Update.
+        assert_eq!(read_flag_only(None, 1, &f(&["\\Seen"])), None);
+    }
+
+    #[test]
+    fn next_flags_keep_what_the_client_has() {
+        let prev = FlagState::build([(1, false, 0), (2, false, 0), (3, true, 5)]).unwrap();
+        // 2 was reported (now seen), 3 was not (its change cut by MaxChangesReturned): its old record stays;
+        // 1 was deleted; 4 is new.
+        let next = next_flags(Some(&prev), &uid_ranges([2, 3, 4]), &[(2, true, 0), (4, false, 9)]).unwrap();
+        assert_eq!(next.of(2), (true, 0));
+        assert_eq!(next.of(3), (true, 5));
+        assert_eq!(next.of(4), (false, 9));
+        // Without a previous record, only a round that reported every known item gives one.
+        assert!(next_flags(None, &uid_ranges([2, 3]), &[(2, true, 0)]).is_none());
+        assert!(next_flags(None, &uid_ranges([2, 3]), &[(2, true, 0), (3, false, 0)]).is_some());
     }
 
     #[test]
