@@ -815,3 +815,44 @@ async fn reads_on_a_kept_selection_see_other_sessions() {
     store.delete_mailbox(&p, &mbox).await.unwrap();
     store.delete_mailbox(&p, &moved).await.unwrap();
 }
+
+/// The watch connection of EWS streaming (NOTIFY, and IDLE as with a server without NOTIFY) wakes up for a
+/// message appended, flagged and expunged by another connection, and not otherwise.
+#[tokio::test]
+async fn watcher_reports_changes_with_notify_and_idle() {
+    use std::time::Duration;
+    use viaduc::backend::imap::watch::{Mode, Scope, Watcher};
+    let stack = stack!();
+    let p = stack.principal("alice").await;
+    let store = MailStore::new(stack.pool());
+    let mbox = unique("watch");
+    store.create_mailbox(&p, &mbox).await.unwrap();
+    let config = stack.imap_config();
+    for (use_notify, scope) in [
+        (true, Scope::Mailboxes(vec![mbox.clone(), "INBOX".into()])),
+        (true, Scope::Personal),
+        (false, Scope::Mailboxes(vec![mbox.clone()])),
+    ] {
+        let (mut w, full) =
+            Watcher::open_with(&config, &stack.tls(), &p.login, p.password(), &scope, use_notify).await.unwrap();
+        assert_eq!(matches!(w.mode(), Mode::Notify { .. }), use_notify, "{scope:?}");
+        assert!(full, "{scope:?}: every folder covered");
+        // Nothing happens: no wake-up.
+        assert!(tokio::time::timeout(Duration::from_millis(700), w.changed()).await.is_err(), "{scope:?}");
+        let (_, uid) =
+            store.append(&p, &mbox, &build_mime(&outgoing("Watched", "x", 1_700_000_000)), &[]).await.unwrap();
+        let woke = tokio::time::timeout(Duration::from_secs(5), w.changed()).await;
+        assert!(matches!(woke, Ok(Ok(()))), "{scope:?}: append not reported: {woke:?}");
+        // Drain what the append caused (Dovecot may report it in more than one response).
+        while tokio::time::timeout(Duration::from_millis(700), w.changed()).await.is_ok() {}
+        store.set_flags(&p, &mbox, uid, &["\\Flagged"], &[], None).await.unwrap();
+        let woke = tokio::time::timeout(Duration::from_secs(5), w.changed()).await;
+        assert!(matches!(woke, Ok(Ok(()))), "{scope:?}: flag change not reported: {woke:?}");
+        while tokio::time::timeout(Duration::from_millis(700), w.changed()).await.is_ok() {}
+        store.delete_messages(&p, &mbox, &[uid]).await.unwrap();
+        let woke = tokio::time::timeout(Duration::from_secs(5), w.changed()).await;
+        assert!(matches!(woke, Ok(Ok(()))), "{scope:?}: expunge not reported: {woke:?}");
+        w.close().await;
+    }
+    store.delete_mailbox(&p, &mbox).await.unwrap();
+}

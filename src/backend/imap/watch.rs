@@ -177,6 +177,19 @@ impl Watcher {
         password: &str,
         scope: &Scope,
     ) -> Result<(Watcher, bool)> {
+        Watcher::open_with(config, tls, user, password, scope, true).await
+    }
+
+    /// Like [`Watcher::open`]; without `use_notify`, NOTIFY is ignored even when offered (IDLE is used), as with
+    /// a server that lacks it (tests).
+    pub async fn open_with(
+        config: &ImapConfig,
+        tls: &Arc<rustls::ClientConfig>,
+        user: &str,
+        password: &str,
+        scope: &Scope,
+        use_notify: bool,
+    ) -> Result<(Watcher, bool)> {
         let session = login(config, tls, user, password).await?;
         let limit = Duration::from_secs(config.timeout_secs.max(1));
         let mut w = Watcher {
@@ -194,6 +207,9 @@ impl Watcher {
             {
                 caps.extend(v[1..].iter().filter_map(|x| x.as_atom()).map(|a| a.to_ascii_uppercase()));
             }
+        }
+        if !use_notify {
+            caps.retain(|c| c != "NOTIFY");
         }
         let Some((mode, mut full)) = plan(&caps, scope) else {
             w.close().await;
@@ -224,6 +240,11 @@ impl Watcher {
             }
         }
         Ok((w, full))
+    }
+
+    /// How this connection watches.
+    pub fn mode(&self) -> &Mode {
+        &self.mode
     }
 
     async fn write(&mut self, data: &[u8]) -> Result<()> {
