@@ -6,6 +6,8 @@
 //!   HIGHESTMODSEQ; RFC 5465 section 5.2), `* LIST` for created, deleted and renamed mailboxes (section 5.4).
 //! - Without it, IDLE (RFC 2177) on one EXAMINEd mailbox reports `* n EXISTS`, `* n EXPUNGE` and
 //!   `* n FETCH (FLAGS ...)` for that mailbox only.
+//! - Liveness: IDLE is ended and started again every 25 minutes (RFC 2177 section 3); a NOTIFY connection
+//!   silent for 5 minutes gets a NOOP and is given up when that stays unanswered as long.
 //!
 //! The watcher only says *that* something changed; what changed is computed by the caller (EWS compares the
 //! folders with its states). The wire handling is split: [`classify`], [`plan`] and [`notify_command`] are pure
@@ -155,6 +157,9 @@ pub fn classify(response: &Response) -> Signal {
 
 /// RFC 2177 section 3: clients should end IDLE and start it again at least every 29 minutes.
 const IDLE_RENEW: Duration = Duration::from_secs(25 * 60);
+/// A NOTIFY connection silent this long is checked with NOOP; one that stays silent as long again is given up
+/// (a connection that died without a FIN or RST would otherwise be waited on for ever).
+const NOTIFY_CHECK: Duration = Duration::from_secs(5 * 60);
 
 /// One logged-in connection that watches mailboxes.
 pub struct Watcher {
@@ -165,6 +170,9 @@ pub struct Watcher {
     /// When the current IDLE command started (IDLE mode only).
     idle_since: Instant,
     limit: Duration,
+    /// When the server last sent something (or a NOOP was sent), NOTIFY mode.
+    heard: Instant,
+    noop_pending: bool,
 }
 
 impl Watcher {
@@ -199,6 +207,8 @@ impl Watcher {
             mode: Mode::Notify { condstore: false },
             idle_since: Instant::now(),
             limit,
+            heard: Instant::now(),
+            noop_pending: false,
         };
         let mut caps = Vec::new();
         for r in w.command("CAPABILITY").await? {
@@ -353,16 +363,30 @@ impl Watcher {
         loop {
             let wait = match self.mode {
                 Mode::Idle { .. } => Some(IDLE_RENEW.saturating_sub(self.idle_since.elapsed())),
-                Mode::Notify { .. } => None,
+                Mode::Notify { .. } => Some(NOTIFY_CHECK.saturating_sub(self.heard.elapsed())),
             };
             match self.read(wait).await? {
-                None => self.renew_idle().await?,
+                None if matches!(self.mode, Mode::Idle { .. }) => self.renew_idle().await?,
+                None if self.noop_pending => {
+                    return Err(Error::unavailable(Backend::Imap, "watch: no answer to NOOP"));
+                }
+                None => {
+                    let noop = format!("W{} NOOP\r\n", self.next_tag);
+                    self.next_tag += 1;
+                    self.write(noop.as_bytes()).await?;
+                    self.noop_pending = true;
+                    self.heard = Instant::now();
+                }
                 Some(r) => match classify(&r) {
                     Signal::Changed => return Ok(()),
                     Signal::Lost => {
                         return Err(Error::unavailable(Backend::Imap, "watch: the server stopped reporting changes"));
                     }
-                    Signal::Ignore => {}
+                    // Its tagged completion, `* OK Still here`, ...: the connection is alive.
+                    Signal::Ignore => {
+                        self.heard = Instant::now();
+                        self.noop_pending = false;
+                    }
                 },
             }
         }
