@@ -138,6 +138,14 @@ pub struct ImapConfig {
     /// Connection pool: an idle session is logged out after this many seconds.
     #[serde(default = "default_pool_idle_timeout")]
     pub pool_idle_timeout_secs: u64,
+    /// Memory (MiB) for whole messages already read, kept per instance and served again without asking the
+    /// IMAP server for the body (a message's content never changes under its UID); 0 turns the cache off.
+    #[serde(default = "default_message_cache_mib")]
+    pub message_cache_mib: usize,
+}
+
+fn default_message_cache_mib() -> usize {
+    64
 }
 
 fn default_pool_sessions() -> usize {

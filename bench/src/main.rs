@@ -171,6 +171,7 @@ fn imap_config(args: &Args) -> ImapConfig {
         pool_max_sessions_per_user: 1,
         pool_max_idle_per_user: 0,
         pool_idle_timeout_secs: 1,
+        message_cache_mib: 0,
     }
 }
 
