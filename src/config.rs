@@ -142,6 +142,14 @@ pub struct ImapConfig {
     /// stream beyond this polls. 0 turns watching off.
     #[serde(default = "default_watch_per_user")]
     pub watch_max_per_user: usize,
+    /// Memory (MiB) for whole messages already read, kept per instance and served again without asking the
+    /// IMAP server for the body (a message's content never changes under its UID); 0 turns the cache off.
+    #[serde(default = "default_message_cache_mib")]
+    pub message_cache_mib: usize,
+}
+
+fn default_message_cache_mib() -> usize {
+    64
 }
 
 fn default_pool_sessions() -> usize {

@@ -9,6 +9,12 @@ use tracing_subscriber::EnvFilter;
 
 use viaduc::config::Config;
 
+/// mimalloc instead of the C library's allocator: a GetItem allocates and frees buffers of tens of kilobytes
+/// (TLS records, IMAP literals, the answer) on both worker threads, where glibc's malloc spent over a tenth of
+/// Viaduc's CPU time (docs/performance.md, fifth round; the reason for this dependency: docs/rust-choices.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(name = "viaduc", version, about = "Exchange protocols (Autodiscover, EWS, MAPI over HTTP) in front of IMAP, CalDAV/CardDAV, SMTP, Sieve and LDAP")]
 struct Cli {

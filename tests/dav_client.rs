@@ -59,6 +59,7 @@ impl Stack {
             pool_max_idle_per_user: 1,
             pool_idle_timeout_secs: 60,
             watch_max_per_user: 2,
+            message_cache_mib: 0,
         };
         let auth = Authenticator::new(imap, self.tls(), None, "example.test".into(), AuthConfig::default());
         let header = format!(

@@ -43,6 +43,7 @@ impl Stack {
             pool_max_idle_per_user: 2,
             pool_idle_timeout_secs: 300,
             watch_max_per_user: 2,
+            message_cache_mib: 0,
         }
     }
     fn smtp_config(&self) -> SmtpConfig {
@@ -855,4 +856,39 @@ async fn watcher_reports_changes_with_notify_and_idle() {
         w.close().await;
     }
     store.delete_mailbox(&p, &mbox).await.unwrap();
+}
+
+#[tokio::test]
+async fn message_cache_serves_bodies_but_never_stale_flags_or_expunged_messages() {
+    let stack = stack!();
+    let p = stack.principal("alice").await;
+    let cached = MailStore::new(ImapPool::new(ImapConfig { message_cache_mib: 8, ..stack.imap_config() }, stack.tls()));
+    // Another client of the same mailbox (no cache), changing it behind the cached store's back.
+    let other = MailStore::new(stack.pool());
+    let mbox = unique("cache");
+    other.create_mailbox(&p, &mbox).await.unwrap();
+    let raw = build_mime(&outgoing("Cached", "the body", 1_700_000_000));
+    let (uv, uid) = other.append(&p, &mbox, &raw, &[]).await.unwrap();
+
+    let first = cached.fetch_messages_in(&p, &mbox, Some(uv), &[uid], true).await.unwrap();
+    assert_eq!(first.len(), 1);
+    assert_eq!(&first[0].raw[..], &raw[..]);
+    assert!(cached.cached_message_bytes() >= raw.len(), "the message was kept");
+
+    // A flag set by the other client shows at once, with its new MODSEQ; the body comes from the cache.
+    let modseq = other.set_flags(&p, &mbox, uid, &["\\Flagged"], &[], None).await.unwrap();
+    let second = cached.fetch_messages_in(&p, &mbox, Some(uv), &[uid], true).await.unwrap();
+    assert_eq!(second.len(), 1);
+    assert!(second[0].summary.is_flagged());
+    assert_eq!(second[0].summary.modseq, modseq);
+    assert_eq!(&second[0].raw[..], &raw[..]);
+
+    // Another UIDVALIDITY is another message: nothing is served for it.
+    assert!(cached.fetch_messages_in(&p, &mbox, Some(uv.wrapping_add(1)), &[uid], true).await.unwrap().is_empty());
+
+    // Expunged by the other client: gone, although its bytes are still cached.
+    other.delete_messages(&p, &mbox, &[uid]).await.unwrap();
+    let third = cached.fetch_messages_in(&p, &mbox, Some(uv), &[uid], true).await.unwrap();
+    assert!(third.is_empty(), "an expunged message is not served from the cache");
+    other.delete_mailbox(&p, &mbox).await.unwrap();
 }

@@ -61,6 +61,7 @@ impl Stack {
             pool_max_idle_per_user: 1,
             pool_idle_timeout_secs: 60,
             watch_max_per_user: 2,
+            message_cache_mib: 0,
         }
     }
     fn smtp(&self) -> SmtpConfig {

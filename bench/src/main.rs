@@ -18,6 +18,9 @@ use clap::Parser;
 use futures_util::TryStreamExt;
 use rand::Rng;
 
+mod lean_http;
+
+use lean_http::LeanEws;
 use viaduc::backend::imap::{self, ImapSession};
 use viaduc::backend::tls;
 use viaduc::config::{ImapConfig, TlsMode};
@@ -169,6 +172,7 @@ fn imap_config(args: &Args) -> ImapConfig {
         pool_max_idle_per_user: 0,
         pool_idle_timeout_secs: 1,
         watch_max_per_user: 2,
+        message_cache_mib: 0,
     }
 }
 
@@ -282,8 +286,9 @@ async fn run_ews(args: Arc<Args>, base: String, w: Workload, folder_id: Arc<Stri
     for _ in 0..args.clients {
         let (args, base, folder_id, item_ids) = (args.clone(), base.clone(), folder_id.clone(), item_ids.clone());
         clients.push(tokio::spawn(async move {
-            let ews = Ews::with_base(&args, &base);
-            if let Err(e) = ews.call(&ews_body(w, &args, &folder_id, &item_ids)).await {
+            let tls = tls::client_config(Backend::Imap, Some(&args.ca)).expect("TLS config");
+            let mut ews = LeanEws::connect(&base, &tls, &args.user, &args.password).await.expect("connect to Viaduc");
+            if let Err(e) = ews.call(envelope(&ews_body(w, &args, &folder_id, &item_ids))).await {
                 eprintln!("EWS warm-up error: {e}");
             }
             ews
@@ -296,7 +301,7 @@ async fn run_ews(args: Arc<Args>, base: String, w: Workload, folder_id: Arc<Stri
     let deadline = Instant::now() + slice(&args);
     let started = Instant::now();
     let mut tasks = Vec::new();
-    for ews in warm {
+    for mut ews in warm {
         let (args, folder_id, item_ids) = (args.clone(), folder_id.clone(), item_ids.clone());
         tasks.push(tokio::spawn(async move {
             let mut lat = Vec::new();
@@ -304,7 +309,7 @@ async fn run_ews(args: Arc<Args>, base: String, w: Workload, folder_id: Arc<Stri
             while Instant::now() < deadline {
                 let body = ews_body(w, &args, &folder_id, &item_ids);
                 let t = Instant::now();
-                match ews.call(&body).await {
+                match ews.call(envelope(&body)).await {
                     Ok(_) => lat.push(t.elapsed()),
                     Err(e) => {
                         if errors == 0 {

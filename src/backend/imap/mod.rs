@@ -169,6 +169,7 @@ pub async fn logout(mut session: ImapSession) {
 }
 pub mod bodystructure;
 pub mod codec;
+pub mod message_cache;
 pub mod pool;
 pub mod store;
 pub mod utf7;

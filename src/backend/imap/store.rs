@@ -18,6 +18,7 @@ use bytes::Bytes;
 use mail_parser::MessageParser;
 
 use super::codec::{self, Command, Value};
+use super::message_cache::{CachedMessage, MessageCache, MessageKey};
 use super::pool::{Completed, ImapPool, PooledSession, SelectedState};
 use super::utf7;
 use crate::auth::Principal;
@@ -378,21 +379,27 @@ pub struct MailStore {
     no_xguid: AtomicBool,
     /// The server's namespaces, once known.
     namespaces: std::sync::Mutex<Option<Namespaces>>,
+    /// Whole messages already read (`[imap] message_cache_mib`): see [`super::message_cache`].
+    messages: MessageCache,
 }
 
 const HEADER_FIELDS: &str =
     "DATE SUBJECT FROM SENDER REPLY-TO TO CC BCC MESSAGE-ID IN-REPLY-TO REFERENCES IMPORTANCE X-PRIORITY PRIORITY";
-/// What [`MailStore::fetch_in`] asks for: the summary items or only `UID FLAGS MODSEQ` (`light`), and
-/// whether the whole message too (`body`).
+/// What [`MailStore::fetch_in`] asks for: the summary items or only `UID FLAGS MODSEQ BODYSTRUCTURE` (`light`),
+/// only `UID FLAGS MODSEQ` (`bare`: the message itself is in the cache), and whether the whole message too
+/// (`body`).
 #[derive(Debug, Clone, Copy)]
 struct Want {
     light: bool,
     body: bool,
+    bare: bool,
 }
 
 /// What a fetch for ids and change keys only needs; BODYSTRUCTURE tells meeting messages (iMIP) apart, which
 /// are answered as such whatever the shape.
 const LIGHT_ITEMS: &str = "UID FLAGS MODSEQ BODYSTRUCTURE";
+/// What a fetch needs when the messages themselves come from the cache: what may have changed since.
+const BARE_ITEMS: &str = "UID FLAGS MODSEQ";
 const STATUS_ITEMS: &str = "MESSAGES UNSEEN UIDVALIDITY UIDNEXT HIGHESTMODSEQ";
 /// Longest UID set put into one command (Dovecot accepts 64 KiB command lines).
 const MAX_SET_LEN: usize = 8000;
@@ -930,11 +937,17 @@ pub fn shared(config: &crate::config::ImapConfig, tls: &std::sync::Arc<rustls::C
 
 impl MailStore {
     pub fn new(pool: ImapPool) -> MailStore {
-        MailStore { pool, no_xguid: AtomicBool::new(false), namespaces: std::sync::Mutex::new(None) }
+        let messages = MessageCache::new(pool.config().message_cache_mib.saturating_mul(1024 * 1024));
+        MailStore { pool, no_xguid: AtomicBool::new(false), namespaces: std::sync::Mutex::new(None), messages }
     }
 
     pub fn pool(&self) -> &ImapPool {
         &self.pool
+    }
+
+    /// Bytes of messages held by the message cache.
+    pub fn cached_message_bytes(&self) -> usize {
+        self.messages.bytes()
     }
 
     /// A pooled session of the user (for operations not wrapped here).
@@ -978,11 +991,19 @@ impl MailStore {
         // Bounded responses: a few hundred summaries, or a few dozen whole messages, per command.
         let chunk = if want.body { 50 } else { 500 };
         let items = |s: &PooledSession| {
-            let base = if want.light { LIGHT_ITEMS.to_string() } else { Self::summary_items(s) };
+            let base = if want.bare {
+                BARE_ITEMS.to_string()
+            } else if want.light {
+                LIGHT_ITEMS.to_string()
+            } else {
+                Self::summary_items(s)
+            };
             if want.body { format!("{base} BODY.PEEK[]") } else { base }
         };
         let complete =
-            |f: &FetchItems| f.has_flags && (!want.body || f.body.is_some()) && (want.light || f.headers.is_some());
+            |f: &FetchItems| {
+                f.has_flags && (!want.body || f.body.is_some()) && (want.light || want.bare || f.headers.is_some())
+            };
         let mut s = self.pool.get_in(p, mailbox).await?;
         let reuse = uid_validity
             .is_some_and(|uv| uv != 0 && s.selected().is_some_and(|st| st.mailbox == mailbox && st.uid_validity == uv));
@@ -995,7 +1016,11 @@ impl MailStore {
                 Err(e) => tracing::debug!(mailbox, error = %e, "IMAP: FETCH on the selected mailbox failed; selecting it afresh"),
             }
         }
-        Self::open(&mut s, mailbox, false).await?;
+        let sel = Self::open(&mut s, mailbox, false).await?;
+        // Ids name a message of one UIDVALIDITY: in a mailbox re-created since, the same UID is another message.
+        if uid_validity.is_some_and(|uv| uv != 0 && sel.uid_validity != 0 && sel.uid_validity != uv) {
+            return Ok(HashMap::new());
+        }
         let items = items(&s);
         Ok(Self::fetch_chunks(&mut s, uids, chunk, &items).await?.0)
     }
@@ -1018,6 +1043,12 @@ impl MailStore {
             }
             let done = s.run(&Command::new("UID FETCH").raw(&format!(" {set} ({items})"))).await?;
             if done.code().is_some_and(|c| c.name.eq_ignore_ascii_case("EXPUNGEISSUED")) {
+                clean = false;
+            }
+            // Messages expunged by another session, reported at the end of the command (RFC 3501 7.4.1,
+            // RFC 7162 3.2.10): the answers before may still have shown them.
+            if done.data().any(|d| d.first().is_some_and(|v| v.is("VANISHED")) || d.get(1).is_some_and(|v| v.is("EXPUNGE")))
+            {
                 clean = false;
             }
             for (uid, f) in fetch_by_uid(done, &wanted) {
@@ -1258,7 +1289,7 @@ impl MailStore {
         if uids.is_empty() {
             return Ok(Vec::new());
         }
-        let mut by_uid = self.fetch_in(p, mailbox, uid_validity, &uids, Want { light, body: false }).await?;
+        let mut by_uid = self.fetch_in(p, mailbox, uid_validity, &uids, Want { light, body: false, bare: false }).await?;
         Ok(uids
             .iter()
             .filter_map(|u| by_uid.remove(u))
@@ -1373,14 +1404,47 @@ impl MailStore {
         if uids.is_empty() {
             return Ok(Vec::new());
         }
-        let mut by_uid = self.fetch_in(p, mailbox, uid_validity, &uids, Want { light, body: true }).await?;
+        let uv = uid_validity.filter(|uv| *uv != 0 && self.messages.enabled());
+        let key = |uv: u32, uid: u32| MessageKey { login: p.login.clone(), mailbox: mailbox.to_string(), uid_validity: uv, uid };
+        // Every message already in the cache: only what may have changed is asked for (an ids-only shape needs
+        // nothing else; fuller shapes take their fields from the server as before).
+        if light && let Some(uv) = uv {
+            let cached: Option<Vec<CachedMessage>> = uids.iter().map(|uid| self.messages.get(&key(uv, *uid))).collect();
+            if let Some(cached) = cached {
+                let mut by_uid =
+                    self.fetch_in(p, mailbox, Some(uv), &uids, Want { light, body: false, bare: true }).await?;
+                let mut out = Vec::with_capacity(uids.len());
+                for (uid, c) in uids.iter().zip(cached) {
+                    // Not answered: expunged since it was cached.
+                    let Some(f) = by_uid.remove(uid).filter(|f| f.uid == Some(*uid) && f.has_flags) else { continue };
+                    let summary = MessageSummary {
+                        uid: *uid,
+                        modseq: f.modseq,
+                        flags: f.flags,
+                        size: f.size,
+                        has_attachments: c.has_attachments,
+                        calendar_method: c.calendar_method,
+                        ..Default::default()
+                    };
+                    out.push(FetchedMessage { summary, raw: c.raw });
+                }
+                return Ok(out);
+            }
+        }
+        let mut by_uid = self.fetch_in(p, mailbox, uid_validity, &uids, Want { light, body: true, bare: false }).await?;
         let mut out = Vec::with_capacity(uids.len());
         for uid in &uids {
             // A message expunged under the command answers `BODY[] NIL`: it no longer exists.
             let Some(mut f) = by_uid.remove(uid).filter(|f| f.body.is_some()) else { continue };
             let raw = Bytes::from(f.body.take().unwrap_or_default());
+            let has_attachments = f.bodystructure.as_ref().is_some_and(bodystructure_has_attachment);
+            let calendar_method = f.bodystructure.as_ref().and_then(bodystructure_calendar_method);
+            let structure_known = f.bodystructure.is_some();
             let summary = if light { light_summary(f) } else { summary_from(f) };
             if let Some(summary) = summary {
+                if let Some(uv) = uv.filter(|_| structure_known) {
+                    self.messages.put(key(uv, *uid), CachedMessage { raw: raw.clone(), has_attachments, calendar_method });
+                }
                 out.push(FetchedMessage { summary, raw });
             }
         }
