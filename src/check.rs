@@ -25,7 +25,14 @@ pub struct Report {
 }
 
 impl Report {
-    fn add(&mut self, backend: &'static str, item: impl Into<String>, ok: bool, required: bool, detail: impl Into<String>) {
+    fn add(
+        &mut self,
+        backend: &'static str,
+        item: impl Into<String>,
+        ok: bool,
+        required: bool,
+        detail: impl Into<String>,
+    ) {
         self.findings.push(Finding { backend, item: item.into(), ok, required, detail: detail.into() });
     }
 
@@ -37,7 +44,13 @@ impl Report {
     pub fn render(&self) -> String {
         let mut out = String::new();
         for f in &self.findings {
-            let mark = if f.ok { "ok     " } else if f.required { "MISSING" } else { "absent " };
+            let mark = if f.ok {
+                "ok     "
+            } else if f.required {
+                "MISSING"
+            } else {
+                "absent "
+            };
             let need = if f.required { "required" } else { "optional" };
             let _ = writeln!(out, "{:<6} {:<28} {mark} ({need}) {}", f.backend, f.item, f.detail);
         }
@@ -141,15 +154,31 @@ async fn check_dav(config: &Config, credentials: Option<(&str, &str)>, r: &mut R
             match p.principal {
                 None => r.add("dav", "homes", true, false, "not checked: give --user and --password"),
                 Some(i) => {
-                    r.add("dav", "calendar home", i.calendar_home.is_some(), true, i.calendar_home.clone().unwrap_or_default());
-                    r.add("dav", "address-book home", i.addressbook_home.is_some(), true, i.addressbook_home.clone().unwrap_or_default());
+                    r.add(
+                        "dav",
+                        "calendar home",
+                        i.calendar_home.is_some(),
+                        true,
+                        i.calendar_home.clone().unwrap_or_default(),
+                    );
+                    r.add(
+                        "dav",
+                        "address-book home",
+                        i.addressbook_home.is_some(),
+                        true,
+                        i.addressbook_home.clone().unwrap_or_default(),
+                    );
                     r.add("dav", "sync-collection", i.sync_collection, false, "RFC 6578; ETag comparison otherwise");
                     r.add(
                         "dav",
                         "scheduling",
                         i.schedule_outbox.is_some(),
                         false,
-                        if i.schedule_outbox.is_some() { "RFC 6638" } else { "none: Viaduc sends iMIP and computes free/busy" },
+                        if i.schedule_outbox.is_some() {
+                            "RFC 6638"
+                        } else {
+                            "none: Viaduc sends iMIP and computes free/busy"
+                        },
                     );
                 }
             }
@@ -170,7 +199,13 @@ async fn check_smtp(config: &Config, r: &mut Report) {
         Ok(p) => {
             r.add("smtp", "reachable", true, true, format!("{}:{} {}", c.host, c.port, p.greeting));
             let mechs = p.auth_mechanisms();
-            r.add("smtp", "AUTH PLAIN/LOGIN", mechs.iter().any(|m| m == "PLAIN" || m == "LOGIN"), true, mechs.join(" "));
+            r.add(
+                "smtp",
+                "AUTH PLAIN/LOGIN",
+                mechs.iter().any(|m| m == "PLAIN" || m == "LOGIN"),
+                true,
+                mechs.join(" "),
+            );
             r.add("smtp", "8BITMIME", p.extensions.iter().any(|e| e == "8BITMIME"), false, "");
         }
     }
@@ -206,7 +241,13 @@ async fn check_ldap(config: &Config, r: &mut Report) {
     let dir = crate::backend::ldap::Directory::new(c.clone(), tls);
     match dir.probe().await {
         Ok(n) => {
-            r.add("ldap", "bind", true, true, if c.bind_dn.is_empty() { "anonymous".to_string() } else { c.bind_dn.clone() });
+            r.add(
+                "ldap",
+                "bind",
+                true,
+                true,
+                if c.bind_dn.is_empty() { "anonymous".to_string() } else { c.bind_dn.clone() },
+            );
             r.add("ldap", "search", n > 0, true, format!("{n} address-list entries under {}", c.base_dn));
         }
         Err(e) => r.add("ldap", "bind", false, true, format!("{}: {}", c.url, e.message)),

@@ -347,7 +347,13 @@ pub struct MapiConfig {
 
 impl Default for MapiConfig {
     fn default() -> Self {
-        MapiConfig { enabled: true, session_idle_secs: 900, pending_period_ms: 15_000, notification_wait_secs: 300, max_sessions: 10_000 }
+        MapiConfig {
+            enabled: true,
+            session_idle_secs: 900,
+            pending_period_ms: 15_000,
+            notification_wait_secs: 300,
+            max_sessions: 10_000,
+        }
     }
 }
 
@@ -381,8 +387,8 @@ pub enum ConfigError {
 impl Config {
     /// Reads, parses, resolves relative paths and validates a configuration file.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|source| ConfigError::Read { path: path.to_path_buf(), source })?;
+        let text =
+            std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_path_buf(), source })?;
         let base = path.parent().unwrap_or(Path::new("."));
         Config::parse(&text, base).map_err(|e| match e {
             ConfigError::Parse { message, .. } => ConfigError::Parse { path: path.to_path_buf(), message },
@@ -393,8 +399,8 @@ impl Config {
 
     /// Parses configuration text; relative paths are resolved against `base_dir`.
     pub fn parse(text: &str, base_dir: &Path) -> Result<Config, ConfigError> {
-        let mut config: Config = toml::from_str(text)
-            .map_err(|e| ConfigError::Parse { path: PathBuf::new(), message: e.to_string() })?;
+        let mut config: Config =
+            toml::from_str(text).map_err(|e| ConfigError::Parse { path: PathBuf::new(), message: e.to_string() })?;
         config.resolve_paths(base_dir);
         config.validate().map_err(|message| ConfigError::Invalid { path: PathBuf::new(), message })?;
         Ok(config)
@@ -515,10 +521,7 @@ mod tests {
 
     #[test]
     fn dav_service_account() {
-        let with = EXAMPLE.replace(
-            "[dav]\n",
-            "[dav]\nservice_user = \"viaduc\"\nservice_password = \"secret\"\n",
-        );
+        let with = EXAMPLE.replace("[dav]\n", "[dav]\nservice_user = \"viaduc\"\nservice_password = \"secret\"\n");
         let c = Config::parse(&with, Path::new("/")).unwrap();
         let dav = c.dav.unwrap();
         assert_eq!(dav.service_user.as_deref(), Some("viaduc"));

@@ -16,7 +16,11 @@ use viaduc::config::Config;
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[derive(Parser)]
-#[command(name = "viaduc", version, about = "Exchange protocols (Autodiscover, EWS, MAPI over HTTP) in front of IMAP, CalDAV/CardDAV, SMTP, Sieve and LDAP")]
+#[command(
+    name = "viaduc",
+    version,
+    about = "Exchange protocols (Autodiscover, EWS, MAPI over HTTP) in front of IMAP, CalDAV/CardDAV, SMTP, Sieve and LDAP"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

@@ -480,7 +480,6 @@ impl XmlWriter {
     }
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -521,7 +520,10 @@ mod tests {
 
     #[test]
     fn escaping_matches_the_reference() {
-        let pieces = ["a", "<", ">", "&", "\"", "'", "\r", "\n", "\t", "\u{1}", "\u{1f}", "é", "€", "\u{FFFE}", "\u{FFFF}", "\u{FFFD}", "\u{EFFF}", "😀", "xyz"];
+        let pieces = [
+            "a", "<", ">", "&", "\"", "'", "\r", "\n", "\t", "\u{1}", "\u{1f}", "é", "€", "\u{FFFE}", "\u{FFFF}",
+            "\u{FFFD}", "\u{EFFF}", "😀", "xyz",
+        ];
         let mut seed = 7u64;
         for _ in 0..2000 {
             let mut s = String::new();

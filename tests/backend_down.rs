@@ -112,7 +112,8 @@ fn dovecot_down_then_back() {
 }
 
 fn stop_radicale(stack: &Stack) -> String {
-    let pid = std::fs::read_to_string(stack.dir.join("radicale/radicale.pid")).expect("radicale pid").trim().to_string();
+    let pid =
+        std::fs::read_to_string(stack.dir.join("radicale/radicale.pid")).expect("radicale pid").trim().to_string();
     assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
     let deadline = Instant::now() + Duration::from_secs(20);
     while std::net::TcpStream::connect(("127.0.0.1", stack.port("DAV_PORT"))).is_ok() {
@@ -147,7 +148,14 @@ fn ews(v: &Viaduc, op: &str) -> common::Response {
     );
     v.curl(
         "/EWS/Exchange.asmx",
-        &["-u", "carol@example.test:viaduc-demo", "-H", "Content-Type: text/xml; charset=utf-8", "--data-binary", &body],
+        &[
+            "-u",
+            "carol@example.test:viaduc-demo",
+            "-H",
+            "Content-Type: text/xml; charset=utf-8",
+            "--data-binary",
+            &body,
+        ],
     )
 }
 

@@ -49,7 +49,11 @@ fn basic_auth_is_verified_against_dovecot() {
     // The failures are counted.
     let m = v.curl("/metrics", &[]);
     assert_eq!(m.status, 200);
-    assert!(m.body.contains("viaduc_auth_failures_total 3") || m.body.contains("viaduc_auth_failures_total 4"), "{}", m.body);
+    assert!(
+        m.body.contains("viaduc_auth_failures_total 3") || m.body.contains("viaduc_auth_failures_total 4"),
+        "{}",
+        m.body
+    );
     assert!(m.body.contains("viaduc_requests_total{endpoint=\"autodiscover_pox\",status=\"401\"}"), "{}", m.body);
     assert!(m.body.contains("viaduc_request_duration_seconds_bucket{endpoint=\"autodiscover_pox\""), "{}", m.body);
 }
@@ -72,7 +76,9 @@ fn plain_http_is_not_served() {
 fn failures_are_slowed_but_a_correct_password_is_not() {
     let stack = Stack::from_env();
     let v = Viaduc::start_with(&stack, |c| {
-        format!("{c}\n[auth]\nfailures_before_delay = 2\nbase_delay_ms = 600\nmax_delay_ms = 1200\ncache_ttl_secs = 0\n")
+        format!(
+            "{c}\n[auth]\nfailures_before_delay = 2\nbase_delay_ms = 600\nmax_delay_ms = 1200\ncache_ttl_secs = 0\n"
+        )
     });
     let mut last_failure = Duration::ZERO;
     for _ in 0..5 {
@@ -115,12 +121,7 @@ fn limits_health_and_routing() {
     assert_eq!(v.curl("/Mapi/Emsmdb", &["-X", "POST"]).status, 401);
     // Keep-alive: several requests over one connection (curl reuses it for repeated URLs).
     let url = format!("{}/healthz", v.url);
-    let out = Command::new("curl")
-        .args(["-sv", "--cacert"])
-        .arg(&v.ca_file)
-        .args([&url, &url])
-        .output()
-        .expect("curl");
+    let out = Command::new("curl").args(["-sv", "--cacert"]).arg(&v.ca_file).args([&url, &url]).output().expect("curl");
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("Re-using existing connection") || err.contains("Reusing existing"), "{err}");
 }
@@ -150,9 +151,24 @@ fn check_reports_every_capability() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{text}\n{}", String::from_utf8_lossy(&out.stderr));
     for item in [
-        "CONDSTORE", "QRESYNC", "METADATA", "ACL", "OBJECTID", "SPECIAL-USE", "IDLE", "MOVE", "UIDPLUS",
-        "calendar home", "address-book home", "sync-collection", "scheduling", "AUTH PLAIN/LOGIN", "vacation",
-        "bind", "search", "master user",
+        "CONDSTORE",
+        "QRESYNC",
+        "METADATA",
+        "ACL",
+        "OBJECTID",
+        "SPECIAL-USE",
+        "IDLE",
+        "MOVE",
+        "UIDPLUS",
+        "calendar home",
+        "address-book home",
+        "sync-collection",
+        "scheduling",
+        "AUTH PLAIN/LOGIN",
+        "vacation",
+        "bind",
+        "search",
+        "master user",
     ] {
         let line = text.lines().find(|l| l.contains(item)).unwrap_or_else(|| panic!("{item} not reported:\n{text}"));
         assert!(line.contains("required") || line.contains("optional"), "{line}");
@@ -198,12 +214,20 @@ fn mapi_can_be_disabled() {
     let r = v.curl(
         "/mapi/emsmdb/",
         &[
-            "-u", "alice@example.test:viaduc-demo", "-X", "POST",
-            "-H", "Content-Type: application/mapi-http",
-            "-H", "X-RequestType: Connect",
-            "-H", "X-RequestId: {E2EA6C1C-E61B-49E9-9CFB-38184F907552}:1",
-            "-H", "X-ClientInfo: {2EF33C39-49C8-421C-B876-CDF7F2AC3AA0}:1",
-            "--data-binary", "x",
+            "-u",
+            "alice@example.test:viaduc-demo",
+            "-X",
+            "POST",
+            "-H",
+            "Content-Type: application/mapi-http",
+            "-H",
+            "X-RequestType: Connect",
+            "-H",
+            "X-RequestId: {E2EA6C1C-E61B-49E9-9CFB-38184F907552}:1",
+            "-H",
+            "X-ClientInfo: {2EF33C39-49C8-421C-B876-CDF7F2AC3AA0}:1",
+            "--data-binary",
+            "x",
         ],
     );
     assert_eq!(r.status, 200, "{r:?}");

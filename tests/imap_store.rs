@@ -63,7 +63,8 @@ impl Stack {
     }
     /// A principal as the authenticator makes it (a real IMAP login).
     async fn principal(&self, user: &str) -> Principal {
-        let auth = Authenticator::new(self.imap_config(), self.tls(), None, "example.test".into(), AuthConfig::default());
+        let auth =
+            Authenticator::new(self.imap_config(), self.tls(), None, "example.test".into(), AuthConfig::default());
         let header = format!(
             "Basic {}",
             base64::engine::general_purpose::STANDARD.encode(format!("{user}@example.test:{}", self.var("PASSWORD")))
@@ -109,7 +110,8 @@ async fn lists_inbox_and_special_use_mailboxes() {
     assert!(inbox.uid_validity > 0 && inbox.uid_next > 0 && inbox.highest_modseq > 0, "{inbox:?}");
     assert!(inbox.guid.as_deref().is_some_and(|g| g.len() == 32), "X-GUID: {inbox:?}");
     for role in [SpecialUse::Drafts, SpecialUse::Sent, SpecialUse::Trash] {
-        let b = boxes.iter().find(|b| b.special_use == Some(role)).unwrap_or_else(|| panic!("{role:?} missing: {boxes:?}"));
+        let b =
+            boxes.iter().find(|b| b.special_use == Some(role)).unwrap_or_else(|| panic!("{role:?} missing: {boxes:?}"));
         assert!(b.selectable);
     }
     assert!(boxes.iter().filter(|b| b.special_use.is_some()).all(|b| b.namespace == NamespaceKind::Personal));
@@ -161,7 +163,8 @@ async fn append_list_sort_page_fetch_and_parse_back() {
     let alpha = build_mime(&outgoing("Alpha", "first body", 1_700_000_300));
     let (v2, uid_a) = store.append_with_date(&p, &mbox, &alpha, &[], received(1_700_100_100)).await.unwrap();
     let big = "x".repeat(20_000);
-    let (_, uid_c) = store.append(&p, &mbox, &build_mime(&outgoing("Gamma", &big, 1_700_000_100)), &["$label1"]).await.unwrap();
+    let (_, uid_c) =
+        store.append(&p, &mbox, &build_mime(&outgoing("Gamma", &big, 1_700_000_100)), &["$label1"]).await.unwrap();
     assert_eq!(v1, v2);
     assert!(uid_b < uid_a && uid_a < uid_c);
 
@@ -170,9 +173,11 @@ async fn append_list_sort_page_fetch_and_parse_back() {
     let (total, page) = store.list_messages(&p, &mbox, by_subject, 0, 10).await.unwrap();
     assert_eq!(total, 3);
     assert_eq!(page.iter().map(|m| m.uid).collect::<Vec<_>>(), vec![uid_a, uid_b, uid_c]);
-    let (total, page) = store.list_messages(&p, &mbox, Sort { key: SortKey::Subject, descending: true }, 1, 1).await.unwrap();
+    let (total, page) =
+        store.list_messages(&p, &mbox, Sort { key: SortKey::Subject, descending: true }, 1, 1).await.unwrap();
     assert_eq!((total, page.len(), page[0].uid), (3, 1, uid_b));
-    let (_, page) = store.list_messages(&p, &mbox, Sort { key: SortKey::Date, descending: false }, 0, 10).await.unwrap();
+    let (_, page) =
+        store.list_messages(&p, &mbox, Sort { key: SortKey::Date, descending: false }, 0, 10).await.unwrap();
     assert_eq!(page.iter().map(|m| m.uid).collect::<Vec<_>>(), vec![uid_c, uid_b, uid_a]);
     let (_, page) = store.list_messages(&p, &mbox, Sort { key: SortKey::Size, descending: true }, 0, 1).await.unwrap();
     assert_eq!(page[0].uid, uid_c);
@@ -229,7 +234,8 @@ async fn append_list_sort_page_fetch_and_parse_back() {
     assert_eq!(store.search_uids(&p, &mbox, &Criteria::All).await.unwrap(), vec![uid_b, uid_a, uid_c]);
     assert_eq!(store.search_uids(&p, &mbox, &Criteria::Seen(false)).await.unwrap(), vec![uid_a, uid_c]);
     assert_eq!(store.search_uids(&p, &mbox, &Criteria::SubjectContains("grüße".into())).await.unwrap(), vec![uid_b]);
-    let either = Criteria::Or(vec![Criteria::SubjectContains("alpha".into()), Criteria::Keyword("$label1".into(), true)]);
+    let either =
+        Criteria::Or(vec![Criteria::SubjectContains("alpha".into()), Criteria::Keyword("$label1".into(), true)]);
     assert_eq!(store.search_uids(&p, &mbox, &either).await.unwrap(), vec![uid_a, uid_c]);
     let not = Criteria::And(vec![Criteria::Not(Box::new(Criteria::Seen(true))), Criteria::Larger(10_000)]);
     assert_eq!(store.search_uids(&p, &mbox, &not).await.unwrap(), vec![uid_c]);
@@ -240,12 +246,13 @@ async fn append_list_sort_page_fetch_and_parse_back() {
     assert!(store.search_uids(&p, &mbox, &Criteria::SentSince(Date::new(2023, 11, 15))).await.unwrap().is_empty());
     // Injection attempts are searched for literally and leave the session usable.
     for evil in ["\" OR ALL \"", "x\r\nV99 DELETE INBOX", "\\\"", "{5}\r\nabc"] {
-        assert!(store.search_uids(&p, &mbox, &Criteria::SubjectContains(evil.into())).await.unwrap().is_empty(), "{evil:?}");
+        assert!(
+            store.search_uids(&p, &mbox, &Criteria::SubjectContains(evil.into())).await.unwrap().is_empty(),
+            "{evil:?}"
+        );
     }
-    let (total, filtered) = store
-        .list_messages_matching(&p, &mbox, &Criteria::FromContains("bob".into()), by_subject, 0, 2)
-        .await
-        .unwrap();
+    let (total, filtered) =
+        store.list_messages_matching(&p, &mbox, &Criteria::FromContains("bob".into()), by_subject, 0, 2).await.unwrap();
     assert_eq!((total, filtered.len()), (3, 2));
     assert!(store.list_mailboxes(&p).await.unwrap().iter().any(|b| b.name == "INBOX"));
 
@@ -388,13 +395,20 @@ async fn conditional_flag_changes() {
     // Many messages at once, with a conflict on the one changed after the given modseq.
     let mut many = Vec::new();
     for i in 0..4 {
-        many.push(store.append(&p, &mbox, &build_mime(&outgoing(&format!("bulk {i}"), "x", 1_700_000_000)), &[]).await.unwrap().1);
+        many.push(
+            store
+                .append(&p, &mbox, &build_mime(&outgoing(&format!("bulk {i}"), "x", 1_700_000_000)), &[])
+                .await
+                .unwrap()
+                .1,
+        );
     }
     let base = store.mailbox_status(&p, &mbox).await.unwrap().highest_modseq;
     store.set_flags(&p, &mbox, many[1], &["$changed"], &[], None).await.unwrap();
     let mut with_missing = many.clone();
     with_missing.push(999_999);
-    let r = store.set_flags_many(&p, &mbox, &with_missing, &["\\Seen", "Bulk"], &["$changed"], Some(base)).await.unwrap();
+    let r =
+        store.set_flags_many(&p, &mbox, &with_missing, &["\\Seen", "Bulk"], &["$changed"], Some(base)).await.unwrap();
     assert_eq!(r.conflicts, vec![many[1]]);
     assert_eq!(r.modseqs.iter().map(|(u, _)| *u).collect::<Vec<_>>(), vec![many[0], many[2], many[3]]);
     let now = store.fetch_summaries(&p, &mbox, &many).await.unwrap();
@@ -433,7 +447,10 @@ async fn move_and_copy_map_uids() {
     store.create_mailbox(&p, &dst).await.unwrap();
     let mut uids = Vec::new();
     for i in 0..3 {
-        let (_, uid) = store.append(&p, &src, &build_mime(&outgoing(&format!("msg {i}"), "b", 1_700_000_000 + i)), &[]).await.unwrap();
+        let (_, uid) = store
+            .append(&p, &src, &build_mime(&outgoing(&format!("msg {i}"), "b", 1_700_000_000 + i)), &[])
+            .await
+            .unwrap();
         uids.push(uid);
     }
     let copied = store.copy_messages(&p, &src, &uids[..2], &dst).await.unwrap();
@@ -534,7 +551,8 @@ async fn mailbox_lifecycle_with_non_ascii_names() {
     assert_eq!(ch.parent(), Some(parent.as_str()));
     assert_eq!(ch.leaf_name(), "日本語 ✓");
     let guid = ch.guid.clone().expect("guid");
-    let (_, _) = store.append(&p, &child, &build_mime(&outgoing("in a UTF-7 box", "x", 1_700_000_000)), &[]).await.unwrap();
+    let (_, _) =
+        store.append(&p, &child, &build_mime(&outgoing("in a UTF-7 box", "x", 1_700_000_000)), &[]).await.unwrap();
     assert_eq!(store.mailbox_status(&p, &child).await.unwrap().messages, 1);
 
     let renamed = format!("Корзина {base}");
@@ -668,7 +686,9 @@ async fn smtp_send_delivers_and_refusals_are_errors() {
     // Bad requests never reach the server.
     let err = viaduc::backend::smtp::send(&smtp, &tls, &alice, &alice.mail, &[], &raw).await.unwrap_err();
     assert_eq!(err.kind, Kind::Malformed, "{err}");
-    let err = viaduc::backend::smtp::send(&smtp, &tls, &alice, &alice.mail, &["not an address".into()], &raw).await.unwrap_err();
+    let err = viaduc::backend::smtp::send(&smtp, &tls, &alice, &alice.mail, &["not an address".into()], &raw)
+        .await
+        .unwrap_err();
     assert!(matches!(err.kind, Kind::Refused | Kind::Malformed), "{err}");
 }
 

@@ -52,7 +52,11 @@ impl Server {
         let child = cmd.spawn().expect("start viaduc");
         let deadline = Instant::now() + Duration::from_secs(20);
         while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "viaduc did not listen:\n{}", std::fs::read_to_string(&log).unwrap_or_default());
+            assert!(
+                Instant::now() < deadline,
+                "viaduc did not listen:\n{}",
+                std::fs::read_to_string(&log).unwrap_or_default()
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
         Server { url: format!("https://127.0.0.1:{port}"), ca: stack.ca_file(), log, child, _dir: dir }
@@ -177,8 +181,11 @@ impl Client {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse().ok())
             .unwrap_or(u32::MAX);
-        let split =
-            if code == 0 { viaduc::mapi::http::split_response(&raw).expect("meta-tag framing") } else { Default::default() };
+        let split = if code == 0 {
+            viaduc::mapi::http::split_response(&raw).expect("meta-tag framing")
+        } else {
+            Default::default()
+        };
         let (tags, meta, rbody) = (split.tags, split.meta, split.body);
         if let Some(dir) = &self.record {
             let n = self.seq;
@@ -319,9 +326,16 @@ fn execute_body(rop_buf: Vec<u8>, flags: u32) -> Vec<u8> {
 }
 
 fn connect_body(dn: &str) -> Vec<u8> {
-    ConnectRequest { user_dn: dn.into(), flags: 0, default_code_page: 1252, lcid_sort: 1033, lcid_string: 1033, aux: vec![] }
-        .to_bytes()
-        .unwrap()
+    ConnectRequest {
+        user_dn: dn.into(),
+        flags: 0,
+        default_code_page: 1252,
+        lcid_sort: 1033,
+        lcid_string: 1033,
+        aux: vec![],
+    }
+    .to_bytes()
+    .unwrap()
 }
 
 struct Discovered {
@@ -436,7 +450,21 @@ async fn outlook_profile_creation() {
     let mut w = Writer::new();
     w.u32(0);
     put_stat(&mut w, &stat(my_mid, 0, 1200));
-    put_tags(&mut w, &[PR_DISPLAY_NAME, PR_EMAIL_ADDRESS, PR_SMTP_ADDRESS, PR_PROXY_ADDRESSES, PR_ENTRYID, PR_OBJECT_TYPE, PR_DISPLAY_TYPE, PR_TITLE, PR_ACCOUNT, PR_MANAGER_DN]);
+    put_tags(
+        &mut w,
+        &[
+            PR_DISPLAY_NAME,
+            PR_EMAIL_ADDRESS,
+            PR_SMTP_ADDRESS,
+            PR_PROXY_ADDRESSES,
+            PR_ENTRYID,
+            PR_OBJECT_TYPE,
+            PR_DISPLAY_TYPE,
+            PR_TITLE,
+            PR_ACCOUNT,
+            PR_MANAGER_DN,
+        ],
+    );
     w.u32(0);
     let r = c.call(&d.nspi, "GetProps", w.into_vec()).await;
     let mut rd = Reader::new(&r.body);
@@ -491,7 +519,10 @@ async fn outlook_profile_creation() {
     assert_eq!(st.current_rec, 2, "MID_END_OF_TABLE after the last page");
     assert_eq!(st.total_recs as usize, all.len());
     let names: Vec<String> = all.iter().map(|r| text(&r[0])).collect();
-    assert_eq!(names, ["Alice Anderson", "Bob Brown", "Carol Clark", "Dave External", "Engineering Team", "Shared Mailbox"]);
+    assert_eq!(
+        names,
+        ["Alice Anderson", "Bob Brown", "Carol Clark", "Dave External", "Engineering Team", "Shared Mailbox"]
+    );
     assert_eq!(all[1][3].as_ref().map(|_| text(&all[1][3])), Some(d.legacy_dn.clone()), "Bob's manager is Alice");
     assert_eq!(all[4][2], Some(PropValue::Integer32(1)), "the team is a distribution list");
 
@@ -620,7 +651,8 @@ async fn outlook_profile_creation() {
     }
     rops.extend_from_slice(&[0x08, 0, 0, 0, 0, 1, 0]);
     rops.extend_from_slice(&[0x04, 0, 0, 1, 0x00]); // RopGetHierarchyTable, TableFlags 0
-    let body = execute_body(rop_buffer(&rops, &[0xFFFF_FFFF, 0xFFFF_FFFF], EncodeOptions { compress: true, xor: true }), 0);
+    let body =
+        execute_body(rop_buffer(&rops, &[0xFFFF_FFFF, 0xFFFF_FFFF], EncodeOptions { compress: true, xor: true }), 0);
     let r = c.call(&d.emsmdb, "Execute", body).await;
     assert_eq!(r.code, 0, "{}\n{}", String::from_utf8_lossy(&r.raw), server.log());
     let (ec, er) = fields::<ExecuteResponse>(&r.body);
@@ -636,16 +668,22 @@ async fn outlook_profile_creation() {
     assert_eq!(logon.folder_ids[4].to_u64(), mapi_codec::oxcdata::ObjectId::new(1, 5).to_u64(), "Inbox FID");
     assert_eq!(logon.replica_id, 1);
     assert_ne!(out.handles[0], 0xFFFF_FFFF, "logon handle in the table");
-    let RopResponse::Success { body: RopBody::GetReceiveFolder(rf), .. } = &out.rops[1] else { panic!("{:?}", out.rops[1]) };
+    let RopResponse::Success { body: RopBody::GetReceiveFolder(rf), .. } = &out.rops[1] else {
+        panic!("{:?}", out.rops[1])
+    };
     assert_eq!(rf.folder_id, logon.folder_ids[4]);
     assert_eq!(rf.explicit_message_class, "IPM");
-    let RopResponse::Success { body: RopBody::GetPropertiesSpecific(rs), .. } = &out.rops[2] else { panic!("{:?}", out.rops[2]) };
+    let RopResponse::Success { body: RopBody::GetPropertiesSpecific(rs), .. } = &out.rops[2] else {
+        panic!("{:?}", out.rops[2])
+    };
     let row = &rs.rows[0];
     assert_eq!(row.values[0], RowValue::Value(PropValue::String("Alice Anderson".into())));
     assert_eq!(row.values[1], RowValue::Value(PropValue::String("Alice Anderson".into())));
     assert!(matches!(row.values[3], RowValue::Value(PropValue::Binary(ref b)) if b.len() == 46));
     assert_eq!(row.values[5], RowValue::Error(0x8004_010F));
-    let RopResponse::Success { body: RopBody::GetPropertiesAll(all), .. } = &out.rops[3] else { panic!("{:?}", out.rops[3]) };
+    let RopResponse::Success { body: RopBody::GetPropertiesAll(all), .. } = &out.rops[3] else {
+        panic!("{:?}", out.rops[3])
+    };
     assert!(all.iter().any(|v| v.tag.0 == 0x340D_0003));
     assert!(
         matches!(out.rops[4], RopResponse::Error { rop_id: 0x04, handle_index: 1, return_value: 0x8004_0102 }),
@@ -690,7 +728,9 @@ async fn transport_failures() {
     // Missing cookie, malformed cookie, forged cookie.
     let r = alice.call_with(&d.emsmdb, "Execute", noop(), None, "application/mapi-http").await;
     assert_eq!((r.status, r.code), (200, 13));
-    let r = alice.call_with(&d.emsmdb, "Execute", noop(), Some("MapiContext=zz; MapiSequence=x"), "application/mapi-http").await;
+    let r = alice
+        .call_with(&d.emsmdb, "Execute", noop(), Some("MapiContext=zz; MapiSequence=x"), "application/mapi-http")
+        .await;
     assert_eq!((r.status, r.code), (200, 6));
     let forged = "MapiContext=0123456789abcdef0123456789abcdef; MapiSequence=0123456789abcdef0123456789abcdef";
     let r = alice.call_with(&d.emsmdb, "Execute", noop(), Some(forged), "application/mapi-http").await;
@@ -699,13 +739,23 @@ async fn transport_failures() {
     // Wrong sequence: a stale value is refused, the current one still works and advances.
     let good = alice.cookie_header();
     let ctx = alice.cookies["MapiContext"].clone();
-    let r = alice.call_with(&d.emsmdb, "Execute", noop(), Some(&format!("MapiContext={ctx}; MapiSequence=00000000000000000000000000000000")), "application/mapi-http").await;
+    let r = alice
+        .call_with(
+            &d.emsmdb,
+            "Execute",
+            noop(),
+            Some(&format!("MapiContext={ctx}; MapiSequence=00000000000000000000000000000000")),
+            "application/mapi-http",
+        )
+        .await;
     assert_eq!((r.status, r.code), (200, 15));
     let r = alice.call(&d.emsmdb, "Execute", noop()).await;
     assert_eq!(r.code, 0);
     let r = alice.call_with(&d.emsmdb, "Execute", noop(), Some(&good), "application/mapi-http").await;
     assert_eq!(r.code, 15, "replaying an older sequence cookie");
-    let r = alice.call_with(&d.emsmdb, "Execute", noop(), Some(&format!("MapiContext={ctx}")), "application/mapi-http").await;
+    let r = alice
+        .call_with(&d.emsmdb, "Execute", noop(), Some(&format!("MapiContext={ctx}")), "application/mapi-http")
+        .await;
     assert_eq!(r.code, 13, "sequence cookie missing");
 
     // Another user presenting alice's cookies.
@@ -750,7 +800,9 @@ async fn transport_failures() {
 
     // Truncated bodies, oversized body, corrupt compression, a bad ROP buffer: X-ResponseCode 12/9, no panic.
     let connect = connect_body(&d.legacy_dn);
-    let r = alice.call_with(&d.emsmdb, "Connect", connect[..connect.len() - 3].to_vec(), None, "application/mapi-http").await;
+    let r = alice
+        .call_with(&d.emsmdb, "Connect", connect[..connect.len() - 3].to_vec(), None, "application/mapi-http")
+        .await;
     assert_eq!((r.status, r.code), (200, 12));
     let full = noop();
     let r = alice.call(&d.emsmdb, "Execute", full[..full.len() - 2].to_vec()).await;
@@ -785,7 +837,9 @@ async fn transport_failures() {
     // Unknown ROP id inside a valid buffer: a well-formed error response, parsing stops there.
     let mut rops = logon_rop(&d.legacy_dn);
     rops.extend_from_slice(&[0xEE, 0, 0, 7, 7]);
-    let r = alice.call(&d.emsmdb, "Execute", execute_body(rop_buffer(&rops, &[0xFFFF_FFFF], EncodeOptions::default()), 3)).await;
+    let r = alice
+        .call(&d.emsmdb, "Execute", execute_body(rop_buffer(&rops, &[0xFFFF_FFFF], EncodeOptions::default()), 3))
+        .await;
     assert_eq!(r.code, 0);
     let (_, er) = fields::<ExecuteResponse>(&r.body);
     let segs = rpc::decode_chain(&er.rop_buffer).unwrap();
@@ -798,7 +852,11 @@ async fn transport_failures() {
     assert_eq!(rd.peek_rest(), [0xEE, 0x00, 0x02, 0x01, 0x04, 0x80], "generic failure response, ecNotSupported");
     // A logon to another user's mailbox is refused (ecLoginPerm).
     let body = execute_body(
-        rop_buffer(&logon_rop("/o=Viaduc Demo/ou=Exchange Administrative Group (FYDIBOHF23SPDLT)/cn=Recipients/cn=bob"), &[0xFFFF_FFFF], EncodeOptions::default()),
+        rop_buffer(
+            &logon_rop("/o=Viaduc Demo/ou=Exchange Administrative Group (FYDIBOHF23SPDLT)/cn=Recipients/cn=bob"),
+            &[0xFFFF_FFFF],
+            EncodeOptions::default(),
+        ),
         3,
     );
     let r = alice.call(&d.emsmdb, "Execute", body).await;
@@ -879,7 +937,8 @@ fn recorded_fixtures_decode() {
         if response.starts_with(b"<html>") {
             continue; // a transport failure (X-ResponseCode in the headers)
         }
-        let viaduc::mapi::http::SplitResponse { tags, meta, body } = viaduc::mapi::http::split_response(&response).unwrap();
+        let viaduc::mapi::http::SplitResponse { tags, meta, body } =
+            viaduc::mapi::http::split_response(&response).unwrap();
         assert_eq!(tags.last().map(String::as_str), Some("DONE"), "{name}");
         assert!(meta.contains(&("X-ResponseCode".to_string(), "0".to_string())), "{name}");
         assert_eq!(Reader::new(&body).u32().unwrap(), 0, "{name}: StatusCode");
@@ -972,18 +1031,33 @@ async fn nspi_calls_decode_with_codec() {
     let st = |current_rec, delta| Some(CStat { code_page: 1200, current_rec, delta, ..Default::default() });
     let name_col = vec![PropTag(PR_DISPLAY_NAME)];
     let names = |set: &mapi_codec::mapihttp::ab::AbRowSet| -> Vec<String> {
-        set.rows.iter().map(|r| match &r.values[0] { AbRowValue::Value(v) => text(v), other => panic!("{other:?}") }).collect()
+        set.rows
+            .iter()
+            .map(|r| match &r.values[0] {
+                AbRowValue::Value(v) => text(v),
+                other => panic!("{other:?}"),
+            })
+            .collect()
     };
 
     // GetSpecialTable, 8-bit: the container name comes back as PtypString8.
-    let body = n::GetSpecialTableRequest { flags: 0, state: Some(CStat { code_page: 1252, ..Default::default() }), version: None, aux: vec![] }
-        .to_bytes()
-        .unwrap();
+    let body = n::GetSpecialTableRequest {
+        flags: 0,
+        state: Some(CStat { code_page: 1252, ..Default::default() }),
+        version: None,
+        aux: vec![],
+    }
+    .to_bytes()
+    .unwrap();
     let r = c.call(&d.nspi, "GetSpecialTable", body).await;
     let (ec, f) = fields::<n::GetSpecialTableResponse>(&r.body);
     assert_eq!(ec, 0);
     let rows = f.rows.unwrap();
-    assert!(rows[0].iter().any(|v| v.tag.0 == 0x3001_001E && v.value == Some(PropValue::String8(b"Global Address List".to_vec()))));
+    assert!(
+        rows[0]
+            .iter()
+            .any(|v| v.tag.0 == 0x3001_001E && v.value == Some(PropValue::String8(b"Global Address List".to_vec())))
+    );
 
     // QueryColumns (Unicode types) and GetPropList.
     let body = n::QueryColumnsRequest { reserved: 0, mapi_flags: 0x8000_0000, aux: vec![] }.to_bytes().unwrap();
@@ -997,9 +1071,14 @@ async fn nspi_calls_decode_with_codec() {
     assert!(tags.contains(&PropTag(PR_MANAGER_DN)), "bob has a manager: {tags:x?}");
 
     // GetProps with the ephemeral entry id flag.
-    let body = n::GetPropsRequest { flags: 0x2, state: st(me, 0), property_tags: Some(vec![PropTag(PR_ENTRYID), PropTag(PR_MANAGER_DN)]), aux: vec![] }
-        .to_bytes()
-        .unwrap();
+    let body = n::GetPropsRequest {
+        flags: 0x2,
+        state: st(me, 0),
+        property_tags: Some(vec![PropTag(PR_ENTRYID), PropTag(PR_MANAGER_DN)]),
+        aux: vec![],
+    }
+    .to_bytes()
+    .unwrap();
     let (ec, f) = fields::<n::GetPropsResponse>(&c.call(&d.nspi, "GetProps", body).await.body);
     assert_eq!(ec, 0);
     let v = f.property_values.unwrap();
@@ -1009,35 +1088,62 @@ async fn nspi_calls_decode_with_codec() {
     assert!(text(&v[1].value).ends_with("/cn=alice"));
 
     // QueryRows through the codec's row decoder, then UpdateStat and CompareMIds on the same positions.
-    let body = n::QueryRowsRequest { flags: 0, state: st(0, 1), explicit_table: vec![], row_count: 2, columns: Some(name_col.clone()), aux: vec![] }
-        .to_bytes()
-        .unwrap();
+    let body = n::QueryRowsRequest {
+        flags: 0,
+        state: st(0, 1),
+        explicit_table: vec![],
+        row_count: 2,
+        columns: Some(name_col.clone()),
+        aux: vec![],
+    }
+    .to_bytes()
+    .unwrap();
     let (ec, f) = fields::<n::QueryRowsResponse>(&c.call(&d.nspi, "QueryRows", body).await.body);
     assert_eq!(ec, 0);
     assert_eq!(names(&f.columns_and_rows.unwrap()), ["Bob Brown", "Carol Clark"]);
     let state = f.state.unwrap();
     assert_eq!((state.num_pos, state.total_recs), (3, 6));
-    let body = n::UpdateStatRequest { reserved: 0, state: st(0, 2), delta_requested: true, aux: vec![] }.to_bytes().unwrap();
+    let body =
+        n::UpdateStatRequest { reserved: 0, state: st(0, 2), delta_requested: true, aux: vec![] }.to_bytes().unwrap();
     let (ec, f) = fields::<n::UpdateStatResponse>(&c.call(&d.nspi, "UpdateStat", body).await.body);
     assert_eq!(ec, 0);
     let carol = f.state.unwrap().current_rec;
     assert_eq!(f.delta, Some(2));
-    let body = n::CompareMIdsRequest { reserved: 0, state: st(0, 0), minimal_id1: me, minimal_id2: carol, aux: vec![] }.to_bytes().unwrap();
+    let body = n::CompareMIdsRequest { reserved: 0, state: st(0, 0), minimal_id1: me, minimal_id2: carol, aux: vec![] }
+        .to_bytes()
+        .unwrap();
     let (ec, f) = fields::<n::CompareMIdsResponse>(&c.call(&d.nspi, "CompareMIds", body).await.body);
     assert_eq!((ec, f.result), (0, -1), "Bob sorts before Carol");
 
     // SeekEntries on a display-name prefix.
-    let target = mapi_codec::mapihttp::ab::AbTaggedValue { tag: PropTag(PR_DISPLAY_NAME), value: Some(PropValue::String("Da".into())) };
-    let body = n::SeekEntriesRequest { reserved: 0, state: st(0, 0), target: Some(target), explicit_table: None, columns: Some(name_col.clone()), aux: vec![] }
-        .to_bytes()
-        .unwrap();
+    let target = mapi_codec::mapihttp::ab::AbTaggedValue {
+        tag: PropTag(PR_DISPLAY_NAME),
+        value: Some(PropValue::String("Da".into())),
+    };
+    let body = n::SeekEntriesRequest {
+        reserved: 0,
+        state: st(0, 0),
+        target: Some(target),
+        explicit_table: None,
+        columns: Some(name_col.clone()),
+        aux: vec![],
+    }
+    .to_bytes()
+    .unwrap();
     let (ec, f) = fields::<n::SeekEntriesResponse>(&c.call(&d.nspi, "SeekEntries", body).await.body);
     assert_eq!(ec, 0);
     assert_eq!(names(&f.columns_and_rows.unwrap()), ["Dave External"]);
     assert_eq!(f.state.unwrap().num_pos, 3);
 
     // ResortRestriction puts MIds in display-name order; ResolveNames through the codec.
-    let body = n::ResortRestrictionRequest { reserved: 0, state: st(0, 0), minimal_ids: Some(vec![carol, me, 0xDEAD]), aux: vec![] }.to_bytes().unwrap();
+    let body = n::ResortRestrictionRequest {
+        reserved: 0,
+        state: st(0, 0),
+        minimal_ids: Some(vec![carol, me, 0xDEAD]),
+        aux: vec![],
+    }
+    .to_bytes()
+    .unwrap();
     let (ec, f) = fields::<n::ResortRestrictionResponse>(&c.call(&d.nspi, "ResortRestriction", body).await.body);
     assert_eq!((ec, f.minimal_ids.unwrap()), (0, vec![me, carol]));
     let body = n::ResolveNamesRequest {
@@ -1079,23 +1185,39 @@ async fn nspi_calls_decode_with_codec() {
     assert_eq!(names(&f.columns_and_rows.unwrap()), ["Engineering Team"]);
 
     // GetMailboxUrl for Alice's mailbox server DN; GetTemplateInfo and ModProps refused with ec codes.
-    let alice_server = format!("/o=Viaduc Demo/ou=Exchange Administrative Group (FYDIBOHF23SPDLT)/cn=Configuration/cn=Servers/cn={}", {
-        let a = autodiscover(&mut c, "alice@example.test").await;
-        a.emsmdb.split("MailboxId=").nth(1).unwrap().to_string()
-    });
+    let alice_server = format!(
+        "/o=Viaduc Demo/ou=Exchange Administrative Group (FYDIBOHF23SPDLT)/cn=Configuration/cn=Servers/cn={}",
+        {
+            let a = autodiscover(&mut c, "alice@example.test").await;
+            a.emsmdb.split("MailboxId=").nth(1).unwrap().to_string()
+        }
+    );
     let body = n::GetMailboxUrlRequest { flags: 0, server_dn: alice_server, aux: vec![] }.to_bytes().unwrap();
     let (ec, f) = fields::<n::GetMailboxUrlResponse>(&c.call(&d.nspi, "GetMailboxUrl", body).await.body);
     assert_eq!(ec, 0);
     let alice = autodiscover(&mut c, "alice@example.test").await;
     assert_eq!(path_of(&f.server_url), alice.emsmdb);
-    let body = n::GetTemplateInfoRequest { flags: 0, display_type: 0, template_dn: None, code_page: 1252, locale_id: 1033, aux: vec![] }
-        .to_bytes()
-        .unwrap();
+    let body = n::GetTemplateInfoRequest {
+        flags: 0,
+        display_type: 0,
+        template_dn: None,
+        code_page: 1252,
+        locale_id: 1033,
+        aux: vec![],
+    }
+    .to_bytes()
+    .unwrap();
     let (ec, f) = fields::<n::GetTemplateInfoResponse>(&c.call(&d.nspi, "GetTemplateInfo", body).await.body);
     assert_eq!((ec, f.row), (0x8004_010F, None));
-    let body = n::ModPropsRequest { reserved: 0, state: st(me, 0), property_tags_to_remove: None, property_values: None, aux: vec![] }
-        .to_bytes()
-        .unwrap();
+    let body = n::ModPropsRequest {
+        reserved: 0,
+        state: st(me, 0),
+        property_tags_to_remove: None,
+        property_values: None,
+        aux: vec![],
+    }
+    .to_bytes()
+    .unwrap();
     let (ec, _) = fields::<n::ModPropsResponse>(&c.call(&d.nspi, "ModProps", body).await.body);
     assert_eq!(ec, 0x8004_0102);
     assert!(!server.log().contains("panicked"));
@@ -1146,7 +1268,9 @@ async fn named_properties_persist_across_instances() {
     let mut rops = logon_rop(&da.legacy_dn);
     rops.extend(ids_rop(true));
     let out = execute_rops(&mut ca, &da, rops, 0xFFFF_FFFF).await;
-    let RopResponse::Success { body: RopBody::GetPropertyIdsFromNames(ids), .. } = &out.rops[1] else { panic!("{:?}", out.rops) };
+    let RopResponse::Success { body: RopBody::GetPropertyIdsFromNames(ids), .. } = &out.rops[1] else {
+        panic!("{:?}", out.rops)
+    };
     assert_eq!(ids.len(), 4);
     assert!(ids[..3].iter().all(|i| *i >= 0x8001), "{ids:x?}");
     assert_eq!(ids[3], 0x3001, "PS_MAPI LID is the id");
@@ -1165,11 +1289,17 @@ async fn named_properties_persist_across_instances() {
     }
     rops.extend_from_slice(&[0x5F, 0, 0, 0x00, 0x00]); // RopQueryNamedProperties, all, no GUID filter
     let out = execute_rops(&mut cb, &db, rops, 0xFFFF_FFFF).await;
-    let RopResponse::Success { body: RopBody::GetPropertyIdsFromNames(ids), .. } = &out.rops[1] else { panic!("{:?}", out.rops) };
+    let RopResponse::Success { body: RopBody::GetPropertyIdsFromNames(ids), .. } = &out.rops[1] else {
+        panic!("{:?}", out.rops)
+    };
     assert_eq!(ids, &created);
-    let RopResponse::Success { body: RopBody::GetNamesFromPropertyIds(back), .. } = &out.rops[2] else { panic!("{:?}", out.rops) };
+    let RopResponse::Success { body: RopBody::GetNamesFromPropertyIds(back), .. } = &out.rops[2] else {
+        panic!("{:?}", out.rops)
+    };
     assert_eq!(back.as_slice(), &names[..3]);
-    let RopResponse::Success { body: RopBody::QueryNamedProperties(qids, qnames), .. } = &out.rops[3] else { panic!("{:?}", out.rops) };
+    let RopResponse::Success { body: RopBody::QueryNamedProperties(qids, qnames), .. } = &out.rops[3] else {
+        panic!("{:?}", out.rops)
+    };
     assert!(qids.contains(&created[2]) && qnames.contains(&names[2]));
     assert!(!a.log().contains("panicked") && !b.log().contains("panicked"));
 }

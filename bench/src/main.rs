@@ -279,7 +279,13 @@ fn ews_body(w: Workload, args: &Args, folder_id: &str, item_ids: &[String]) -> S
     }
 }
 
-async fn run_ews(args: Arc<Args>, base: String, w: Workload, folder_id: Arc<String>, item_ids: Arc<Vec<String>>) -> Sample {
+async fn run_ews(
+    args: Arc<Args>,
+    base: String,
+    w: Workload,
+    folder_id: Arc<String>,
+    item_ids: Arc<Vec<String>>,
+) -> Sample {
     // Open every client's keep-alive connection (TLS handshake, authentication) and warm Viaduc's session pool
     // with one untimed request each, as the direct side logs in before its clock starts.
     let mut clients = Vec::new();
@@ -473,7 +479,8 @@ async fn main() {
                 p.absorb(run_ews(args.clone(), url.clone(), w, folder_id.clone(), item_ids.clone()).await);
             }
         }
-        let (d50, d99, v50, v99) = (direct.percentile(0.5), direct.percentile(0.99), viaduc.percentile(0.5), viaduc.percentile(0.99));
+        let (d50, d99, v50, v99) =
+            (direct.percentile(0.5), direct.percentile(0.99), viaduc.percentile(0.5), viaduc.percentile(0.99));
         println!(
             "{:<24} {:>6} {:>10.1} {:>9.2} {:>9.2} {:>7}",
             w.name(),

@@ -159,7 +159,11 @@ impl Authenticator {
     }
 
     /// Authenticates the request whose Authorization header is `header`, coming from `client`.
-    pub async fn authenticate(&self, header: Option<&str>, client: IpAddr) -> std::result::Result<Principal, AuthFailure> {
+    pub async fn authenticate(
+        &self,
+        header: Option<&str>,
+        client: IpAddr,
+    ) -> std::result::Result<Principal, AuthFailure> {
         let Some(creds) = header.and_then(parse_basic) else {
             return Err(AuthFailure::Missing);
         };

@@ -2,7 +2,6 @@
 //! and the directory entry. Everything derives from `server.public_url`, `mail.organization`, the deployment id
 //! and the mailbox's primary address, so every instance of a deployment gives the same answer.
 
-
 use crate::config::Config;
 use crate::model::directory::{legacy_dn, server_legacy_dn};
 
@@ -168,7 +167,10 @@ port = 143
         assert_eq!(a.get_version_num(), 5);
         assert_ne!(a, mailbox_guid("bob@example.test"));
         // Pinned: changing the derivation would move every mailbox.
-        assert_eq!(a.to_string(), uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_URL, b"mailto:alice@example.test").to_string());
+        assert_eq!(
+            a.to_string(),
+            uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_URL, b"mailto:alice@example.test").to_string()
+        );
     }
 
     #[test]

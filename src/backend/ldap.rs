@@ -77,10 +77,8 @@ impl Directory {
         let mut ldap = self.connect().await?;
         let attrs = self.attribute_list();
         let work = async {
-            let mut stream = ldap
-                .streaming_search(&self.config.base_dn, Scope::Subtree, filter, attrs)
-                .await
-                .map_err(ldap_error)?;
+            let mut stream =
+                ldap.streaming_search(&self.config.base_dn, Scope::Subtree, filter, attrs).await.map_err(ldap_error)?;
             let mut out = Vec::new();
             while let Some(entry) = stream.next().await.map_err(ldap_error)? {
                 if let Some(e) = self.map_entry(SearchEntry::construct(entry)) {
@@ -93,9 +91,8 @@ impl Directory {
             let _ = stream.finish().await;
             Ok(out)
         };
-        let result = timeout(self.limit(), work)
-            .await
-            .map_err(|_| Error::unavailable(Backend::Ldap, "search timed out"))?;
+        let result =
+            timeout(self.limit(), work).await.map_err(|_| Error::unavailable(Backend::Ldap, "search timed out"))?;
         let _ = ldap.unbind().await;
         result
     }

@@ -4,8 +4,8 @@
 pub mod dav;
 pub mod imap;
 pub mod ldap;
+pub mod oof;
 pub mod sieve;
 pub mod sieve_client;
-pub mod oof;
 pub mod smtp;
 pub mod tls;

@@ -114,11 +114,18 @@ pub async fn probe(config: &SieveConfig, tls: &Arc<rustls::ClientConfig>) -> Res
             if caps.get("STARTTLS").is_none() {
                 return Err(Error::backend(Backend::Sieve, Kind::NotSupported, "server does not offer STARTTLS"));
             }
-            io.get_mut().write_all(b"STARTTLS\r\n").await.map_err(|e| Error::unavailable(Backend::Sieve, e.to_string()))?;
+            io.get_mut()
+                .write_all(b"STARTTLS\r\n")
+                .await
+                .map_err(|e| Error::unavailable(Backend::Sieve, e.to_string()))?;
             let mut line = String::new();
             io.read_line(&mut line).await.map_err(|e| Error::unavailable(Backend::Sieve, e.to_string()))?;
             if !line.to_ascii_uppercase().starts_with("OK") {
-                return Err(Error::backend(Backend::Sieve, Kind::Refused, format!("STARTTLS refused: {}", line.trim())));
+                return Err(Error::backend(
+                    Backend::Sieve,
+                    Kind::Refused,
+                    format!("STARTTLS refused: {}", line.trim()),
+                ));
             }
             let BackendStream::Plain(tcp) = io.into_inner() else {
                 return Err(Error::internal("STARTTLS on TLS"));

@@ -254,7 +254,8 @@ pub async fn send(
     if recipients.is_empty() {
         return Err(Error::client(Kind::Malformed, "a message needs at least one recipient"));
     }
-    if let Some(bad) = std::iter::once(envelope_from).chain(recipients.iter().map(String::as_str)).find(|a| !valid_path(a))
+    if let Some(bad) =
+        std::iter::once(envelope_from).chain(recipients.iter().map(String::as_str)).find(|a| !valid_path(a))
     {
         return Err(Error::client(Kind::Malformed, format!("invalid address {bad:?}")));
     }
@@ -281,13 +282,21 @@ pub async fn send(
             let b64 = base64::engine::general_purpose::STANDARD.encode(&token);
             let r = conn.command(&format!("AUTH PLAIN {b64}")).await?;
             if r.code == 535 || r.code == 534 {
-                return Err(Error::backend(Backend::Smtp, Kind::AuthFailed, format!("AUTH refused: {} {}", r.code, r.lines.join(" "))));
+                return Err(Error::backend(
+                    Backend::Smtp,
+                    Kind::AuthFailed,
+                    format!("AUTH refused: {} {}", r.code, r.lines.join(" ")),
+                ));
             }
             if r.code != 235 {
                 return Err(reply_error("AUTH", &r));
             }
         } else if !mechanisms.is_empty() {
-            return Err(Error::backend(Backend::Smtp, Kind::NotSupported, format!("no AUTH PLAIN (offered: {})", mechanisms.join(" "))));
+            return Err(Error::backend(
+                Backend::Smtp,
+                Kind::NotSupported,
+                format!("no AUTH PLAIN (offered: {})", mechanisms.join(" ")),
+            ));
         }
         let mut mail = format!("MAIL FROM:<{envelope_from}>");
         if has("SIZE") {

@@ -18,16 +18,17 @@ pub fn client_config(backend: Backend, ca_file: Option<&Path>) -> Result<Arc<rus
         let _ = roots.add(cert);
     }
     if let Some(path) = ca_file {
-        let certs = CertificateDer::pem_file_iter(path)
-            .map_err(|e| Error::backend(backend, Kind::Other, format!("cannot read CA file {}: {e}", path.display())))?;
+        let certs = CertificateDer::pem_file_iter(path).map_err(|e| {
+            Error::backend(backend, Kind::Other, format!("cannot read CA file {}: {e}", path.display()))
+        })?;
         let mut added = 0;
         for cert in certs {
             let cert = cert.map_err(|e| {
                 Error::backend(backend, Kind::Other, format!("bad certificate in {}: {e}", path.display()))
             })?;
-            roots.add(cert).map_err(|e| {
-                Error::backend(backend, Kind::Other, format!("unusable CA in {}: {e}", path.display()))
-            })?;
+            roots
+                .add(cert)
+                .map_err(|e| Error::backend(backend, Kind::Other, format!("unusable CA in {}: {e}", path.display())))?;
             added += 1;
         }
         if added == 0 {

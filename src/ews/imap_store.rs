@@ -56,8 +56,7 @@ pub struct ImapStore {
 
 impl ImapStore {
     pub async fn open(gw: &Gateway, principal: &Principal) -> Result<ImapStore> {
-        let store =
-            crate::backend::imap::store::shared(&gw.config.imap, &gw.imap_tls);
+        let store = crate::backend::imap::store::shared(&gw.config.imap, &gw.imap_tls);
         let smtp = gw.config.smtp.as_ref().and_then(|c| {
             let tls = SMTP_TLS
                 .get_or_init(|| match tls::client_config(Backend::Smtp, c.ca_file.as_deref()) {
@@ -289,7 +288,11 @@ impl MailStore for ImapStore {
     }
 
     async fn fetch_full(&mut self, folder: &str, uid: u32) -> Result<Option<(MsgSummary, Vec<u8>)>> {
-        Ok(self.store.fetch_message(&self.principal, folder, uid).await?.map(|m| (summary(m.summary), Vec::from(m.raw))))
+        Ok(self
+            .store
+            .fetch_message(&self.principal, folder, uid)
+            .await?
+            .map(|m| (summary(m.summary), Vec::from(m.raw))))
     }
 
     async fn fetch_full_many(&mut self, folder: &str, uids: &[u32]) -> Result<Vec<(MsgSummary, Vec<u8>)>> {
@@ -450,7 +453,9 @@ impl MailStore for ImapStore {
         let window = match settings.state {
             OofState::Disabled => return Ok(None),
             OofState::Enabled => None,
-            OofState::Scheduled { start, end } if start <= now && now < end => Some((start.timestamp(), end.timestamp())),
+            OofState::Scheduled { start, end } if start <= now && now < end => {
+                Some((start.timestamp(), end.timestamp()))
+            }
             OofState::Scheduled { .. } => return Ok(None),
         };
         // The caller is a colleague (same organisation): the internal reply (MS-OXWSMTGS 2.2.4.x OutOfOffice).

@@ -230,8 +230,8 @@ async fn run_op<S: MailStore>(cx: &mut Ctx<S>, req: &soap::Request) -> Vec<Respo
     let op = &req.op;
     cx.cached_tree = CACHED_TREE_OPS.contains(&req.op_name());
     if cx.groupware.is_some() && cx.delegate.is_none() {
-        cx.include_dav = matches!(req.op_name(), "FindFolder" | "SyncFolderHierarchy")
-            || groupware::touches_dav(op, &cx.ids);
+        cx.include_dav =
+            matches!(req.op_name(), "FindFolder" | "SyncFolderHierarchy") || groupware::touches_dav(op, &cx.ids);
     }
     if cx.include_dav
         && let Some(out) = groupware::items::dispatch(cx, req.op_name(), op).await

@@ -105,7 +105,12 @@ pub fn write_oof_settings(w: &mut XmlWriter, s: &OofSettings, now: DateTime<Utc>
 }
 
 /// The whole response document: `m:{op}Response` with one `m:ResponseMessage` and, on success, `extra`.
-pub fn response_document(version: &str, op: &str, error: Option<(&str, &str)>, extra: impl FnOnce(&mut XmlWriter)) -> String {
+pub fn response_document(
+    version: &str,
+    op: &str,
+    error: Option<(&str, &str)>,
+    extra: impl FnOnce(&mut XmlWriter),
+) -> String {
     let mut w = XmlWriter::with_decl();
     w.start("s:Envelope", &[("xmlns:s", NS_SOAP)]);
     w.start("s:Header", &[]);
@@ -154,7 +159,10 @@ pub async fn respond(gw: &Gateway, principal: &Principal, request: &Request) -> 
     match requested_mailbox(&request.op) {
         None => return answer(Some(("ErrorInvalidRequest", "Mailbox/Address is missing.")), None),
         Some(m) if m != principal.mail => {
-            return answer(Some(("ErrorAccessDenied", "Automatic replies of another mailbox cannot be read or set.")), None);
+            return answer(
+                Some(("ErrorAccessDenied", "Automatic replies of another mailbox cannot be read or set.")),
+                None,
+            );
         }
         Some(_) => {}
     }
@@ -232,9 +240,14 @@ mod tests {
             internal_reply: "In <b>Lisbon</b>".into(),
             external_reply: "Away".into(),
         };
-        let doc = response_document("Exchange2016", "GetUserOofSettings", None, |w| write_oof_settings(w, &s, DateTime::<Utc>::from(std::time::SystemTime::now())));
+        let doc = response_document("Exchange2016", "GetUserOofSettings", None, |w| {
+            write_oof_settings(w, &s, DateTime::<Utc>::from(std::time::SystemTime::now()))
+        });
         assert!(doc.contains("<h:ServerVersionInfo") || doc.contains("ServerVersionInfo"), "{doc}");
-        assert!(doc.contains(r#"<m:ResponseMessage ResponseClass="Success"><m:ResponseCode>NoError</m:ResponseCode>"#), "{doc}");
+        assert!(
+            doc.contains(r#"<m:ResponseMessage ResponseClass="Success"><m:ResponseCode>NoError</m:ResponseCode>"#),
+            "{doc}"
+        );
         assert!(doc.contains("<m:AllowExternalOof>All</m:AllowExternalOof>"), "{doc}");
         // Parse the settings back as if a client had sent them in a Set request.
         let inner = doc.split("<t:OofSettings>").nth(1).unwrap().split("</t:OofSettings>").next().unwrap();

@@ -10,17 +10,19 @@
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use mapi_codec::oxcdata::{LongTermId, ObjectId, PropTag, PropType, PropValue, PropertyRow, RowValue, TaggedPropertyValue};
+use mapi_codec::oxcdata::{
+    LongTermId, ObjectId, PropTag, PropType, PropValue, PropertyRow, RowValue, TaggedPropertyValue,
+};
 use mapi_codec::rops::response::{Body, GetReceiveFolder, Logon, LogonPrivate, LogonTime, LongTermIdResp, RowSet};
 use mapi_codec::rops::{RopContext, RopRequest, RopRequestBuffer, RopResponse, RopResponseBuffer, rop_id};
 use mapi_codec::rpc::{self, EncodeOptions};
 
+use super::Ctx;
+use super::named;
 use super::props as p;
 use super::session::{EmsmdbState, Object, SessionRef, State};
 use super::store::{self, StoreInfo, slot};
-use super::named;
 use super::wire::{self, ConnectRequest, ConnectResponse, ExecuteRequest, ExecuteResponse, Response};
-use super::Ctx;
 
 /// The DN prefix of the organisation's recipients: the user's legacy DN without its last two components.
 fn dn_prefix(legacy_dn: &str) -> String {
@@ -111,8 +113,28 @@ fn execute_response(error_code: u32, rop_buffer: Vec<u8>) -> Vec<u8> {
 fn has_output_handle(id: u8) -> bool {
     matches!(
         id,
-        0x02 | 0x03 | 0x04 | 0x05 | 0x06 | 0x1C | 0x21 | 0x22 | 0x23 | 0x29 | 0x2B | 0x3B | 0x3E | 0x3F | 0x46
-            | 0x4B | 0x4C | 0x4D | 0x53 | 0x69 | 0x70 | 0x7E | 0x82
+        0x02 | 0x03
+            | 0x04
+            | 0x05
+            | 0x06
+            | 0x1C
+            | 0x21
+            | 0x22
+            | 0x23
+            | 0x29
+            | 0x2B
+            | 0x3B
+            | 0x3E
+            | 0x3F
+            | 0x46
+            | 0x4B
+            | 0x4C
+            | 0x4D
+            | 0x53
+            | 0x69
+            | 0x70
+            | 0x7E
+            | 0x82
     )
 }
 
@@ -132,7 +154,8 @@ fn store_info(ctx: &Ctx, es: &EmsmdbState) -> StoreInfo {
 /// Converts a value to the type the client asked for, where MAPI allows it (string flavours).
 fn coerce(v: &PropValue, want: PropTag, unicode: bool) -> Option<PropValue> {
     let raw = want.type_raw();
-    let to8 = |s: &str| PropValue::String8(s.chars().map(|c| if (c as u32) < 0x100 { c as u8 } else { b'?' }).collect());
+    let to8 =
+        |s: &str| PropValue::String8(s.chars().map(|c| if (c as u32) < 0x100 { c as u8 } else { b'?' }).collect());
     match v {
         PropValue::String(s) if raw == PropType::String8.as_u16() => Some(to8(s)),
         PropValue::String(s) if raw == PropType::Unspecified.as_u16() && !unicode => Some(to8(s)),
@@ -192,9 +215,9 @@ async fn run_buffer(ctx: &Ctx, es: &mut EmsmdbState, buffer: &RopRequestBuffer) 
     let mut out = Vec::new();
     for rop in &buffer.rops {
         let named = match rop {
-            RopRequest::GetPropertyIdsFromNames(_) | RopRequest::GetNamesFromPropertyIds(_) | RopRequest::QueryNamedProperties(_) => {
-                Some(run_named(ctx, es, &handles, rop).await)
-            }
+            RopRequest::GetPropertyIdsFromNames(_)
+            | RopRequest::GetNamesFromPropertyIds(_)
+            | RopRequest::QueryNamedProperties(_) => Some(run_named(ctx, es, &handles, rop).await),
             _ => None,
         };
         if let Some(r) = named {
@@ -600,14 +623,18 @@ mod tests {
         rop.extend_from_slice(&1u16.to_le_bytes());
         rop.extend_from_slice(&[0, 0, 0, 0, 0, 5]);
         let out = run(&ctx, &mut es, &rop, &[h]);
-        let RopResponse::Success { body: Body::LongTermIdFromId(lt), .. } = &out.rops[0] else { panic!("{:?}", out.rops) };
+        let RopResponse::Success { body: Body::LongTermIdFromId(lt), .. } = &out.rops[0] else {
+            panic!("{:?}", out.rops)
+        };
         assert_eq!(lt.long_term_id.database_guid, store::replica_guid("alice@example.test"));
         let mut rop = vec![0x44, 0, 0];
         rop.extend_from_slice(&lt.long_term_id.database_guid.0);
         rop.extend_from_slice(&lt.long_term_id.global_counter.0);
         rop.extend_from_slice(&[0, 0]);
         let out = run(&ctx, &mut es, &rop, &[h]);
-        assert!(matches!(&out.rops[0], RopResponse::Success { body: Body::IdFromLongTermId(o), .. } if *o == store::fid(slot::INBOX)));
+        assert!(
+            matches!(&out.rops[0], RopResponse::Success { body: Body::IdFromLongTermId(o), .. } if *o == store::fid(slot::INBOX))
+        );
         let mut rop = vec![0x44, 0, 0];
         rop.extend_from_slice(&Guid([9; 16]).0);
         rop.extend_from_slice(&[0; 8]);
@@ -634,7 +661,10 @@ mod tests {
         rops.extend_from_slice(&store::fid(slot::INBOX).to_u64().to_le_bytes());
         rops.push(0);
         let out = run(&ctx, &mut es, &rops, &[0xFFFF_FFFF, 5]);
-        assert!(matches!(out.rops[1], RopResponse::Error { rop_id: 0x02, handle_index: 1, return_value: p::EC_NOT_SUPPORTED }));
+        assert!(matches!(
+            out.rops[1],
+            RopResponse::Error { rop_id: 0x02, handle_index: 1, return_value: p::EC_NOT_SUPPORTED }
+        ));
         assert_eq!(out.handles[1], 0xFFFF_FFFF);
     }
 
@@ -661,14 +691,20 @@ mod tests {
         let RopResponse::Success { body: Body::GetReceiveFolderTable(t), .. } = &out.rops[0] else { panic!() };
         assert_eq!(t.rows.len(), 4);
         assert_eq!(t.rows[1].values[0], RowValue::Value(PropValue::Integer64(store::fid(slot::ROOT).to_u64() as i64)));
-        assert!(matches!(&out.rops[1], RopResponse::Success { body: Body::GetAddressTypes(v), .. } if v == &["EX", "SMTP"]));
-        assert!(matches!(&out.rops[2], RopResponse::Success { body: Body::GetTransportFolder(f), .. } if *f == store::fid(slot::OUTBOX)));
+        assert!(
+            matches!(&out.rops[1], RopResponse::Success { body: Body::GetAddressTypes(v), .. } if v == &["EX", "SMTP"])
+        );
+        assert!(
+            matches!(&out.rops[2], RopResponse::Success { body: Body::GetTransportFolder(f), .. } if *f == store::fid(slot::OUTBOX))
+        );
         // Round trip through the codec's response decoder.
         let bytes = out.encode().unwrap();
         assert_eq!(RopResponseBuffer::decode(&bytes, &()).unwrap(), out);
         // RopGetPropertiesList.
         let out = run(&ctx, &mut es, &[0x09, 0, 0], &[h]);
-        assert!(matches!(&out.rops[0], RopResponse::Success { body: Body::Tags(0x09, t), .. } if t.contains(&p::STORE_SUPPORT_MASK)));
+        assert!(
+            matches!(&out.rops[0], RopResponse::Success { body: Body::Tags(0x09, t), .. } if t.contains(&p::STORE_SUPPORT_MASK))
+        );
     }
 
     #[test]

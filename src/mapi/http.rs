@@ -15,9 +15,9 @@ use hyper::body::Frame;
 
 use super::session::{Endpoint, Lookup, SessionRef, Store, Tuning};
 use super::{Ctx, emsmdb, nspi, wire};
-use mapi_codec::mapihttp::framing;
 use crate::auth::Principal;
 use crate::server::{Body, BoxError, Gateway, HttpRequest, full};
+use mapi_codec::mapihttp::framing;
 
 /// Largest MAPI/HTTP request body accepted (X-ResponseCode 9 beyond). An Execute carries at most a chain of
 /// 64 KiB extended buffers; Outlook stays far below this.
@@ -277,7 +277,9 @@ pub async fn handle(gw: &Gateway, req: &HttpRequest, principal: &Principal, endp
     if kind != Kind::Ping {
         let ct = req.header("content-type").unwrap_or("");
         let media = ct.split(';').next().unwrap_or("").trim();
-        if !media.eq_ignore_ascii_case("application/mapi-http") && !media.eq_ignore_ascii_case("application/octet-stream") {
+        if !media.eq_ignore_ascii_case("application/mapi-http")
+            && !media.eq_ignore_ascii_case("application/octet-stream")
+        {
             return fail(&echo, ResponseCode::InvalidHeader, "Content-Type must be application/mapi-http");
         }
     }

@@ -56,10 +56,21 @@ pub fn change_number(slot: u16, value: u64) -> Option<u64> {
 /// What a GlobalCounter of this store names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Decoded {
-    Folder { slot: u16 },
-    ImapMessage { slot: u16, uid: u32 },
-    DavItem { slot: u16, item: u32 },
-    Change { slot: u16, value: u32 },
+    Folder {
+        slot: u16,
+    },
+    ImapMessage {
+        slot: u16,
+        uid: u32,
+    },
+    DavItem {
+        slot: u16,
+        item: u32,
+    },
+    Change {
+        slot: u16,
+        value: u32,
+    },
     /// A folder counter beyond the slot range: not one of ours.
     Unknown,
 }
@@ -116,7 +127,8 @@ pub fn resolve_claims(claims: &[Claim]) -> BTreeMap<String, u16> {
     let mut taken = BTreeSet::new();
     let mut out = BTreeMap::new();
     for c in ordered {
-        if !(FIRST_DYNAMIC_SLOT..=MAX_SLOT).contains(&c.slot) || taken.contains(&c.slot) || out.contains_key(&c.folder) {
+        if !(FIRST_DYNAMIC_SLOT..=MAX_SLOT).contains(&c.slot) || taken.contains(&c.slot) || out.contains_key(&c.folder)
+        {
             continue;
         }
         taken.insert(c.slot);

@@ -12,8 +12,10 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-use mapi_codec::oxcdata::{EphemeralEntryId, Guid, NSPI_PROVIDER_UID, PermanentEntryId, PropTag, PropType, PropValue, RelOp, Restriction};
 use mapi_codec::Writer;
+use mapi_codec::oxcdata::{
+    EphemeralEntryId, Guid, NSPI_PROVIDER_UID, PermanentEntryId, PropTag, PropType, PropValue, RelOp, Restriction,
+};
 use sha2::Digest;
 use uuid::Uuid;
 
@@ -292,7 +294,9 @@ fn value(ctx: &Ctx, gal: &Gal, e: &GalEntry, id: u16, flags: u32) -> Option<Prop
             Some(PropValue::Binary(k))
         }
         x if x == p::SMTP_ADDRESS.id() => s(&d.mail),
-        x if x == p::ADDRESS_BOOK_PROXY_ADDRESSES.id() => Some(PropValue::MultipleString(vec![format!("SMTP:{}", d.mail)])),
+        x if x == p::ADDRESS_BOOK_PROXY_ADDRESSES.id() => {
+            Some(PropValue::MultipleString(vec![format!("SMTP:{}", d.mail)]))
+        }
         x if x == p::ACCOUNT.id() => opt(&d.login).or_else(|| s(d.mail.split('@').next().unwrap_or(&d.mail))),
         x if x == p::GIVEN_NAME.id() => opt(&d.given_name),
         x if x == p::SURNAME.id() => opt(&d.surname),
@@ -301,11 +305,9 @@ fn value(ctx: &Ctx, gal: &Gal, e: &GalEntry, id: u16, flags: u32) -> Option<Prop
         x if x == p::OFFICE_LOCATION.id() => opt(&d.office),
         x if x == p::BUSINESS_TELEPHONE_NUMBER.id() => opt(&d.phone),
         x if x == p::MOBILE_TELEPHONE_NUMBER.id() => opt(&d.mobile),
-        x if x == p::ADDRESS_BOOK_MANAGER_DISTINGUISHED_NAME.id() => d
-            .manager_dn
-            .as_deref()
-            .and_then(|m| gal.by_ldap_dn(m))
-            .map(|m| PropValue::String(m.legacy_dn.clone())),
+        x if x == p::ADDRESS_BOOK_MANAGER_DISTINGUISHED_NAME.id() => {
+            d.manager_dn.as_deref().and_then(|m| gal.by_ldap_dn(m)).map(|m| PropValue::String(m.legacy_dn.clone()))
+        }
         x if x == p::ADDRESS_BOOK_HOME_MESSAGE_DATABASE.id() => e.mdb_dn.as_deref().and_then(s),
         x if x == p::ADDRESS_BOOK_CONTAINER_ID.id() => Some(PropValue::Integer32(0)),
         _ => None,
@@ -484,9 +486,11 @@ fn link_table(g: &Gal, prop: u32, mid: u32) -> Option<Vec<&GalEntry>> {
             .iter()
             .filter(|r| !dn.is_empty() && r.entry.manager_dn.as_deref().is_some_and(|m| m.eq_ignore_ascii_case(dn)))
             .collect(),
-        x if x == p::ADDRESS_BOOK_IS_MEMBER_OF_DL.id() => {
-            g.entries.iter().filter(|l| l.entry.kind == EntryKind::DistributionList && !dn.is_empty() && linked(l)).collect()
-        }
+        x if x == p::ADDRESS_BOOK_IS_MEMBER_OF_DL.id() => g
+            .entries
+            .iter()
+            .filter(|l| l.entry.kind == EntryKind::DistributionList && !dn.is_empty() && linked(l))
+            .collect(),
         _ => return None,
     })
 }
@@ -944,7 +948,8 @@ mod tests {
     #[test]
     fn link_tables() {
         let g = gal();
-        let mids = |prop: PropTag, mid| link_table(&g, prop.0, mid).map(|v| v.iter().map(|e| e.mid).collect::<Vec<_>>());
+        let mids =
+            |prop: PropTag, mid| link_table(&g, prop.0, mid).map(|v| v.iter().map(|e| e.mid).collect::<Vec<_>>());
         assert_eq!(mids(p::ADDRESS_BOOK_MEMBER, 0x300), Some(vec![0x100, 0x200]));
         assert_eq!(mids(p::ADDRESS_BOOK_MEMBER.with_type(0x101E), 0x300), Some(vec![0x100, 0x200]));
         assert_eq!(mids(p::ADDRESS_BOOK_REPORTS, 0x100), Some(vec![0x200]));
@@ -973,8 +978,14 @@ mod tests {
     fn coercion() {
         let v = PropValue::String("Zoë Ω".into());
         assert_eq!(coerce(v.clone(), p::DISPLAY_NAME, true), Some(v.clone()));
-        assert_eq!(coerce(v.clone(), p::DISPLAY_NAME.with_type(0x1E), true), Some(PropValue::String8(b"Zo\xeb ?".to_vec())));
-        assert_eq!(coerce(v.clone(), p::DISPLAY_NAME.with_type(0), false), Some(PropValue::String8(b"Zo\xeb ?".to_vec())));
+        assert_eq!(
+            coerce(v.clone(), p::DISPLAY_NAME.with_type(0x1E), true),
+            Some(PropValue::String8(b"Zo\xeb ?".to_vec()))
+        );
+        assert_eq!(
+            coerce(v.clone(), p::DISPLAY_NAME.with_type(0), false),
+            Some(PropValue::String8(b"Zo\xeb ?".to_vec()))
+        );
         assert_eq!(coerce(v, p::DISPLAY_NAME.with_type(0x03), true), None);
         let mv = PropValue::MultipleString(vec!["SMTP:a@x".into()]);
         assert_eq!(

@@ -274,12 +274,18 @@ mod tests {
         assert_eq!(store.find(Endpoint::Nspi, "alice@x", &id, None, idle).err(), Some(Lookup::NotFound));
         assert_eq!(store.find(Endpoint::Emsmdb, "bob@x", &id, None, idle).err(), Some(Lookup::OtherUser));
         assert_eq!(store.find(Endpoint::Emsmdb, "alice@x", &id, Some(None), idle).err(), Some(Lookup::MissingSequence));
-        assert_eq!(store.find(Endpoint::Emsmdb, "alice@x", &id, Some(Some("x")), idle).err(), Some(Lookup::BadSequence));
+        assert_eq!(
+            store.find(Endpoint::Emsmdb, "alice@x", &id, Some(Some("x")), idle).err(),
+            Some(Lookup::BadSequence)
+        );
         let (_, next) = store.find(Endpoint::Emsmdb, "alice@x", &id, Some(Some(&seq)), idle).unwrap();
         let next = next.unwrap();
         assert_ne!(next, seq);
         // The old sequence value is now stale.
-        assert_eq!(store.find(Endpoint::Emsmdb, "alice@x", &id, Some(Some(&seq)), idle).err(), Some(Lookup::BadSequence));
+        assert_eq!(
+            store.find(Endpoint::Emsmdb, "alice@x", &id, Some(Some(&seq)), idle).err(),
+            Some(Lookup::BadSequence)
+        );
         assert!(store.find(Endpoint::Emsmdb, "alice@x", &id, Some(Some(&next)), idle).is_ok());
         // Expiry.
         assert_eq!(store.find(Endpoint::Emsmdb, "alice@x", &id, None, Duration::ZERO).err(), Some(Lookup::NotFound));

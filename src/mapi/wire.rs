@@ -15,11 +15,11 @@ pub const MAX_ARRAY: usize = 100_000;
 // ---------------------------------------------------------------------------------------------------------
 // EMSMDB (MS-OXCMAPIHTTP 2.2.4): the codec's bodies.
 
+pub use mapi_codec::mapihttp::Response;
 pub use mapi_codec::mapihttp::ab::Stat;
 pub use mapi_codec::mapihttp::emsmdb::{
     ConnectRequest, ConnectResponse, DisconnectRequest, ExecuteRequest, ExecuteResponse, NotificationWaitRequest,
 };
-pub use mapi_codec::mapihttp::Response;
 
 /// Execute request flags (MS-OXCMAPIHTTP 2.2.4.2.1, same values as EcDoRpcExt2 pulFlags, MS-OXCRPC 3.1.4.2).
 pub const EXECUTE_NO_COMPRESSION: u32 = 0x0000_0001;
@@ -45,10 +45,19 @@ pub fn encode_simple_response(status_code: u32, error_code: u32, extra: &[u32]) 
 /// One decoded NSPI request (MS-OXCMAPIHTTP 2.2.5.x.1). Auxiliary buffers are read and dropped.
 #[derive(Debug, Clone, PartialEq)]
 pub enum NspiRequest {
-    Bind { flags: u32, stat: Option<Stat> },
+    Bind {
+        flags: u32,
+        stat: Option<Stat>,
+    },
     Unbind,
-    CompareMIds { stat: Option<Stat>, mid1: u32, mid2: u32 },
-    DnToMId { names: Vec<String> },
+    CompareMIds {
+        stat: Option<Stat>,
+        mid1: u32,
+        mid2: u32,
+    },
+    DnToMId {
+        names: Vec<String>,
+    },
     GetMatches {
         stat: Option<Stat>,
         in_mids: Option<Vec<u32>>,
@@ -57,25 +66,67 @@ pub enum NspiRequest {
         row_count: u32,
         columns: Option<Vec<PropTag>>,
     },
-    GetPropList { flags: u32, mid: u32, code_page: u32 },
-    GetProps { flags: u32, stat: Option<Stat>, tags: Option<Vec<PropTag>> },
-    GetSpecialTable { flags: u32, stat: Option<Stat>, version: Option<u32> },
-    GetTemplateInfo { flags: u32, display_type: u32, dn: Option<String>, code_page: u32, locale_id: u32 },
+    GetPropList {
+        flags: u32,
+        mid: u32,
+        code_page: u32,
+    },
+    GetProps {
+        flags: u32,
+        stat: Option<Stat>,
+        tags: Option<Vec<PropTag>>,
+    },
+    GetSpecialTable {
+        flags: u32,
+        stat: Option<Stat>,
+        version: Option<u32>,
+    },
+    GetTemplateInfo {
+        flags: u32,
+        display_type: u32,
+        dn: Option<String>,
+        code_page: u32,
+        locale_id: u32,
+    },
     ModLinkAtt,
     ModProps,
-    QueryColumns { flags: u32 },
-    QueryRows { flags: u32, stat: Option<Stat>, explicit_table: Vec<u32>, count: u32, columns: Option<Vec<PropTag>> },
-    ResolveNames { stat: Option<Stat>, tags: Option<Vec<PropTag>>, names: Vec<String> },
-    ResortRestriction { stat: Option<Stat>, in_mids: Option<Vec<u32>> },
+    QueryColumns {
+        flags: u32,
+    },
+    QueryRows {
+        flags: u32,
+        stat: Option<Stat>,
+        explicit_table: Vec<u32>,
+        count: u32,
+        columns: Option<Vec<PropTag>>,
+    },
+    ResolveNames {
+        stat: Option<Stat>,
+        tags: Option<Vec<PropTag>>,
+        names: Vec<String>,
+    },
+    ResortRestriction {
+        stat: Option<Stat>,
+        in_mids: Option<Vec<u32>>,
+    },
     SeekEntries {
         stat: Option<Stat>,
         target: Option<(PropTag, Option<PropValue>)>,
         explicit_table: Option<Vec<u32>>,
         columns: Option<Vec<PropTag>>,
     },
-    UpdateStat { stat: Option<Stat>, delta_requested: bool },
-    GetMailboxUrl { flags: u32, user_dn: String },
-    GetAddressBookUrl { flags: u32, user_dn: String },
+    UpdateStat {
+        stat: Option<Stat>,
+        delta_requested: bool,
+    },
+    GetMailboxUrl {
+        flags: u32,
+        user_dn: String,
+    },
+    GetAddressBookUrl {
+        flags: u32,
+        user_dn: String,
+    },
 }
 
 /// The NSPI request types (X-RequestType values, MS-OXCMAPIHTTP 2.2.3.3.1).

@@ -88,6 +88,9 @@ mod tests {
             legacy_dn("Viaduc Demo", "alice@example.test"),
             "/o=Viaduc Demo/ou=Exchange Administrative Group (FYDIBOHF23SPDLT)/cn=Recipients/cn=alice"
         );
-        assert_eq!(legacy_dn("a/b", "x=y@d"), "/o=a_b/ou=Exchange Administrative Group (FYDIBOHF23SPDLT)/cn=Recipients/cn=x_y");
+        assert_eq!(
+            legacy_dn("a/b", "x=y@d"),
+            "/o=a_b/ou=Exchange Administrative Group (FYDIBOHF23SPDLT)/cn=Recipients/cn=x_y"
+        );
     }
 }

@@ -22,10 +22,8 @@ impl DateTime {
 
     /// Now, in UTC.
     pub fn now() -> DateTime {
-        let unix = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs() as i64)
-            .unwrap_or(0);
+        let unix =
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0);
         DateTime::from_unix(unix)
     }
 
@@ -237,9 +235,7 @@ fn parse(raw: &[u8]) -> Result<mail_parser::Message<'_>> {
     if raw.len() > MAX_MIME_SIZE {
         return Err(Error::client(Kind::TooLarge, format!("message of {} bytes is too large", raw.len())));
     }
-    MessageParser::default()
-        .parse(raw)
-        .ok_or_else(|| Error::client(Kind::Malformed, "not a MIME message"))
+    MessageParser::default().parse(raw).ok_or_else(|| Error::client(Kind::Malformed, "not a MIME message"))
 }
 
 fn first_id(value: &HeaderValue<'_>) -> Option<String> {
@@ -382,7 +378,9 @@ fn attachment_info(index: usize, raw: &[u8], part: &mail_parser::MessagePart<'_>
     let disposition_attachment = part.content_disposition().is_some_and(|d| d.is_attachment());
     let is_inline = !disposition_attachment && content_id.is_some();
     let size = match &part.body {
-        PartType::Text(_) | PartType::Html(_) => original_bytes(raw, part).map(|b| b.len()).unwrap_or(part.contents().len()),
+        PartType::Text(_) | PartType::Html(_) => {
+            original_bytes(raw, part).map(|b| b.len()).unwrap_or(part.contents().len())
+        }
         _ => part.contents().len(),
     };
     let message_date = match &part.body {
@@ -402,7 +400,11 @@ impl Message {
             header_text(&msg, "Priority"),
         );
         let body_text = msg.body_text(0).map(|c| c.into_owned());
-        let body_html = if msg.html_body.iter().any(|&id| matches!(msg.parts.get(id as usize).map(|p| &p.body), Some(PartType::Html(_)))) {
+        let body_html = if msg
+            .html_body
+            .iter()
+            .any(|&id| matches!(msg.parts.get(id as usize).map(|p| &p.body), Some(PartType::Html(_))))
+        {
             msg.body_html(0).map(|c| c.into_owned())
         } else {
             None
@@ -455,7 +457,19 @@ impl Message {
 /// IMAP keywords that are categories: every flag that is not a system flag (`\...`) nor a well-known
 /// client keyword (`$Forwarded`, `$MDNSent`, `$Junk`, ...).
 pub fn categories_from_flags(flags: &[String]) -> Vec<String> {
-    const HIDDEN: &[&str] = &["$forwarded", "$mdnsent", "$junk", "$notjunk", "$phishing", "junk", "nonjunk", "$submitpending", "$submitted", "$hasattachment", "$hasnoattachment"];
+    const HIDDEN: &[&str] = &[
+        "$forwarded",
+        "$mdnsent",
+        "$junk",
+        "$notjunk",
+        "$phishing",
+        "junk",
+        "nonjunk",
+        "$submitpending",
+        "$submitted",
+        "$hasattachment",
+        "$hasnoattachment",
+    ];
     flags
         .iter()
         .filter(|f| !f.starts_with('\\') && !HIDDEN.contains(&f.to_ascii_lowercase().as_str()))
@@ -843,9 +857,24 @@ mod tests {
             body_text: Some("text".into()),
             body_html: Some("<p>html</p>".into()),
             attachments: vec![
-                OutgoingAttachment { name: "Inner".into(), content_type: "message/rfc822".into(), data: inner.clone(), content_id: None },
-                OutgoingAttachment { name: "f.bin".into(), content_type: "application/octet-stream".into(), data: vec![0, 255], content_id: None },
-                OutgoingAttachment { name: "i.png".into(), content_type: "image/png".into(), data: vec![1], content_id: Some("i@x".into()) },
+                OutgoingAttachment {
+                    name: "Inner".into(),
+                    content_type: "message/rfc822".into(),
+                    data: inner.clone(),
+                    content_id: None,
+                },
+                OutgoingAttachment {
+                    name: "f.bin".into(),
+                    content_type: "application/octet-stream".into(),
+                    data: vec![0, 255],
+                    content_id: None,
+                },
+                OutgoingAttachment {
+                    name: "i.png".into(),
+                    content_type: "image/png".into(),
+                    data: vec![1],
+                    content_id: Some("i@x".into()),
+                },
             ],
             ..Default::default()
         };
@@ -864,7 +893,12 @@ mod tests {
         assert!(m.attachments[2].is_inline);
         // 8-bit content gets an 8bit encoding.
         let eight = OutgoingMessage {
-            attachments: vec![OutgoingAttachment { name: "m".into(), content_type: "message/rfc822".into(), data: "Subject: ü\r\n\r\nü\r\n".as_bytes().to_vec(), content_id: None }],
+            attachments: vec![OutgoingAttachment {
+                name: "m".into(),
+                content_type: "message/rfc822".into(),
+                data: "Subject: ü\r\n\r\nü\r\n".as_bytes().to_vec(),
+                content_id: None,
+            }],
             ..Default::default()
         };
         let raw = build_mime(&eight);
@@ -876,7 +910,8 @@ mod tests {
     #[test]
     fn flags_map_to_state_and_categories() {
         let mut m = Message::default();
-        let flags: Vec<String> = ["\\Seen", "\\Flagged", "$Forwarded", "Project-X", "$label1"].map(String::from).to_vec();
+        let flags: Vec<String> =
+            ["\\Seen", "\\Flagged", "$Forwarded", "Project-X", "$label1"].map(String::from).to_vec();
         m.apply_flags(&flags);
         assert!(m.is_read && m.is_flagged && !m.is_draft);
         assert_eq!(m.categories, vec!["Project-X".to_string(), "$label1".to_string()]);
@@ -898,8 +933,18 @@ mod tests {
             body_text: Some("Plain text ünïcode".into()),
             body_html: Some("<p>HTML <img src=\"cid:img1@x\"></p>".into()),
             attachments: vec![
-                OutgoingAttachment { name: "data.bin".into(), content_type: "application/octet-stream".into(), data: (0u8..=255).collect(), content_id: None },
-                OutgoingAttachment { name: "i.png".into(), content_type: "image/png".into(), data: vec![0x89, b'P', b'N', b'G'], content_id: Some("img1@x".into()) },
+                OutgoingAttachment {
+                    name: "data.bin".into(),
+                    content_type: "application/octet-stream".into(),
+                    data: (0u8..=255).collect(),
+                    content_id: None,
+                },
+                OutgoingAttachment {
+                    name: "i.png".into(),
+                    content_type: "image/png".into(),
+                    data: vec![0x89, b'P', b'N', b'G'],
+                    content_id: Some("img1@x".into()),
+                },
             ],
             ..Default::default()
         };

@@ -2,14 +2,14 @@
 //! SMTP, Sieve, LDAP). Front-ends translate their wire types into these and back; back-ends fill them from
 //! their servers. Nothing here knows a wire format.
 
+pub mod calendar;
+pub mod contact;
 pub mod directory;
 pub mod folder;
+pub mod freebusy;
 pub mod message;
 pub mod mime_tree;
-pub mod unique_body;
-pub mod timezone;
 pub mod recurrence;
-pub mod calendar;
 pub mod task;
-pub mod contact;
-pub mod freebusy;
+pub mod timezone;
+pub mod unique_body;

@@ -91,5 +91,9 @@ impl Health {
 }
 
 fn answer(ok: bool, report: String) -> Response<Body> {
-    if ok { text(StatusCode::OK, format!("ok\n{report}")) } else { text(StatusCode::SERVICE_UNAVAILABLE, format!("unavailable\n{report}")) }
+    if ok {
+        text(StatusCode::OK, format!("ok\n{report}"))
+    } else {
+        text(StatusCode::SERVICE_UNAVAILABLE, format!("unavailable\n{report}"))
+    }
 }

@@ -79,7 +79,11 @@ impl Metrics {
                     h.counts[i]
                 );
             }
-            let _ = writeln!(out, "viaduc_request_duration_seconds_bucket{{endpoint=\"{endpoint}\",le=\"+Inf\"}} {}", h.count);
+            let _ = writeln!(
+                out,
+                "viaduc_request_duration_seconds_bucket{{endpoint=\"{endpoint}\",le=\"+Inf\"}} {}",
+                h.count
+            );
             let _ = writeln!(out, "viaduc_request_duration_seconds_sum{{endpoint=\"{endpoint}\"}} {}", h.sum);
             let _ = writeln!(out, "viaduc_request_duration_seconds_count{{endpoint=\"{endpoint}\"}} {}", h.count);
         }

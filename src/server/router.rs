@@ -96,11 +96,8 @@ async fn dispatch(gw: &Arc<Gateway>, endpoint: Endpoint, req: Request<Incoming>,
 
     let (parts, body) = req.into_parts();
     let limit = gw.config.server.max_body_bytes;
-    let declared = parts
-        .headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
+    let declared =
+        parts.headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|n| n > limit as u64) {
         return text(StatusCode::PAYLOAD_TOO_LARGE, "request body too large\n");
     }

@@ -76,11 +76,9 @@ fn lz77_benches(c: &mut Criterion) {
             g.bench_with_input(BenchmarkId::new("compress", &id), &data, |b, d| {
                 b.iter(|| lz77::compress(black_box(d)))
             });
-            g.bench_with_input(
-                BenchmarkId::new("decompress", &id),
-                &compressed,
-                |b, cmp| b.iter(|| lz77::decompress(black_box(cmp), size).unwrap()),
-            );
+            g.bench_with_input(BenchmarkId::new("decompress", &id), &compressed, |b, cmp| {
+                b.iter(|| lz77::decompress(black_box(cmp), size).unwrap())
+            });
         }
     }
     g.finish();
@@ -90,23 +88,15 @@ fn rpc_chain(c: &mut Criterion) {
     // Two segments of an Execute response: 32 KiB compressed + XOR, 8 KiB XOR only.
     let data = text(40 * 1024);
     let mut w = Writer::new();
-    let both = rpc::EncodeOptions {
-        compress: true,
-        xor: true,
-    };
-    let xor_only = rpc::EncodeOptions {
-        compress: false,
-        xor: true,
-    };
+    let both = rpc::EncodeOptions { compress: true, xor: true };
+    let xor_only = rpc::EncodeOptions { compress: false, xor: true };
     rpc::encode_segment(&mut w, &data[..32 * 1024], both, false).unwrap();
     rpc::encode_segment(&mut w, &data[32 * 1024..], xor_only, true).unwrap();
     let chain = w.into_vec();
     assert_eq!(rpc::decode_chain(&chain).unwrap().len(), 2);
     let mut g = c.benchmark_group("rpc_header_ext");
     g.throughput(Throughput::Bytes(data.len() as u64));
-    g.bench_function("decode_chain/40KiB lz77+xor", |b| {
-        b.iter(|| rpc::decode_chain(black_box(&chain)).unwrap())
-    });
+    g.bench_function("decode_chain/40KiB lz77+xor", |b| b.iter(|| rpc::decode_chain(black_box(&chain)).unwrap()));
     g.finish();
 }
 
@@ -130,10 +120,7 @@ fn outlook_execute_buffer() -> Vec<u8> {
             logon_flags: 0x01,
             open_flags: 0x0100_0C04,
             store_state: 0,
-            essdn: Some(
-                "/o=Viaduc/ou=Exchange Administrative Group (FYDIBOHF23SPDLT)/cn=Recipients/cn=alice"
-                    .into(),
-            ),
+            essdn: Some("/o=Viaduc/ou=Exchange Administrative Group (FYDIBOHF23SPDLT)/cn=Recipients/cn=alice".into()),
         }),
         RopRequest::OpenFolder(rq::OpenFolder {
             logon_id: 0,
@@ -162,13 +149,7 @@ fn outlook_execute_buffer() -> Vec<u8> {
             row_count: 0x7F,
         }),
     ];
-    RopRequestBuffer {
-        rops,
-        handles: vec![0xFFFF_FFFF; 3],
-        stopped: None,
-    }
-    .encode()
-    .unwrap()
+    RopRequestBuffer { rops, handles: vec![0xFFFF_FFFF; 3], stopped: None }.encode().unwrap()
 }
 
 fn rop_buffer(c: &mut Criterion) {
@@ -177,24 +158,16 @@ fn rop_buffer(c: &mut Criterion) {
     assert_eq!(RopRequestBuffer::decode(&buf, &ctx).unwrap().rops.len(), 5);
     let mut g = c.benchmark_group("rop_request_buffer");
     g.throughput(Throughput::Bytes(buf.len() as u64));
-    g.bench_function(
-        "decode/logon+openfolder+hierarchy+setcolumns+queryrows",
-        |b| b.iter(|| RopRequestBuffer::decode(black_box(&buf), &ctx).unwrap()),
-    );
+    g.bench_function("decode/logon+openfolder+hierarchy+setcolumns+queryrows", |b| {
+        b.iter(|| RopRequestBuffer::decode(black_box(&buf), &ctx).unwrap())
+    });
     g.finish();
 }
 
 fn property_rows(c: &mut Criterion) {
-    let cols = [
-        PropTag(0x0037_001F),
-        PropTag(0x0E06_0040),
-        PropTag(0x0E08_0003),
-        PropTag(0x0FFF_0102),
-    ];
+    let cols = [PropTag(0x0037_001F), PropTag(0x0E06_0040), PropTag(0x0E08_0003), PropTag(0x0FFF_0102)];
     let row = PropertyRow::from_values(vec![
-        RowValue::Value(PropValue::String(
-            "Quarterly report for the Viaduc project".into(),
-        )),
+        RowValue::Value(PropValue::String("Quarterly report for the Viaduc project".into())),
         RowValue::Value(PropValue::Time(0x01DB_0000_0000_0000)),
         RowValue::Value(PropValue::Integer32(12345)),
         RowValue::Value(PropValue::Binary(vec![7; 70])),
@@ -208,9 +181,7 @@ fn property_rows(c: &mut Criterion) {
         b.iter(|| {
             let mut w = Writer::with_capacity(row_len * 100);
             for _ in 0..100 {
-                black_box(&row)
-                    .encode(&mut w, &cols, CountWidth::U16)
-                    .unwrap();
+                black_box(&row).encode(&mut w, &cols, CountWidth::U16).unwrap();
             }
             w
         })

@@ -54,26 +54,16 @@ impl<'a> Reader<'a> {
     }
     /// Returns the next byte without consuming it.
     pub fn peek_u8(&self) -> Result<u8> {
-        self.buf.get(self.pos).copied().ok_or(Error::Truncated {
-            needed: 1,
-            remaining: 0,
-        })
+        self.buf.get(self.pos).copied().ok_or(Error::Truncated { needed: 1, remaining: 0 })
     }
     /// Fails with [`Error::TrailingBytes`] unless the reader is exhausted.
     pub fn finish(&self) -> Result<()> {
-        if self.is_empty() {
-            Ok(())
-        } else {
-            Err(Error::TrailingBytes(self.remaining()))
-        }
+        if self.is_empty() { Ok(()) } else { Err(Error::TrailingBytes(self.remaining())) }
     }
     /// Consumes `n` bytes.
     pub fn bytes(&mut self, n: usize) -> Result<&'a [u8]> {
         if n > self.remaining() {
-            return Err(Error::Truncated {
-                needed: n,
-                remaining: self.remaining(),
-            });
+            return Err(Error::Truncated { needed: n, remaining: self.remaining() });
         }
         let s = &self.buf[self.pos..self.pos + n];
         self.pos += n;
@@ -139,11 +129,7 @@ impl<'a> Reader<'a> {
     pub fn check_count(&self, what: &'static str, count: usize, min_size: usize) -> Result<()> {
         let need = count.saturating_mul(min_size.max(1));
         if need > self.remaining() {
-            return Err(Error::TooLarge {
-                what,
-                len: count,
-                max: self.remaining() / min_size.max(1),
-            });
+            return Err(Error::TooLarge { what, len: count, max: self.remaining() / min_size.max(1) });
         }
         Ok(())
     }
@@ -154,17 +140,10 @@ impl<'a> Reader<'a> {
         let mut i = 0;
         loop {
             if i + 2 > rest.len() {
-                return Err(Error::Truncated {
-                    needed: i + 2,
-                    remaining: rest.len(),
-                });
+                return Err(Error::Truncated { needed: i + 2, remaining: rest.len() });
             }
             if i >= MAX_STRING_BYTES {
-                return Err(Error::TooLarge {
-                    what: "UTF-16 string",
-                    len: i,
-                    max: MAX_STRING_BYTES,
-                });
+                return Err(Error::TooLarge { what: "UTF-16 string", len: i, max: MAX_STRING_BYTES });
             }
             let u = u16::from_le_bytes([rest[i], rest[i + 1]]);
             i += 2;
@@ -179,16 +158,10 @@ impl<'a> Reader<'a> {
     /// A UTF-16LE string of exactly `nbytes` bytes (no terminator handling).
     pub fn utf16_fixed(&mut self, nbytes: usize) -> Result<String> {
         if !nbytes.is_multiple_of(2) {
-            return Err(Error::Invalid {
-                what: "UTF-16 byte length",
-                value: nbytes as u64,
-            });
+            return Err(Error::Invalid { what: "UTF-16 byte length", value: nbytes as u64 });
         }
         let b = self.bytes(nbytes)?;
-        let units: Vec<u16> = b
-            .chunks_exact(2)
-            .map(|c| u16::from_le_bytes([c[0], c[1]]))
-            .collect();
+        let units: Vec<u16> = b.chunks_exact(2).map(|c| u16::from_le_bytes([c[0], c[1]])).collect();
         String::from_utf16(&units).map_err(|_| Error::InvalidUtf16)
     }
     /// A NUL-terminated 8-bit string (terminator consumed, not returned). The
@@ -198,19 +171,12 @@ impl<'a> Reader<'a> {
         match rest.iter().position(|&b| b == 0) {
             Some(n) => {
                 if n > MAX_STRING_BYTES {
-                    return Err(Error::TooLarge {
-                        what: "8-bit string",
-                        len: n,
-                        max: MAX_STRING_BYTES,
-                    });
+                    return Err(Error::TooLarge { what: "8-bit string", len: n, max: MAX_STRING_BYTES });
                 }
                 self.pos += n + 1;
                 Ok(rest[..n].to_vec())
             }
-            None => Err(Error::Truncated {
-                needed: rest.len() + 1,
-                remaining: rest.len(),
-            }),
+            None => Err(Error::Truncated { needed: rest.len() + 1, remaining: rest.len() }),
         }
     }
     /// A NUL-terminated ASCII string decoded as (lossless) Latin-1 into a `String`
@@ -218,16 +184,10 @@ impl<'a> Reader<'a> {
     pub fn asciiz(&mut self) -> Result<String> {
         let b = self.str8z()?;
         if !b.is_ascii() {
-            return Err(Error::Invalid {
-                what: "ASCII string byte",
-                value: 0x80,
-            });
+            return Err(Error::Invalid { what: "ASCII string byte", value: 0x80 });
         }
         // Cannot fail: checked ASCII.
-        String::from_utf8(b).map_err(|_| Error::Invalid {
-            what: "ASCII string",
-            value: 0,
-        })
+        String::from_utf8(b).map_err(|_| Error::Invalid { what: "ASCII string", value: 0 })
     }
 }
 
@@ -242,9 +202,7 @@ impl Writer {
         Writer { buf: Vec::new() }
     }
     pub fn with_capacity(n: usize) -> Self {
-        Writer {
-            buf: Vec::with_capacity(n),
-        }
+        Writer { buf: Vec::with_capacity(n) }
     }
     pub fn len(&self) -> usize {
         self.buf.len()
@@ -294,12 +252,8 @@ impl Writer {
     /// Writes a COUNT field; fails if `n` does not fit the width.
     pub fn count(&mut self, w: CountWidth, n: usize, what: &'static str) -> crate::Result<()> {
         match w {
-            CountWidth::U16 => {
-                self.u16(u16::try_from(n).map_err(|_| Error::EncodeOverflow { what, len: n })?)
-            }
-            CountWidth::U32 => {
-                self.u32(u32::try_from(n).map_err(|_| Error::EncodeOverflow { what, len: n })?)
-            }
+            CountWidth::U16 => self.u16(u16::try_from(n).map_err(|_| Error::EncodeOverflow { what, len: n })?),
+            CountWidth::U32 => self.u32(u32::try_from(n).map_err(|_| Error::EncodeOverflow { what, len: n })?),
         }
         Ok(())
     }

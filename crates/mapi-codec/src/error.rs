@@ -9,11 +9,7 @@ pub enum Error {
     /// The input ended before the structure did.
     Truncated { needed: usize, remaining: usize },
     /// A length or count exceeds an explicit cap of this crate or of the protocol.
-    TooLarge {
-        what: &'static str,
-        len: usize,
-        max: usize,
-    },
+    TooLarge { what: &'static str, len: usize, max: usize },
     /// A field holds a value the specification does not allow.
     Invalid { what: &'static str, value: u64 },
     /// A property type (MS-OXCDATA 2.11.1) that is unknown or not allowed in this context.
@@ -37,10 +33,7 @@ impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Error::Truncated { needed, remaining } => {
-                write!(
-                    f,
-                    "input truncated: needed {needed} bytes, {remaining} remaining"
-                )
+                write!(f, "input truncated: needed {needed} bytes, {remaining} remaining")
             }
             Error::TooLarge { what, len, max } => write!(f, "{what} too large: {len} > {max}"),
             Error::Invalid { what, value } => write!(f, "invalid {what}: {value:#x}"),
@@ -51,10 +44,7 @@ impl fmt::Display for Error {
             Error::InvalidUtf16 => write!(f, "invalid UTF-16 string"),
             Error::TrailingBytes(n) => write!(f, "{n} unexpected trailing bytes"),
             Error::EncodeOverflow { what, len } => {
-                write!(
-                    f,
-                    "cannot encode {what}: length {len} does not fit its count field"
-                )
+                write!(f, "cannot encode {what}: length {len} does not fit its count field")
             }
         }
     }

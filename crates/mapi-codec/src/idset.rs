@@ -36,9 +36,7 @@ impl RangeSet {
     }
     /// Number of values in the set (saturating).
     pub fn len(&self) -> u64 {
-        self.ranges.iter().fold(0u64, |a, (l, h)| {
-            a.saturating_add((h - l).saturating_add(1))
-        })
+        self.ranges.iter().fold(0u64, |a, (l, h)| a.saturating_add((h - l).saturating_add(1)))
     }
     pub fn contains(&self, v: u64) -> bool {
         self.ranges
@@ -62,9 +60,7 @@ impl RangeSet {
             return;
         }
         // First range that could touch [low, high]: its high + 1 >= low.
-        let start = self
-            .ranges
-            .partition_point(|&(_, h)| h.saturating_add(1) < low);
+        let start = self.ranges.partition_point(|&(_, h)| h.saturating_add(1) < low);
         let mut end = start;
         let (mut nl, mut nh) = (low, high);
         while end < self.ranges.len() && self.ranges[end].0 <= nh.saturating_add(1) {
@@ -113,10 +109,7 @@ pub fn decode_globset(r: &mut Reader) -> Result<RangeSet> {
             0x01..=0x06 => {
                 let n = cmd as usize;
                 if stack.len() + n > 6 {
-                    return Err(Error::Invalid {
-                        what: "GLOBSET push beyond 6 bytes",
-                        value: cmd as u64,
-                    });
+                    return Err(Error::Invalid { what: "GLOBSET push beyond 6 bytes", value: cmd as u64 });
                 }
                 stack.extend_from_slice(r.bytes(n)?);
                 if stack.len() == 6 {
@@ -127,10 +120,7 @@ pub fn decode_globset(r: &mut Reader) -> Result<RangeSet> {
                 }
             }
             0x50 => {
-                let n = groups.pop().ok_or(Error::Invalid {
-                    what: "GLOBSET pop on empty stack",
-                    value: 0x50,
-                })?;
+                let n = groups.pop().ok_or(Error::Invalid { what: "GLOBSET pop on empty stack", value: 0x50 })?;
                 stack.truncate(stack.len() - n);
             }
             0x42 => {
@@ -148,10 +138,7 @@ pub fn decode_globset(r: &mut Reader) -> Result<RangeSet> {
                     if mask & (1 << bit) != 0 {
                         let v = start as u64 + bit + 1;
                         if v > 0xFF {
-                            return Err(Error::Invalid {
-                                what: "GLOBSET bitmask overflows the low byte",
-                                value: v,
-                            });
+                            return Err(Error::Invalid { what: "GLOBSET bitmask overflows the low byte", value: v });
                         }
                         set.insert(base | v);
                     }
@@ -160,10 +147,7 @@ pub fn decode_globset(r: &mut Reader) -> Result<RangeSet> {
             0x52 => {
                 let k = 6 - stack.len();
                 if k == 0 {
-                    return Err(Error::Invalid {
-                        what: "GLOBSET range with full stack",
-                        value: 0x52,
-                    });
+                    return Err(Error::Invalid { what: "GLOBSET range with full stack", value: 0x52 });
                 }
                 let mut lo = stack.clone();
                 lo.extend_from_slice(r.bytes(k)?);
@@ -171,18 +155,12 @@ pub fn decode_globset(r: &mut Reader) -> Result<RangeSet> {
                 hi.extend_from_slice(r.bytes(k)?);
                 let (l, h) = (be48(&lo), be48(&hi));
                 if l > h {
-                    return Err(Error::Invalid {
-                        what: "GLOBSET range low above high",
-                        value: l,
-                    });
+                    return Err(Error::Invalid { what: "GLOBSET range low above high", value: l });
                 }
                 set.insert_range(l, h);
             }
             other => {
-                return Err(Error::Invalid {
-                    what: "GLOBSET command",
-                    value: other as u64,
-                });
+                return Err(Error::Invalid { what: "GLOBSET command", value: other as u64 });
             }
         }
     }
@@ -194,10 +172,7 @@ pub fn decode_globset(r: &mut Reader) -> Result<RangeSet> {
 pub fn encode_globset(w: &mut Writer, set: &RangeSet) -> Result<()> {
     for &(l, h) in set.ranges() {
         if h > GLOBCNT_MAX {
-            return Err(Error::EncodeOverflow {
-                what: "GLOBCNT above 48 bits",
-                len: 6,
-            });
+            return Err(Error::EncodeOverflow { what: "GLOBCNT above 48 bits", len: 6 });
         }
         let lb = &l.to_be_bytes()[2..];
         let hb = &h.to_be_bytes()[2..];
@@ -206,12 +181,7 @@ pub fn encode_globset(w: &mut Writer, set: &RangeSet) -> Result<()> {
             w.bytes(lb);
             continue;
         }
-        let p = lb
-            .iter()
-            .zip(hb)
-            .take(5)
-            .take_while(|(a, b)| a == b)
-            .count();
+        let p = lb.iter().zip(hb).take(5).take_while(|(a, b)| a == b).count();
         if p > 0 {
             w.u8(p as u8);
             w.bytes(&lb[..p]);
@@ -270,10 +240,7 @@ impl IdSet {
         for (rep, set) in &self.entries {
             let f = matches!(rep, Replica::Id(_));
             if *form.get_or_insert(f) != f {
-                return Err(Error::Invalid {
-                    what: "IDSET mixes REPLID and REPLGUID",
-                    value: 0,
-                });
+                return Err(Error::Invalid { what: "IDSET mixes REPLID and REPLGUID", value: 0 });
             }
             match rep {
                 Replica::Id(id) => w.u16(*id),
@@ -285,10 +252,7 @@ impl IdSet {
     }
     /// The set for a replica, if present.
     pub fn get(&self, replica: &Replica) -> Option<&RangeSet> {
-        self.entries
-            .iter()
-            .find(|(r, _)| r == replica)
-            .map(|(_, s)| s)
+        self.entries.iter().find(|(r, _)| r == replica).map(|(_, s)| s)
     }
     /// Adds a GLOBCNT for a replica (creating the entry when needed).
     pub fn insert(&mut self, replica: Replica, globcnt: u64) {
@@ -327,19 +291,11 @@ mod tests {
         // Push 5 bytes 00 00 00 00 01, bitmask start 0x02 mask 0b101, pop,
         // push 6 bytes singleton, range with empty stack, end.
         let b = [
-            0x05, 0, 0, 0, 0, 1, 0x42, 0x02, 0b101, 0x50, 0x06, 0, 0, 0, 0, 2, 0, 0x52, 0, 0, 0, 0,
-            3, 0, 0, 0, 0, 0, 3, 0x10, 0x00,
+            0x05, 0, 0, 0, 0, 1, 0x42, 0x02, 0b101, 0x50, 0x06, 0, 0, 0, 0, 2, 0, 0x52, 0, 0, 0, 0, 3, 0, 0, 0, 0, 0,
+            3, 0x10, 0x00,
         ];
         let s = decode_globset(&mut Reader::new(&b)).unwrap();
-        assert_eq!(
-            s.ranges(),
-            &[
-                (0x102, 0x103),
-                (0x105, 0x105),
-                (0x200, 0x200),
-                (0x300, 0x310)
-            ]
-        );
+        assert_eq!(s.ranges(), &[(0x102, 0x103), (0x105, 0x105), (0x200, 0x200), (0x300, 0x310)]);
         let mut w = Writer::new();
         encode_globset(&mut w, &s).unwrap();
         assert_eq!(decode_globset(&mut Reader::new(w.as_slice())).unwrap(), s);

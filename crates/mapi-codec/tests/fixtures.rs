@@ -9,19 +9,13 @@ use mapi_codec::rops::{Body, RopContext, RopRequest, RopResponse};
 use mapi_codec::{Reader, Writer, lz77};
 
 fn fixture(name: &str) -> Vec<u8> {
-    let path = format!(
-        "{}/../../protocol-fixtures/mapi-codec/{name}",
-        env!("CARGO_MANIFEST_DIR")
-    );
+    let path = format!("{}/../../protocol-fixtures/mapi-codec/{name}", env!("CARGO_MANIFEST_DIR"));
     common::hex(&std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}")))
 }
 
 #[test]
 fn readme_lists_every_fixture() {
-    let dir = format!(
-        "{}/../../protocol-fixtures/mapi-codec",
-        env!("CARGO_MANIFEST_DIR")
-    );
+    let dir = format!("{}/../../protocol-fixtures/mapi-codec", env!("CARGO_MANIFEST_DIR"));
     let readme = std::fs::read_to_string(format!("{dir}/README.md")).unwrap();
     for e in std::fs::read_dir(&dir).unwrap() {
         let name = e.unwrap().file_name().into_string().unwrap();
@@ -35,10 +29,7 @@ fn readme_lists_every_fixture() {
 #[test]
 fn ms_xca_alphabet() {
     let c = fixture("ms-xca-3.1-plain-lz77-alphabet.compressed.hex");
-    assert_eq!(
-        lz77::decompress(&c, 26).unwrap(),
-        b"abcdefghijklmnopqrstuvwxyz"
-    );
+    assert_eq!(lz77::decompress(&c, 26).unwrap(), b"abcdefghijklmnopqrstuvwxyz");
     assert_eq!(lz77::compress(b"abcdefghijklmnopqrstuvwxyz"), c);
 }
 
@@ -60,21 +51,13 @@ fn ms_oxcprpt_set_properties_request() {
     let mut r = Reader::new(&b);
     let rop = RopRequest::decode(&mut r, &RopContext::default()).unwrap();
     assert!(r.is_empty());
-    let RopRequest::SetProperties(sp) = &rop else {
-        panic!("{rop:?}")
-    };
+    let RopRequest::SetProperties(sp) = &rop else { panic!("{rop:?}") };
     assert_eq!((sp.logon_id, sp.input_handle_index), (0, 0));
     assert_eq!(sp.property_values.len(), 2);
     assert_eq!(sp.property_values[0].tag, PropTag(0x003D001F));
-    assert_eq!(
-        sp.property_values[0].value,
-        PropValue::String(String::new())
-    );
+    assert_eq!(sp.property_values[0].value, PropValue::String(String::new()));
     assert_eq!(sp.property_values[1].tag, PropTag(0x0E1D001F));
-    assert_eq!(
-        sp.property_values[1].value,
-        PropValue::String("Hello World".into())
-    );
+    assert_eq!(sp.property_values[1].value, PropValue::String("Hello World".into()));
     let mut w = Writer::new();
     rop.encode(&mut w).unwrap();
     assert_eq!(w.into_vec(), b);
@@ -109,9 +92,7 @@ fn response(name: &str) -> RopResponse {
 fn ms_oxcfold_move_folder_request() {
     let (b, rop) = request("ms-oxcfold-4.5.1-movefolder-request.hex");
     assert_eq!(b.len(), 30);
-    let RopRequest::MoveFolder(m) = &rop else {
-        panic!("{rop:?}")
-    };
+    let RopRequest::MoveFolder(m) = &rop else { panic!("{rop:?}") };
     assert_eq!(rop.rop_id(), 0x35);
     assert_eq!(m.logon_id, 0);
     assert_eq!(m.source_handle_index, 1);
@@ -126,9 +107,7 @@ fn ms_oxcfold_move_folder_request() {
 #[test]
 fn ms_oxctabl_query_rows_request() {
     let (_, rop) = request("ms-oxctabl-4.5.3.1-queryrows-request.hex");
-    let RopRequest::QueryRows(q) = &rop else {
-        panic!("{rop:?}")
-    };
+    let RopRequest::QueryRows(q) = &rop else { panic!("{rop:?}") };
     assert_eq!((q.logon_id, q.input_handle_index), (0, 0));
     assert_eq!(q.query_rows_flags, 0x00);
     assert!(q.forward_read);
@@ -162,10 +141,7 @@ fn ms_oxorule_set_columns_response() {
 #[test]
 fn ms_oxcprpt_get_property_ids_from_names_response() {
     let rop = response("ms-oxcprpt-4.1.2-getpropertyidsfromnames-response.hex");
-    assert_eq!(
-        rop,
-        RopResponse::success(0, Body::GetPropertyIdsFromNames(vec![0x863E, 0x863F]))
-    );
+    assert_eq!(rop, RopResponse::success(0, Body::GetPropertyIdsFromNames(vec![0x863E, 0x863F])));
 }
 
 /// MS-OXCPRPT 4.2.2: RopSetProperties response without property problems.
@@ -180,20 +156,11 @@ fn ms_oxcprpt_set_properties_response() {
 #[test]
 fn ms_oxcprpt_get_properties_specific_request() {
     let (_, rop) = request("ms-oxcprpt-4.3.1-getpropertiesspecific-request.hex");
-    let RopRequest::GetPropertiesSpecific(g) = &rop else {
-        panic!("{rop:?}")
-    };
+    let RopRequest::GetPropertiesSpecific(g) = &rop else { panic!("{rop:?}") };
     assert_eq!((g.logon_id, g.input_handle_index), (0, 0));
     assert_eq!(g.property_size_limit, 0);
     assert_eq!(g.want_unicode, 1);
-    assert_eq!(
-        g.property_tags,
-        [
-            PropTag(0x863E000B),
-            PropTag(0x863F0003),
-            PropTag(0x65E20102)
-        ]
-    );
+    assert_eq!(g.property_tags, [PropTag(0x863E000B), PropTag(0x863F0003), PropTag(0x65E20102)]);
 }
 
 /// MS-OXCPRPT 4.4.1.1: RopOpenStream request on
@@ -201,9 +168,7 @@ fn ms_oxcprpt_get_properties_specific_request() {
 #[test]
 fn ms_oxcprpt_open_stream_request() {
     let (_, rop) = request("ms-oxcprpt-4.4.1.1-openstream-request.hex");
-    let RopRequest::OpenStream(o) = &rop else {
-        panic!("{rop:?}")
-    };
+    let RopRequest::OpenStream(o) = &rop else { panic!("{rop:?}") };
     assert_eq!(o.logon_id, 1);
     assert_eq!(o.input_handle_index, 0);
     assert_eq!(o.output_handle_index, 1);
@@ -217,33 +182,24 @@ fn ms_oxcprpt_open_stream_request() {
 fn ms_oxcprpt_asynchronous_progress() {
     use mapi_codec::rops::response::Progress;
     let (_, rop) = request("ms-oxcprpt-4.5-emptyfolder-request.hex");
-    let RopRequest::EmptyFolder(e) = &rop else {
-        panic!("{rop:?}")
-    };
+    let RopRequest::EmptyFolder(e) = &rop else { panic!("{rop:?}") };
     assert_eq!((e.logon_id, e.input_handle_index), (0, 0));
     assert!(e.want_asynchronous);
     assert!(!e.want_delete_associated);
 
     let (_, rop) = request("ms-oxcprpt-4.5-progress-request.hex");
-    let RopRequest::Progress(p) = &rop else {
-        panic!("{rop:?}")
-    };
+    let RopRequest::Progress(p) = &rop else { panic!("{rop:?}") };
     assert_eq!((p.logon_id, p.input_handle_index), (0, 0));
     assert!(!p.want_cancel);
 
-    for (name, done) in [
-        ("ms-oxcprpt-4.5-progress-response-29.hex", 29),
-        ("ms-oxcprpt-4.5-progress-response-59.hex", 59),
-    ] {
+    for (name, done) in
+        [("ms-oxcprpt-4.5-progress-response-29.hex", 29), ("ms-oxcprpt-4.5-progress-response-59.hex", 59)]
+    {
         assert_eq!(
             response(name),
             RopResponse::success(
                 0,
-                Body::Progress(Progress {
-                    logon_id: 0,
-                    completed_task_count: done,
-                    total_task_count: 729,
-                })
+                Body::Progress(Progress { logon_id: 0, completed_task_count: done, total_task_count: 729 })
             )
         );
     }
@@ -255,13 +211,8 @@ fn ms_oxcprpt_asynchronous_progress() {
 fn ms_oxcfold_create_folder() {
     let (b, rop) = request("ms-oxcfold-4.1.1-createfolder-request.hex");
     assert_eq!(b.len(), 26);
-    let RopRequest::CreateFolder(c) = &rop else {
-        panic!("{rop:?}")
-    };
-    assert_eq!(
-        (c.logon_id, c.input_handle_index, c.output_handle_index),
-        (0, 0, 1)
-    );
+    let RopRequest::CreateFolder(c) = &rop else { panic!("{rop:?}") };
+    assert_eq!((c.logon_id, c.input_handle_index, c.output_handle_index), (0, 0, 1));
     assert_eq!(c.folder_type, 1);
     assert!(!c.open_existing);
     assert_eq!(c.reserved, 0);
@@ -273,10 +224,7 @@ fn ms_oxcfold_create_folder() {
         rop,
         RopResponse::success(
             1,
-            Body::CreateFolder {
-                folder_id: ObjectId::new(0x0001, 0x0000_0E91_5212),
-                existing: None,
-            }
+            Body::CreateFolder { folder_id: ObjectId::new(0x0001, 0x0000_0E91_5212), existing: None }
         )
     );
 }
@@ -286,9 +234,7 @@ fn ms_oxcfold_create_folder() {
 #[test]
 fn ms_oxcfold_delete_folder() {
     let (_, rop) = request("ms-oxcfold-4.2.1-deletefolder-request.hex");
-    let RopRequest::DeleteFolder(d) = &rop else {
-        panic!("{rop:?}")
-    };
+    let RopRequest::DeleteFolder(d) = &rop else { panic!("{rop:?}") };
     assert_eq!((d.logon_id, d.input_handle_index), (0, 1));
     assert_eq!(d.delete_folder_flags, 0x01 | 0x04);
     assert_eq!(d.folder_id, ObjectId::new(0x0001, 0x0000_0E8E_DF36));
@@ -311,13 +257,8 @@ fn ms_oxcfold_get_hierarchy_table_response() {
 #[test]
 fn ms_oxctabl_get_contents_table_request() {
     let (_, rop) = request("ms-oxctabl-4.1.1-getcontentstable-request.hex");
-    let RopRequest::GetContentsTable(t) = &rop else {
-        panic!("{rop:?}")
-    };
-    assert_eq!(
-        (t.logon_id, t.input_handle_index, t.output_handle_index),
-        (0, 0, 1)
-    );
+    let RopRequest::GetContentsTable(t) = &rop else { panic!("{rop:?}") };
+    assert_eq!((t.logon_id, t.input_handle_index, t.output_handle_index), (0, 0, 1));
     assert_eq!(t.table_flags, 0x00);
 }
 
@@ -327,34 +268,18 @@ fn ms_oxctabl_get_contents_table_request() {
 #[test]
 fn ms_oxomsg_submit_and_spooler() {
     let (_, rop) = request("ms-oxomsg-4.1.1-submitmessage-request.hex");
-    let RopRequest::SubmitMessage(s) = &rop else {
-        panic!("{rop:?}")
-    };
-    assert_eq!(
-        (s.logon_id, s.input_handle_index, s.submit_flags),
-        (0, 2, 0)
-    );
-    assert_eq!(
-        response("ms-oxomsg-4.1.2-submitmessage-response.hex"),
-        RopResponse::success(2, Body::Empty(0x32))
-    );
+    let RopRequest::SubmitMessage(s) = &rop else { panic!("{rop:?}") };
+    assert_eq!((s.logon_id, s.input_handle_index, s.submit_flags), (0, 2, 0));
+    assert_eq!(response("ms-oxomsg-4.1.2-submitmessage-response.hex"), RopResponse::success(2, Body::Empty(0x32)));
 
     let (_, rop) = request("ms-oxomsg-4.3.1-abortsubmit-request.hex");
-    let RopRequest::AbortSubmit(a) = &rop else {
-        panic!("{rop:?}")
-    };
+    let RopRequest::AbortSubmit(a) = &rop else { panic!("{rop:?}") };
     assert_eq!((a.logon_id, a.input_handle_index), (0, 0));
     assert_eq!(a.folder_id, ObjectId::new(0x0001, 0x0003_b479_ca47));
     assert_eq!(a.message_id, ObjectId::new(0x0001, 0x0003_b7e6_5fa7));
-    assert_eq!(
-        response("ms-oxomsg-4.3.2-abortsubmit-response.hex"),
-        RopResponse::success(0, Body::Empty(0x34))
-    );
+    assert_eq!(response("ms-oxomsg-4.3.2-abortsubmit-response.hex"), RopResponse::success(0, Body::Empty(0x34)));
 
-    assert_eq!(
-        response("ms-oxomsg-4.6.1.2-setspooler-response.hex"),
-        RopResponse::success(0, Body::Empty(0x47))
-    );
+    assert_eq!(response("ms-oxomsg-4.6.1.2-setspooler-response.hex"), RopResponse::success(0, Body::Empty(0x47)));
     assert_eq!(
         response("ms-oxomsg-4.6.6.2-spoolerlockmessage-response.hex"),
         RopResponse::success(0, Body::Empty(0x48))
@@ -366,19 +291,11 @@ fn ms_oxomsg_submit_and_spooler() {
 fn ms_oxcfold_delete_messages_request() {
     let (b, rop) = request("ms-oxcfold-4.3.1-deletemessages-request.hex");
     assert_eq!(b.len(), 23);
-    let RopRequest::DeleteMessages(d) = &rop else {
-        panic!("{rop:?}")
-    };
+    let RopRequest::DeleteMessages(d) = &rop else { panic!("{rop:?}") };
     assert_eq!((d.logon_id, d.input_handle_index), (0, 0));
     assert!(!d.want_asynchronous);
     assert!(d.notify_non_read);
-    assert_eq!(
-        d.message_ids,
-        [
-            ObjectId::new(0x0001, 0x0000_0E8E_F148),
-            ObjectId::new(0x0001, 0x0000_0E8E_C302)
-        ]
-    );
+    assert_eq!(d.message_ids, [ObjectId::new(0x0001, 0x0000_0E8E_F148), ObjectId::new(0x0001, 0x0000_0E8E_C302)]);
 }
 
 /// MS-OXCFOLD 4.6: RopCopyFolder request (asynchronous, recursive,
@@ -387,14 +304,9 @@ fn ms_oxcfold_delete_messages_request() {
 fn ms_oxcfold_copy_folder() {
     let (b, rop) = request("ms-oxcfold-4.6.1-copyfolder-request.hex");
     assert_eq!(b.len(), 31);
-    let RopRequest::CopyFolder(c) = &rop else {
-        panic!("{rop:?}")
-    };
+    let RopRequest::CopyFolder(c) = &rop else { panic!("{rop:?}") };
     assert_eq!(rop.rop_id(), 0x36);
-    assert_eq!(
-        (c.logon_id, c.source_handle_index, c.dest_handle_index),
-        (0, 0, 1)
-    );
+    assert_eq!((c.logon_id, c.source_handle_index, c.dest_handle_index), (0, 0, 1));
     assert!(c.want_asynchronous);
     assert_eq!(c.want_recursive, Some(true));
     assert_eq!(c.folder_id, ObjectId::new(0x0001, 0x0000_0E8E_DF36));
@@ -409,9 +321,7 @@ fn ms_oxcfold_copy_folder() {
 #[test]
 fn ms_oxctabl_set_columns_request() {
     let (_, rop) = request("ms-oxctabl-4.2.1-setcolumns-request.hex");
-    let RopRequest::SetColumns(s) = &rop else {
-        panic!("{rop:?}")
-    };
+    let RopRequest::SetColumns(s) = &rop else { panic!("{rop:?}") };
     assert_eq!((s.logon_id, s.input_handle_index), (0, 1));
     assert_eq!(s.set_columns_flags, 0);
     assert_eq!(
@@ -432,9 +342,7 @@ fn ms_oxctabl_set_columns_request() {
 fn ms_oxctabl_sort_table_request() {
     use mapi_codec::oxcdata::SortOrder;
     let (_, rop) = request("ms-oxctabl-4.3.1-sorttable-request.hex");
-    let RopRequest::SortTable(s) = &rop else {
-        panic!("{rop:?}")
-    };
+    let RopRequest::SortTable(s) = &rop else { panic!("{rop:?}") };
     assert_eq!((s.logon_id, s.input_handle_index), (0, 0));
     assert_eq!(s.sort_table_flags, 0);
     let set = &s.sort_order_set;
@@ -442,16 +350,8 @@ fn ms_oxctabl_sort_table_request() {
     assert_eq!(
         set.sort_orders,
         [
-            SortOrder {
-                prop_type: 0x301F,
-                prop_id: 0x8008,
-                order: 0x00
-            },
-            SortOrder {
-                prop_type: 0x0040,
-                prop_id: 0x0E06,
-                order: 0x01
-            },
+            SortOrder { prop_type: 0x301F, prop_id: 0x8008, order: 0x00 },
+            SortOrder { prop_type: 0x0040, prop_id: 0x0E06, order: 0x01 },
         ]
     );
 }
@@ -460,13 +360,8 @@ fn ms_oxctabl_sort_table_request() {
 #[test]
 fn ms_oxcfold_move_copy_messages_request() {
     let (_, rop) = request("ms-oxcfold-4.4.1-movecopymessages-request.hex");
-    let RopRequest::MoveCopyMessages(m) = &rop else {
-        panic!("{rop:?}")
-    };
-    assert_eq!(
-        (m.logon_id, m.source_handle_index, m.dest_handle_index),
-        (0, 0, 1)
-    );
+    let RopRequest::MoveCopyMessages(m) = &rop else { panic!("{rop:?}") };
+    assert_eq!((m.logon_id, m.source_handle_index, m.dest_handle_index), (0, 0, 1));
     assert_eq!(m.message_ids, [ObjectId::new(0x0001, 0x0000_0E8E_EC5D)]);
     assert!(!m.want_asynchronous);
     assert!(!m.want_copy);
@@ -490,34 +385,18 @@ fn ms_oxorule_read_rules_table() {
     use mapi_codec::rops::RopRequestBuffer;
 
     let (get, rop) = request("ms-oxorule-4.2.1-getrulestable-request.hex");
-    let RopRequest::GetRulesTable(t) = &rop else {
-        panic!("{rop:?}")
-    };
-    assert_eq!(
-        (t.logon_id, t.input_handle_index, t.output_handle_index),
-        (0, 0, 1)
-    );
+    let RopRequest::GetRulesTable(t) = &rop else { panic!("{rop:?}") };
+    assert_eq!((t.logon_id, t.input_handle_index, t.output_handle_index), (0, 0, 1));
     assert_eq!(t.table_flags, 0x40);
 
     let (set, rop) = request("ms-oxorule-4.2.1-setcolumns-request.hex");
-    let RopRequest::SetColumns(s) = &rop else {
-        panic!("{rop:?}")
-    };
+    let RopRequest::SetColumns(s) = &rop else { panic!("{rop:?}") };
     assert_eq!((s.input_handle_index, s.set_columns_flags), (1, 0));
     let columns = s.property_tags.clone();
-    assert_eq!(
-        columns,
-        [
-            PropTag(0x66740014),
-            PropTag(0x66840102),
-            PropTag(0x6682001F)
-        ]
-    );
+    assert_eq!(columns, [PropTag(0x66740014), PropTag(0x66840102), PropTag(0x6682001F)]);
 
     let (query, rop) = request("ms-oxorule-4.2.1-queryrows-request.hex");
-    let RopRequest::QueryRows(q) = &rop else {
-        panic!("{rop:?}")
-    };
+    let RopRequest::QueryRows(q) = &rop else { panic!("{rop:?}") };
     assert_eq!((q.input_handle_index, q.query_rows_flags), (1, 0));
     assert!(q.forward_read);
     assert_eq!(q.row_count, 50);
@@ -540,11 +419,7 @@ fn ms_oxorule_read_rules_table() {
     let mut r = Reader::new(&b);
     let rop = RopResponse::decode(&mut r, &cols).unwrap();
     assert!(r.is_empty());
-    let RopResponse::Success {
-        handle_index: 1,
-        body: Body::QueryRows { origin, rows },
-    } = &rop
-    else {
+    let RopResponse::Success { handle_index: 1, body: Body::QueryRows { origin, rows } } = &rop else {
         panic!("{rop:?}")
     };
     assert_eq!(*origin, 0x02); // BOOKMARK_END
@@ -555,8 +430,7 @@ fn ms_oxorule_read_rules_table() {
             values: vec![
                 RowValue::Value(PropValue::Integer64(0x56F8_3F01_0000_0001)),
                 RowValue::Value(PropValue::Binary(vec![
-                    0x01, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x55, 0x55, 0x55, 0x55, 0xd1,
-                    0x44, 0xe3, 0x40,
+                    0x01, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x55, 0x55, 0x55, 0x55, 0xd1, 0x44, 0xe3, 0x40,
                 ])),
                 RowValue::Value(PropValue::String("Project X".into())),
             ],

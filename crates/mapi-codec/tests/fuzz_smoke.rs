@@ -15,21 +15,13 @@ use mapi_codec::{Reader, aux, lz77, rpc};
 
 /// Iterations per decoder family; override with MAPI_CODEC_FUZZ_ITER for a longer run.
 fn iters() -> usize {
-    std::env::var("MAPI_CODEC_FUZZ_ITER")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(4000)
+    std::env::var("MAPI_CODEC_FUZZ_ITER").ok().and_then(|v| v.parse().ok()).unwrap_or(4000)
 }
 
 struct Cols;
 impl ColumnSource for Cols {
     fn columns(&self, _: u8, _: u8) -> Option<Vec<PropTag>> {
-        Some(vec![
-            PropTag(0x0FFF0102),
-            PropTag(0x3001001F),
-            PropTag(0x30010000),
-            PropTag(0x10010003),
-        ])
+        Some(vec![PropTag(0x0FFF0102), PropTag(0x3001001F), PropTag(0x30010000), PropTag(0x10010003)])
     }
 }
 
@@ -102,11 +94,7 @@ fn oxcdata_decoders_never_panic() {
         let _ = TaggedPropertyValue::decode(&mut Reader::new(b), CountWidth::U32);
         let _ = Restriction::decode(&mut Reader::new(b), CountWidth::U16);
         let _ = Restriction::decode(&mut Reader::new(b), CountWidth::U32);
-        let _ = PropertyRow::decode(
-            &mut Reader::new(b),
-            &Cols.columns(0, 0).unwrap_or_default(),
-            CountWidth::U16,
-        );
+        let _ = PropertyRow::decode(&mut Reader::new(b), &Cols.columns(0, 0).unwrap_or_default(), CountWidth::U16);
         let _ = PropertyName::decode(&mut Reader::new(b));
         let _ = SortOrderSet::decode(&mut Reader::new(b));
         let _ = decode_tag_array(&mut Reader::new(b));
@@ -127,14 +115,8 @@ fn oxcdata_decoders_never_panic() {
 fn rpc_lz77_aux_idset_never_panic() {
     let seeds = vec![
         common::hex("ff ff ff 1f 61 62 63 17 00 0f ff 26 01"),
-        rpc::encode_chain(
-            &[b"hello hello hello hello", b"x"],
-            rpc::EncodeOptions {
-                compress: true,
-                xor: true,
-            },
-        )
-        .unwrap(),
+        rpc::encode_chain(&[b"hello hello hello hello", b"x"], rpc::EncodeOptions { compress: true, xor: true })
+            .unwrap(),
         common::hex("05 00 00 00 00 01 42 02 05 50 52 00 00 00 00 03 00 00 00 00 00 03 10 00"),
     ];
     feed(300, &seeds, |b| {
@@ -199,13 +181,7 @@ fn hostile_counts_fail_fast() {
     for &ty in PropType::ALL {
         let _ = PropValue::decode(&mut Reader::new(&big), ty, CountWidth::U32);
     }
-    assert!(
-        lz77::decompress(
-            &common::hex("ff ff ff ff 00 00 ff ff ff ff ff ff ff ff ff ff"),
-            1 << 20
-        )
-        .is_err()
-    );
+    assert!(lz77::decompress(&common::hex("ff ff ff ff 00 00 ff ff ff ff ff ff ff ff ff ff"), 1 << 20).is_err());
     let mut b = vec![0u8, 0, 0, 0, 0, 0, 0, 0, 0xFF];
     b.extend([0xFF; 4]);
     assert!(Response::<nspi::QueryRowsResponse>::decode(&b).is_err());

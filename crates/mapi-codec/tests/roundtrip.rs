@@ -10,9 +10,7 @@ use mapi_codec::idset::{IdSet, RangeSet, Replica, ReplicaForm, decode_globset, e
 use mapi_codec::mapihttp::{self, ab, emsmdb, nspi};
 use mapi_codec::oxcdata::*;
 use mapi_codec::rops::response::ColumnSource;
-use mapi_codec::rops::{
-    RopContext, RopRequest, RopRequestBuffer, RopResponse, RopResponseBuffer, rop_name,
-};
+use mapi_codec::rops::{RopContext, RopRequest, RopRequestBuffer, RopResponse, RopResponseBuffer, rop_name};
 use mapi_codec::{Reader, Writer, aux, lz77, rpc};
 
 fn gen_value(rng: &mut Rng, ty: PropType, depth: usize) -> PropValue {
@@ -37,34 +35,20 @@ fn gen_value(rng: &mut Rng, ty: PropType, depth: usize) -> PropValue {
         PropType::Guid => V::Guid(Guid([rng.byte(); 16])),
         PropType::ServerId => V::ServerId(rng.uniform_bytes(21)),
         PropType::Restriction => V::Restriction(Box::new(gen_restriction(rng, depth + 1))),
-        PropType::RuleAction => V::RuleAction(RuleActions {
-            blocks: (0..n).map(|_| rng.uniform_bytes(8)).collect(),
-        }),
+        PropType::RuleAction => V::RuleAction(RuleActions { blocks: (0..n).map(|_| rng.uniform_bytes(8)).collect() }),
         PropType::Binary => V::Binary(rng.uniform_bytes(20)),
-        PropType::MultipleInteger16 => {
-            V::MultipleInteger16((0..n).map(|_| small(rng) as i16).collect())
-        }
-        PropType::MultipleInteger32 => {
-            V::MultipleInteger32((0..n).map(|_| rng.next_u64() as i32).collect())
-        }
+        PropType::MultipleInteger16 => V::MultipleInteger16((0..n).map(|_| small(rng) as i16).collect()),
+        PropType::MultipleInteger32 => V::MultipleInteger32((0..n).map(|_| rng.next_u64() as i32).collect()),
         PropType::MultipleFloating32 => V::MultipleFloating32((0..n).map(|_| 1.5).collect()),
         PropType::MultipleFloating64 => V::MultipleFloating64((0..n).map(|_| -2.25).collect()),
-        PropType::MultipleCurrency => {
-            V::MultipleCurrency((0..n).map(|_| rng.next_u64() as i64).collect())
-        }
+        PropType::MultipleCurrency => V::MultipleCurrency((0..n).map(|_| rng.next_u64() as i64).collect()),
         PropType::MultipleFloatingTime => V::MultipleFloatingTime((0..n).map(|_| 1.0).collect()),
-        PropType::MultipleInteger64 => {
-            V::MultipleInteger64((0..n).map(|_| rng.next_u64() as i64).collect())
-        }
-        PropType::MultipleString8 => {
-            V::MultipleString8((0..n).map(|_| rng.ascii(6).into_bytes()).collect())
-        }
+        PropType::MultipleInteger64 => V::MultipleInteger64((0..n).map(|_| rng.next_u64() as i64).collect()),
+        PropType::MultipleString8 => V::MultipleString8((0..n).map(|_| rng.ascii(6).into_bytes()).collect()),
         PropType::MultipleString => V::MultipleString((0..n).map(|_| rng.unicode(6)).collect()),
         PropType::MultipleTime => V::MultipleTime((0..n).map(|_| rng.next_u64()).collect()),
         PropType::MultipleGuid => V::MultipleGuid((0..n).map(|_| Guid([rng.byte(); 16])).collect()),
-        PropType::MultipleBinary => {
-            V::MultipleBinary((0..n).map(|_| rng.uniform_bytes(6)).collect())
-        }
+        PropType::MultipleBinary => V::MultipleBinary((0..n).map(|_| rng.uniform_bytes(6)).collect()),
     }
 }
 
@@ -80,78 +64,30 @@ fn gen_type(rng: &mut Rng, depth: usize) -> PropType {
 
 fn gen_tagged(rng: &mut Rng, depth: usize) -> TaggedPropertyValue {
     let ty = gen_type(rng, depth);
-    TaggedPropertyValue::new(
-        PropTag::new(0x8000 + rng.below(100) as u16, ty.as_u16()),
-        gen_value(rng, ty, depth),
-    )
+    TaggedPropertyValue::new(PropTag::new(0x8000 + rng.below(100) as u16, ty.as_u16()), gen_value(rng, ty, depth))
 }
 
 fn gen_restriction(rng: &mut Rng, depth: usize) -> Restriction {
     let tag = PropTag(0x0037001F);
     let leaf = depth >= 4;
-    let kind = if leaf {
-        3 + rng.below(6)
-    } else {
-        rng.below(12)
-    };
+    let kind = if leaf { 3 + rng.below(6) } else { rng.below(12) };
     let sub = |rng: &mut Rng| Box::new(gen_restriction(rng, depth + 1));
     match kind {
-        0 => Restriction::And(
-            (0..rng.below(3))
-                .map(|_| gen_restriction(rng, depth + 1))
-                .collect(),
-        ),
-        1 => Restriction::Or(
-            (0..rng.below(3))
-                .map(|_| gen_restriction(rng, depth + 1))
-                .collect(),
-        ),
+        0 => Restriction::And((0..rng.below(3)).map(|_| gen_restriction(rng, depth + 1)).collect()),
+        1 => Restriction::Or((0..rng.below(3)).map(|_| gen_restriction(rng, depth + 1)).collect()),
         2 => Restriction::Not(sub(rng)),
-        3 => Restriction::Content {
-            fuzzy_level_low: 1,
-            fuzzy_level_high: 0,
-            tag,
-            value: gen_tagged(rng, depth + 1),
-        },
-        4 => Restriction::Property {
-            relop: RelOp::Equal,
-            tag,
-            value: gen_tagged(rng, depth + 1),
-        },
-        5 => Restriction::CompareProps {
-            relop: RelOp::Re,
-            tag1: tag,
-            tag2: PropTag(0x0E1D001F),
-        },
-        6 => Restriction::BitMask {
-            bmr: 1,
-            tag: PropTag(0x0E070003),
-            mask: 1,
-        },
-        7 => Restriction::Size {
-            relop: RelOp::LessThan,
-            tag,
-            size: 100,
-        },
+        3 => Restriction::Content { fuzzy_level_low: 1, fuzzy_level_high: 0, tag, value: gen_tagged(rng, depth + 1) },
+        4 => Restriction::Property { relop: RelOp::Equal, tag, value: gen_tagged(rng, depth + 1) },
+        5 => Restriction::CompareProps { relop: RelOp::Re, tag1: tag, tag2: PropTag(0x0E1D001F) },
+        6 => Restriction::BitMask { bmr: 1, tag: PropTag(0x0E070003), mask: 1 },
+        7 => Restriction::Size { relop: RelOp::LessThan, tag, size: 100 },
         8 => Restriction::Exist { tag },
-        9 => Restriction::SubObject {
-            subobject: PropTag(0x0E12000D),
-            restriction: sub(rng),
-        },
+        9 => Restriction::SubObject { subobject: PropTag(0x0E12000D), restriction: sub(rng) },
         10 => Restriction::Comment {
-            values: (0..rng.below(3))
-                .map(|_| gen_tagged(rng, depth + 1))
-                .collect(),
-            restriction: if rng.below(2) == 0 {
-                None
-            } else {
-                Some(sub(rng))
-            },
+            values: (0..rng.below(3)).map(|_| gen_tagged(rng, depth + 1)).collect(),
+            restriction: if rng.below(2) == 0 { None } else { Some(sub(rng)) },
         },
-        _ => Restriction::Count {
-            count: 5,
-            restriction: sub(rng),
-        },
+        _ => Restriction::Count { count: 5, restriction: sub(rng) },
     }
 }
 
@@ -182,10 +118,7 @@ fn property_values_all_types_both_widths() {
                 let t = TypedPropertyValue(v.clone());
                 let mut wr = Writer::new();
                 t.encode(&mut wr, w).unwrap();
-                assert_eq!(
-                    TypedPropertyValue::decode(&mut Reader::new(wr.as_slice()), w).unwrap(),
-                    t
-                );
+                assert_eq!(TypedPropertyValue::decode(&mut Reader::new(wr.as_slice()), w).unwrap(), t);
             }
         }
     }
@@ -217,10 +150,7 @@ fn property_rows_round_trip() {
         for _ in 0..ncols {
             let ty = gen_type(&mut rng, 3);
             let unspecified = rng.below(4) == 0;
-            cols.push(PropTag::new(
-                0x3001,
-                if unspecified { 0 } else { ty.as_u16() },
-            ));
+            cols.push(PropTag::new(0x3001, if unspecified { 0 } else { ty.as_u16() }));
             vals.push(match rng.below(5) {
                 0 => RowValue::NotPresent,
                 1 => RowValue::Error(0x8004010F),
@@ -232,10 +162,7 @@ fn property_rows_round_trip() {
         row.encode(&mut w, &cols, CountWidth::U16).unwrap();
         let b = w.into_vec();
         let mut r = Reader::new(&b);
-        assert_eq!(
-            PropertyRow::decode(&mut r, &cols, CountWidth::U16).unwrap(),
-            row
-        );
+        assert_eq!(PropertyRow::decode(&mut r, &cols, CountWidth::U16).unwrap(), row);
         assert!(r.is_empty());
     }
 }
@@ -254,38 +181,21 @@ fn names_sort_orders_tag_arrays() {
         };
         let mut w = Writer::new();
         n.encode(&mut w).unwrap();
-        assert_eq!(
-            PropertyName::decode(&mut Reader::new(w.as_slice())).unwrap(),
-            n
-        );
+        assert_eq!(PropertyName::decode(&mut Reader::new(w.as_slice())).unwrap(), n);
 
         let s = SortOrderSet {
             categorized_count: 0,
             expanded_count: 0,
-            sort_orders: (0..rng.below(4))
-                .map(|i| SortOrder {
-                    prop_type: 3,
-                    prop_id: i as u16,
-                    order: 1,
-                })
-                .collect(),
+            sort_orders: (0..rng.below(4)).map(|i| SortOrder { prop_type: 3, prop_id: i as u16, order: 1 }).collect(),
         };
         let mut w = Writer::new();
         s.encode(&mut w).unwrap();
-        assert_eq!(
-            SortOrderSet::decode(&mut Reader::new(w.as_slice())).unwrap(),
-            s
-        );
+        assert_eq!(SortOrderSet::decode(&mut Reader::new(w.as_slice())).unwrap(), s);
 
-        let tags: Vec<PropTag> = (0..rng.below(5))
-            .map(|_| PropTag(rng.next_u64() as u32))
-            .collect();
+        let tags: Vec<PropTag> = (0..rng.below(5)).map(|_| PropTag(rng.next_u64() as u32)).collect();
         let mut w = Writer::new();
         encode_tag_array(&mut w, &tags).unwrap();
-        assert_eq!(
-            decode_tag_array(&mut Reader::new(w.as_slice())).unwrap(),
-            tags
-        );
+        assert_eq!(decode_tag_array(&mut Reader::new(w.as_slice())).unwrap(), tags);
     }
 }
 
@@ -342,8 +252,7 @@ fn every_rop_request_round_trips() {
             rop.encode(&mut w).unwrap();
             let first = w.into_vec();
             let mut r2 = Reader::new(&first);
-            let again = RopRequest::decode(&mut r2, &ctx)
-                .unwrap_or_else(|e| panic!("{name}: {e} {first:02x?}"));
+            let again = RopRequest::decode(&mut r2, &ctx).unwrap_or_else(|e| panic!("{name}: {e} {first:02x?}"));
             assert!(r2.is_empty(), "{name}");
             let mut w = Writer::new();
             again.encode(&mut w).unwrap();
@@ -357,11 +266,7 @@ fn every_rop_request_round_trips() {
 struct Cols;
 impl ColumnSource for Cols {
     fn columns(&self, _: u8, _: u8) -> Option<Vec<PropTag>> {
-        Some(vec![
-            PropTag(0x0FFF0102),
-            PropTag(0x3001001F),
-            PropTag(0x30010000),
-        ])
+        Some(vec![PropTag(0x0FFF0102), PropTag(0x3001001F), PropTag(0x30010000)])
     }
 }
 
@@ -379,11 +284,7 @@ fn every_rop_response_round_trips() {
             let mut b = vec![id];
             if !matches!(name, "Notify" | "Pending" | "Backoff" | "BufferTooSmall") {
                 b.push(rng.byte());
-                let rv: u32 = if i % 8 == 0 {
-                    [1, 0x478, 0x503, 0x480][rng.below(4)]
-                } else {
-                    0
-                };
+                let rv: u32 = if i % 8 == 0 { [1, 0x478, 0x503, 0x480][rng.below(4)] } else { 0 };
                 b.extend(rv.to_le_bytes());
             }
             b.extend(rng.biased_bytes(80));
@@ -392,12 +293,10 @@ fn every_rop_response_round_trips() {
                 continue;
             };
             let mut w = Writer::new();
-            resp.encode(&mut w)
-                .unwrap_or_else(|e| panic!("{name}: {e} {resp:?}"));
+            resp.encode(&mut w).unwrap_or_else(|e| panic!("{name}: {e} {resp:?}"));
             let first = w.into_vec();
             let mut r2 = Reader::new(&first);
-            let again = RopResponse::decode(&mut r2, &Cols)
-                .unwrap_or_else(|e| panic!("{name}: {e} {first:02x?}"));
+            let again = RopResponse::decode(&mut r2, &Cols).unwrap_or_else(|e| panic!("{name}: {e} {first:02x?}"));
             assert!(r2.is_empty(), "{name}");
             let mut w = Writer::new();
             again.encode(&mut w).unwrap();
@@ -432,19 +331,11 @@ fn rop_buffers_round_trip() {
             continue;
         }
         seen += 1;
-        check_bytes(buf.encode().unwrap(), |x| {
-            RopRequestBuffer::decode_strict(x, &ctx)
-                .unwrap()
-                .encode()
-                .unwrap()
-        });
+        check_bytes(buf.encode().unwrap(), |x| RopRequestBuffer::decode_strict(x, &ctx).unwrap().encode().unwrap());
     }
     assert!(seen > 10);
     let resp = RopResponseBuffer {
-        rops: vec![
-            RopResponse::error(0x02, 1, 0x8004010F),
-            RopResponse::Pending { session_index: 3 },
-        ],
+        rops: vec![RopResponse::error(0x02, 1, 0x8004010F), RopResponse::Pending { session_index: 3 }],
         handles: vec![0xFFFF_FFFF, 7],
     };
     let b = resp.encode().unwrap();
@@ -511,15 +402,8 @@ fn address_book_values_round_trip() {
                 break t;
             }
         };
-        let value = if ab::has_value_byte(ty) && rng.below(3) == 0 {
-            None
-        } else {
-            Some(gen_value(&mut rng, ty, 9))
-        };
-        let v = ab::AbTaggedValue {
-            tag: PropTag::new(0x3001, ty.as_u16()),
-            value,
-        };
+        let value = if ab::has_value_byte(ty) && rng.below(3) == 0 { None } else { Some(gen_value(&mut rng, ty, 9)) };
+        let v = ab::AbTaggedValue { tag: PropTag::new(0x3001, ty.as_u16()), value };
         let mut w = Writer::new();
         v.encode(&mut w).unwrap();
         let b = w.into_vec();
@@ -544,16 +428,8 @@ fn idsets_round_trip() {
         let mut r = Reader::new(w.as_slice());
         assert_eq!(decode_globset(&mut r).unwrap(), set);
         assert!(r.is_empty());
-        let ids = IdSet {
-            entries: vec![
-                (Replica::Id(1), set.clone()),
-                (Replica::Id(2), RangeSet::new()),
-            ],
-        };
-        assert_eq!(
-            IdSet::decode(&ids.encode().unwrap(), ReplicaForm::ReplId).unwrap(),
-            ids
-        );
+        let ids = IdSet { entries: vec![(Replica::Id(1), set.clone()), (Replica::Id(2), RangeSet::new())] };
+        assert_eq!(IdSet::decode(&ids.encode().unwrap(), ReplicaForm::ReplId).unwrap(), ids);
     }
     // Random programs that decode re-encode to the same set.
     for _ in 0..5000 {
@@ -570,31 +446,16 @@ fn idsets_round_trip() {
 fn rpc_chains_and_aux_round_trip() {
     let mut rng = Rng::new(13);
     for _ in 0..300 {
-        let segs: Vec<Vec<u8>> = (0..1 + rng.below(3))
-            .map(|_| rng.biased_bytes(3000))
-            .collect();
+        let segs: Vec<Vec<u8>> = (0..1 + rng.below(3)).map(|_| rng.biased_bytes(3000)).collect();
         let refs: Vec<&[u8]> = segs.iter().map(|s| s.as_slice()).collect();
-        let opts = rpc::EncodeOptions {
-            compress: rng.below(2) == 0,
-            xor: rng.below(2) == 0,
-        };
+        let opts = rpc::EncodeOptions { compress: rng.below(2) == 0, xor: rng.below(2) == 0 };
         let buf = rpc::encode_chain(&refs, opts).unwrap();
         let dec = rpc::decode_chain(&buf).unwrap();
-        assert_eq!(
-            dec.iter().map(|s| s.payload.clone()).collect::<Vec<_>>(),
-            segs
-        );
+        assert_eq!(dec.iter().map(|s| s.payload.clone()).collect::<Vec<_>>(), segs);
         let data = rng.biased_bytes(5000);
-        assert_eq!(
-            lz77::decompress(&lz77::compress(&data), data.len()).unwrap(),
-            data
-        );
+        assert_eq!(lz77::decompress(&lz77::compress(&data), data.len()).unwrap(), data);
         let blocks: Vec<aux::AuxBlock> = (0..rng.below(4))
-            .map(|_| aux::AuxBlock {
-                version: 1,
-                aux_type: rng.byte(),
-                payload: rng.uniform_bytes(12),
-            })
+            .map(|_| aux::AuxBlock { version: 1, aux_type: rng.byte(), payload: rng.uniform_bytes(12) })
             .collect();
         let b = aux::encode_aux_buffer(&blocks, opts).unwrap();
         assert_eq!(aux::decode_aux_buffer(&b).unwrap(), blocks);
@@ -604,18 +465,13 @@ fn rpc_chains_and_aux_round_trip() {
 #[test]
 fn recipient_rows_round_trip() {
     let mut rng = Rng::new(14);
-    let cols = [
-        PropTag(0x0C150003),
-        PropTag(0x3001001F),
-        PropTag(0x0FFF0102),
-    ];
+    let cols = [PropTag(0x0C150003), PropTag(0x3001001F), PropTag(0x0FFF0102)];
     let mut ok = 0;
     for _ in 0..20000 {
         let mut b = rng.biased_bytes(48);
         if b.len() >= 2 && rng.below(2) == 0 {
             // Give the flags a realistic shape: a type plus a few presence bits.
-            let flags = (rng.below(8) as u16)
-                | [0u16, 0x0008, 0x0010, 0x0218, 0x0400, 0x8000][rng.below(6)];
+            let flags = (rng.below(8) as u16) | [0u16, 0x0008, 0x0010, 0x0218, 0x0400, 0x8000][rng.below(6)];
             b[..2].copy_from_slice(&flags.to_le_bytes());
         }
         let Ok(row) = RecipientRow::from_bytes(&b, &cols) else {

@@ -99,7 +99,8 @@ fn client(config: &DavConfig) -> Result<reqwest::Client> {
         .timeout(Duration::from_secs(config.timeout_secs.max(1)))
         .redirect(reqwest::redirect::Policy::limited(5));
     if let Some(ca) = &config.ca_file {
-        let pem = std::fs::read(ca).map_err(|e| Error::backend(Backend::Dav, Kind::Other, format!("{}: {e}", ca.display())))?;
+        let pem = std::fs::read(ca)
+            .map_err(|e| Error::backend(Backend::Dav, Kind::Other, format!("{}: {e}", ca.display())))?;
         for cert in reqwest::Certificate::from_pem_bundle(&pem)
             .map_err(|e| Error::backend(Backend::Dav, Kind::Other, format!("{}: {e}", ca.display())))?
         {
@@ -113,7 +114,8 @@ fn join(base: &str, href: &str) -> String {
     if href.starts_with("http://") || href.starts_with("https://") {
         return href.to_string();
     }
-    let origin_end = base.find("://").map(|i| i + 3).and_then(|s| base[s..].find('/').map(|j| s + j)).unwrap_or(base.len());
+    let origin_end =
+        base.find("://").map(|i| i + 3).and_then(|s| base[s..].find('/').map(|j| s + j)).unwrap_or(base.len());
     format!("{}{}", &base[..origin_end], href)
 }
 
@@ -126,11 +128,7 @@ const PRINCIPAL_PROPFIND: &str = r#"<?xml version="1.0" encoding="utf-8"?>
 pub async fn probe(config: &DavConfig, credentials: Option<(&str, &str)>) -> Result<DavProbe> {
     let http = client(config)?;
     let unavailable = |e: reqwest::Error| Error::unavailable(Backend::Dav, format!("{}: {e}", config.base_url));
-    let options = http
-        .request(reqwest::Method::OPTIONS, &config.base_url)
-        .send()
-        .await
-        .map_err(unavailable)?;
+    let options = http.request(reqwest::Method::OPTIONS, &config.base_url).send().await.map_err(unavailable)?;
     let mut probe = DavProbe {
         dav_header: options.headers().get("dav").and_then(|v| v.to_str().ok()).unwrap_or("").to_string(),
         principal: None,

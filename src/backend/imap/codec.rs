@@ -629,9 +629,13 @@ mod tests {
         let code = text.code.as_ref().unwrap();
         assert_eq!(code.name, "APPENDUID");
         assert_eq!(code.args, vec![Value::Atom("1795935603".into()), Value::Atom("7".into())]);
-        assert!(matches!(&rs[1], Response::UntaggedStatus(Status::Ok, t) if t.code.as_ref().unwrap().name == "HIGHESTMODSEQ"));
+        assert!(
+            matches!(&rs[1], Response::UntaggedStatus(Status::Ok, t) if t.code.as_ref().unwrap().name == "HIGHESTMODSEQ")
+        );
         assert_eq!(rs[2], Response::Continue("OK".into()));
-        assert!(matches!(&rs[3], Response::Tagged { status: Status::No, text, .. } if text.code.as_ref().unwrap().name == "NONEXISTENT"));
+        assert!(
+            matches!(&rs[3], Response::Tagged { status: Status::No, text, .. } if text.code.as_ref().unwrap().name == "NONEXISTENT")
+        );
     }
 
     #[test]

@@ -60,9 +60,9 @@ pub async fn connect(config: &ImapConfig, tls: &Arc<rustls::ClientConfig>) -> Re
         }
         Ok(client)
     };
-    timeout(limit, work)
-        .await
-        .map_err(|_| Error::unavailable(Backend::Imap, format!("timed out connecting to {}:{}", config.host, config.port)))?
+    timeout(limit, work).await.map_err(|_| {
+        Error::unavailable(Backend::Imap, format!("timed out connecting to {}:{}", config.host, config.port))
+    })?
 }
 
 async fn read_greeting(client: &mut Client<BackendStream>) -> Result<()> {
@@ -112,11 +112,7 @@ pub async fn login(
 }
 
 /// Logs in to `user`'s mailbox with the configured master user (delegated access), if one is configured.
-pub async fn login_as_master(
-    config: &ImapConfig,
-    tls: &Arc<rustls::ClientConfig>,
-    user: &str,
-) -> Result<ImapSession> {
+pub async fn login_as_master(config: &ImapConfig, tls: &Arc<rustls::ClientConfig>, user: &str) -> Result<ImapSession> {
     let (Some(master), Some(password)) = (&config.master_user, &config.master_password) else {
         return Err(Error::backend(Backend::Imap, Kind::NotSupported, "no master user configured"));
     };

@@ -181,9 +181,8 @@ impl ImapPool {
         loop {
             let candidate = {
                 let mut idle = slot.idle.lock().unwrap_or_else(|e| e.into_inner());
-                let hit = mailbox.and_then(|m| {
-                    idle.iter().rposition(|i| i.conn.selected.as_ref().is_some_and(|s| s.mailbox == m))
-                });
+                let hit = mailbox
+                    .and_then(|m| idle.iter().rposition(|i| i.conn.selected.as_ref().is_some_and(|s| s.mailbox == m)));
                 match hit {
                     Some(at) => idle.remove(at),
                     None => idle.pop_back(),
@@ -196,7 +195,8 @@ impl ImapPool {
                 continue;
             }
             if age >= self.inner.limits.check_after {
-                let ok = conn.execute(&Command::new("NOOP"), &self.inner.config).await.is_ok_and(|c| c.status == Status::Ok);
+                let ok =
+                    conn.execute(&Command::new("NOOP"), &self.inner.config).await.is_ok_and(|c| c.status == Status::Ok);
                 if !ok || conn.broken {
                     spawn_logout(conn);
                     continue;
@@ -334,7 +334,9 @@ pub struct SelectedState {
 fn changes_selection(cmd: &Command) -> bool {
     let Some(Part::Text(t)) = cmd.parts.first() else { return true };
     let verb = t.split(' ').next().unwrap_or("");
-    ["SELECT", "EXAMINE", "UNSELECT", "CLOSE", "DELETE", "RENAME", "LOGOUT"].iter().any(|v| verb.eq_ignore_ascii_case(v))
+    ["SELECT", "EXAMINE", "UNSELECT", "CLOSE", "DELETE", "RENAME", "LOGOUT"]
+        .iter()
+        .any(|v| verb.eq_ignore_ascii_case(v))
 }
 
 /// Whether sending `cmd` a second time, after the connection died under the first one, does no harm: not for
@@ -562,11 +564,7 @@ pub fn check(done: &Completed, cmd: &Command) -> Result<()> {
     };
     let verb = cmd.describe();
     let verb: String = verb.split(' ').take(2).collect::<Vec<_>>().join(" ");
-    Err(Error::backend(
-        Backend::Imap,
-        kind,
-        format!("{verb}: {:?} {}", done.status, done.text.text.trim()),
-    ))
+    Err(Error::backend(Backend::Imap, kind, format!("{verb}: {:?} {}", done.status, done.text.text.trim())))
 }
 
 /// A session borrowed from the pool. Returned to the pool when dropped, unless [`PooledSession::discard`] was

@@ -177,7 +177,8 @@ impl SelectedMailbox {
             return false;
         }
         let Some(list) = &self.permanent_flags else { return true };
-        list.iter().any(|f| f.eq_ignore_ascii_case(flag)) || (!flag.starts_with('\\') && list.iter().any(|f| f == "\\*"))
+        list.iter().any(|f| f.eq_ignore_ascii_case(flag))
+            || (!flag.starts_with('\\') && list.iter().any(|f| f == "\\*"))
     }
 
     fn check_store(&self, mailbox: &str, flags: &[&str]) -> Result<()> {
@@ -427,9 +428,7 @@ fn valid_flag(flag: &str) -> bool {
     if flag.starts_with('\\') {
         return SYSTEM.contains(&flag.to_ascii_lowercase().as_str());
     }
-    !flag.is_empty()
-        && flag.len() <= 200
-        && flag.bytes().all(|b| b > 0x20 && b < 0x7f && !b"(){%*\"\\]".contains(&b))
+    !flag.is_empty() && flag.len() <= 200 && flag.bytes().all(|b| b > 0x20 && b < 0x7f && !b"(){%*\"\\]".contains(&b))
 }
 
 fn flag_list(flags: &[&str]) -> Result<String> {
@@ -645,7 +644,9 @@ fn take_body(data: &mut [Value]) -> Option<Vec<u8>> {
         return None;
     }
     let Value::List(list) = &mut data[2] else { return None };
-    let at = list.iter().step_by(2).position(|k| k.as_atom().is_some_and(|a| a.eq_ignore_ascii_case("BODY[]") || a.eq_ignore_ascii_case("BINARY[]")))?;
+    let at = list.iter().step_by(2).position(|k| {
+        k.as_atom().is_some_and(|a| a.eq_ignore_ascii_case("BODY[]") || a.eq_ignore_ascii_case("BINARY[]"))
+    })?;
     match std::mem::replace(list.get_mut(at * 2 + 1)?, Value::Nil) {
         Value::Str(bytes) => Some(bytes),
         Value::Atom(a) => Some(a.into_bytes()),
@@ -1000,10 +1001,9 @@ impl MailStore {
             };
             if want.body { format!("{base} BODY.PEEK[]") } else { base }
         };
-        let complete =
-            |f: &FetchItems| {
-                f.has_flags && (!want.body || f.body.is_some()) && (want.light || want.bare || f.headers.is_some())
-            };
+        let complete = |f: &FetchItems| {
+            f.has_flags && (!want.body || f.body.is_some()) && (want.light || want.bare || f.headers.is_some())
+        };
         let mut s = self.pool.get_in(p, mailbox).await?;
         let reuse = uid_validity
             .is_some_and(|uv| uv != 0 && s.selected().is_some_and(|st| st.mailbox == mailbox && st.uid_validity == uv));
@@ -1011,9 +1011,13 @@ impl MailStore {
             let items = items(&s);
             match Self::fetch_chunks(&mut s, uids, chunk, &items).await {
                 Ok((got, clean)) if clean && uids.iter().all(|u| got.get(u).is_some_and(&complete)) => return Ok(got),
-                Ok(_) => tracing::trace!(mailbox, "IMAP: incomplete answer on the selected mailbox; selecting it afresh"),
+                Ok(_) => {
+                    tracing::trace!(mailbox, "IMAP: incomplete answer on the selected mailbox; selecting it afresh")
+                }
                 Err(e) if s.is_broken() => return Err(e),
-                Err(e) => tracing::debug!(mailbox, error = %e, "IMAP: FETCH on the selected mailbox failed; selecting it afresh"),
+                Err(e) => {
+                    tracing::debug!(mailbox, error = %e, "IMAP: FETCH on the selected mailbox failed; selecting it afresh")
+                }
             }
         }
         let sel = Self::open(&mut s, mailbox, false).await?;
@@ -1047,7 +1051,9 @@ impl MailStore {
             }
             // Messages expunged by another session, reported at the end of the command (RFC 3501 7.4.1,
             // RFC 7162 3.2.10): the answers before may still have shown them.
-            if done.data().any(|d| d.first().is_some_and(|v| v.is("VANISHED")) || d.get(1).is_some_and(|v| v.is("EXPUNGE")))
+            if done
+                .data()
+                .any(|d| d.first().is_some_and(|v| v.is("VANISHED")) || d.get(1).is_some_and(|v| v.is("EXPUNGE")))
             {
                 clean = false;
             }
@@ -1130,7 +1136,9 @@ impl MailStore {
                 parse_status_items(list, info);
             } else if !list_status && info.selectable {
                 let name = info.name.clone();
-                let done = self.run_with_xguid(&mut s, |items| Command::new("STATUS").mailbox(&name).raw(&format!(" ({items})"))).await;
+                let done = self
+                    .run_with_xguid(&mut s, |items| Command::new("STATUS").mailbox(&name).raw(&format!(" ({items})")))
+                    .await;
                 if let Ok(done) = done {
                     for data in done.data() {
                         if data.len() >= 3 && data[0].is("STATUS") {
@@ -1150,7 +1158,11 @@ impl MailStore {
             return Ok(Namespaces::default());
         }
         let done = s.run(&Command::new("NAMESPACE")).await?;
-        Ok(done.data().find(|d| d.first().is_some_and(|v| v.is("NAMESPACE"))).map(Namespaces::parse).unwrap_or_default())
+        Ok(done
+            .data()
+            .find(|d| d.first().is_some_and(|v| v.is("NAMESPACE")))
+            .map(Namespaces::parse)
+            .unwrap_or_default())
     }
 
     /// The namespaces, asked once: they are part of the server's configuration, the same for every user.
@@ -1192,12 +1204,17 @@ impl MailStore {
         info.namespace = self.namespaces_cached(&mut s).await?.kind_of(&info.name);
         if one_trip {
             for data in done.data() {
-                if data.len() >= 3 && data[0].is("STATUS") && mailbox_name(&data[1]).as_deref() == Some(info.name.as_str()) {
+                if data.len() >= 3
+                    && data[0].is("STATUS")
+                    && mailbox_name(&data[1]).as_deref() == Some(info.name.as_str())
+                {
                     parse_status_items(data[2].as_list().unwrap_or(&[]), &mut info);
                 }
             }
         } else if info.selectable {
-            let done = self.run_with_xguid(&mut s, |items| Command::new("STATUS").mailbox(name).raw(&format!(" ({items})"))).await?;
+            let done = self
+                .run_with_xguid(&mut s, |items| Command::new("STATUS").mailbox(name).raw(&format!(" ({items})")))
+                .await?;
             for data in done.data() {
                 if data.len() >= 3 && data[0].is("STATUS") {
                     parse_status_items(data[2].as_list().unwrap_or(&[]), &mut info);
@@ -1245,7 +1262,9 @@ impl MailStore {
     }
 
     fn summary_items(s: &PooledSession) -> String {
-        let mut items = format!("UID FLAGS MODSEQ RFC822.SIZE INTERNALDATE BODYSTRUCTURE BODY.PEEK[HEADER.FIELDS ({HEADER_FIELDS})]");
+        let mut items = format!(
+            "UID FLAGS MODSEQ RFC822.SIZE INTERNALDATE BODYSTRUCTURE BODY.PEEK[HEADER.FIELDS ({HEADER_FIELDS})]"
+        );
         if s.has_capability("PREVIEW") {
             items.push_str(" PREVIEW");
         }
@@ -1289,7 +1308,8 @@ impl MailStore {
         if uids.is_empty() {
             return Ok(Vec::new());
         }
-        let mut by_uid = self.fetch_in(p, mailbox, uid_validity, &uids, Want { light, body: false, bare: false }).await?;
+        let mut by_uid =
+            self.fetch_in(p, mailbox, uid_validity, &uids, Want { light, body: false, bare: false }).await?;
         Ok(uids
             .iter()
             .filter_map(|u| by_uid.remove(u))
@@ -1405,7 +1425,12 @@ impl MailStore {
             return Ok(Vec::new());
         }
         let uv = uid_validity.filter(|uv| *uv != 0 && self.messages.enabled());
-        let key = |uv: u32, uid: u32| MessageKey { login: p.login.clone(), mailbox: mailbox.to_string(), uid_validity: uv, uid };
+        let key = |uv: u32, uid: u32| MessageKey {
+            login: p.login.clone(),
+            mailbox: mailbox.to_string(),
+            uid_validity: uv,
+            uid,
+        };
         // Every message already in the cache: only what may have changed is asked for (an ids-only shape needs
         // nothing else; fuller shapes take their fields from the server as before).
         if light && let Some(uv) = uv {
@@ -1431,7 +1456,8 @@ impl MailStore {
                 return Ok(out);
             }
         }
-        let mut by_uid = self.fetch_in(p, mailbox, uid_validity, &uids, Want { light, body: true, bare: false }).await?;
+        let mut by_uid =
+            self.fetch_in(p, mailbox, uid_validity, &uids, Want { light, body: true, bare: false }).await?;
         let mut out = Vec::with_capacity(uids.len());
         for uid in &uids {
             // A message expunged under the command answers `BODY[] NIL`: it no longer exists.
@@ -1443,7 +1469,8 @@ impl MailStore {
             let summary = if light { light_summary(f) } else { summary_from(f) };
             if let Some(summary) = summary {
                 if let Some(uv) = uv.filter(|_| structure_known) {
-                    self.messages.put(key(uv, *uid), CachedMessage { raw: raw.clone(), has_attachments, calendar_method });
+                    self.messages
+                        .put(key(uv, *uid), CachedMessage { raw: raw.clone(), has_attachments, calendar_method });
                 }
                 out.push(FetchedMessage { summary, raw });
             }
@@ -1743,10 +1770,12 @@ impl MailStore {
                 let done = s.run(&Command::new("UID FETCH").raw(&format!(" {uid} (FLAGS MODSEQ)"))).await?;
                 let (flags, modseq) = current(&done).ok_or_else(not_found)?;
                 if modseq > since {
-                    return Err(imap_err(Kind::Conflict, format!("message {uid} changed since modseq {since} (now {modseq})")));
+                    return Err(imap_err(
+                        Kind::Conflict,
+                        format!("message {uid} changed since modseq {since} (now {modseq})"),
+                    ));
                 }
-                let mut next: Vec<String> =
-                    flags.into_iter().filter(|f| !f.eq_ignore_ascii_case("\\Recent")).collect();
+                let mut next: Vec<String> = flags.into_iter().filter(|f| !f.eq_ignore_ascii_case("\\Recent")).collect();
                 let before = next.clone();
                 for a in add {
                     if !next.iter().any(|f| f.eq_ignore_ascii_case(a)) {
@@ -1758,7 +1787,8 @@ impl MailStore {
                     return Ok(modseq);
                 }
                 let refs: Vec<&str> = next.iter().map(String::as_str).collect();
-                let cmd = Command::new("UID STORE").raw(&format!(" {uid} (UNCHANGEDSINCE {since}) FLAGS {}", flag_list(&refs)?));
+                let cmd = Command::new("UID STORE")
+                    .raw(&format!(" {uid} (UNCHANGEDSINCE {since}) FLAGS {}", flag_list(&refs)?));
                 let done = s.run(&cmd).await?;
                 if done.code().is_some_and(|c| c.name == "MODIFIED") {
                     return Err(imap_err(Kind::Conflict, format!("message {uid} changed since modseq {since}")));
@@ -1804,7 +1834,12 @@ impl MailStore {
             .filter(|c| c.name == "APPENDUID")
             .ok_or_else(|| imap_err(Kind::NotSupported, "the server did not report APPENDUID (UIDPLUS)"))?;
         let validity = code.args.first().and_then(Value::as_u32);
-        let uid = code.args.get(1).and_then(|v| v.as_text()).and_then(|t| codec::parse_sequence_set(&t)).and_then(|v| v.last().copied());
+        let uid = code
+            .args
+            .get(1)
+            .and_then(|v| v.as_text())
+            .and_then(|t| codec::parse_sequence_set(&t))
+            .and_then(|v| v.last().copied());
         match (validity, uid) {
             (Some(v), Some(u)) => Ok((v, u)),
             _ => Err(imap_err(Kind::Refused, "malformed APPENDUID")),
@@ -1844,7 +1879,14 @@ impl MailStore {
         self.transfer(p, from, uids, to, false).await
     }
 
-    async fn transfer(&self, p: &Principal, from: &str, uids: &[u32], to: &str, mv: bool) -> Result<(u32, Vec<(u32, u32)>)> {
+    async fn transfer(
+        &self,
+        p: &Principal,
+        from: &str,
+        uids: &[u32],
+        to: &str,
+        mv: bool,
+    ) -> Result<(u32, Vec<(u32, u32)>)> {
         let sets = codec::sequence_sets(uids, MAX_SET_LEN);
         if sets.is_empty() {
             return Ok((0, Vec::new()));
@@ -2099,7 +2141,11 @@ mod tests {
         let c = Criteria::And(vec![
             Criteria::Seen(false),
             Criteria::Since(d),
-            Criteria::Or(vec![Criteria::FromContains("bob".into()), Criteria::SubjectContains("report".into()), Criteria::Flagged(true)]),
+            Criteria::Or(vec![
+                Criteria::FromContains("bob".into()),
+                Criteria::SubjectContains("report".into()),
+                Criteria::Flagged(true),
+            ]),
             Criteria::Not(Box::new(Criteria::Keyword("$Junk".into(), true))),
         ]);
         assert_eq!(
@@ -2153,7 +2199,9 @@ mod tests {
     #[test]
     fn bodystructures() {
         // Recorded from Dovecot 2.3.19 (seeded messages of the test stack).
-        let plain = parse_one("* 1 FETCH (BODYSTRUCTURE (\"text\" \"plain\" (\"charset\" \"utf-8\") NIL NIL \"7bit\" 64 3 NIL NIL NIL NIL))\r\n");
+        let plain = parse_one(
+            "* 1 FETCH (BODYSTRUCTURE (\"text\" \"plain\" (\"charset\" \"utf-8\") NIL NIL \"7bit\" 64 3 NIL NIL NIL NIL))\r\n",
+        );
         assert!(!bodystructure_has_attachment(&plain[2].as_list().unwrap()[1]));
         let mixed = parse_one(concat!(
             "* 2 FETCH (BODYSTRUCTURE (((\"text\" \"plain\" (\"charset\" \"utf-8\") NIL NIL \"7bit\" 44 1 NIL NIL NIL NIL)",
@@ -2284,16 +2332,15 @@ mod tests {
         assert_eq!(i.leaf_name(), "Alt");
         let d = parse_one("* LIST (\\Noselect) NIL inbox\r\n");
         let i = parse_list(&d).unwrap();
-        assert_eq!((i.name.as_str(), i.special_use, i.selectable, i.delimiter), ("INBOX", Some(SpecialUse::Inbox), false, None));
+        assert_eq!(
+            (i.name.as_str(), i.special_use, i.selectable, i.delimiter),
+            ("INBOX", Some(SpecialUse::Inbox), false, None)
+        );
     }
 
     #[test]
     fn esearch_and_search_results() {
-        let rs = [
-            "* ESEARCH (TAG \"V3\") UID ALL 1:3,7\r\n",
-            "* SEARCH 9 10\r\n",
-            "* ESEARCH (TAG \"V4\") UID\r\n",
-        ];
+        let rs = ["* ESEARCH (TAG \"V3\") UID ALL 1:3,7\r\n", "* SEARCH 9 10\r\n", "* ESEARCH (TAG \"V4\") UID\r\n"];
         let done = Completed {
             responses: rs.iter().map(|r| codec::parse_response(r.as_bytes()).unwrap()).collect(),
             status: codec::Status::Ok,
@@ -2323,7 +2370,16 @@ mod tests {
     fn metadata_keys() {
         assert!(metadata_key_ok("/private/vendor/viaduc/namedprops"));
         assert!(metadata_key_ok("/shared/comment"));
-        for bad in ["/private/", "comment", "/private/a*", "/private/a\"b", "/private/a\\b", "/private//x", "/private/a b", "/private/x\r\n"] {
+        for bad in [
+            "/private/",
+            "comment",
+            "/private/a*",
+            "/private/a\"b",
+            "/private/a\\b",
+            "/private//x",
+            "/private/a b",
+            "/private/x\r\n",
+        ] {
             assert!(!metadata_key_ok(bad), "{bad:?}");
         }
     }

@@ -198,7 +198,8 @@ mod tests {
 
     #[test]
     fn european_and_astral() {
-        for name in ["Entwürfe", "Éléments envoyés", "Корзина", "Archiv/2024 ✓", "emoji 😀 box", "ß&ü", "&&"] {
+        for name in ["Entwürfe", "Éléments envoyés", "Корзина", "Archiv/2024 ✓", "emoji 😀 box", "ß&ü", "&&"]
+        {
             let enc = encode(name);
             assert!(enc.bytes().all(|b| (0x20..=0x7e).contains(&b)), "{enc}");
             assert_eq!(decode(&enc).as_deref(), Some(name), "{enc}");

@@ -3,11 +3,11 @@
 //! MS-OXWSFOLD; "EmptyFolder"), on the IMAP folder tree (`root` → `msgfolderroot` → mailboxes).
 
 use super::{Ctx, Fail, FolderNode, descendants, parse_paging, write_folder_id};
+use crate::ews::groupware::folders::DavKind;
 use crate::ews::soap::ResponseMessage;
 use crate::ews::store::MailStore;
 use crate::ews::types::{Shape, path_uri};
 use crate::ews::xml::{Element, XmlWriter, parse_bool};
-use crate::ews::groupware::folders::DavKind;
 use crate::ids::FolderRef;
 
 /// Writes one `t:Folder` with the properties the shape asks for (MS-OXWSFOLD 2.2.4.12 FolderType; element
@@ -325,7 +325,7 @@ pub async fn create_folder<S: MailStore>(cx: &mut Ctx<S>, op: &Element) -> Vec<R
     let Some(folders) = op.m("Folders") else {
         return vec![ResponseMessage::error("ErrorInvalidRequest", "Folders is required.")];
     };
- let mut out = Vec::new();
+    let mut out = Vec::new();
     for f in &folders.children {
         if let Some(kind) = DavKind::from_new_folder(&f.name, f.t_text("FolderClass")) {
             out.push(match create_dav_folder(cx, kind, f.t_text("DisplayName").unwrap_or("")).await {
@@ -383,7 +383,10 @@ async fn create_dav_folder<S: MailStore>(cx: &mut Ctx<S>, kind: DavKind, display
     cx.include_dav = true;
     cx.invalidate();
     let existing = cx.tree().await.map_err(|e| Fail::from_error(&e, "ErrorFolderNotFound"))?.to_vec();
-    if existing.iter().any(|n| n.dav.as_ref().is_some_and(|d| d.kind == kind) && n.display.eq_ignore_ascii_case(display)) {
+    if existing
+        .iter()
+        .any(|n| n.dav.as_ref().is_some_and(|d| d.kind == kind) && n.display.eq_ignore_ascii_case(display))
+    {
         return Err(Fail::new("ErrorFolderExists", "A folder with the specified name already exists."));
     }
     let segment = crate::ews::groupware::folders::segment_for(display, &existing);

@@ -77,10 +77,7 @@ pub fn encode_ab_value(w: &mut Writer, ty: PropType, v: &Option<PropValue>) -> R
         }
         Some(v) => {
             if v.prop_type() != ty {
-                return Err(Error::Invalid {
-                    what: "address book value type",
-                    value: v.prop_type().as_u16() as u64,
-                });
+                return Err(Error::Invalid { what: "address book value type", value: v.prop_type().as_u16() as u64 });
             }
             if has_value_byte(ty) {
                 w.u8(0xFF);
@@ -155,20 +152,13 @@ impl AbPropertyRow {
             0 => false,
             1 => true,
             v => {
-                return Err(Error::Invalid {
-                    what: "AddressBookPropertyRow Flags",
-                    value: v as u64,
-                });
+                return Err(Error::Invalid { what: "AddressBookPropertyRow Flags", value: v as u64 });
             }
         };
         let mut values = Vec::with_capacity(columns.len().min(r.remaining()));
         for col in columns {
             let unspecified = col.type_raw() == 0;
-            let mut ty = if unspecified {
-                None
-            } else {
-                Some(col.prop_type()?)
-            };
+            let mut ty = if unspecified { None } else { Some(col.prop_type()?) };
             if flagged {
                 if unspecified {
                     ty = Some(PropType::from_u16(r.u16()?)?);
@@ -179,20 +169,14 @@ impl AbPropertyRow {
                     0x1 => AbRowValue::NotPresent,
                     0xA => AbRowValue::Error(r.u32()?),
                     v => {
-                        return Err(Error::Invalid {
-                            what: "AddressBookFlaggedPropertyValue Flag",
-                            value: v as u64,
-                        });
+                        return Err(Error::Invalid { what: "AddressBookFlaggedPropertyValue Flag", value: v as u64 });
                     }
                 });
             } else {
                 if unspecified {
                     ty = Some(PropType::from_u16(r.u16()?)?);
                 }
-                values.push(AbRowValue::Value(decode_ab_value(
-                    r,
-                    ty.unwrap_or(PropType::Null),
-                )?));
+                values.push(AbRowValue::Value(decode_ab_value(r, ty.unwrap_or(PropType::Null))?));
             }
         }
         Ok(AbPropertyRow { flagged, values })
@@ -200,20 +184,14 @@ impl AbPropertyRow {
 
     pub fn encode(&self, w: &mut Writer, columns: &[PropTag]) -> Result<()> {
         if columns.len() != self.values.len() {
-            return Err(Error::Invalid {
-                what: "AddressBookPropertyRow value count",
-                value: self.values.len() as u64,
-            });
+            return Err(Error::Invalid { what: "AddressBookPropertyRow value count", value: self.values.len() as u64 });
         }
         w.u8(self.flagged as u8);
         for (col, v) in columns.iter().zip(&self.values) {
             let unspecified = col.type_raw() == 0;
             let ty = |v: &Option<PropValue>| -> Result<PropType> {
                 if unspecified {
-                    v.as_ref().map(|x| x.prop_type()).ok_or(Error::Invalid {
-                        what: "untyped absent value",
-                        value: 0,
-                    })
+                    v.as_ref().map(|x| x.prop_type()).ok_or(Error::Invalid { what: "untyped absent value", value: 0 })
                 } else {
                     col.prop_type()
                 }
@@ -227,10 +205,7 @@ impl AbPropertyRow {
                     encode_ab_value(w, t, x)?;
                 }
                 (false, _) => {
-                    return Err(Error::Invalid {
-                        what: "unflagged row with flagged value",
-                        value: 0,
-                    });
+                    return Err(Error::Invalid { what: "unflagged row with flagged value", value: 0 });
                 }
                 (true, v) => {
                     let t = match v {
@@ -272,9 +247,7 @@ impl AbRowSet {
         let columns = crate::oxcdata::decode_tag_array_w(r, CountWidth::U32)?;
         let n = r.u32()? as usize;
         r.check_count("RowCount", n, 1)?;
-        let rows = (0..n)
-            .map(|_| AbPropertyRow::decode(r, &columns))
-            .collect::<Result<_>>()?;
+        let rows = (0..n).map(|_| AbPropertyRow::decode(r, &columns)).collect::<Result<_>>()?;
         Ok(AbRowSet { columns, rows })
     }
     pub fn encode(&self, w: &mut Writer) -> Result<()> {
@@ -293,12 +266,7 @@ mod tests {
 
     #[test]
     fn rows_round_trip() {
-        let cols = vec![
-            PropTag(0x3001001F),
-            PropTag(0x0FFF0102),
-            PropTag(0x39000003),
-            PropTag(0x12340000),
-        ];
+        let cols = vec![PropTag(0x3001001F), PropTag(0x0FFF0102), PropTag(0x39000003), PropTag(0x12340000)];
         let rs = AbRowSet {
             columns: cols.clone(),
             rows: vec![

@@ -72,10 +72,7 @@ mod tests {
         };
         let b = resp.encode().unwrap();
         assert_eq!(Response::<ConnectResponse>::decode(&b).unwrap(), resp);
-        let fail: Response<ConnectResponse> = Response::Failure {
-            status_code: 5,
-            aux: vec![],
-        };
+        let fail: Response<ConnectResponse> = Response::Failure { status_code: 5, aux: vec![] };
         assert_eq!(fail.encode().unwrap(), [5, 0, 0, 0, 0, 0, 0, 0]);
     }
 }

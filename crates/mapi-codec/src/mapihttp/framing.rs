@@ -25,27 +25,17 @@ pub fn split_response(buf: &[u8]) -> Result<(Prelude, &[u8])> {
     let mut in_headers = false;
     loop {
         if pos > MAX_PRELUDE {
-            return Err(Error::TooLarge {
-                what: "MAPI/HTTP response prelude",
-                len: pos,
-                max: MAX_PRELUDE,
-            });
+            return Err(Error::TooLarge { what: "MAPI/HTTP response prelude", len: pos, max: MAX_PRELUDE });
         }
         let rest = &buf[pos..];
         let end = rest
             .windows(2)
             .position(|w| w == b"\r\n")
-            .ok_or(Error::Truncated {
-                needed: rest.len() + 2,
-                remaining: rest.len(),
-            })?;
+            .ok_or(Error::Truncated { needed: rest.len() + 2, remaining: rest.len() })?;
         let line = &rest[..end];
         pos += end + 2;
         if !line.is_ascii() {
-            return Err(Error::Invalid {
-                what: "non-ASCII prelude line",
-                value: pos as u64,
-            });
+            return Err(Error::Invalid { what: "non-ASCII prelude line", value: pos as u64 });
         }
         let line = String::from_utf8_lossy(line).into_owned();
         if !in_headers {
@@ -55,22 +45,15 @@ pub fn split_response(buf: &[u8]) -> Result<(Prelude, &[u8])> {
                 in_headers = true;
             }
             if prelude.meta_tags.len() > 4096 {
-                return Err(Error::TooLarge {
-                    what: "meta-tag lines",
-                    len: prelude.meta_tags.len(),
-                    max: 4096,
-                });
+                return Err(Error::TooLarge { what: "meta-tag lines", len: prelude.meta_tags.len(), max: 4096 });
             }
         } else if line.is_empty() {
             return Ok((prelude, &buf[pos..]));
         } else {
-            let (name, value) = line.split_once(':').ok_or(Error::Invalid {
-                what: "additional header without colon",
-                value: pos as u64,
-            })?;
-            prelude
-                .headers
-                .push((name.trim().to_owned(), value.trim().to_owned()));
+            let (name, value) = line
+                .split_once(':')
+                .ok_or(Error::Invalid { what: "additional header without colon", value: pos as u64 })?;
+            prelude.headers.push((name.trim().to_owned(), value.trim().to_owned()));
         }
     }
 }
@@ -89,15 +72,8 @@ pub fn pending() -> &'static [u8] {
 pub fn done(headers: &[(&str, &str)]) -> Result<Vec<u8>> {
     let mut v = b"DONE\r\n".to_vec();
     for (n, val) in headers {
-        if !n.is_ascii()
-            || !val.is_ascii()
-            || n.contains(['\r', '\n', ':'])
-            || val.contains(['\r', '\n'])
-        {
-            return Err(Error::Invalid {
-                what: "additional header",
-                value: 0,
-            });
+        if !n.is_ascii() || !val.is_ascii() || n.contains(['\r', '\n', ':']) || val.contains(['\r', '\n']) {
+            return Err(Error::Invalid { what: "additional header", value: 0 });
         }
         v.extend_from_slice(n.as_bytes());
         v.extend_from_slice(b": ");
@@ -116,13 +92,7 @@ mod tests {
     fn prelude_round_trip() {
         let mut b = processing().to_vec();
         b.extend_from_slice(pending());
-        b.extend(
-            done(&[
-                ("X-ElapsedTime", "2"),
-                ("X-StartTime", "Sun, 29 Nov 2026 07:00:00 GMT"),
-            ])
-            .unwrap(),
-        );
+        b.extend(done(&[("X-ElapsedTime", "2"), ("X-StartTime", "Sun, 29 Nov 2026 07:00:00 GMT")]).unwrap());
         b.extend_from_slice(&[0, 0, 0, 0, 0xAB]);
         let (p, body) = split_response(&b).unwrap();
         assert_eq!(p.meta_tags, ["PROCESSING", "PENDING", "DONE"]);

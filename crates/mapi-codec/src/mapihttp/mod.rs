@@ -30,11 +30,7 @@ pub trait ResponseFields: Sized {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Response<T> {
     /// StatusCode 0: ErrorCode, the type's fields, then the auxiliary buffer.
-    Success {
-        error_code: u32,
-        fields: T,
-        aux: Vec<u8>,
-    },
+    Success { error_code: u32, fields: T, aux: Vec<u8> },
     /// StatusCode non-zero: only the auxiliary buffer follows.
     Failure { status_code: u32, aux: Vec<u8> },
 }
@@ -50,11 +46,7 @@ impl<T: ResponseFields> Response<T> {
             let error_code = r.u32()?;
             let fields = T::decode_fields(&mut r)?;
             let aux = crate::rops::codec::bytes32::dec(&mut r)?;
-            Response::Success {
-                error_code,
-                fields,
-                aux,
-            }
+            Response::Success { error_code, fields, aux }
         };
         r.finish()?;
         Ok(v)
@@ -62,11 +54,7 @@ impl<T: ResponseFields> Response<T> {
     pub fn encode(&self) -> Result<Vec<u8>> {
         let mut w = Writer::new();
         match self {
-            Response::Success {
-                error_code,
-                fields,
-                aux,
-            } => {
+            Response::Success { error_code, fields, aux } => {
                 w.u32(0);
                 w.u32(*error_code);
                 fields.encode_fields(&mut w)?;
@@ -74,10 +62,7 @@ impl<T: ResponseFields> Response<T> {
             }
             Response::Failure { status_code, aux } => {
                 if *status_code == 0 {
-                    return Err(crate::Error::Invalid {
-                        what: "failure response with StatusCode 0",
-                        value: 0,
-                    });
+                    return Err(crate::Error::Invalid { what: "failure response with StatusCode 0", value: 0 });
                 }
                 w.u32(*status_code);
                 crate::rops::codec::bytes32::enc(aux, &mut w)?;

@@ -40,16 +40,10 @@ pub type MessageId = ObjectId;
 
 impl ObjectId {
     pub fn new(replica_id: u16, counter: u64) -> Self {
-        ObjectId {
-            replica_id,
-            global_counter: GlobalCounter::from_value(counter),
-        }
+        ObjectId { replica_id, global_counter: GlobalCounter::from_value(counter) }
     }
     pub fn decode(r: &mut Reader) -> Result<Self> {
-        Ok(ObjectId {
-            replica_id: r.u16()?,
-            global_counter: GlobalCounter(r.array()?),
-        })
+        Ok(ObjectId { replica_id: r.u16()?, global_counter: GlobalCounter(r.array()?) })
     }
     pub fn encode(&self, w: &mut Writer) {
         w.u16(self.replica_id);
@@ -83,11 +77,7 @@ pub struct LongTermId {
 impl LongTermId {
     pub const SIZE: usize = 24;
     pub fn decode(r: &mut Reader) -> Result<Self> {
-        Ok(LongTermId {
-            database_guid: Guid(r.array()?),
-            global_counter: GlobalCounter(r.array()?),
-            pad: r.u16()?,
-        })
+        Ok(LongTermId { database_guid: Guid(r.array()?), global_counter: GlobalCounter(r.array()?), pad: r.u16()? })
     }
     pub fn encode(&self, w: &mut Writer) {
         w.bytes(&self.database_guid.0);
@@ -197,17 +187,14 @@ impl MessageEntryId {
 }
 
 /// ProviderUID of a Store Object EntryID (MUIDSTOREWRAP), {10BBA138-E505-1A10-A1BB-08002B2A56C2}.
-pub const STORE_WRAP_PROVIDER_UID: Guid = Guid([
-    0x38, 0xA1, 0xBB, 0x10, 0x05, 0xE5, 0x10, 0x1A, 0xA1, 0xBB, 0x08, 0x00, 0x2B, 0x2A, 0x56, 0xC2,
-]);
+pub const STORE_WRAP_PROVIDER_UID: Guid =
+    Guid([0x38, 0xA1, 0xBB, 0x10, 0x05, 0xE5, 0x10, 0x1A, 0xA1, 0xBB, 0x08, 0x00, 0x2B, 0x2A, 0x56, 0xC2]);
 /// WrappedProvider UID of a private mailbox store, {20FA551B-66AA-CD11-9BC8-00AA002FC45A}.
-pub const STORE_PRIVATE_PROVIDER_UID: Guid = Guid([
-    0x1B, 0x55, 0xFA, 0x20, 0xAA, 0x66, 0x11, 0xCD, 0x9B, 0xC8, 0x00, 0xAA, 0x00, 0x2F, 0xC4, 0x5A,
-]);
+pub const STORE_PRIVATE_PROVIDER_UID: Guid =
+    Guid([0x1B, 0x55, 0xFA, 0x20, 0xAA, 0x66, 0x11, 0xCD, 0x9B, 0xC8, 0x00, 0xAA, 0x00, 0x2F, 0xC4, 0x5A]);
 /// WrappedProvider UID of a public folder store, {1002831C-66AA-CD11-9BC8-00AA002FC45A}.
-pub const STORE_PUBLIC_PROVIDER_UID: Guid = Guid([
-    0x1C, 0x83, 0x02, 0x10, 0xAA, 0x66, 0x11, 0xCD, 0x9B, 0xC8, 0x00, 0xAA, 0x00, 0x2F, 0xC4, 0x5A,
-]);
+pub const STORE_PUBLIC_PROVIDER_UID: Guid =
+    Guid([0x1C, 0x83, 0x02, 0x10, 0xAA, 0x66, 0x11, 0xCD, 0x9B, 0xC8, 0x00, 0xAA, 0x00, 0x2F, 0xC4, 0x5A]);
 /// WrappedType of a private mailbox store.
 pub const STORE_TYPE_PRIVATE: u32 = 0x0000_000C;
 /// WrappedType of a public folder store.
@@ -238,10 +225,7 @@ impl StoreObjectEntryId {
     pub const EMSMDB_DLL: [u8; 14] = *b"emsmdb.dll\0\0\0\0";
 
     /// A private-mailbox store EntryID with the constants of MS-OXCDATA 2.2.4.3.
-    pub fn private_mailbox(
-        server_short_name: impl Into<String>,
-        mailbox_dn: impl Into<String>,
-    ) -> Self {
+    pub fn private_mailbox(server_short_name: impl Into<String>, mailbox_dn: impl Into<String>) -> Self {
         StoreObjectEntryId {
             flags: 0,
             provider_uid: STORE_WRAP_PROVIDER_UID,
@@ -271,11 +255,7 @@ impl StoreObjectEntryId {
             server_short_name: r.asciiz()?,
             mailbox_dn: None,
         };
-        let mailbox_dn = if r.is_empty() {
-            None
-        } else {
-            Some(r.asciiz()?)
-        };
+        let mailbox_dn = if r.is_empty() { None } else { Some(r.asciiz()?) };
         r.finish()?;
         Ok(StoreObjectEntryId { mailbox_dn, ..v })
     }
@@ -293,10 +273,7 @@ impl StoreObjectEntryId {
         w.u32(self.wrapped_type);
         for s in std::iter::once(&self.server_short_name).chain(self.mailbox_dn.as_ref()) {
             if !s.is_ascii() || s.as_bytes().contains(&0) {
-                return Err(Error::Invalid {
-                    what: "Store Object EntryID string",
-                    value: 0,
-                });
+                return Err(Error::Invalid { what: "Store Object EntryID string", value: 0 });
             }
             w.str8z(s.as_bytes());
         }
@@ -305,9 +282,8 @@ impl StoreObjectEntryId {
 }
 
 /// ProviderUID of a One-Off EntryID, {A41F2B81-A3BE-1910-9D6E-00DD010F5402}.
-pub const ONE_OFF_PROVIDER_UID: Guid = Guid([
-    0x81, 0x2B, 0x1F, 0xA4, 0xBE, 0xA3, 0x10, 0x19, 0x9D, 0x6E, 0x00, 0xDD, 0x01, 0x0F, 0x54, 0x02,
-]);
+pub const ONE_OFF_PROVIDER_UID: Guid =
+    Guid([0x81, 0x2B, 0x1F, 0xA4, 0xBE, 0xA3, 0x10, 0x19, 0x9D, 0x6E, 0x00, 0xDD, 0x01, 0x0F, 0x54, 0x02]);
 /// One-Off EntryID flag U: the strings are UTF-16LE.
 pub const ONE_OFF_UNICODE: u16 = 0x8000;
 /// One-Off EntryID flag: the recipient does not take rich text (TNEF).
@@ -348,33 +324,19 @@ impl OneOffEntryId {
         let flags = r.u32()?;
         let uid = Guid(r.array()?);
         if uid != ONE_OFF_PROVIDER_UID {
-            return Err(Error::Invalid {
-                what: "One-Off EntryID ProviderUID",
-                value: uid.0[0] as u64,
-            });
+            return Err(Error::Invalid { what: "One-Off EntryID ProviderUID", value: uid.0[0] as u64 });
         }
         let version = r.u16()?;
         let entry_flags = r.u16()?;
         let unicode = entry_flags & ONE_OFF_UNICODE != 0;
         let s = |r: &mut Reader| -> Result<S> {
-            Ok(if unicode {
-                S::Unicode(r.utf16z()?)
-            } else {
-                S::String8(r.str8z()?)
-            })
+            Ok(if unicode { S::Unicode(r.utf16z()?) } else { S::String8(r.str8z()?) })
         };
         let display_name = s(&mut r)?;
         let address_type = s(&mut r)?;
         let email_address = s(&mut r)?;
         r.finish()?;
-        Ok(OneOffEntryId {
-            flags,
-            version,
-            entry_flags,
-            display_name,
-            address_type,
-            email_address,
-        })
+        Ok(OneOffEntryId { flags, version, entry_flags, display_name, address_type, email_address })
     }
 
     pub fn to_bytes(&self) -> Result<Vec<u8>> {
@@ -390,10 +352,7 @@ impl OneOffEntryId {
                 (S::Unicode(x), true) => w.utf16z(x),
                 (S::String8(x), false) => w.str8z(x),
                 _ => {
-                    return Err(Error::Invalid {
-                        what: "One-Off string encoding differs from the U flag",
-                        value: 0,
-                    });
+                    return Err(Error::Invalid { what: "One-Off string encoding differs from the U flag", value: 0 });
                 }
             }
         }
@@ -434,10 +393,7 @@ impl PermanentEntryId {
     pub fn decode(r: &mut Reader) -> Result<Self> {
         let id_type = r.u8()?;
         if id_type != 0x00 {
-            return Err(Error::Invalid {
-                what: "PermanentEntryID IDType",
-                value: id_type as u64,
-            });
+            return Err(Error::Invalid { what: "PermanentEntryID IDType", value: id_type as u64 });
         }
         Ok(PermanentEntryId {
             id_type,
@@ -481,10 +437,7 @@ impl EphemeralEntryId {
     pub fn decode(r: &mut Reader) -> Result<Self> {
         let id_type = r.u8()?;
         if id_type != 0x87 {
-            return Err(Error::Invalid {
-                what: "EphemeralEntryID IDType",
-                value: id_type as u64,
-            });
+            return Err(Error::Invalid { what: "EphemeralEntryID IDType", value: id_type as u64 });
         }
         Ok(EphemeralEntryId {
             id_type,
@@ -521,10 +474,7 @@ impl AddressBookEntryId {
         match r.peek_u8()? {
             0x00 => Ok(AddressBookEntryId::Permanent(PermanentEntryId::decode(r)?)),
             0x87 => Ok(AddressBookEntryId::Ephemeral(EphemeralEntryId::decode(r)?)),
-            v => Err(Error::Invalid {
-                what: "address book EntryID type",
-                value: v as u64,
-            }),
+            v => Err(Error::Invalid { what: "address book EntryID type", value: v as u64 }),
         }
     }
     pub fn encode(&self, w: &mut Writer) {
@@ -547,22 +497,13 @@ impl Xid {
     /// Decodes an XID of `size` bytes (17..=24).
     pub fn decode(r: &mut Reader, size: usize) -> Result<Self> {
         if !(17..=24).contains(&size) {
-            return Err(Error::Invalid {
-                what: "XID size",
-                value: size as u64,
-            });
+            return Err(Error::Invalid { what: "XID size", value: size as u64 });
         }
-        Ok(Xid {
-            namespace_guid: Guid(r.array()?),
-            local_id: r.bytes(size - 16)?.to_vec(),
-        })
+        Ok(Xid { namespace_guid: Guid(r.array()?), local_id: r.bytes(size - 16)?.to_vec() })
     }
     pub fn encode(&self, w: &mut Writer) -> Result<()> {
         if !(1..=8).contains(&self.local_id.len()) {
-            return Err(Error::EncodeOverflow {
-                what: "XID LocalId",
-                len: self.local_id.len(),
-            });
+            return Err(Error::EncodeOverflow { what: "XID LocalId", len: self.local_id.len() });
         }
         w.bytes(&self.namespace_guid.0);
         w.bytes(&self.local_id);
@@ -578,11 +519,7 @@ impl Xid {
 /// MessageId, Instance (Ours = 0x01) or client data (Ours = 0x00).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum ServerId {
-    Ours {
-        folder_id: FolderId,
-        message_id: MessageId,
-        instance: u32,
-    },
+    Ours { folder_id: FolderId, message_id: MessageId, instance: u32 },
     Client(Vec<u8>),
 }
 
@@ -602,10 +539,7 @@ impl ServerId {
             },
             0x00 => ServerId::Client(r.rest().to_vec()),
             v => {
-                return Err(Error::Invalid {
-                    what: "ServerId Ours",
-                    value: v as u64,
-                });
+                return Err(Error::Invalid { what: "ServerId Ours", value: v as u64 });
             }
         };
         r.finish()?;
@@ -614,11 +548,7 @@ impl ServerId {
     pub fn to_bytes(&self) -> Vec<u8> {
         let mut w = Writer::new();
         match self {
-            ServerId::Ours {
-                folder_id,
-                message_id,
-                instance,
-            } => {
+            ServerId::Ours { folder_id, message_id, instance } => {
                 w.u8(1);
                 folder_id.encode(&mut w);
                 message_id.encode(&mut w);
@@ -657,10 +587,7 @@ mod tests {
         assert_eq!(StoreObjectEntryId::from_bytes(&b).unwrap(), e);
         let mut public = e.clone();
         public.mailbox_dn = None;
-        assert_eq!(
-            StoreObjectEntryId::from_bytes(&public.to_bytes().unwrap()).unwrap(),
-            public
-        );
+        assert_eq!(StoreObjectEntryId::from_bytes(&public.to_bytes().unwrap()).unwrap(), public);
     }
 
     #[test]
@@ -683,21 +610,14 @@ mod tests {
         let b = f.to_bytes();
         assert_eq!(b.len(), FolderEntryId::SIZE);
         assert_eq!(FolderEntryId::from_bytes(&b).unwrap(), f);
-        let m = MessageEntryId {
-            message_type: 7,
-            ..Default::default()
-        };
+        let m = MessageEntryId { message_type: 7, ..Default::default() };
         assert_eq!(MessageEntryId::from_bytes(&m.to_bytes()).unwrap(), m);
         let p = PermanentEntryId::new(0, "/o=Viaduc/ou=x/cn=Recipients/cn=bob");
         let mut w = Writer::new();
         p.encode(&mut w);
         let ab = AddressBookEntryId::decode(&mut Reader::new(w.as_slice())).unwrap();
         assert_eq!(ab, AddressBookEntryId::Permanent(p));
-        let s = ServerId::Ours {
-            folder_id: ObjectId::new(1, 2),
-            message_id: ObjectId::new(1, 3),
-            instance: 0,
-        };
+        let s = ServerId::Ours { folder_id: ObjectId::new(1, 2), message_id: ObjectId::new(1, 3), instance: 0 };
         assert_eq!(ServerId::from_bytes(&s.to_bytes()).unwrap(), s);
     }
 }

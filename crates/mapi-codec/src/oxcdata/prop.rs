@@ -162,11 +162,7 @@ fn read_multi<T>(
 ) -> Result<Vec<T>> {
     let n = r.count(w)?;
     if n > MAX_MULTI_VALUES {
-        return Err(Error::TooLarge {
-            what: "multi-valued property",
-            len: n,
-            max: MAX_MULTI_VALUES,
-        });
+        return Err(Error::TooLarge { what: "multi-valued property", len: n, max: MAX_MULTI_VALUES });
     }
     r.check_count("multi-valued property", n, min)?;
     let mut v = Vec::with_capacity(n);
@@ -232,12 +228,7 @@ impl PropValue {
         Self::decode_depth(r, ty, w, 0)
     }
 
-    pub(crate) fn decode_depth(
-        r: &mut Reader,
-        ty: PropType,
-        w: CountWidth,
-        depth: usize,
-    ) -> Result<PropValue> {
+    pub(crate) fn decode_depth(r: &mut Reader, ty: PropType, w: CountWidth, depth: usize) -> Result<PropValue> {
         use PropValue as V;
         let cw = match w {
             CountWidth::U16 => 2,
@@ -261,56 +252,26 @@ impl PropValue {
             PropType::Time => V::Time(r.u64()?),
             PropType::Guid => V::Guid(Guid(r.array()?)),
             PropType::ServerId => V::ServerId(read_binary(r, w)?),
-            PropType::Restriction => {
-                V::Restriction(Box::new(Restriction::decode_depth(r, w, depth + 1)?))
-            }
+            PropType::Restriction => V::Restriction(Box::new(Restriction::decode_depth(r, w, depth + 1)?)),
             PropType::RuleAction => {
                 if depth > MAX_RESTRICTION_DEPTH {
-                    return Err(Error::DepthExceeded {
-                        max: MAX_RESTRICTION_DEPTH,
-                    });
+                    return Err(Error::DepthExceeded { max: MAX_RESTRICTION_DEPTH });
                 }
-                V::RuleAction(RuleActions {
-                    blocks: read_multi(r, w, cw, |r| read_binary(r, w))?,
-                })
+                V::RuleAction(RuleActions { blocks: read_multi(r, w, cw, |r| read_binary(r, w))? })
             }
             PropType::Binary => V::Binary(read_binary(r, w)?),
-            PropType::MultipleInteger16 => {
-                V::MultipleInteger16(read_multi(r, CountWidth::U32, 2, |r| r.i16())?)
-            }
-            PropType::MultipleInteger32 => {
-                V::MultipleInteger32(read_multi(r, CountWidth::U32, 4, |r| r.i32())?)
-            }
-            PropType::MultipleFloating32 => {
-                V::MultipleFloating32(read_multi(r, CountWidth::U32, 4, |r| r.f32())?)
-            }
-            PropType::MultipleFloating64 => {
-                V::MultipleFloating64(read_multi(r, CountWidth::U32, 8, |r| r.f64())?)
-            }
-            PropType::MultipleCurrency => {
-                V::MultipleCurrency(read_multi(r, CountWidth::U32, 8, |r| r.i64())?)
-            }
-            PropType::MultipleFloatingTime => {
-                V::MultipleFloatingTime(read_multi(r, CountWidth::U32, 8, |r| r.f64())?)
-            }
-            PropType::MultipleInteger64 => {
-                V::MultipleInteger64(read_multi(r, CountWidth::U32, 8, |r| r.i64())?)
-            }
-            PropType::MultipleString8 => {
-                V::MultipleString8(read_multi(r, CountWidth::U32, 1, |r| r.str8z())?)
-            }
-            PropType::MultipleString => {
-                V::MultipleString(read_multi(r, CountWidth::U32, 2, |r| r.utf16z())?)
-            }
-            PropType::MultipleTime => {
-                V::MultipleTime(read_multi(r, CountWidth::U32, 8, |r| r.u64())?)
-            }
-            PropType::MultipleGuid => V::MultipleGuid(read_multi(r, CountWidth::U32, 16, |r| {
-                Ok(Guid(r.array()?))
-            })?),
-            PropType::MultipleBinary => {
-                V::MultipleBinary(read_multi(r, CountWidth::U32, cw, |r| read_binary(r, w))?)
-            }
+            PropType::MultipleInteger16 => V::MultipleInteger16(read_multi(r, CountWidth::U32, 2, |r| r.i16())?),
+            PropType::MultipleInteger32 => V::MultipleInteger32(read_multi(r, CountWidth::U32, 4, |r| r.i32())?),
+            PropType::MultipleFloating32 => V::MultipleFloating32(read_multi(r, CountWidth::U32, 4, |r| r.f32())?),
+            PropType::MultipleFloating64 => V::MultipleFloating64(read_multi(r, CountWidth::U32, 8, |r| r.f64())?),
+            PropType::MultipleCurrency => V::MultipleCurrency(read_multi(r, CountWidth::U32, 8, |r| r.i64())?),
+            PropType::MultipleFloatingTime => V::MultipleFloatingTime(read_multi(r, CountWidth::U32, 8, |r| r.f64())?),
+            PropType::MultipleInteger64 => V::MultipleInteger64(read_multi(r, CountWidth::U32, 8, |r| r.i64())?),
+            PropType::MultipleString8 => V::MultipleString8(read_multi(r, CountWidth::U32, 1, |r| r.str8z())?),
+            PropType::MultipleString => V::MultipleString(read_multi(r, CountWidth::U32, 2, |r| r.utf16z())?),
+            PropType::MultipleTime => V::MultipleTime(read_multi(r, CountWidth::U32, 8, |r| r.u64())?),
+            PropType::MultipleGuid => V::MultipleGuid(read_multi(r, CountWidth::U32, 16, |r| Ok(Guid(r.array()?)))?),
+            PropType::MultipleBinary => V::MultipleBinary(read_multi(r, CountWidth::U32, cw, |r| read_binary(r, w))?),
         })
     }
 
@@ -344,80 +305,54 @@ impl PropValue {
             V::Guid(g) => wr.bytes(&g.0),
             V::ServerId(b) => write_binary(wr, w, b)?,
             V::Restriction(res) => res.encode(wr, w)?,
-            V::RuleAction(ra) => multi!(w, ra.blocks, |wr: &mut Writer, b: &Vec<u8>| write_binary(
-                wr, w, b
-            )),
+            V::RuleAction(ra) => multi!(w, ra.blocks, |wr: &mut Writer, b: &Vec<u8>| write_binary(wr, w, b)),
             V::Binary(b) => write_binary(wr, w, b)?,
-            V::MultipleInteger16(v) => multi!(CountWidth::U32, v, |wr: &mut Writer,
-                                                                   x: &i16|
-             -> Result<()> {
+            V::MultipleInteger16(v) => multi!(CountWidth::U32, v, |wr: &mut Writer, x: &i16| -> Result<()> {
                 wr.i16(*x);
                 Ok(())
             }),
-            V::MultipleInteger32(v) => multi!(CountWidth::U32, v, |wr: &mut Writer,
-                                                                   x: &i32|
-             -> Result<()> {
+            V::MultipleInteger32(v) => multi!(CountWidth::U32, v, |wr: &mut Writer, x: &i32| -> Result<()> {
                 wr.i32(*x);
                 Ok(())
             }),
-            V::MultipleFloating32(v) => multi!(CountWidth::U32, v, |wr: &mut Writer,
-                                                                    x: &f32|
-             -> Result<()> {
+            V::MultipleFloating32(v) => multi!(CountWidth::U32, v, |wr: &mut Writer, x: &f32| -> Result<()> {
                 wr.f32(*x);
                 Ok(())
             }),
-            V::MultipleFloating64(v) => multi!(CountWidth::U32, v, |wr: &mut Writer,
-                                                                    x: &f64|
-             -> Result<()> {
+            V::MultipleFloating64(v) => multi!(CountWidth::U32, v, |wr: &mut Writer, x: &f64| -> Result<()> {
                 wr.f64(*x);
                 Ok(())
             }),
-            V::MultipleCurrency(v) => multi!(CountWidth::U32, v, |wr: &mut Writer,
-                                                                  x: &i64|
-             -> Result<()> {
+            V::MultipleCurrency(v) => multi!(CountWidth::U32, v, |wr: &mut Writer, x: &i64| -> Result<()> {
                 wr.i64(*x);
                 Ok(())
             }),
-            V::MultipleFloatingTime(v) => multi!(CountWidth::U32, v, |wr: &mut Writer,
-                                                                      x: &f64|
-             -> Result<()> {
+            V::MultipleFloatingTime(v) => multi!(CountWidth::U32, v, |wr: &mut Writer, x: &f64| -> Result<()> {
                 wr.f64(*x);
                 Ok(())
             }),
-            V::MultipleInteger64(v) => multi!(CountWidth::U32, v, |wr: &mut Writer,
-                                                                   x: &i64|
-             -> Result<()> {
+            V::MultipleInteger64(v) => multi!(CountWidth::U32, v, |wr: &mut Writer, x: &i64| -> Result<()> {
                 wr.i64(*x);
                 Ok(())
             }),
-            V::MultipleString8(v) => multi!(CountWidth::U32, v, |wr: &mut Writer,
-                                                                 x: &Vec<u8>|
-             -> Result<()> {
+            V::MultipleString8(v) => multi!(CountWidth::U32, v, |wr: &mut Writer, x: &Vec<u8>| -> Result<()> {
                 wr.str8z(x);
                 Ok(())
             }),
-            V::MultipleString(v) => multi!(CountWidth::U32, v, |wr: &mut Writer,
-                                                                x: &String|
-             -> Result<()> {
+            V::MultipleString(v) => multi!(CountWidth::U32, v, |wr: &mut Writer, x: &String| -> Result<()> {
                 wr.utf16z(x);
                 Ok(())
             }),
-            V::MultipleTime(v) => multi!(CountWidth::U32, v, |wr: &mut Writer,
-                                                              x: &u64|
-             -> Result<()> {
+            V::MultipleTime(v) => multi!(CountWidth::U32, v, |wr: &mut Writer, x: &u64| -> Result<()> {
                 wr.u64(*x);
                 Ok(())
             }),
-            V::MultipleGuid(v) => multi!(CountWidth::U32, v, |wr: &mut Writer,
-                                                              x: &Guid|
-             -> Result<()> {
+            V::MultipleGuid(v) => multi!(CountWidth::U32, v, |wr: &mut Writer, x: &Guid| -> Result<()> {
                 wr.bytes(&x.0);
                 Ok(())
             }),
             V::MultipleBinary(v) => {
-                multi!(CountWidth::U32, v, |wr: &mut Writer, x: &Vec<u8>| {
-                    write_binary(wr, w, x)
-                })
+                multi!(CountWidth::U32, v, |wr: &mut Writer, x: &Vec<u8>| { write_binary(wr, w, x) })
             }
         }
         Ok(())
@@ -463,10 +398,7 @@ impl TaggedPropertyValue {
     /// value's encoding follows its own variant.
     pub fn encode(&self, wr: &mut Writer, w: CountWidth) -> Result<()> {
         if self.tag.type_raw() != self.value.prop_type().as_u16() {
-            return Err(Error::Invalid {
-                what: "tag type differs from value type",
-                value: self.tag.0 as u64,
-            });
+            return Err(Error::Invalid { what: "tag type differs from value type", value: self.tag.0 as u64 });
         }
         self.tag.encode(wr);
         self.value.encode(wr, w)
@@ -492,11 +424,7 @@ pub const MV_INSTANCE: u16 = 0x2000;
 /// The type of the value a column of type `raw` carries in a row: for a
 /// multi-valued-instance column (0x3000 bits set) the single-valued type.
 pub fn row_value_type(raw: u16) -> u16 {
-    if raw & MV_INSTANCE != 0 {
-        raw & !(MV_INSTANCE | 0x1000)
-    } else {
-        raw
-    }
+    if raw & MV_INSTANCE != 0 { raw & !(MV_INSTANCE | 0x1000) } else { raw }
 }
 
 /// PropertyRow (MS-OXCDATA 2.8.1): StandardPropertyRow (Flag 0x00) or
@@ -522,10 +450,7 @@ impl PropertyRow {
             0 => false,
             1 => true,
             v => {
-                return Err(Error::Invalid {
-                    what: "PropertyRow flag",
-                    value: v as u64,
-                });
+                return Err(Error::Invalid { what: "PropertyRow flag", value: v as u64 });
             }
         };
         let mut values = Vec::with_capacity(columns.len().min(r.remaining()));
@@ -545,10 +470,7 @@ impl PropertyRow {
                     0x01 => RowValue::NotPresent,
                     0x0A => RowValue::Error(r.u32()?),
                     v => {
-                        return Err(Error::Invalid {
-                            what: "FlaggedPropertyValue flag",
-                            value: v as u64,
-                        });
+                        return Err(Error::Invalid { what: "FlaggedPropertyValue flag", value: v as u64 });
                     }
                 });
             } else {
@@ -560,10 +482,7 @@ impl PropertyRow {
 
     pub fn encode(&self, wr: &mut Writer, columns: &[PropTag], w: CountWidth) -> Result<()> {
         if columns.len() != self.values.len() {
-            return Err(Error::Invalid {
-                what: "PropertyRow value count",
-                value: self.values.len() as u64,
-            });
+            return Err(Error::Invalid { what: "PropertyRow value count", value: self.values.len() as u64 });
         }
         wr.u8(self.flagged as u8);
         for (col, v) in columns.iter().zip(&self.values) {
@@ -573,10 +492,7 @@ impl PropertyRow {
                     TypedPropertyValue(pv.clone()).encode(wr, w)
                 } else {
                     if pv.prop_type().as_u16() != row_value_type(col.type_raw()) {
-                        return Err(Error::Invalid {
-                            what: "row value type",
-                            value: pv.prop_type().as_u16() as u64,
-                        });
+                        return Err(Error::Invalid { what: "row value type", value: pv.prop_type().as_u16() as u64 });
                     }
                     pv.encode(wr, w)
                 }
@@ -584,10 +500,7 @@ impl PropertyRow {
             match (self.flagged, v) {
                 (false, RowValue::Value(pv)) => put(wr, pv)?,
                 (false, _) => {
-                    return Err(Error::Invalid {
-                        what: "standard row with missing value",
-                        value: 0,
-                    });
+                    return Err(Error::Invalid { what: "standard row with missing value", value: 0 });
                 }
                 (true, RowValue::Value(pv)) => {
                     wr.u8(0);
@@ -645,9 +558,7 @@ pub fn decode_prop_ids(r: &mut Reader, n: usize) -> Result<Vec<u16>> {
 /// Decodes `n` TaggedPropertyValues (ROP 16-bit counts) with no count prefix.
 pub fn decode_tagged_values(r: &mut Reader, n: usize) -> Result<Vec<TaggedPropertyValue>> {
     r.check_count("property values", n, 4)?;
-    (0..n)
-        .map(|_| TaggedPropertyValue::decode(r, CountWidth::U16))
-        .collect()
+    (0..n).map(|_| TaggedPropertyValue::decode(r, CountWidth::U16)).collect()
 }
 
 /// Encodes TaggedPropertyValues (ROP 16-bit counts) with no count prefix.
@@ -668,11 +579,7 @@ pub struct PropertyProblem {
 
 impl PropertyProblem {
     pub fn decode(r: &mut Reader) -> Result<Self> {
-        Ok(PropertyProblem {
-            index: r.u16()?,
-            tag: PropTag::decode(r)?,
-            error_code: r.u32()?,
-        })
+        Ok(PropertyProblem { index: r.u16()?, tag: PropTag::decode(r)?, error_code: r.u32()? })
     }
     pub fn encode(&self, w: &mut Writer) {
         w.u16(self.index);
@@ -731,10 +638,7 @@ impl PropertyName {
             }
             0xFF => NameKind::None,
             v => {
-                return Err(Error::Invalid {
-                    what: "PropertyName kind",
-                    value: v as u64,
-                });
+                return Err(Error::Invalid { what: "PropertyName kind", value: v as u64 });
             }
         };
         Ok(PropertyName { guid, kind })
@@ -750,10 +654,8 @@ impl PropertyName {
                 w.u8(1);
                 w.bytes(&self.guid.0);
                 let size = crate::cursor::utf16z_len(n);
-                let size = u8::try_from(size).map_err(|_| Error::EncodeOverflow {
-                    what: "PropertyName name",
-                    len: size,
-                })?;
+                let size =
+                    u8::try_from(size).map_err(|_| Error::EncodeOverflow { what: "PropertyName name", len: size })?;
                 w.u8(size);
                 w.utf16z(n);
             }
@@ -791,12 +693,7 @@ mod tests {
             rt(PropValue::MultipleBinary(vec![vec![], vec![9]]), w);
             rt(PropValue::Boolean(true), w);
             rt(PropValue::Time(0x01D0_0000_0000_0000), w);
-            rt(
-                PropValue::RuleAction(RuleActions {
-                    blocks: vec![vec![1, 2], vec![]],
-                }),
-                w,
-            );
+            rt(PropValue::RuleAction(RuleActions { blocks: vec![vec![1, 2], vec![]] }), w);
         }
     }
 
@@ -805,10 +702,7 @@ mod tests {
         let t = TaggedPropertyValue::new(PropTag(0x0FFF0102), PropValue::Binary(vec![0xAA, 0xBB]));
         let mut w = Writer::new();
         t.encode(&mut w, CountWidth::U16).unwrap();
-        assert_eq!(
-            w.as_slice(),
-            &[0x02, 0x01, 0xFF, 0x0F, 0x02, 0x00, 0xAA, 0xBB]
-        );
+        assert_eq!(w.as_slice(), &[0x02, 0x01, 0xFF, 0x0F, 0x02, 0x00, 0xAA, 0xBB]);
     }
 
     #[test]
@@ -816,29 +710,19 @@ mod tests {
         // MS-OXCDATA 2.11.1.1: value counts of PtypMultiple* are 32 bits wide in ROP buffers,
         // while each PtypBinary inside keeps its 16-bit byte count.
         let mut w = Writer::new();
-        PropValue::MultipleInteger16(vec![7])
-            .encode(&mut w, CountWidth::U16)
-            .unwrap();
+        PropValue::MultipleInteger16(vec![7]).encode(&mut w, CountWidth::U16).unwrap();
         assert_eq!(w.as_slice(), &[1, 0, 0, 0, 7, 0]);
         let mut w = Writer::new();
-        PropValue::MultipleBinary(vec![vec![9]])
-            .encode(&mut w, CountWidth::U16)
-            .unwrap();
+        PropValue::MultipleBinary(vec![vec![9]]).encode(&mut w, CountWidth::U16).unwrap();
         assert_eq!(w.as_slice(), &[1, 0, 0, 0, 1, 0, 9]);
         let mut w = Writer::new();
-        PropValue::MultipleBinary(vec![vec![9]])
-            .encode(&mut w, CountWidth::U32)
-            .unwrap();
+        PropValue::MultipleBinary(vec![vec![9]]).encode(&mut w, CountWidth::U32).unwrap();
         assert_eq!(w.as_slice(), &[1, 0, 0, 0, 1, 0, 0, 0, 9]);
     }
 
     #[test]
     fn flagged_row() {
-        let cols = [
-            PropTag(0x3001001F),
-            PropTag(0x0E080003),
-            PropTag(0x12340000),
-        ];
+        let cols = [PropTag(0x3001001F), PropTag(0x0E080003), PropTag(0x12340000)];
         let row = PropertyRow::from_values(vec![
             RowValue::Value(PropValue::String("x".into())),
             RowValue::Error(0x8004010F),
@@ -848,12 +732,7 @@ mod tests {
         let mut w = Writer::new();
         row.encode(&mut w, &cols, CountWidth::U16).unwrap();
         let b = w.into_vec();
-        assert_eq!(
-            b,
-            [
-                1, 0, b'x', 0, 0, 0, 0x0A, 0x0F, 0x01, 0x04, 0x80, 0, 0x02, 0, 7, 0
-            ]
-        );
+        assert_eq!(b, [1, 0, b'x', 0, 0, 0, 0x0A, 0x0F, 0x01, 0x04, 0x80, 0, 0x02, 0, 7, 0]);
         let d = PropertyRow::decode(&mut Reader::new(&b), &cols, CountWidth::U16).unwrap();
         assert_eq!(d, row);
     }
@@ -866,18 +745,12 @@ mod tests {
         let mut w = Writer::new();
         row.encode(&mut w, &cols, CountWidth::U16).unwrap();
         assert_eq!(w.as_slice(), &[0, b'R', 0, b'e', 0, b'd', 0, 0, 0]);
-        assert_eq!(
-            PropertyRow::decode(&mut Reader::new(w.as_slice()), &cols, CountWidth::U16).unwrap(),
-            row
-        );
+        assert_eq!(PropertyRow::decode(&mut Reader::new(w.as_slice()), &cols, CountWidth::U16).unwrap(), row);
     }
 
     #[test]
     fn property_name() {
-        let n = PropertyName {
-            guid: Guid([7; 16]),
-            kind: NameKind::Name("Keywords".into()),
-        };
+        let n = PropertyName { guid: Guid([7; 16]), kind: NameKind::Name("Keywords".into()) };
         let mut w = Writer::new();
         n.encode(&mut w).unwrap();
         let b = w.into_vec();
@@ -888,13 +761,6 @@ mod tests {
     #[test]
     fn huge_counts_rejected_without_allocating() {
         let b = [0xFF, 0xFF, 0xFF, 0x7F];
-        assert!(
-            PropValue::decode(
-                &mut Reader::new(&b),
-                PropType::MultipleInteger64,
-                CountWidth::U32
-            )
-            .is_err()
-        );
+        assert!(PropValue::decode(&mut Reader::new(&b), PropType::MultipleInteger64, CountWidth::U32).is_err());
     }
 }

@@ -51,11 +51,7 @@ pub enum RecipientString {
 
 impl RecipientString {
     fn decode(r: &mut Reader, unicode: bool) -> Result<Self> {
-        Ok(if unicode {
-            RecipientString::Unicode(r.utf16z()?)
-        } else {
-            RecipientString::String8(r.str8z()?)
-        })
+        Ok(if unicode { RecipientString::Unicode(r.utf16z()?) } else { RecipientString::String8(r.str8z()?) })
     }
     fn encode(&self, w: &mut Writer, unicode: bool) -> Result<()> {
         match (self, unicode) {
@@ -111,11 +107,7 @@ impl RecipientRow {
         let t = flags & rf::TYPE_MASK;
         let unicode = flags & rf::U != 0;
         let x500 = if t == rf::TYPE_X500DN {
-            Some(RecipientX500 {
-                address_prefix_used: r.u8()?,
-                display_type: r.u8()?,
-                x500_dn: r.str8z()?,
-            })
+            Some(RecipientX500 { address_prefix_used: r.u8()?, display_type: r.u8()?, x500_dn: r.str8z()? })
         } else {
             None
         };
@@ -128,11 +120,7 @@ impl RecipientRow {
             (None, None)
         };
         let opt = |r: &mut Reader, present: bool| -> Result<Option<RecipientString>> {
-            if present {
-                Ok(Some(RecipientString::decode(r, unicode)?))
-            } else {
-                Ok(None)
-            }
+            if present { Ok(Some(RecipientString::decode(r, unicode)?)) } else { Ok(None) }
         };
         let address_type = opt(r, t == rf::TYPE_NONE && flags & rf::O != 0)?;
         let email_address = opt(r, flags & rf::E != 0)?;
@@ -167,39 +155,14 @@ impl RecipientRow {
         let t = self.flags & rf::TYPE_MASK;
         let unicode = self.flags & rf::U != 0;
         let check = |what: &'static str, ok: bool| {
-            if ok {
-                Ok(())
-            } else {
-                Err(Error::Invalid {
-                    what,
-                    value: self.flags as u64,
-                })
-            }
+            if ok { Ok(()) } else { Err(Error::Invalid { what, value: self.flags as u64 }) }
         };
-        check(
-            "X500 part presence",
-            self.x500.is_some() == (t == rf::TYPE_X500DN),
-        )?;
-        check(
-            "EntryID presence",
-            self.entry_id.is_some() == is_pdl(t) && self.search_key.is_some() == is_pdl(t),
-        )?;
-        check(
-            "AddressType presence",
-            self.address_type.is_some() == (t == rf::TYPE_NONE && self.flags & rf::O != 0),
-        )?;
-        check(
-            "EmailAddress presence",
-            self.email_address.is_some() == (self.flags & rf::E != 0),
-        )?;
-        check(
-            "DisplayName presence",
-            self.display_name.is_some() == (self.flags & rf::D != 0),
-        )?;
-        check(
-            "SimpleDisplayName presence",
-            self.simple_display_name.is_some() == (self.flags & rf::I != 0),
-        )?;
+        check("X500 part presence", self.x500.is_some() == (t == rf::TYPE_X500DN))?;
+        check("EntryID presence", self.entry_id.is_some() == is_pdl(t) && self.search_key.is_some() == is_pdl(t))?;
+        check("AddressType presence", self.address_type.is_some() == (t == rf::TYPE_NONE && self.flags & rf::O != 0))?;
+        check("EmailAddress presence", self.email_address.is_some() == (self.flags & rf::E != 0))?;
+        check("DisplayName presence", self.display_name.is_some() == (self.flags & rf::D != 0))?;
+        check("SimpleDisplayName presence", self.simple_display_name.is_some() == (self.flags & rf::I != 0))?;
         check(
             "TransmittableDisplayName presence",
             self.transmittable_display_name.is_some() == (self.flags & rf::T != 0),
@@ -231,8 +194,7 @@ impl RecipientRow {
             s.encode(w, unicode)?;
         }
         w.len16(count, "RecipientColumnCount")?;
-        self.properties
-            .encode(w, &columns[..count], CountWidth::U16)
+        self.properties.encode(w, &columns[..count], CountWidth::U16)
     }
 
     /// Decodes from the bytes of a RecipientRow field (no trailing bytes allowed).
@@ -272,10 +234,7 @@ mod tests {
             properties: PropertyRow::from_values(vec![RowValue::Value(PropValue::Integer32(1))]),
         };
         let b = row.to_bytes(&cols).unwrap();
-        assert_eq!(
-            &b[..2],
-            &(0x0003u16 | 0x0200 | 0x0008 | 0x0010 | 0x0040).to_le_bytes()
-        );
+        assert_eq!(&b[..2], &(0x0003u16 | 0x0200 | 0x0008 | 0x0010 | 0x0040).to_le_bytes());
         assert_eq!(RecipientRow::from_bytes(&b, &cols).unwrap(), row);
         // Flags and fields must agree.
         let mut bad = row.clone();
@@ -288,11 +247,7 @@ mod tests {
         let cols: [PropTag; 0] = [];
         let row = RecipientRow {
             flags: rf::TYPE_X500DN | rf::D,
-            x500: Some(RecipientX500 {
-                address_prefix_used: 3,
-                display_type: 0,
-                x500_dn: b"cn=bob".to_vec(),
-            }),
+            x500: Some(RecipientX500 { address_prefix_used: 3, display_type: 0, x500_dn: b"cn=bob".to_vec() }),
             entry_id: None,
             search_key: None,
             address_type: None,
@@ -302,10 +257,7 @@ mod tests {
             transmittable_display_name: None,
             properties: PropertyRow::from_values(vec![]),
         };
-        assert_eq!(
-            RecipientRow::from_bytes(&row.to_bytes(&cols).unwrap(), &cols).unwrap(),
-            row
-        );
+        assert_eq!(RecipientRow::from_bytes(&row.to_bytes(&cols).unwrap(), &cols).unwrap(), row);
         let pdl = RecipientRow {
             flags: rf::TYPE_PERSONAL_DL1,
             x500: None,
@@ -318,9 +270,6 @@ mod tests {
             transmittable_display_name: None,
             properties: PropertyRow::from_values(vec![]),
         };
-        assert_eq!(
-            RecipientRow::from_bytes(&pdl.to_bytes(&cols).unwrap(), &cols).unwrap(),
-            pdl
-        );
+        assert_eq!(RecipientRow::from_bytes(&pdl.to_bytes(&cols).unwrap(), &cols).unwrap(), pdl);
     }
 }

@@ -35,10 +35,7 @@ impl RelOp {
             6 => RelOp::Re,
             0x64 => RelOp::MemberOfDl,
             v => {
-                return Err(Error::Invalid {
-                    what: "RelOp",
-                    value: v as u64,
-                });
+                return Err(Error::Invalid { what: "RelOp", value: v as u64 });
             }
         })
     }
@@ -55,49 +52,23 @@ pub enum Restriction {
     /// 0x02 NotRestriction (2.12.3).
     Not(Box<Restriction>),
     /// 0x03 ContentRestriction (2.12.4).
-    Content {
-        fuzzy_level_low: u16,
-        fuzzy_level_high: u16,
-        tag: PropTag,
-        value: TaggedPropertyValue,
-    },
+    Content { fuzzy_level_low: u16, fuzzy_level_high: u16, tag: PropTag, value: TaggedPropertyValue },
     /// 0x04 PropertyRestriction (2.12.5).
-    Property {
-        relop: RelOp,
-        tag: PropTag,
-        value: TaggedPropertyValue,
-    },
+    Property { relop: RelOp, tag: PropTag, value: TaggedPropertyValue },
     /// 0x05 ComparePropertiesRestriction (2.12.6).
-    CompareProps {
-        relop: RelOp,
-        tag1: PropTag,
-        tag2: PropTag,
-    },
+    CompareProps { relop: RelOp, tag1: PropTag, tag2: PropTag },
     /// 0x06 BitMaskRestriction (2.12.7). `bmr` 0x00 = BMR_EQZ, 0x01 = BMR_NEZ.
     BitMask { bmr: u8, tag: PropTag, mask: u32 },
     /// 0x07 SizeRestriction (2.12.8).
-    Size {
-        relop: RelOp,
-        tag: PropTag,
-        size: u32,
-    },
+    Size { relop: RelOp, tag: PropTag, size: u32 },
     /// 0x08 ExistRestriction (2.12.9).
     Exist { tag: PropTag },
     /// 0x09 SubObjectRestriction (2.12.10).
-    SubObject {
-        subobject: PropTag,
-        restriction: Box<Restriction>,
-    },
+    SubObject { subobject: PropTag, restriction: Box<Restriction> },
     /// 0x0A CommentRestriction (2.12.11).
-    Comment {
-        values: Vec<TaggedPropertyValue>,
-        restriction: Option<Box<Restriction>>,
-    },
+    Comment { values: Vec<TaggedPropertyValue>, restriction: Option<Box<Restriction>> },
     /// 0x0B CountRestriction (2.12.12).
-    Count {
-        count: u32,
-        restriction: Box<Restriction>,
-    },
+    Count { count: u32, restriction: Box<Restriction> },
 }
 
 impl Restriction {
@@ -108,9 +79,7 @@ impl Restriction {
 
     pub(crate) fn decode_depth(r: &mut Reader, w: CountWidth, depth: usize) -> Result<Self> {
         if depth > MAX_RESTRICTION_DEPTH {
-            return Err(Error::DepthExceeded {
-                max: MAX_RESTRICTION_DEPTH,
-            });
+            return Err(Error::DepthExceeded { max: MAX_RESTRICTION_DEPTH });
         }
         let kind = r.u8()?;
         let sub = |r: &mut Reader| Restriction::decode_depth(r, w, depth + 1);
@@ -122,11 +91,7 @@ impl Restriction {
                 for _ in 0..n {
                     v.push(sub(r)?);
                 }
-                if kind == 0 {
-                    Restriction::And(v)
-                } else {
-                    Restriction::Or(v)
-                }
+                if kind == 0 { Restriction::And(v) } else { Restriction::Or(v) }
             }
             0x02 => Restriction::Not(Box::new(sub(r)?)),
             0x03 => {
@@ -134,12 +99,7 @@ impl Restriction {
                 let fuzzy_level_high = r.u16()?;
                 let tag = PropTag::decode(r)?;
                 let value = TaggedPropertyValue::decode_depth(r, w, depth + 1)?;
-                Restriction::Content {
-                    fuzzy_level_low,
-                    fuzzy_level_high,
-                    tag,
-                    value,
-                }
+                Restriction::Content { fuzzy_level_low, fuzzy_level_high, tag, value }
             }
             0x04 => {
                 let relop = RelOp::from_u8(r.u8()?)?;
@@ -152,23 +112,10 @@ impl Restriction {
                 tag1: PropTag::decode(r)?,
                 tag2: PropTag::decode(r)?,
             },
-            0x06 => Restriction::BitMask {
-                bmr: r.u8()?,
-                tag: PropTag::decode(r)?,
-                mask: r.u32()?,
-            },
-            0x07 => Restriction::Size {
-                relop: RelOp::from_u8(r.u8()?)?,
-                tag: PropTag::decode(r)?,
-                size: r.u32()?,
-            },
-            0x08 => Restriction::Exist {
-                tag: PropTag::decode(r)?,
-            },
-            0x09 => Restriction::SubObject {
-                subobject: PropTag::decode(r)?,
-                restriction: Box::new(sub(r)?),
-            },
+            0x06 => Restriction::BitMask { bmr: r.u8()?, tag: PropTag::decode(r)?, mask: r.u32()? },
+            0x07 => Restriction::Size { relop: RelOp::from_u8(r.u8()?)?, tag: PropTag::decode(r)?, size: r.u32()? },
+            0x08 => Restriction::Exist { tag: PropTag::decode(r)? },
+            0x09 => Restriction::SubObject { subobject: PropTag::decode(r)?, restriction: Box::new(sub(r)?) },
             0x0A => {
                 let n = r.u8()? as usize;
                 r.check_count("comment values", n, 4)?;
@@ -177,25 +124,12 @@ impl Restriction {
                     values.push(TaggedPropertyValue::decode_depth(r, w, depth + 1)?);
                 }
                 let present = r.u8()?;
-                let restriction = if present != 0 {
-                    Some(Box::new(sub(r)?))
-                } else {
-                    None
-                };
-                Restriction::Comment {
-                    values,
-                    restriction,
-                }
+                let restriction = if present != 0 { Some(Box::new(sub(r)?)) } else { None };
+                Restriction::Comment { values, restriction }
             }
-            0x0B => Restriction::Count {
-                count: r.u32()?,
-                restriction: Box::new(sub(r)?),
-            },
+            0x0B => Restriction::Count { count: r.u32()?, restriction: Box::new(sub(r)?) },
             v => {
-                return Err(Error::Invalid {
-                    what: "restriction type",
-                    value: v as u64,
-                });
+                return Err(Error::Invalid { what: "restriction type", value: v as u64 });
             }
         })
     }
@@ -204,11 +138,7 @@ impl Restriction {
     pub fn encode(&self, wr: &mut Writer, w: CountWidth) -> Result<()> {
         match self {
             Restriction::And(v) | Restriction::Or(v) => {
-                wr.u8(if matches!(self, Restriction::And(_)) {
-                    0
-                } else {
-                    1
-                });
+                wr.u8(if matches!(self, Restriction::And(_)) { 0 } else { 1 });
                 wr.count(w, v.len(), "restriction count")?;
                 for x in v {
                     x.encode(wr, w)?;
@@ -218,12 +148,7 @@ impl Restriction {
                 wr.u8(2);
                 x.encode(wr, w)?;
             }
-            Restriction::Content {
-                fuzzy_level_low,
-                fuzzy_level_high,
-                tag,
-                value,
-            } => {
+            Restriction::Content { fuzzy_level_low, fuzzy_level_high, tag, value } => {
                 wr.u8(3);
                 wr.u16(*fuzzy_level_low);
                 wr.u16(*fuzzy_level_high);
@@ -258,23 +183,15 @@ impl Restriction {
                 wr.u8(8);
                 tag.encode(wr);
             }
-            Restriction::SubObject {
-                subobject,
-                restriction,
-            } => {
+            Restriction::SubObject { subobject, restriction } => {
                 wr.u8(9);
                 subobject.encode(wr);
                 restriction.encode(wr, w)?;
             }
-            Restriction::Comment {
-                values,
-                restriction,
-            } => {
+            Restriction::Comment { values, restriction } => {
                 wr.u8(0x0A);
-                let n = u8::try_from(values.len()).map_err(|_| Error::EncodeOverflow {
-                    what: "comment values",
-                    len: values.len(),
-                })?;
+                let n = u8::try_from(values.len())
+                    .map_err(|_| Error::EncodeOverflow { what: "comment values", len: values.len() })?;
                 wr.u8(n);
                 for v in values {
                     v.encode(wr, w)?;
@@ -325,17 +242,9 @@ impl SortOrderSet {
             let prop_type = r.u16()?;
             let prop_id = r.u16()?;
             let order = r.u8()?;
-            sort_orders.push(SortOrder {
-                prop_type,
-                prop_id,
-                order,
-            });
+            sort_orders.push(SortOrder { prop_type, prop_id, order });
         }
-        Ok(SortOrderSet {
-            categorized_count,
-            expanded_count,
-            sort_orders,
-        })
+        Ok(SortOrderSet { categorized_count, expanded_count, sort_orders })
     }
     pub fn encode(&self, w: &mut Writer) -> Result<()> {
         w.len16(self.sort_orders.len(), "SortOrderSet")?;
@@ -358,22 +267,14 @@ mod tests {
     #[test]
     fn nested_round_trip() {
         let r = Restriction::And(vec![
-            Restriction::Not(Box::new(Restriction::Exist {
-                tag: PropTag(0x0037001F),
-            })),
+            Restriction::Not(Box::new(Restriction::Exist { tag: PropTag(0x0037001F) })),
             Restriction::Content {
                 fuzzy_level_low: 1,
                 fuzzy_level_high: 0,
                 tag: PropTag(0x0037001F),
-                value: TaggedPropertyValue::new(
-                    PropTag(0x0037001F),
-                    PropValue::String("hi".into()),
-                ),
+                value: TaggedPropertyValue::new(PropTag(0x0037001F), PropValue::String("hi".into())),
             },
-            Restriction::Comment {
-                values: vec![],
-                restriction: None,
-            },
+            Restriction::Comment { values: vec![], restriction: None },
         ]);
         for w in [CountWidth::U16, CountWidth::U32] {
             let mut wr = Writer::new();
@@ -390,9 +291,7 @@ mod tests {
         let b = vec![2u8; 10_000];
         assert_eq!(
             Restriction::decode(&mut Reader::new(&b), CountWidth::U16),
-            Err(Error::DepthExceeded {
-                max: MAX_RESTRICTION_DEPTH
-            })
+            Err(Error::DepthExceeded { max: MAX_RESTRICTION_DEPTH })
         );
     }
 }

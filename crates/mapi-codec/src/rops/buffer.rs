@@ -48,30 +48,17 @@ fn split(buf: &[u8]) -> Result<(&[u8], Vec<u32>)> {
     let mut r = Reader::new(buf);
     let rop_size = r.u16()? as usize;
     if rop_size < 2 {
-        return Err(Error::Invalid {
-            what: "RopSize",
-            value: rop_size as u64,
-        });
+        return Err(Error::Invalid { what: "RopSize", value: rop_size as u64 });
     }
     let list = r.bytes(rop_size - 2)?;
     let rest = r.rest();
     if !rest.len().is_multiple_of(4) {
-        return Err(Error::Invalid {
-            what: "ServerObjectHandleTable length",
-            value: rest.len() as u64,
-        });
+        return Err(Error::Invalid { what: "ServerObjectHandleTable length", value: rest.len() as u64 });
     }
     if rest.len() / 4 > MAX_HANDLES {
-        return Err(Error::TooLarge {
-            what: "ServerObjectHandleTable",
-            len: rest.len() / 4,
-            max: MAX_HANDLES,
-        });
+        return Err(Error::TooLarge { what: "ServerObjectHandleTable", len: rest.len() / 4, max: MAX_HANDLES });
     }
-    let handles = rest
-        .chunks_exact(4)
-        .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-        .collect();
+    let handles = rest.chunks_exact(4).map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
     Ok((list, handles))
 }
 
@@ -116,11 +103,7 @@ impl RopRequestBuffer {
                 }
             }
         }
-        Ok(RopRequestBuffer {
-            rops,
-            handles,
-            stopped,
-        })
+        Ok(RopRequestBuffer { rops, handles, stopped })
     }
 
     /// Like [`RopRequestBuffer::decode`] but any undecodable ROP is an error.

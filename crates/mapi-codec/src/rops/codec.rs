@@ -7,8 +7,8 @@
 use crate::cursor::{CountWidth, Reader, Writer};
 use crate::error::{Error, Result};
 use crate::oxcdata::{
-    Guid, LongTermId, ObjectId, PropTag, PropertyName, PropertyProblem, Restriction, SortOrderSet,
-    TaggedPropertyValue, decode_problems, encode_problems,
+    Guid, LongTermId, ObjectId, PropTag, PropertyName, PropertyProblem, Restriction, SortOrderSet, TaggedPropertyValue,
+    decode_problems, encode_problems,
 };
 
 macro_rules! prim {
@@ -150,10 +150,7 @@ pub mod asciiz {
     }
     pub fn enc(v: &String, w: &mut Writer) -> Result<()> {
         if !v.is_ascii() || v.as_bytes().contains(&0) {
-            return Err(Error::Invalid {
-                what: "ASCII string",
-                value: 0,
-            });
+            return Err(Error::Invalid { what: "ASCII string", value: 0 });
         }
         w.str8z(v.as_bytes());
         Ok(())
@@ -196,33 +193,14 @@ macro_rules! list16 {
     };
 }
 
-list16!(tags16, PropTag, 4, |r| PropTag::decode(r)?, |x, w| x
-    .encode(w));
-list16!(oids16, ObjectId, 8, |r| ObjectId::decode(r)?, |x, w| x
-    .encode(w));
-list16!(
-    ltids16,
-    LongTermId,
-    24,
-    |r| LongTermId::decode(r)?,
-    |x, w| x.encode(w)
-);
+list16!(tags16, PropTag, 4, |r| PropTag::decode(r)?, |x, w| x.encode(w));
+list16!(oids16, ObjectId, 8, |r| ObjectId::decode(r)?, |x, w| x.encode(w));
+list16!(ltids16, LongTermId, 24, |r| LongTermId::decode(r)?, |x, w| x.encode(w));
 list16!(prop_ids16, u16, 2, |r| r.u16()?, |x, w| w.u16(*x));
 list16!(u32s16, u32, 4, |r| r.u32()?, |x, w| w.u32(*x));
-list16!(
-    names16,
-    PropertyName,
-    17,
-    |r| PropertyName::decode(r)?,
-    |x, w| x.encode(w)?
-);
-list16!(
-    values16,
-    TaggedPropertyValue,
-    4,
-    |r| TaggedPropertyValue::decode(r, CountWidth::U16)?,
-    |x, w| x.encode(w, CountWidth::U16)?
-);
+list16!(names16, PropertyName, 17, |r| PropertyName::decode(r)?, |x, w| x.encode(w)?);
+list16!(values16, TaggedPropertyValue, 4, |r| TaggedPropertyValue::decode(r, CountWidth::U16)?, |x, w| x
+    .encode(w, CountWidth::U16)?);
 
 pub mod problems16 {
     use super::*;
@@ -315,9 +293,7 @@ pub(crate) use wire_struct;
 
 // ---- codecs for the MAPI/HTTP address book bodies ----
 
-use crate::mapihttp::ab::{
-    AbRowSet, AbTaggedValue, Stat, decode_ab_value_list, encode_ab_value_list,
-};
+use crate::mapihttp::ab::{AbRowSet, AbTaggedValue, Stat, decode_ab_value_list, encode_ab_value_list};
 
 pub mod stat {
     use super::*;
@@ -483,11 +459,7 @@ macro_rules! opt_codec {
         pub mod $name {
             use super::*;
             pub fn dec(r: &mut Reader) -> Result<Option<$t>> {
-                Ok(if r.u8()? != 0 {
-                    Some($inner::dec(r)?)
-                } else {
-                    None
-                })
+                Ok(if r.u8()? != 0 { Some($inner::dec(r)?) } else { None })
             }
             pub fn enc(v: &Option<$t>, w: &mut Writer) -> Result<()> {
                 match v {

@@ -246,8 +246,8 @@ rop_requests! {
 /// RopIds whose request carries an OutputHandleIndex (a new Server object is
 /// created and its handle stored at that index of the handle table).
 const CREATES_OBJECT: &[u8] = &[
-    0x02, 0x03, 0x04, 0x05, 0x06, 0x1C, 0x21, 0x22, 0x23, 0x29, 0x2B, 0x3B, 0x3E, 0x3F, 0x46, 0x4B,
-    0x4C, 0x4D, 0x53, 0x69, 0x70, 0x72, 0x7E, 0x82, 0xFE,
+    0x02, 0x03, 0x04, 0x05, 0x06, 0x1C, 0x21, 0x22, 0x23, 0x29, 0x2B, 0x3B, 0x3E, 0x3F, 0x46, 0x4B, 0x4C, 0x4D, 0x53,
+    0x69, 0x70, 0x72, 0x7E, 0x82, 0xFE,
 ];
 
 impl RopRequest {
@@ -280,8 +280,7 @@ impl RopRequest {
     /// RopSaveChangesAttachment / RopSetMessageReadFlag, SourceHandleIndex for
     /// the copy and move ROPs, InputHandleIndex otherwise.
     pub fn response_handle_index(&self) -> u8 {
-        self.output_handle_index()
-            .unwrap_or_else(|| self.header_bytes()[2])
+        self.output_handle_index().unwrap_or_else(|| self.header_bytes()[2])
     }
 
     /// The generic failure response to this request (MS-OXCROPS: RopId,
@@ -290,10 +289,6 @@ impl RopRequest {
         if self.rop_id() == rop_id::Release {
             return None;
         }
-        Some(RopResponse::error(
-            self.rop_id(),
-            self.response_handle_index(),
-            return_value,
-        ))
+        Some(RopResponse::error(self.rop_id(), self.response_handle_index(), return_value))
     }
 }

@@ -108,11 +108,7 @@ fn presence(flags: u16, event: Option<u16>) -> Presence {
     let m = flags & nf::M != 0;
     let table = t == nf::TABLE_MODIFIED;
     let ev = event.unwrap_or(0);
-    let row = table
-        && matches!(
-            ev,
-            te::TABLE_ROW_ADDED | te::TABLE_ROW_DELETED | te::TABLE_ROW_MODIFIED
-        );
+    let row = table && matches!(ev, te::TABLE_ROW_ADDED | te::TABLE_ROW_DELETED | te::TABLE_ROW_MODIFIED);
     let insert = table && matches!(ev, te::TABLE_ROW_ADDED | te::TABLE_ROW_MODIFIED);
     let object = !table && t != nf::EXTENDED;
     let moved = matches!(t, nf::OBJECT_MOVED | nf::OBJECT_COPIED);
@@ -124,10 +120,8 @@ fn presence(flags: u16, event: Option<u16>) -> Presence {
         insert,
         folder: object,
         message: object && m,
-        parent: matches!(
-            t,
-            nf::OBJECT_CREATED | nf::OBJECT_DELETED | nf::OBJECT_MOVED | nf::OBJECT_COPIED
-        ) && (ms == 0 || ms == nf::M | nf::S),
+        parent: matches!(t, nf::OBJECT_CREATED | nf::OBJECT_DELETED | nf::OBJECT_MOVED | nf::OBJECT_COPIED)
+            && (ms == 0 || ms == nf::M | nf::S),
         old: moved,
         old_message: moved && m,
         old_parent: moved && !m,
@@ -137,46 +131,26 @@ fn presence(flags: u16, event: Option<u16>) -> Presence {
 }
 
 fn opt_id(r: &mut Reader, present: bool) -> Result<Option<ObjectId>> {
-    if present {
-        Ok(Some(ObjectId::decode(r)?))
-    } else {
-        Ok(None)
-    }
+    if present { Ok(Some(ObjectId::decode(r)?)) } else { Ok(None) }
 }
 
 impl NotificationData {
     pub fn decode(r: &mut Reader) -> Result<Self> {
         let flags = r.u16()?;
-        let table_event_type = if flags & nf::TYPE_MASK == nf::TABLE_MODIFIED {
-            Some(r.u16()?)
-        } else {
-            None
-        };
+        let table_event_type = if flags & nf::TYPE_MASK == nf::TABLE_MODIFIED { Some(r.u16()?) } else { None };
         let p = presence(flags, table_event_type);
         let table_row = if p.row {
             let folder_id = ObjectId::decode(r)?;
-            let message = if p.row_message {
-                Some((ObjectId::decode(r)?, r.u32()?))
-            } else {
-                None
-            };
+            let message = if p.row_message { Some((ObjectId::decode(r)?, r.u32()?)) } else { None };
             Some(TableRowInfo { folder_id, message })
         } else {
             None
         };
         let table_insert = if p.insert {
             let insert_after_folder_id = ObjectId::decode(r)?;
-            let insert_after_message = if p.row_message {
-                Some((ObjectId::decode(r)?, r.u32()?))
-            } else {
-                None
-            };
+            let insert_after_message = if p.row_message { Some((ObjectId::decode(r)?, r.u32()?)) } else { None };
             let n = r.u16()? as usize;
-            Some(TableRowInsert {
-                insert_after_folder_id,
-                insert_after_message,
-                row_data: r.bytes(n)?.to_vec(),
-            })
+            Some(TableRowInsert { insert_after_folder_id, insert_after_message, row_data: r.bytes(n)?.to_vec() })
         } else {
             None
         };
@@ -188,31 +162,15 @@ impl NotificationData {
         let old_parent_folder_id = opt_id(r, p.old_parent)?;
         let tags = if p.tags {
             let n = r.u16()?;
-            if n == 0xFFFF {
-                Some(None)
-            } else {
-                Some(Some(crate::oxcdata::decode_tags(r, n as usize)?))
-            }
+            if n == 0xFFFF { Some(None) } else { Some(Some(crate::oxcdata::decode_tags(r, n as usize)?)) }
         } else {
             None
         };
-        let total_message_count = if flags & nf::T != 0 {
-            Some(r.u32()?)
-        } else {
-            None
-        };
-        let unread_message_count = if flags & nf::U != 0 {
-            Some(r.u32()?)
-        } else {
-            None
-        };
+        let total_message_count = if flags & nf::T != 0 { Some(r.u32()?) } else { None };
+        let unread_message_count = if flags & nf::U != 0 { Some(r.u32()?) } else { None };
         let new_mail = if p.new_mail {
             let message_flags = r.u32()?;
-            let class = if r.bool8()? {
-                NewMailClass::Unicode(r.utf16z()?)
-            } else {
-                NewMailClass::String8(r.str8z()?)
-            };
+            let class = if r.bool8()? { NewMailClass::Unicode(r.utf16z()?) } else { NewMailClass::String8(r.str8z()?) };
             Some((message_flags, class))
         } else {
             None
@@ -239,21 +197,12 @@ impl NotificationData {
     /// when the flags (and TableEventType) call for it.
     pub fn encode(&self, w: &mut Writer) -> Result<()> {
         let p = presence(self.flags, self.table_event_type);
-        let bad = |what: &'static str| Error::Invalid {
-            what,
-            value: self.flags as u64,
-        };
+        let bad = |what: &'static str| Error::Invalid { what, value: self.flags as u64 };
         let ok = self.table_event_type.is_some() == p.table_event
             && self.table_row.is_some() == p.row
-            && self
-                .table_row
-                .as_ref()
-                .is_none_or(|t| t.message.is_some() == p.row_message)
+            && self.table_row.as_ref().is_none_or(|t| t.message.is_some() == p.row_message)
             && self.table_insert.is_some() == p.insert
-            && self
-                .table_insert
-                .as_ref()
-                .is_none_or(|t| t.insert_after_message.is_some() == p.row_message)
+            && self.table_insert.as_ref().is_none_or(|t| t.insert_after_message.is_some() == p.row_message)
             && self.folder_id.is_some() == p.folder
             && self.message_id.is_some() == p.message
             && self.parent_folder_id.is_some() == p.parent
@@ -265,9 +214,7 @@ impl NotificationData {
             && self.unread_message_count.is_some() == (self.flags & nf::U != 0)
             && self.new_mail.is_some() == p.new_mail;
         if !ok {
-            return Err(bad(
-                "NotificationData fields disagree with NotificationFlags",
-            ));
+            return Err(bad("NotificationData fields disagree with NotificationFlags"));
         }
         w.u16(self.flags);
         if let Some(e) = self.table_event_type {
@@ -306,10 +253,7 @@ impl NotificationData {
             Some(None) => w.u16(0xFFFF),
             Some(Some(tags)) => {
                 if tags.len() >= 0xFFFF {
-                    return Err(Error::EncodeOverflow {
-                        what: "TagCount",
-                        len: tags.len(),
-                    });
+                    return Err(Error::EncodeOverflow { what: "TagCount", len: tags.len() });
                 }
                 w.u16(tags.len() as u16);
                 tags.iter().for_each(|t| t.encode(w));
@@ -354,10 +298,7 @@ impl NotificationData {
             tags: None,
             total_message_count: None,
             unread_message_count: None,
-            new_mail: Some((
-                message_flags,
-                NewMailClass::Unicode(message_class.to_owned()),
-            )),
+            new_mail: Some((message_flags, NewMailClass::Unicode(message_class.to_owned()))),
         }
     }
 }

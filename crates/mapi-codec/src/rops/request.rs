@@ -48,14 +48,7 @@ impl Logon {
             sub.finish()?;
             Some(s)
         };
-        Ok(Logon {
-            logon_id,
-            output_handle_index,
-            logon_flags,
-            open_flags,
-            store_state,
-            essdn,
-        })
+        Ok(Logon { logon_id, output_handle_index, logon_flags, open_flags, store_state, essdn })
     }
     pub fn encode(&self, w: &mut Writer) -> Result<()> {
         w.u8(self.logon_id);
@@ -132,11 +125,7 @@ impl WritePerUserInformation {
         let data_offset = r.u32()?;
         let n = r.u16()? as usize;
         let data = r.bytes(n)?.to_vec();
-        let repl_guid = if data_offset == 0 && !ctx.is_public(logon_id) {
-            Some(Guid(r.array()?))
-        } else {
-            None
-        };
+        let repl_guid = if data_offset == 0 && !ctx.is_public(logon_id) { Some(Guid(r.array()?)) } else { None };
         Ok(WritePerUserInformation {
             logon_id,
             input_handle_index,
@@ -179,11 +168,7 @@ pub enum FlaggedString {
 
 impl FlaggedString {
     fn decode(r: &mut Reader, unicode: bool) -> Result<Self> {
-        Ok(if unicode {
-            FlaggedString::Unicode(r.utf16z()?)
-        } else {
-            FlaggedString::String8(r.str8z()?)
-        })
+        Ok(if unicode { FlaggedString::Unicode(r.utf16z()?) } else { FlaggedString::String8(r.str8z()?) })
     }
     fn encode(&self, w: &mut Writer) {
         match self {
@@ -234,10 +219,7 @@ impl CreateFolder {
     }
     pub fn encode(&self, w: &mut Writer) -> Result<()> {
         if self.display_name.is_unicode() != self.comment.is_unicode() {
-            return Err(Error::Invalid {
-                what: "CreateFolder string encodings differ",
-                value: 0,
-            });
+            return Err(Error::Invalid { what: "CreateFolder string encodings differ", value: 0 });
         }
         w.u8(self.logon_id);
         w.u8(self.input_handle_index);
@@ -477,18 +459,9 @@ impl ModifyRecipients {
             let row_id = r.u32()?;
             let recipient_type = r.u8()?;
             let size = r.u16()? as usize;
-            rows.push(ModifyRecipientRow {
-                row_id,
-                recipient_type,
-                recipient_row: r.bytes(size)?.to_vec(),
-            });
+            rows.push(ModifyRecipientRow { row_id, recipient_type, recipient_row: r.bytes(size)?.to_vec() });
         }
-        Ok(ModifyRecipients {
-            logon_id,
-            input_handle_index,
-            recipient_columns,
-            rows,
-        })
+        Ok(ModifyRecipients { logon_id, input_handle_index, recipient_columns, rows })
     }
     pub fn encode(&self, w: &mut Writer) -> Result<()> {
         w.u8(self.logon_id);
@@ -549,18 +522,8 @@ impl SetMessageReadFlag {
         let response_handle_index = r.u8()?;
         let input_handle_index = r.u8()?;
         let read_flags = r.u8()?;
-        let client_data = if ctx.is_public(logon_id) {
-            Some(r.array()?)
-        } else {
-            None
-        };
-        Ok(SetMessageReadFlag {
-            logon_id,
-            response_handle_index,
-            input_handle_index,
-            read_flags,
-            client_data,
-        })
+        let client_data = if ctx.is_public(logon_id) { Some(r.array()?) } else { None };
+        Ok(SetMessageReadFlag { logon_id, response_handle_index, input_handle_index, read_flags, client_data })
     }
     pub fn encode(&self, w: &mut Writer) -> Result<()> {
         w.u8(self.logon_id);
@@ -651,12 +614,7 @@ impl QueryNamedProperties {
         let query_flags = r.u8()?;
         let has = r.bool8()?;
         let property_guid = if has { Some(Guid(r.array()?)) } else { None };
-        Ok(QueryNamedProperties {
-            logon_id,
-            input_handle_index,
-            query_flags,
-            property_guid,
-        })
+        Ok(QueryNamedProperties { logon_id, input_handle_index, query_flags, property_guid })
     }
     pub fn encode(&self, w: &mut Writer) -> Result<()> {
         w.u8(self.logon_id);
@@ -719,17 +677,8 @@ impl ReadStream {
         let logon_id = r.u8()?;
         let input_handle_index = r.u8()?;
         let byte_count = r.u16()?;
-        let maximum_byte_count = if byte_count == 0xBABE {
-            Some(r.u32()?)
-        } else {
-            None
-        };
-        Ok(ReadStream {
-            logon_id,
-            input_handle_index,
-            byte_count,
-            maximum_byte_count,
-        })
+        let maximum_byte_count = if byte_count == 0xBABE { Some(r.u32()?) } else { None };
+        Ok(ReadStream { logon_id, input_handle_index, byte_count, maximum_byte_count })
     }
     pub fn encode(&self, w: &mut Writer) -> Result<()> {
         w.u8(self.logon_id);
@@ -792,17 +741,9 @@ impl ModifyTable {
         let mut data = Vec::with_capacity(n);
         for _ in 0..n {
             let flags = r.u8()?;
-            data.push(FlaggedValues {
-                flags,
-                property_values: super::codec::values16::dec(r)?,
-            });
+            data.push(FlaggedValues { flags, property_values: super::codec::values16::dec(r)? });
         }
-        Ok(ModifyTable {
-            logon_id,
-            input_handle_index,
-            modify_flags,
-            data,
-        })
+        Ok(ModifyTable { logon_id, input_handle_index, modify_flags, data })
     }
     pub fn encode(&self, w: &mut Writer) -> Result<()> {
         w.u8(self.logon_id);
@@ -850,17 +791,8 @@ impl FastTransferSourceGetBuffer {
         let logon_id = r.u8()?;
         let input_handle_index = r.u8()?;
         let buffer_size = r.u16()?;
-        let maximum_buffer_size = if buffer_size == 0xBABE {
-            Some(r.u16()?)
-        } else {
-            None
-        };
-        Ok(FastTransferSourceGetBuffer {
-            logon_id,
-            input_handle_index,
-            buffer_size,
-            maximum_buffer_size,
-        })
+        let maximum_buffer_size = if buffer_size == 0xBABE { Some(r.u16()?) } else { None };
+        Ok(FastTransferSourceGetBuffer { logon_id, input_handle_index, buffer_size, maximum_buffer_size })
     }
     pub fn encode(&self, w: &mut Writer) -> Result<()> {
         w.u8(self.logon_id);
@@ -942,10 +874,7 @@ impl MessageReadState {
         while !r.is_empty() {
             let n = r.u16()? as usize;
             let message_id = r.bytes(n)?.to_vec();
-            out.push(MessageReadState {
-                message_id,
-                mark_as_read: r.bool8()?,
-            });
+            out.push(MessageReadState { message_id, mark_as_read: r.bool8()? });
         }
         Ok(out)
     }
@@ -1021,10 +950,7 @@ impl LongTermIdRange {
         r.check_count("LongTermIdRangeCount", n, 48)?;
         let mut v = Vec::with_capacity(n);
         for _ in 0..n {
-            v.push(LongTermIdRange {
-                min: LongTermId::decode(&mut r)?,
-                max: LongTermId::decode(&mut r)?,
-            });
+            v.push(LongTermIdRange { min: LongTermId::decode(&mut r)?, max: LongTermId::decode(&mut r)? });
         }
         r.finish()?;
         Ok(v)
@@ -1065,11 +991,7 @@ impl RegisterNotification {
         let notification_types = r.u8()?;
         let reserved = r.u8()?;
         let whole = r.bool8()?;
-        let target = if whole {
-            None
-        } else {
-            Some((ObjectId::decode(r)?, ObjectId::decode(r)?))
-        };
+        let target = if whole { None } else { Some((ObjectId::decode(r)?, ObjectId::decode(r)?)) };
         Ok(RegisterNotification {
             logon_id,
             input_handle_index,

@@ -63,14 +63,7 @@ impl LogonTime {
         })
     }
     fn encode(&self, w: &mut Writer) {
-        for b in [
-            self.seconds,
-            self.minutes,
-            self.hour,
-            self.day_of_week,
-            self.day,
-            self.month,
-        ] {
+        for b in [self.seconds, self.minutes, self.hour, self.day_of_week, self.day, self.month] {
             w.u8(b);
         }
         w.u16(self.year);
@@ -193,10 +186,7 @@ impl Servers {
         let cheap_server_count = r.u16()?;
         r.check_count("ServerCount", n, 1)?;
         let servers = (0..n).map(|_| r.asciiz()).collect::<Result<_>>()?;
-        Ok(Servers {
-            cheap_server_count,
-            servers,
-        })
+        Ok(Servers { cheap_server_count, servers })
     }
     pub fn encode(&self, w: &mut Writer) -> Result<()> {
         w.len16(self.servers.len(), "ServerCount")?;
@@ -209,11 +199,7 @@ impl Servers {
 }
 
 fn opt_servers(r: &mut Reader) -> Result<Option<Servers>> {
-    Ok(if r.bool8()? {
-        Some(Servers::decode(r)?)
-    } else {
-        None
-    })
+    Ok(if r.bool8()? { Some(Servers::decode(r)?) } else { None })
 }
 
 fn enc_opt_servers(s: &Option<Servers>, w: &mut Writer) -> Result<()> {
@@ -249,10 +235,7 @@ impl TypedString {
             3 => TypedString::ReducedUnicode(r.str8z()?),
             4 => TypedString::Unicode(r.utf16z()?),
             v => {
-                return Err(Error::Invalid {
-                    what: "StringType",
-                    value: v as u64,
-                });
+                return Err(Error::Invalid { what: "StringType", value: v as u64 });
             }
         })
     }
@@ -319,12 +302,7 @@ impl MessageInfo {
             let code_page_id = r.u16()?;
             let reserved = r.u16()?;
             let recipient_row = codec::bytes16::dec(r)?;
-            recipient_rows.push(OpenRecipientRow {
-                recipient_type,
-                code_page_id,
-                reserved,
-                recipient_row,
-            });
+            recipient_rows.push(OpenRecipientRow { recipient_type, code_page_id, reserved, recipient_row });
         }
         Ok(MessageInfo {
             has_named_properties,
@@ -341,10 +319,8 @@ impl MessageInfo {
         self.normalized_subject.encode(w)?;
         w.u16(self.recipient_count);
         codec::tags16::enc(&self.recipient_columns, w)?;
-        let n = u8::try_from(self.recipient_rows.len()).map_err(|_| Error::EncodeOverflow {
-            what: "RecipientRows",
-            len: self.recipient_rows.len(),
-        })?;
+        let n = u8::try_from(self.recipient_rows.len())
+            .map_err(|_| Error::EncodeOverflow { what: "RecipientRows", len: self.recipient_rows.len() })?;
         w.u8(n);
         for row in &self.recipient_rows {
             w.u8(row.recipient_type);
@@ -399,11 +375,8 @@ impl RowSet {
 
 /// Columns of RopGetReceiveFolderTable rows (MS-OXCROPS 2.2.3.4.2):
 /// PidTagFolderId, PidTagMessageClass (PtypString8), PidTagLastModificationTime.
-pub const RECEIVE_FOLDER_TABLE_COLUMNS: [PropTag; 3] = [
-    PropTag(0x6748_0014),
-    PropTag(0x001A_001E),
-    PropTag(0x3008_0040),
-];
+pub const RECEIVE_FOLDER_TABLE_COLUMNS: [PropTag; 3] =
+    [PropTag(0x6748_0014), PropTag(0x001A_001E), PropTag(0x3008_0040)];
 
 wire_struct! { /// RopGetReceiveFolder response (MS-OXCROPS 2.2.3.2.2).
 GetReceiveFolder { folder_id: ObjectId => oid, explicit_message_class: String => asciiz } }
@@ -625,10 +598,7 @@ fn empty_success(rop: u8) -> bool {
 }
 
 fn need_columns(cols: &dyn ColumnSource, rop: u8, hi: u8) -> Result<Vec<PropTag>> {
-    cols.columns(rop, hi).ok_or(Error::Invalid {
-        what: "row columns unknown for response",
-        value: rop as u64,
-    })
+    cols.columns(rop, hi).ok_or(Error::Invalid { what: "row columns unknown for response", value: rop as u64 })
 }
 
 impl Body {
@@ -643,11 +613,7 @@ impl Body {
             id::GetReceiveFolder => B::GetReceiveFolder(GetReceiveFolder::decode(r)?),
             id::GetReceiveFolderTable => {
                 let n = r.u32()? as usize;
-                B::GetReceiveFolderTable(RowSet::decode_n(
-                    r,
-                    RECEIVE_FOLDER_TABLE_COLUMNS.to_vec(),
-                    n,
-                )?)
+                B::GetReceiveFolderTable(RowSet::decode_n(r, RECEIVE_FOLDER_TABLE_COLUMNS.to_vec(), n)?)
             }
             id::GetStoreState => B::GetStoreState(r.u32()?),
             id::GetOwningServers => B::GetOwningServers(Servers::decode(r)?),
@@ -656,24 +622,12 @@ impl Body {
             id::IdFromLongTermId => B::IdFromLongTermId(ObjectId::decode(r)?),
             id::GetPerUserLongTermIds => B::GetPerUserLongTermIds(codec::ltids16::dec(r)?),
             id::GetPerUserGuid => B::GetPerUserGuid(Guid(r.array()?)),
-            id::ReadPerUserInformation => {
-                B::ReadPerUserInformation(ReadPerUserInformation::decode(r)?)
-            }
-            id::OpenFolder => B::OpenFolder {
-                has_rules: r.bool8()?,
-                ghost: opt_servers(r)?,
-            },
+            id::ReadPerUserInformation => B::ReadPerUserInformation(ReadPerUserInformation::decode(r)?),
+            id::OpenFolder => B::OpenFolder { has_rules: r.bool8()?, ghost: opt_servers(r)? },
             id::CreateFolder => {
                 let folder_id = ObjectId::decode(r)?;
-                let existing = if r.bool8()? {
-                    Some((r.bool8()?, opt_servers(r)?))
-                } else {
-                    None
-                };
-                B::CreateFolder {
-                    folder_id,
-                    existing,
-                }
+                let existing = if r.bool8()? { Some((r.bool8()?, opt_servers(r)?)) } else { None };
+                B::CreateFolder { folder_id, existing }
             }
             id::GetSearchCriteria => B::GetSearchCriteria(GetSearchCriteria::decode(r)?),
             id::DeleteFolder
@@ -686,58 +640,35 @@ impl Body {
             | id::HardDeleteMessagesAndSubfolders
             | id::SetReadFlags => B::PartialCompletion(rop, r.bool8()?),
             id::GetHierarchyTable | id::GetContentsTable => B::TableRowCount(rop, r.u32()?),
-            id::SetColumns | id::SortTable | id::Restrict | id::GetStatus | id::Abort => {
-                B::TableStatus(rop, r.u8()?)
-            }
+            id::SetColumns | id::SortTable | id::Restrict | id::GetStatus | id::Abort => B::TableStatus(rop, r.u8()?),
             id::QueryRows => {
                 let origin = r.u8()?;
                 let n = r.u16()? as usize;
-                B::QueryRows {
-                    origin,
-                    rows: RowSet::decode_n(r, need_columns(cols, rop, hi)?, n)?,
-                }
+                B::QueryRows { origin, rows: RowSet::decode_n(r, need_columns(cols, rop, hi)?, n)? }
             }
             id::QueryPosition => B::QueryPosition(QueryPosition::decode(r)?),
             id::SeekRow => B::SeekRow(SeekRow::decode(r)?),
             id::SeekRowBookmark => B::SeekRowBookmark(SeekRowBookmark::decode(r)?),
-            id::CreateBookmark | id::SetCollapseState | id::GetCollapseState => {
-                B::Bookmark(rop, Bookmark::decode(r)?)
-            }
+            id::CreateBookmark | id::SetCollapseState | id::GetCollapseState => B::Bookmark(rop, Bookmark::decode(r)?),
             id::QueryColumnsAll | id::GetPropertiesList => B::Tags(rop, codec::tags16::dec(r)?),
             id::FindRow => {
                 let row_no_longer_visible = r.bool8()?;
-                let row = if r.bool8()? {
-                    Some(RowSet::decode_n(r, need_columns(cols, rop, hi)?, 1)?)
-                } else {
-                    None
-                };
-                B::FindRow {
-                    row_no_longer_visible,
-                    row,
-                }
+                let row = if r.bool8()? { Some(RowSet::decode_n(r, need_columns(cols, rop, hi)?, 1)?) } else { None };
+                B::FindRow { row_no_longer_visible, row }
             }
             id::ExpandRow => {
                 let expanded_row_count = r.u32()?;
                 let n = r.u16()? as usize;
-                B::ExpandRow {
-                    expanded_row_count,
-                    rows: RowSet::decode_n(r, need_columns(cols, rop, hi)?, n)?,
-                }
+                B::ExpandRow { expanded_row_count, rows: RowSet::decode_n(r, need_columns(cols, rop, hi)?, n)? }
             }
             id::CollapseRow => B::CollapseRow(r.u32()?),
-            id::OpenMessage | id::ReloadCachedInformation => {
-                B::MessageInfo(rop, MessageInfo::decode(r)?)
-            }
+            id::OpenMessage | id::ReloadCachedInformation => B::MessageInfo(rop, MessageInfo::decode(r)?),
             id::OpenEmbeddedMessage => B::OpenEmbeddedMessage {
                 reserved: r.u8()?,
                 message_id: ObjectId::decode(r)?,
                 info: MessageInfo::decode(r)?,
             },
-            id::CreateMessage => B::CreateMessage(if r.bool8()? {
-                Some(ObjectId::decode(r)?)
-            } else {
-                None
-            }),
+            id::CreateMessage => B::CreateMessage(if r.bool8()? { Some(ObjectId::decode(r)?) } else { None }),
             id::SaveChangesMessage => B::SaveChangesMessage(SaveChangesMessage::decode(r)?),
             id::ReadRecipients => {
                 let n = r.u8()? as usize;
@@ -754,11 +685,9 @@ impl Body {
                 B::ReadRecipients(v)
             }
             id::SetMessageStatus | id::GetMessageStatus => B::MessageStatus(rop, r.u32()?),
-            id::SetMessageReadFlag => B::SetMessageReadFlag(if r.bool8()? {
-                Some((r.u8()?, r.array()?))
-            } else {
-                None
-            }),
+            id::SetMessageReadFlag => {
+                B::SetMessageReadFlag(if r.bool8()? { Some((r.u8()?, r.array()?)) } else { None })
+            }
             id::CreateAttachment => B::CreateAttachment(r.u32()?),
             id::GetValidAttachments => B::GetValidAttachments(codec::u32s16::dec(r)?),
             id::GetAddressTypes => {
@@ -770,27 +699,14 @@ impl Body {
                 sub.finish()?;
                 B::GetAddressTypes(v)
             }
-            id::TransportSend => B::TransportSend(if r.bool8()? {
-                None
-            } else {
-                Some(codec::values16::dec(r)?)
-            }),
+            id::TransportSend => B::TransportSend(if r.bool8()? { None } else { Some(codec::values16::dec(r)?) }),
             id::GetTransportFolder => B::GetTransportFolder(ObjectId::decode(r)?),
             id::OptionsData => {
                 let reserved = r.u8()?;
                 let options_info = codec::bytes16::dec(r)?;
                 let help_file = codec::bytes16::dec(r)?;
-                let help_file_name = if help_file.is_empty() {
-                    None
-                } else {
-                    Some(r.asciiz()?)
-                };
-                B::OptionsData {
-                    reserved,
-                    options_info,
-                    help_file,
-                    help_file_name,
-                }
+                let help_file_name = if help_file.is_empty() { None } else { Some(r.asciiz()?) };
+                B::OptionsData { reserved, options_info, help_file, help_file_name }
             }
             id::GetPropertiesSpecific => {
                 B::GetPropertiesSpecific(RowSet::decode_n(r, need_columns(cols, rop, hi)?, 1)?)
@@ -806,9 +722,7 @@ impl Body {
                 let n = r.u16()? as usize;
                 let ids = crate::oxcdata::decode_prop_ids(r, n)?;
                 r.check_count("PropertyNames", n, 17)?;
-                let names = (0..n)
-                    .map(|_| crate::oxcdata::PropertyName::decode(r))
-                    .collect::<Result<_>>()?;
+                let names = (0..n).map(|_| crate::oxcdata::PropertyName::decode(r)).collect::<Result<_>>()?;
                 B::QueryNamedProperties(ids, names)
             }
             id::GetPropertyIdsFromNames => B::GetPropertyIdsFromNames(codec::prop_ids16::dec(r)?),
@@ -819,17 +733,13 @@ impl Body {
             id::SeekStream => B::SeekStream(r.u64()?),
             id::CopyToStream => B::CopyToStream(CopyToStream::decode(r)?),
             id::FastTransferDestinationPutBuffer => B::PutBuffer(PutBuffer::decode(r)?),
-            id::FastTransferDestinationPutBufferExtended => {
-                B::PutBufferExtended(PutBufferExtended::decode(r)?)
-            }
+            id::FastTransferDestinationPutBufferExtended => B::PutBufferExtended(PutBufferExtended::decode(r)?),
             id::WriteStreamExtended => B::WrittenSizeExtended(r.u32()?),
             id::FastTransferSourceGetBuffer => B::GetBuffer(GetBuffer::decode(r)?),
             id::SynchronizationImportMessageChange | id::SynchronizationImportMessageMove => {
                 B::MessageId(rop, ObjectId::decode(r)?)
             }
-            id::SynchronizationImportHierarchyChange => {
-                B::ImportHierarchyChange(ObjectId::decode(r)?)
-            }
+            id::SynchronizationImportHierarchyChange => B::ImportHierarchyChange(ObjectId::decode(r)?),
             id::GetLocalReplicaIds => B::GetLocalReplicaIds(GetLocalReplicaIds::decode(r)?),
             id::Progress => B::Progress(Progress::decode(r)?),
             other => return Err(Error::UnknownRop(other)),
@@ -917,10 +827,9 @@ impl Body {
             B::GetOwningServers(s) => s.encode(w)?,
             B::PublicFolderIsGhosted(s) => enc_opt_servers(s, w)?,
             B::LongTermIdFromId(x) => x.encode(w)?,
-            B::IdFromLongTermId(o)
-            | B::GetTransportFolder(o)
-            | B::ImportHierarchyChange(o)
-            | B::MessageId(_, o) => o.encode(w),
+            B::IdFromLongTermId(o) | B::GetTransportFolder(o) | B::ImportHierarchyChange(o) | B::MessageId(_, o) => {
+                o.encode(w)
+            }
             B::GetPerUserLongTermIds(v) => codec::ltids16::enc(v, w)?,
             B::GetPerUserGuid(g) => w.bytes(&g.0),
             B::ReadPerUserInformation(x) => x.encode(w)?,
@@ -928,10 +837,7 @@ impl Body {
                 w.bool8(*has_rules);
                 enc_opt_servers(ghost, w)?;
             }
-            B::CreateFolder {
-                folder_id,
-                existing,
-            } => {
+            B::CreateFolder { folder_id, existing } => {
                 folder_id.encode(w);
                 w.bool8(existing.is_some());
                 if let Some((has_rules, ghost)) = existing {
@@ -953,10 +859,7 @@ impl Body {
             B::SeekRowBookmark(x) => x.encode(w)?,
             B::Bookmark(_, b) => b.encode(w)?,
             B::Tags(_, t) => codec::tags16::enc(t, w)?,
-            B::FindRow {
-                row_no_longer_visible,
-                row,
-            } => {
+            B::FindRow { row_no_longer_visible, row } => {
                 w.bool8(*row_no_longer_visible);
                 match row {
                     Some(rs) if rs.rows.len() == 1 => {
@@ -964,28 +867,18 @@ impl Body {
                         rs.encode_rows(w)?;
                     }
                     Some(_) => {
-                        return Err(Error::Invalid {
-                            what: "RopFindRow row count",
-                            value: 0,
-                        });
+                        return Err(Error::Invalid { what: "RopFindRow row count", value: 0 });
                     }
                     None => w.bool8(false),
                 }
             }
-            B::ExpandRow {
-                expanded_row_count,
-                rows,
-            } => {
+            B::ExpandRow { expanded_row_count, rows } => {
                 w.u32(*expanded_row_count);
                 w.len16(rows.rows.len(), "RowCount")?;
                 rows.encode_rows(w)?;
             }
             B::MessageInfo(_, m) => m.encode(w)?,
-            B::OpenEmbeddedMessage {
-                reserved,
-                message_id,
-                info,
-            } => {
+            B::OpenEmbeddedMessage { reserved, message_id, info } => {
                 w.u8(*reserved);
                 message_id.encode(w);
                 info.encode(w)?;
@@ -998,10 +891,8 @@ impl Body {
             }
             B::SaveChangesMessage(x) => x.encode(w)?,
             B::ReadRecipients(rows) => {
-                let n = u8::try_from(rows.len()).map_err(|_| Error::EncodeOverflow {
-                    what: "RecipientRows",
-                    len: rows.len(),
-                })?;
+                let n = u8::try_from(rows.len())
+                    .map_err(|_| Error::EncodeOverflow { what: "RecipientRows", len: rows.len() })?;
                 w.u8(n);
                 for r in rows {
                     w.u32(r.row_id);
@@ -1034,12 +925,7 @@ impl Body {
                     codec::values16::enc(v, w)?;
                 }
             }
-            B::OptionsData {
-                reserved,
-                options_info,
-                help_file,
-                help_file_name,
-            } => {
+            B::OptionsData { reserved, options_info, help_file, help_file_name } => {
                 w.u8(*reserved);
                 codec::bytes16::enc(options_info, w)?;
                 codec::bytes16::enc(help_file, w)?;
@@ -1047,10 +933,7 @@ impl Body {
                     (false, Some(n)) => codec::asciiz::enc(n, w)?,
                     (true, None) => {}
                     _ => {
-                        return Err(Error::Invalid {
-                            what: "HelpFileName presence",
-                            value: 0,
-                        });
+                        return Err(Error::Invalid { what: "HelpFileName presence", value: 0 });
                     }
                 }
             }
@@ -1067,10 +950,7 @@ impl Body {
             B::Problems(_, p) => codec::problems16::enc(p, w)?,
             B::QueryNamedProperties(ids, names) => {
                 if ids.len() != names.len() {
-                    return Err(Error::Invalid {
-                        what: "QueryNamedProperties ids/names",
-                        value: ids.len() as u64,
-                    });
+                    return Err(Error::Invalid { what: "QueryNamedProperties ids/names", value: ids.len() as u64 });
                 }
                 w.len16(ids.len(), "IdCount")?;
                 ids.iter().for_each(|i| w.u16(*i));
@@ -1102,51 +982,23 @@ pub enum RopResponse {
     /// ReturnValue 0 and the ROP's success fields.
     Success { handle_index: u8, body: Body },
     /// The generic failure response: RopId, handle index, non-zero ReturnValue.
-    Error {
-        rop_id: u8,
-        handle_index: u8,
-        return_value: u32,
-    },
+    Error { rop_id: u8, handle_index: u8, return_value: u32 },
     /// RopLogon redirect response (ReturnValue ecWrongServer): LogonFlags,
     /// ServerNameSize, ServerName.
-    LogonRedirect {
-        output_handle_index: u8,
-        logon_flags: u8,
-        server_name: String,
-    },
+    LogonRedirect { output_handle_index: u8, logon_flags: u8, server_name: String },
     /// Copy/move ROPs failing with ecDstNullObject: DestHandleIndex (4 bytes)
     /// and, for some ROPs, PartialCompletion or the stream byte counts.
-    NullDestination {
-        rop_id: u8,
-        source_handle_index: u8,
-        dest_handle_index: u32,
-        trailer: NullDestTrailer,
-    },
+    NullDestination { rop_id: u8, source_handle_index: u8, dest_handle_index: u32, trailer: NullDestTrailer },
     /// RopFastTransferSourceGetBuffer failing with ecServerBusy: BackoffTime.
-    ServerBusy {
-        input_handle_index: u8,
-        backoff_time: u32,
-    },
+    ServerBusy { input_handle_index: u8, backoff_time: u32 },
     /// RopNotify (MS-OXCROPS 2.2.14.2): NotificationHandle, LogonId, NotificationData.
-    Notify {
-        notification_handle: u32,
-        logon_id: u8,
-        data: super::notify::NotificationData,
-    },
+    Notify { notification_handle: u32, logon_id: u8, data: super::notify::NotificationData },
     /// RopPending (MS-OXCROPS 2.2.14.3): SessionIndex.
     Pending { session_index: u16 },
     /// RopBackoff (MS-OXCROPS 2.2.15.2).
-    Backoff {
-        logon_id: u8,
-        duration: u32,
-        rops: Vec<(u8, u32)>,
-        additional_data: Vec<u8>,
-    },
+    Backoff { logon_id: u8, duration: u32, rops: Vec<(u8, u32)>, additional_data: Vec<u8> },
     /// RopBufferTooSmall (MS-OXCROPS 2.2.15.1): SizeNeeded and the unprocessed request bytes.
-    BufferTooSmall {
-        size_needed: u16,
-        request_buffers: Vec<u8>,
-    },
+    BufferTooSmall { size_needed: u16, request_buffers: Vec<u8> },
 }
 
 /// Extra fields after DestHandleIndex in ecDstNullObject failures.
@@ -1163,11 +1015,7 @@ pub enum NullDestTrailer {
 impl RopResponse {
     /// A generic failure response.
     pub fn error(rop_id: u8, handle_index: u8, return_value: u32) -> Self {
-        RopResponse::Error {
-            rop_id,
-            handle_index,
-            return_value,
-        }
+        RopResponse::Error { rop_id, handle_index, return_value }
     }
 
     /// A success response.
@@ -1179,9 +1027,7 @@ impl RopResponse {
     pub fn rop_id(&self) -> u8 {
         match self {
             RopResponse::Success { body, .. } => body.rop_id(),
-            RopResponse::Error { rop_id, .. } | RopResponse::NullDestination { rop_id, .. } => {
-                *rop_id
-            }
+            RopResponse::Error { rop_id, .. } | RopResponse::NullDestination { rop_id, .. } => *rop_id,
             RopResponse::LogonRedirect { .. } => id::Logon,
             RopResponse::ServerBusy { .. } => id::FastTransferSourceGetBuffer,
             RopResponse::Notify { .. } => id::Notify,
@@ -1199,16 +1045,10 @@ impl RopResponse {
                 let notification_handle = r.u32()?;
                 let logon_id = r.u8()?;
                 let data = super::notify::NotificationData::decode(r)?;
-                return Ok(RopResponse::Notify {
-                    notification_handle,
-                    logon_id,
-                    data,
-                });
+                return Ok(RopResponse::Notify { notification_handle, logon_id, data });
             }
             id::Pending => {
-                return Ok(RopResponse::Pending {
-                    session_index: r.u16()?,
-                });
+                return Ok(RopResponse::Pending { session_index: r.u16()? });
             }
             id::Backoff => {
                 let logon_id = r.u8()?;
@@ -1219,25 +1059,14 @@ impl RopResponse {
                     rops.push((r.u8()?, r.u32()?));
                 }
                 let additional_data = codec::bytes16::dec(r)?;
-                return Ok(RopResponse::Backoff {
-                    logon_id,
-                    duration,
-                    rops,
-                    additional_data,
-                });
+                return Ok(RopResponse::Backoff { logon_id, duration, rops, additional_data });
             }
             id::BufferTooSmall => {
                 let size_needed = r.u16()?;
-                return Ok(RopResponse::BufferTooSmall {
-                    size_needed,
-                    request_buffers: r.rest().to_vec(),
-                });
+                return Ok(RopResponse::BufferTooSmall { size_needed, request_buffers: r.rest().to_vec() });
             }
             id::Release => {
-                return Err(Error::Invalid {
-                    what: "RopRelease has no response",
-                    value: rop as u64,
-                });
+                return Err(Error::Invalid { what: "RopRelease has no response", value: rop as u64 });
             }
             _ => {}
         }
@@ -1247,10 +1076,7 @@ impl RopResponse {
         let hi = r.u8()?;
         let rv = r.u32()?;
         if rv == 0 {
-            return Ok(RopResponse::Success {
-                handle_index: hi,
-                body: Body::decode(r, rop, hi, cols)?,
-            });
+            return Ok(RopResponse::Success { handle_index: hi, body: Body::decode(r, rop, hi, cols)? });
         }
         Ok(match (rop, rv) {
             (id::Logon, EC_WRONG_SERVER) => {
@@ -1259,16 +1085,11 @@ impl RopResponse {
                 let mut sub = r.sub(size)?;
                 let server_name = sub.asciiz()?;
                 sub.finish()?;
-                RopResponse::LogonRedirect {
-                    output_handle_index: hi,
-                    logon_flags,
-                    server_name,
-                }
+                RopResponse::LogonRedirect { output_handle_index: hi, logon_flags, server_name }
             }
-            (id::FastTransferSourceGetBuffer, EC_SERVER_BUSY) => RopResponse::ServerBusy {
-                input_handle_index: hi,
-                backoff_time: r.u32()?,
-            },
+            (id::FastTransferSourceGetBuffer, EC_SERVER_BUSY) => {
+                RopResponse::ServerBusy { input_handle_index: hi, backoff_time: r.u32()? }
+            }
             (id::MoveCopyMessages | id::MoveFolder | id::CopyFolder, EC_DST_NULL_OBJECT) => {
                 RopResponse::NullDestination {
                     rop_id: rop,
@@ -1289,11 +1110,7 @@ impl RopResponse {
                 dest_handle_index: r.u32()?,
                 trailer: NullDestTrailer::ByteCounts(r.u64()?, r.u64()?),
             },
-            _ => RopResponse::Error {
-                rop_id: rop,
-                handle_index: hi,
-                return_value: rv,
-            },
+            _ => RopResponse::Error { rop_id: rop, handle_index: hi, return_value: rv },
         })
     }
 
@@ -1303,50 +1120,29 @@ impl RopResponse {
         match self {
             RopResponse::Success { handle_index, body } => {
                 if body.rop_id() == id::Release {
-                    return Err(Error::Invalid {
-                        what: "RopRelease has no response",
-                        value: 1,
-                    });
+                    return Err(Error::Invalid { what: "RopRelease has no response", value: 1 });
                 }
                 w.u8(*handle_index);
                 w.u32(0);
                 body.encode(w)?;
             }
-            RopResponse::Error {
-                handle_index,
-                return_value,
-                ..
-            } => {
+            RopResponse::Error { handle_index, return_value, .. } => {
                 if *return_value == 0 {
-                    return Err(Error::Invalid {
-                        what: "error response with ReturnValue 0",
-                        value: 0,
-                    });
+                    return Err(Error::Invalid { what: "error response with ReturnValue 0", value: 0 });
                 }
                 w.u8(*handle_index);
                 w.u32(*return_value);
             }
-            RopResponse::LogonRedirect {
-                output_handle_index,
-                logon_flags,
-                server_name,
-            } => {
+            RopResponse::LogonRedirect { output_handle_index, logon_flags, server_name } => {
                 w.u8(*output_handle_index);
                 w.u32(EC_WRONG_SERVER);
                 w.u8(*logon_flags);
-                let n = u8::try_from(server_name.len() + 1).map_err(|_| Error::EncodeOverflow {
-                    what: "ServerName",
-                    len: server_name.len(),
-                })?;
+                let n = u8::try_from(server_name.len() + 1)
+                    .map_err(|_| Error::EncodeOverflow { what: "ServerName", len: server_name.len() })?;
                 w.u8(n);
                 codec::asciiz::enc(server_name, w)?;
             }
-            RopResponse::NullDestination {
-                source_handle_index,
-                dest_handle_index,
-                trailer,
-                ..
-            } => {
+            RopResponse::NullDestination { source_handle_index, dest_handle_index, trailer, .. } => {
                 w.u8(*source_handle_index);
                 w.u32(EC_DST_NULL_OBJECT);
                 w.u32(*dest_handle_index);
@@ -1359,36 +1155,22 @@ impl RopResponse {
                     }
                 }
             }
-            RopResponse::ServerBusy {
-                input_handle_index,
-                backoff_time,
-            } => {
+            RopResponse::ServerBusy { input_handle_index, backoff_time } => {
                 w.u8(*input_handle_index);
                 w.u32(EC_SERVER_BUSY);
                 w.u32(*backoff_time);
             }
-            RopResponse::Notify {
-                notification_handle,
-                logon_id,
-                data,
-            } => {
+            RopResponse::Notify { notification_handle, logon_id, data } => {
                 w.u32(*notification_handle);
                 w.u8(*logon_id);
                 data.encode(w)?;
             }
             RopResponse::Pending { session_index } => w.u16(*session_index),
-            RopResponse::Backoff {
-                logon_id,
-                duration,
-                rops,
-                additional_data,
-            } => {
+            RopResponse::Backoff { logon_id, duration, rops, additional_data } => {
                 w.u8(*logon_id);
                 w.u32(*duration);
-                let n = u8::try_from(rops.len()).map_err(|_| Error::EncodeOverflow {
-                    what: "BackoffRopCount",
-                    len: rops.len(),
-                })?;
+                let n = u8::try_from(rops.len())
+                    .map_err(|_| Error::EncodeOverflow { what: "BackoffRopCount", len: rops.len() })?;
                 w.u8(n);
                 for (rid, d) in rops {
                     w.u8(*rid);
@@ -1396,10 +1178,7 @@ impl RopResponse {
                 }
                 codec::bytes16::enc(additional_data, w)?;
             }
-            RopResponse::BufferTooSmall {
-                size_needed,
-                request_buffers,
-            } => {
+            RopResponse::BufferTooSmall { size_needed, request_buffers } => {
                 w.u16(*size_needed);
                 w.bytes(request_buffers);
             }

@@ -72,10 +72,7 @@ impl AuxBlock {
             return None;
         }
         let p = &self.payload;
-        Some((
-            u16::from_le_bytes([p[0], p[1]]),
-            u16::from_le_bytes([p[2], p[3]]),
-        ))
+        Some((u16::from_le_bytes([p[0], p[1]]), u16::from_le_bytes([p[2], p[3]])))
     }
 }
 
@@ -86,19 +83,12 @@ pub fn decode_aux_blocks(buf: &[u8]) -> Result<Vec<AuxBlock>> {
     while !r.is_empty() {
         let size = r.u16()? as usize;
         if size < 4 {
-            return Err(Error::Invalid {
-                what: "AUX_HEADER size",
-                value: size as u64,
-            });
+            return Err(Error::Invalid { what: "AUX_HEADER size", value: size as u64 });
         }
         let version = r.u8()?;
         let aux_type = r.u8()?;
         let payload = r.bytes(size - 4)?.to_vec();
-        out.push(AuxBlock {
-            version,
-            aux_type,
-            payload,
-        });
+        out.push(AuxBlock { version, aux_type, payload });
     }
     Ok(out)
 }
@@ -144,16 +134,8 @@ mod tests {
     #[test]
     fn aux_round_trip_and_skip_unknown() {
         let blocks = vec![
-            AuxBlock {
-                version: 1,
-                aux_type: aux_type::PERF_REQUESTID,
-                payload: vec![1, 0, 2, 0],
-            },
-            AuxBlock {
-                version: 1,
-                aux_type: 0xEE,
-                payload: vec![9; 7],
-            },
+            AuxBlock { version: 1, aux_type: aux_type::PERF_REQUESTID, payload: vec![1, 0, 2, 0] },
+            AuxBlock { version: 1, aux_type: 0xEE, payload: vec![9; 7] },
         ];
         let b = encode_aux_buffer(&blocks, Default::default()).unwrap();
         let d = decode_aux_buffer(&b).unwrap();

@@ -17,16 +17,13 @@ const HASH_BITS: u32 = 13;
 
 /// Decompresses `input`, refusing to produce more than `max_output` bytes.
 pub fn decompress(input: &[u8], max_output: usize) -> Result<Vec<u8>> {
-    let mut out: Vec<u8> =
-        Vec::with_capacity(max_output.min(input.len().saturating_mul(8)).min(1 << 20));
+    let mut out: Vec<u8> = Vec::with_capacity(max_output.min(input.len().saturating_mul(8)).min(1 << 20));
     let mut ip = 0usize;
     let mut flags: u32 = 0;
     let mut flag_count: u32 = 0;
     let mut half_byte_pos: Option<usize> = None;
     let byte = |ip: &mut usize| -> Result<u8> {
-        let b = *input
-            .get(*ip)
-            .ok_or(Error::Decompress("truncated match length"))?;
+        let b = *input.get(*ip).ok_or(Error::Decompress("truncated match length"))?;
         *ip += 1;
         Ok(b)
     };
@@ -35,9 +32,7 @@ pub fn decompress(input: &[u8], max_output: usize) -> Result<Vec<u8>> {
             if ip == input.len() {
                 return Ok(out);
             }
-            let f = input
-                .get(ip..ip + 4)
-                .ok_or(Error::Decompress("truncated flag word"))?;
+            let f = input.get(ip..ip + 4).ok_or(Error::Decompress("truncated flag word"))?;
             flags = u32::from_le_bytes([f[0], f[1], f[2], f[3]]);
             ip += 4;
             flag_count = 32;
@@ -49,20 +44,14 @@ pub fn decompress(input: &[u8], max_output: usize) -> Result<Vec<u8>> {
             };
             ip += 1;
             if out.len() >= max_output {
-                return Err(Error::TooLarge {
-                    what: "decompressed data",
-                    len: out.len() + 1,
-                    max: max_output,
-                });
+                return Err(Error::TooLarge { what: "decompressed data", len: out.len() + 1, max: max_output });
             }
             out.push(b);
         } else {
             if ip == input.len() {
                 return Ok(out);
             }
-            let m = input
-                .get(ip..ip + 2)
-                .ok_or(Error::Decompress("truncated match"))?;
+            let m = input.get(ip..ip + 2).ok_or(Error::Decompress("truncated match"))?;
             let m = u16::from_le_bytes([m[0], m[1]]) as usize;
             ip += 2;
             let distance = (m >> 3) + 1;
@@ -80,15 +69,11 @@ pub fn decompress(input: &[u8], max_output: usize) -> Result<Vec<u8>> {
                 if len == 15 {
                     len = byte(&mut ip)? as usize;
                     if len == 255 {
-                        let b = input
-                            .get(ip..ip + 2)
-                            .ok_or(Error::Decompress("truncated 16-bit length"))?;
+                        let b = input.get(ip..ip + 2).ok_or(Error::Decompress("truncated 16-bit length"))?;
                         len = u16::from_le_bytes([b[0], b[1]]) as usize;
                         ip += 2;
                         if len == 0 {
-                            let b = input
-                                .get(ip..ip + 4)
-                                .ok_or(Error::Decompress("truncated 32-bit length"))?;
+                            let b = input.get(ip..ip + 4).ok_or(Error::Decompress("truncated 32-bit length"))?;
                             len = u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize;
                             ip += 4;
                         }
@@ -194,13 +179,8 @@ impl Enc {
 /// Inputs longer than `u32::MAX` bytes are not supported by the format's
 /// length fields; matches are capped accordingly.
 pub fn compress(input: &[u8]) -> Vec<u8> {
-    let mut e = Enc {
-        out: Vec::with_capacity(input.len() / 2 + 8),
-        flag_pos: 0,
-        flags: 0,
-        flag_count: 0,
-        half_byte_pos: None,
-    };
+    let mut e =
+        Enc { out: Vec::with_capacity(input.len() / 2 + 8), flag_pos: 0, flags: 0, flag_count: 0, half_byte_pos: None };
     e.out.extend_from_slice(&[0; 4]);
     let mut table = vec![usize::MAX; 1 << HASH_BITS];
     let mut i = 0;
@@ -241,11 +221,7 @@ pub fn compress(input: &[u8]) -> Vec<u8> {
     }
     // Fill the unused flag bits with 1s: a 1 bit with no input left ends the stream.
     let free = 32 - e.flag_count;
-    let flags = if free == 32 {
-        u32::MAX
-    } else {
-        (e.flags << free) | ((1u32 << free) - 1)
-    };
+    let flags = if free == 32 { u32::MAX } else { (e.flags << free) | ((1u32 << free) - 1) };
     let p = e.flag_pos;
     e.out[p..p + 4].copy_from_slice(&flags.to_le_bytes());
     e.out
@@ -256,21 +232,14 @@ mod tests {
     use super::*;
 
     fn hex(s: &str) -> Vec<u8> {
-        s.split_whitespace()
-            .map(|h| u8::from_str_radix(h, 16).unwrap())
-            .collect()
+        s.split_whitespace().map(|h| u8::from_str_radix(h, 16).unwrap()).collect()
     }
 
     /// MS-XCA 3.1 (Plain LZ77 examples).
     #[test]
     fn spec_examples() {
-        let alpha = hex(
-            "3f 00 00 00 61 62 63 64 65 66 67 68 69 6a 6b 6c 6d 6e 6f 70 71 72 73 74 75 76 77 78 79 7a",
-        );
-        assert_eq!(
-            decompress(&alpha, 26).unwrap(),
-            b"abcdefghijklmnopqrstuvwxyz"
-        );
+        let alpha = hex("3f 00 00 00 61 62 63 64 65 66 67 68 69 6a 6b 6c 6d 6e 6f 70 71 72 73 74 75 76 77 78 79 7a");
+        assert_eq!(decompress(&alpha, 26).unwrap(), b"abcdefghijklmnopqrstuvwxyz");
         assert_eq!(compress(b"abcdefghijklmnopqrstuvwxyz"), alpha);
         let abc = hex("ff ff ff 1f 61 62 63 17 00 0f ff 26 01");
         assert_eq!(decompress(&abc, 300).unwrap(), b"abc".repeat(100));
@@ -287,11 +256,7 @@ mod tests {
                     seed ^= seed << 13;
                     seed ^= seed >> 17;
                     seed ^= seed << 5;
-                    if i % 7 < 3 {
-                        (seed & 3) as u8
-                    } else {
-                        b"hello world"[i % 11]
-                    }
+                    if i % 7 < 3 { (seed & 3) as u8 } else { b"hello world"[i % 11] }
                 })
                 .collect();
             let c = compress(&data);

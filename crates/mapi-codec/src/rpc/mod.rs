@@ -38,12 +38,7 @@ pub struct RpcHeaderExt {
 impl RpcHeaderExt {
     pub const SIZE: usize = 8;
     pub fn decode(r: &mut Reader) -> Result<Self> {
-        Ok(RpcHeaderExt {
-            version: r.u16()?,
-            flags: r.u16()?,
-            size: r.u16()?,
-            size_actual: r.u16()?,
-        })
+        Ok(RpcHeaderExt { version: r.u16()?, flags: r.u16()?, size: r.u16()?, size_actual: r.u16()? })
     }
     pub fn encode(&self, w: &mut Writer) {
         w.u16(self.version);
@@ -75,16 +70,10 @@ pub struct Segment {
 pub fn decode_segment(r: &mut Reader) -> Result<Segment> {
     let header = RpcHeaderExt::decode(r)?;
     if header.version != 0 {
-        return Err(Error::Invalid {
-            what: "RPC_HEADER_EXT version",
-            value: header.version as u64,
-        });
+        return Err(Error::Invalid { what: "RPC_HEADER_EXT version", value: header.version as u64 });
     }
     if header.flags & !(FLAG_COMPRESSED | FLAG_XOR_MAGIC | FLAG_LAST) != 0 {
-        return Err(Error::Invalid {
-            what: "RPC_HEADER_EXT flags",
-            value: header.flags as u64,
-        });
+        return Err(Error::Invalid { what: "RPC_HEADER_EXT flags", value: header.flags as u64 });
     }
     let mut data = r.bytes(header.size as usize)?.to_vec();
     if header.flags & FLAG_XOR_MAGIC != 0 {
@@ -93,9 +82,7 @@ pub fn decode_segment(r: &mut Reader) -> Result<Segment> {
     let payload = if header.flags & FLAG_COMPRESSED != 0 {
         let out = lz77::decompress(&data, header.size_actual as usize)?;
         if out.len() != header.size_actual as usize {
-            return Err(Error::Decompress(
-                "decompressed size differs from SizeActual",
-            ));
+            return Err(Error::Decompress("decompressed size differs from SizeActual"));
         }
         out
     } else {
@@ -120,11 +107,7 @@ pub fn decode_chain(buf: &[u8]) -> Result<Vec<Segment>> {
         let seg = decode_segment(&mut r)?;
         total += seg.payload.len();
         if total > MAX_CHAIN_OUTPUT {
-            return Err(Error::TooLarge {
-                what: "extended buffer chain",
-                len: total,
-                max: MAX_CHAIN_OUTPUT,
-            });
+            return Err(Error::TooLarge { what: "extended buffer chain", len: total, max: MAX_CHAIN_OUTPUT });
         }
         let last = seg.header.is_last();
         out.push(seg);
@@ -132,10 +115,7 @@ pub fn decode_chain(buf: &[u8]) -> Result<Vec<Segment>> {
             break;
         }
         if r.is_empty() {
-            return Err(Error::Invalid {
-                what: "extended buffer chain without Last flag",
-                value: 0,
-            });
+            return Err(Error::Invalid { what: "extended buffer chain without Last flag", value: 0 });
         }
     }
     r.finish()?;
@@ -153,16 +133,9 @@ pub struct EncodeOptions {
 
 /// Encodes one header + payload. `last` sets the Last flag. The payload must
 /// be at most 0xFFFF bytes.
-pub fn encode_segment(
-    w: &mut Writer,
-    payload: &[u8],
-    opts: EncodeOptions,
-    last: bool,
-) -> Result<()> {
-    let size_actual = u16::try_from(payload.len()).map_err(|_| Error::EncodeOverflow {
-        what: "RPC_HEADER_EXT payload",
-        len: payload.len(),
-    })?;
+pub fn encode_segment(w: &mut Writer, payload: &[u8], opts: EncodeOptions, last: bool) -> Result<()> {
+    let size_actual = u16::try_from(payload.len())
+        .map_err(|_| Error::EncodeOverflow { what: "RPC_HEADER_EXT payload", len: payload.len() })?;
     let mut flags = if last { FLAG_LAST } else { 0 };
     let mut data = payload.to_vec();
     if opts.compress {
@@ -176,13 +149,7 @@ pub fn encode_segment(
         xor_obfuscate(&mut data);
         flags |= FLAG_XOR_MAGIC;
     }
-    RpcHeaderExt {
-        version: 0,
-        flags,
-        size: data.len() as u16,
-        size_actual,
-    }
-    .encode(w);
+    RpcHeaderExt { version: 0, flags, size: data.len() as u16, size_actual }.encode(w);
     w.bytes(&data);
     Ok(())
 }
@@ -226,10 +193,7 @@ mod tests {
         assert!(decode_chain(&[0, 0, 4, 0, 2, 0, 3, 0, 1, 2]).is_err());
         assert!(decode_chain(&[0, 0, 0, 0, 0, 0, 0, 0]).is_err());
         assert!(decode_chain(&[0, 0, 4, 0, 0, 0, 0, 0, 9]).is_err());
-        assert_eq!(
-            decode_chain(&[0, 0, 4, 0, 0, 0, 0, 0]).unwrap()[0].payload,
-            b""
-        );
+        assert_eq!(decode_chain(&[0, 0, 4, 0, 0, 0, 0, 0]).unwrap()[0].payload, b"");
         // Compressed flag with bogus data.
         assert!(decode_chain(&[0, 0, 5, 0, 2, 0, 10, 0, 0xFF, 0xFF]).is_err());
     }

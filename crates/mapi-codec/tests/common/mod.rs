@@ -17,11 +17,7 @@ impl Rng {
         x.wrapping_mul(0x2545_F491_4F6C_DD1D)
     }
     pub fn below(&mut self, n: usize) -> usize {
-        if n == 0 {
-            0
-        } else {
-            (self.next_u64() % n as u64) as usize
-        }
+        if n == 0 { 0 } else { (self.next_u64() % n as u64) as usize }
     }
     pub fn byte(&mut self) -> u8 {
         self.next_u64() as u8
@@ -86,9 +82,7 @@ impl Rng {
     }
     pub fn ascii(&mut self, max: usize) -> String {
         let n = self.below(max + 1);
-        (0..n)
-            .map(|_| (b'a' + self.below(26) as u8) as char)
-            .collect()
+        (0..n).map(|_| (b'a' + self.below(26) as u8) as char).collect()
     }
     pub fn unicode(&mut self, max: usize) -> String {
         let n = self.below(max + 1);
@@ -105,7 +99,5 @@ impl Rng {
 
 /// Parses whitespace-separated hex.
 pub fn hex(s: &str) -> Vec<u8> {
-    s.split_whitespace()
-        .map(|h| u8::from_str_radix(h, 16).expect("hex"))
-        .collect()
+    s.split_whitespace().map(|h| u8::from_str_radix(h, 16).expect("hex")).collect()
 }
