@@ -3,6 +3,7 @@
 
 use std::sync::{Arc, OnceLock};
 
+use super::ops::{FolderNode, build_tree};
 use super::store::{Addr, Changes, Filter, FolderInfo, ListQuery, MailStore, MsgSummary, PartMeta, SortField, Special};
 use crate::auth::Principal;
 use crate::backend::imap::bodystructure;
@@ -29,7 +30,14 @@ static SIEVE_TLS: std::sync::OnceLock<Option<Arc<rustls::ClientConfig>>> = std::
 /// How long a user's cached folder list may be used to resolve ids.
 const TREE_TTL: std::time::Duration = std::time::Duration::from_secs(5);
 /// Per-user folder lists (bounded; keyed by IMAP login), see [`MailStore::list_folders_cached`].
-type TreeCache = std::sync::Mutex<lru::LruCache<String, (std::time::Instant, Arc<Vec<FolderInfo>>)>>;
+type TreeCache = std::sync::Mutex<lru::LruCache<String, CachedTree>>;
+
+/// A user's folder list as listed at `at`, and the tree built from it once a request needed it.
+struct CachedTree {
+    at: std::time::Instant,
+    list: Arc<Vec<FolderInfo>>,
+    nodes: Option<Arc<Vec<FolderNode>>>,
+}
 static TREES: OnceLock<TreeCache> = OnceLock::new();
 
 fn trees() -> &'static TreeCache {
@@ -202,12 +210,34 @@ impl MailStore for ImapStore {
     async fn list_folders_cached(&mut self) -> Result<Vec<FolderInfo>> {
         let key = self.principal.login.to_lowercase();
         if let Ok(mut c) = trees().lock()
-            && let Some((at, list)) = c.get(&key)
-            && at.elapsed() < TREE_TTL
+            && let Some(e) = c.get(&key)
+            && e.at.elapsed() < TREE_TTL
         {
-            return Ok(list.as_ref().clone());
+            return Ok(e.list.as_ref().clone());
         }
         self.list_folders().await
+    }
+
+    async fn folder_tree_cached(&mut self) -> Result<Arc<Vec<FolderNode>>> {
+        let key = self.principal.login.to_lowercase();
+        let fresh = trees().lock().ok().and_then(|mut c| {
+            c.get(&key).filter(|e| e.at.elapsed() < TREE_TTL).map(|e| (e.list.clone(), e.nodes.clone()))
+        });
+        let list = match fresh {
+            Some((_, Some(nodes))) => return Ok(nodes),
+            Some((list, None)) => list,
+            // A fresh listing refreshes the cache; the next request builds the tree from that entry.
+            None => return Ok(Arc::new(build_tree(self.list_folders().await?))),
+        };
+        let nodes = Arc::new(build_tree(list.as_ref().clone()));
+        // Kept only with the very list it was built from (another request may have listed again meanwhile).
+        if let Ok(mut c) = trees().lock()
+            && let Some(e) = c.get_mut(&key)
+            && Arc::ptr_eq(&e.list, &list)
+        {
+            e.nodes = Some(nodes.clone());
+        }
+        Ok(nodes)
     }
 
     async fn list_folders(&mut self) -> Result<Vec<FolderInfo>> {
@@ -228,7 +258,8 @@ impl MailStore for ImapStore {
             .collect();
         // Every fresh listing refreshes the cache the item operations use.
         if let Ok(mut c) = trees().lock() {
-            c.put(self.principal.login.to_lowercase(), (std::time::Instant::now(), Arc::new(list.clone())));
+            let entry = CachedTree { at: std::time::Instant::now(), list: Arc::new(list.clone()), nodes: None };
+            c.put(self.principal.login.to_lowercase(), entry);
         }
         Ok(list)
     }

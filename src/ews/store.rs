@@ -153,6 +153,12 @@ pub trait MailStore {
     async fn list_folders_cached(&mut self) -> Result<Vec<FolderInfo>> {
         self.list_folders().await
     }
+    /// The mail folder tree built from [`MailStore::list_folders_cached`]. A store that caches the list keeps
+    /// the built tree with it, so the requests within the cache's lifetime share one tree instead of each
+    /// sorting and linking the list again (every EWS item operation starts here).
+    async fn folder_tree_cached(&mut self) -> Result<std::sync::Arc<Vec<crate::ews::ops::FolderNode>>> {
+        Ok(std::sync::Arc::new(crate::ews::ops::build_tree(self.list_folders_cached().await?)))
+    }
     async fn create_folder(&mut self, name: &str) -> Result<()>;
     async fn rename_folder(&mut self, from: &str, to: &str) -> Result<()>;
     async fn delete_folder(&mut self, name: &str) -> Result<()>;

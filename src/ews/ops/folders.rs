@@ -280,7 +280,7 @@ fn delimiter<S>(cx: &Ctx<S>, node: &FolderNode) -> char {
 
 impl<S> Ctx<S> {
     fn folders_ref(&self) -> &[FolderNode] {
-        self.folders.as_deref().unwrap_or(&[])
+        self.folders.as_deref().map(Vec::as_slice).unwrap_or(&[])
     }
 }
 

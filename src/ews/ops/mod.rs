@@ -28,7 +28,8 @@ pub struct Ctx<S> {
     /// The request's `RequestServerVersion` (or the default).
     pub version: String,
     pub store: S,
-    folders: Option<Vec<FolderNode>>,
+    /// The folder tree, shared with other requests while the store's cached listing is fresh.
+    folders: Option<std::sync::Arc<Vec<FolderNode>>>,
     /// Set when the request addresses another user's mailbox (delegate access): its address.
     pub delegate: Option<String>,
     /// Whether the folder tree may come from the store's short-lived cache (item operations, which only
@@ -83,18 +84,19 @@ impl<S: MailStore> Ctx<S> {
         if self.folders.is_none() {
             let nodes = match &self.delegate {
                 None => {
-                    let infos = if self.cached_tree {
-                        self.store.list_folders_cached().await?
+                    let mut nodes = if self.cached_tree {
+                        self.store.folder_tree_cached().await?
                     } else {
-                        self.store.list_folders().await?
+                        std::sync::Arc::new(build_tree(self.store.list_folders().await?))
                     };
-                    let mut nodes = build_tree(infos);
                     if self.include_dav
                         && let Some(g) = &self.groupware
                     {
                         // The DAV server being down must not take mail with it: its folders are left out.
                         match g.folder_nodes().await {
                             Ok(dav) => {
+                                // The shared mail tree is copied before the DAV folders are added to it.
+                                let nodes = std::sync::Arc::make_mut(&mut nodes);
                                 if let Some(top) = nodes.iter_mut().find(|n| n.r == FolderRef::MsgFolderRoot) {
                                     top.child_count += dav.len() as u32;
                                 }
@@ -114,14 +116,16 @@ impl<S: MailStore> Ctx<S> {
                         )
                     };
                     match self.store.other_user_folders(&local).await? {
-                        Some((prefix, infos)) if !infos.is_empty() => delegate_tree(&prefix, infos),
+                        Some((prefix, infos)) if !infos.is_empty() => {
+                            std::sync::Arc::new(delegate_tree(&prefix, infos))
+                        }
                         _ => return Err(denied()),
                     }
                 }
             };
             self.folders = Some(nodes);
         }
-        Ok(self.folders.as_deref().unwrap_or(&[]))
+        Ok(self.folders.as_deref().map(Vec::as_slice).unwrap_or(&[]))
     }
 
     /// Forgets the cached folder tree.
@@ -200,7 +204,7 @@ impl<S: MailStore> Ctx<S> {
                     "root" => Ok(FolderRef::Root),
                     "msgfolderroot" => Ok(FolderRef::MsgFolderRoot),
                     _ => {
-                        let tree = self.folders.as_deref().unwrap_or(&[]);
+                        let tree = self.folders.as_deref().map(Vec::as_slice).unwrap_or(&[]);
                         let found = tree.iter().find(|n| n.distinguished == Some(distinguished_static(name)));
                         match found {
                             Some(n) => Ok(n.r.clone()),
